@@ -1,0 +1,189 @@
+//! Turning WebSocket text frames into [`ServerEvent`]s, and audio payloads into samples.
+//!
+//! The event's `type` is found without a full parse when it is a top-level field (the
+//! common case), beta names are mapped to GA names, and the payload is parsed once into
+//! its typed struct.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use super::events::{RawJson, ServerEvent};
+use crate::Error;
+
+/// Parses one text frame. Never fails; see [`ServerEvent::from_json`].
+pub(crate) fn parse_server_event(text: Utf8Bytes) -> ServerEvent {
+    let raw = RawJson::from_frame(text.clone());
+    let s = text.as_str();
+    let event_type: Cow<'_, str> = match find_top_level_type(s) {
+        Some(t) => Cow::Borrowed(t),
+        None => match probe_type(s) {
+            Ok(t) => t,
+            Err(error) => return ServerEvent::Malformed { event_type: String::new(), error, raw },
+        },
+    };
+    let ga = ga_name(&event_type);
+    match ServerEvent::parse_known(ga, s, raw.clone()) {
+        Some(event) => event,
+        None => ServerEvent::Unknown { event_type: event_type.into_owned(), raw },
+    }
+}
+
+/// Maps a beta event name to its GA name; GA names pass through.
+pub(crate) fn ga_name(event_type: &str) -> &str {
+    match event_type {
+        "response.audio.delta" => "response.output_audio.delta",
+        "response.audio.done" => "response.output_audio.done",
+        "response.audio_transcript.delta" => "response.output_audio_transcript.delta",
+        "response.audio_transcript.done" => "response.output_audio_transcript.done",
+        "response.text.delta" => "response.output_text.delta",
+        "response.text.done" => "response.output_text.done",
+        other => other,
+    }
+}
+
+/// Finds `"type":"…"` at the top level of an object without parsing it: the key must come
+/// before any nested object or array, and the value must have no escapes. Returns `None`
+/// when those conditions do not hold (the caller then parses properly).
+fn find_top_level_type(s: &str) -> Option<&str> {
+    const KEY: &[u8] = b"\"type\":\"";
+    let bytes = s.as_bytes();
+    let start = memchr::memchr(b'{', bytes)?;
+    let at = memchr::memmem::find(&bytes[start + 1..], KEY)? + start + 1;
+    // Any `{` or `[` before the key could mean it belongs to a nested value.
+    if memchr::memchr2(b'{', b'[', &bytes[start + 1..at]).is_some() {
+        return None;
+    }
+    let value_start = at + KEY.len();
+    let end = value_start + memchr::memchr2(b'"', b'\\', &bytes[value_start..])?;
+    if bytes[end] != b'"' {
+        return None;
+    }
+    // Both ends sit on ASCII quotes, so they are char boundaries.
+    Some(&s[value_start..end])
+}
+
+/// Reads the `type` field with a real JSON parse (other fields are skipped, not built).
+fn probe_type(s: &str) -> Result<Cow<'_, str>, String> {
+    #[derive(Deserialize)]
+    struct Probe<'a> {
+        #[serde(rename = "type", borrow)]
+        ty: Option<Cow<'a, str>>,
+    }
+    match serde_json::from_str::<Probe<'_>>(s) {
+        Ok(Probe { ty: Some(t) }) => Ok(t),
+        Ok(Probe { ty: None }) => Err("the event has no `type` field".to_owned()),
+        Err(e) => Err(format!("invalid JSON: {e}")),
+    }
+}
+
+/// Decodes base64 PCM16 little-endian audio, appending the samples to `out`.
+pub(crate) fn base64_pcm16_into(b64: &[u8], out: &mut Vec<i16>) -> Result<(), Error> {
+    const WHAT: &str = "response.output_audio.delta: delta is not valid base64";
+    let n = base64_simd::STANDARD.decoded_length(b64).map_err(|_| Error::Decode { what: WHAT })?;
+    if n % 2 != 0 {
+        return Err(Error::Decode { what: "response.output_audio.delta: odd number of PCM16 bytes" });
+    }
+    let start = out.len();
+    out.resize(start + n / 2, 0);
+    let dst: &mut [u8] = bytemuck::cast_slice_mut(&mut out[start..]);
+    if base64_simd::STANDARD.decode(b64, base64_simd::Out::from_slice(dst)).is_err() {
+        out.truncate(start);
+        return Err(Error::Decode { what: WHAT });
+    }
+    if cfg!(target_endian = "big") {
+        for s in &mut out[start..] {
+            *s = i16::from_le(*s);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_top_level_type_fast() {
+        assert_eq!(find_top_level_type(r#"{"type":"error","event_id":"e"}"#), Some("error"));
+        assert_eq!(find_top_level_type(r#" {"event_id":"e","type":"x.y"}"#), Some("x.y"));
+        // Nested first: must not take the item's type.
+        assert_eq!(find_top_level_type(r#"{"item":{"type":"message"},"type":"a"}"#), None);
+        // Escapes and spacing: left to the full parse.
+        assert_eq!(find_top_level_type(r#"{"type":"a\u002eb"}"#), None);
+        assert_eq!(find_top_level_type(r#"{"type": "a"}"#), None);
+    }
+
+    #[test]
+    fn nested_type_falls_back_to_the_real_parse() {
+        let ev = ServerEvent::from_json(
+            r#"{"event_id":"e","item":{"type":"message","role":"user","content":[]},"previous_item_id":null,"type":"conversation.item.added"}"#,
+        );
+        assert_eq!(ev.event_type(), "conversation.item.added");
+        assert!(matches!(ev, ServerEvent::ConversationItemAdded(_)));
+    }
+
+    #[test]
+    fn unknown_malformed_and_invalid() {
+        match ServerEvent::from_json(r#"{"type":"response.hologram.delta","event_id":"e"}"#) {
+            ServerEvent::Unknown { event_type, raw } => {
+                assert_eq!(event_type, "response.hologram.delta");
+                assert!(raw.as_str().contains("hologram"));
+            }
+            other => panic!("{other:?}"),
+        }
+        match ServerEvent::from_json(r#"{"type":"response.output_text.delta","event_id":"e","delta":5}"#) {
+            ServerEvent::Malformed { event_type, error, .. } => {
+                assert_eq!(event_type, "response.output_text.delta");
+                assert!(error.starts_with("delta: invalid type: integer `5`"), "{error}");
+            }
+            other => panic!("{other:?}"),
+        }
+        match ServerEvent::from_json("{not json") {
+            ServerEvent::Malformed { event_type, error, .. } => {
+                assert_eq!(event_type, "");
+                assert!(error.starts_with("invalid JSON"), "{error}");
+            }
+            other => panic!("{other:?}"),
+        }
+        match ServerEvent::from_json(r#"{"event_id":"e"}"#) {
+            ServerEvent::Malformed { error, .. } => assert!(error.contains("no `type`"), "{error}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn beta_names_become_ga_variants() {
+        let cases = [
+            ("response.audio.delta", "response.output_audio.delta", r#","delta":"AAA=""#),
+            ("response.audio.done", "response.output_audio.done", ""),
+            ("response.audio_transcript.delta", "response.output_audio_transcript.delta", r#","delta":"hi""#),
+            ("response.audio_transcript.done", "response.output_audio_transcript.done", r#","transcript":"hi""#),
+            ("response.text.delta", "response.output_text.delta", r#","delta":"hi""#),
+            ("response.text.done", "response.output_text.done", r#","text":"hi""#),
+        ];
+        for (beta, ga, extra) in cases {
+            let json = format!(
+                r#"{{"type":"{beta}","event_id":"e","response_id":"r","item_id":"i","output_index":0,"content_index":0{extra}}}"#
+            );
+            let ev = ServerEvent::from_json(json.clone());
+            assert_eq!(ev.event_type(), ga, "{beta}: {ev:?}");
+            assert_eq!(ev.raw().unwrap().as_str(), json, "raw keeps the beta name");
+            let back = serde_json::to_value(&ev).unwrap();
+            assert_eq!(back["type"], ga);
+        }
+    }
+
+    #[test]
+    fn pcm16_decoding() {
+        let mut out = vec![7];
+        base64_pcm16_into(b"AAABAP//", &mut out).unwrap();
+        assert_eq!(out, vec![7, 0, 1, -1]);
+        let err = base64_pcm16_into(b"AA==", &mut out).unwrap_err();
+        assert!(err.to_string().contains("odd number"), "{err}");
+        let err = base64_pcm16_into(b"A*AAAAAA", &mut out).unwrap_err();
+        assert!(err.to_string().contains("not valid base64"), "{err}");
+        assert_eq!(out, vec![7, 0, 1, -1], "a failed decode appends nothing");
+    }
+}

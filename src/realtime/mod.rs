@@ -1,0 +1,6 @@
+//! The Realtime API: typed events, [`connect`], and the session handles.
+
+pub(crate) mod decode;
+mod events;
+
+pub use events::*;
