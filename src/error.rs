@@ -84,7 +84,9 @@ pub enum Error {
 
     /// Events waiting to be sent (typically during a reconnect) exceed the send queue's
     /// byte limit; the event was not queued.
-    #[error("send queue full: the event of {event_bytes} bytes would exceed the {limit_bytes}-byte limit")]
+    #[error(
+        "send queue full: the event of {event_bytes} bytes would exceed the {limit_bytes}-byte limit"
+    )]
     SendQueueFull {
         /// The size of the rejected event.
         event_bytes: usize,
@@ -140,7 +142,10 @@ impl Error {
     /// timeouts, and close codes 1001, 1005, 1006, 1011–1013 and 1015.
     pub fn is_recoverable(&self) -> bool {
         match self {
-            Error::Transport { .. } | Error::PongTimeout(_) | Error::Timeout { .. } | Error::Connect { .. } => true,
+            Error::Transport { .. }
+            | Error::PongTimeout(_)
+            | Error::Timeout { .. }
+            | Error::Connect { .. } => true,
             Error::Closed { code, .. } => is_recoverable_close(*code),
             Error::Http { status, .. } => *status >= 500 || *status == 429,
             _ => false,
@@ -148,7 +153,9 @@ impl Error {
     }
 
     pub(crate) fn transport(e: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Error::Transport { source: Arc::new(e) }
+        Error::Transport {
+            source: Arc::new(e),
+        }
     }
 }
 
@@ -165,17 +172,42 @@ mod tests {
     fn error_is_send_sync_and_small() {
         fn assert_send_sync<T: Send + Sync + 'static>() {}
         assert_send_sync::<Error>();
-        assert!(std::mem::size_of::<Error>() <= 64, "{}", std::mem::size_of::<Error>());
+        assert!(
+            std::mem::size_of::<Error>() <= 64,
+            "{}",
+            std::mem::size_of::<Error>()
+        );
     }
 
     #[test]
     fn recoverable_close_codes() {
         for code in [1001, 1005, 1006, 1011, 1012, 1013, 1015] {
-            assert!(Error::Closed { code, reason: String::new() }.is_recoverable(), "{code}");
+            assert!(
+                Error::Closed {
+                    code,
+                    reason: String::new()
+                }
+                .is_recoverable(),
+                "{code}"
+            );
         }
         for code in [1000, 1002, 1003, 1007, 1008, 1009, 1010, 4000] {
-            assert!(!Error::Closed { code, reason: String::new() }.is_recoverable(), "{code}");
+            assert!(
+                !Error::Closed {
+                    code,
+                    reason: String::new()
+                }
+                .is_recoverable(),
+                "{code}"
+            );
         }
-        assert!(!Error::Http { status: 401, body: String::new(), url: String::new() }.is_recoverable());
+        assert!(
+            !Error::Http {
+                status: 401,
+                body: String::new(),
+                url: String::new()
+            }
+            .is_recoverable()
+        );
     }
 }

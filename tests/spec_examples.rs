@@ -7,7 +7,10 @@ use serde_json::{Map, Value};
 use vivavoce::realtime::{ClientEvent, ServerEvent};
 
 fn examples(side: &str) -> Vec<(String, String)> {
-    let path = format!("{}/schemas/examples/{side}.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/schemas/examples/{side}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let map: Map<String, Value> = serde_json::from_str(&text).unwrap();
     map.into_iter()
@@ -18,10 +21,15 @@ fn examples(side: &str) -> Vec<(String, String)> {
 fn equivalent(v: &Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
-            m.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), equivalent(v))).collect(),
+            m.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), equivalent(v)))
+                .collect(),
         ),
         Value::Array(a) => Value::Array(a.iter().map(equivalent).collect()),
-        Value::Number(n) => serde_json::Number::from_f64(n.as_f64().unwrap()).map(Value::Number).unwrap(),
+        Value::Number(n) => serde_json::Number::from_f64(n.as_f64().unwrap())
+            .map(Value::Number)
+            .unwrap(),
         other => other.clone(),
     }
 }
@@ -72,7 +80,10 @@ fn repair(text: &str) -> Option<String> {
         }
         fixed.push(c);
     }
-    let first = serde_json::Deserializer::from_str(&fixed).into_iter::<Value>().next()?.ok()?;
+    let first = serde_json::Deserializer::from_str(&fixed)
+        .into_iter::<Value>()
+        .next()?
+        .ok()?;
     Some(first.to_string())
 }
 
@@ -81,21 +92,39 @@ fn check_server(ty: &str, text: &str) {
     let event = ServerEvent::from_json(text);
     assert_eq!(event.event_type(), ty, "{ty}: parsed as {event:?}");
     assert!(
-        !matches!(event, ServerEvent::Unknown { .. } | ServerEvent::Malformed { .. }),
+        !matches!(
+            event,
+            ServerEvent::Unknown { .. } | ServerEvent::Malformed { .. }
+        ),
         "{ty}: not typed: {event:?}"
     );
-    assert_eq!(event.raw().map(|r| r.as_str()), Some(text), "{ty}: raw JSON kept");
+    assert_eq!(
+        event.raw().map(|r| r.as_str()),
+        Some(text),
+        "{ty}: raw JSON kept"
+    );
     let back = serde_json::to_value(&event).unwrap();
-    assert_eq!(equivalent(&back), equivalent(&original), "{ty}: round trip differs");
+    assert_eq!(
+        equivalent(&back),
+        equivalent(&original),
+        "{ty}: round trip differs"
+    );
 }
 
 fn check_client(ty: &str, text: &str) {
     let original: Value = serde_json::from_str(text).unwrap();
     let event: ClientEvent = serde_json::from_str(text).unwrap();
-    assert!(!matches!(event, ClientEvent::Raw(_)), "{ty}: not typed: {event:?}");
+    assert!(
+        !matches!(event, ClientEvent::Raw(_)),
+        "{ty}: not typed: {event:?}"
+    );
     assert_eq!(event.event_type(), ty);
     let back = serde_json::to_value(&event).unwrap();
-    assert_eq!(equivalent(&back), equivalent(&original), "{ty}: round trip differs");
+    assert_eq!(
+        equivalent(&back),
+        equivalent(&original),
+        "{ty}: round trip differs"
+    );
 }
 
 #[test]
@@ -105,7 +134,10 @@ fn every_valid_server_example_round_trips() {
     assert_eq!(ServerEvent::TYPES.len(), 46);
     let mut skipped = Vec::new();
     for (ty, text) in &all {
-        assert!(ServerEvent::TYPES.contains(&ty.as_str()), "{ty} is not modelled");
+        assert!(
+            ServerEvent::TYPES.contains(&ty.as_str()),
+            "{ty} is not modelled"
+        );
         if serde_json::from_str::<Value>(text).is_err() {
             skipped.push(ty.clone());
             continue;
@@ -132,14 +164,21 @@ fn every_valid_client_example_round_trips() {
     assert_eq!(ClientEvent::TYPES.len(), 11);
     let mut skipped = Vec::new();
     for (ty, text) in &all {
-        assert!(ClientEvent::TYPES.contains(&ty.as_str()), "{ty} is not modelled");
+        assert!(
+            ClientEvent::TYPES.contains(&ty.as_str()),
+            "{ty} is not modelled"
+        );
         if serde_json::from_str::<Value>(text).is_err() {
             skipped.push(ty.clone());
             continue;
         }
         check_client(ty, text);
     }
-    assert_eq!(skipped, ["response.create"], "examples that are not valid JSON in spec 2.3.0");
+    assert_eq!(
+        skipped,
+        ["response.create"],
+        "examples that are not valid JSON in spec 2.3.0"
+    );
 }
 
 /// The skipped examples include the most important ones (`session.created`); repaired,
@@ -159,7 +198,10 @@ fn repaired_examples_round_trip() {
         if serde_json::from_str::<Value>(&text).is_ok() {
             continue;
         }
-        check_client(&ty, &repair(&text).unwrap_or_else(|| panic!("{ty}: cannot repair")));
+        check_client(
+            &ty,
+            &repair(&text).unwrap_or_else(|| panic!("{ty}: cannot repair")),
+        );
     }
 }
 

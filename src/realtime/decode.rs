@@ -20,13 +20,22 @@ pub(crate) fn parse_server_event(text: Utf8Bytes) -> ServerEvent {
         Some(t) => Cow::Borrowed(t),
         None => match probe_type(s) {
             Ok(t) => t,
-            Err(error) => return ServerEvent::Malformed { event_type: String::new(), error, raw },
+            Err(error) => {
+                return ServerEvent::Malformed {
+                    event_type: String::new(),
+                    error,
+                    raw,
+                };
+            }
         },
     };
     let ga = ga_name(&event_type);
     match ServerEvent::parse_known(ga, s, raw.clone()) {
         Some(event) => event,
-        None => ServerEvent::Unknown { event_type: event_type.into_owned(), raw },
+        None => ServerEvent::Unknown {
+            event_type: event_type.into_owned(),
+            raw,
+        },
     }
 }
 
@@ -81,14 +90,21 @@ fn probe_type(s: &str) -> Result<Cow<'_, str>, String> {
 /// Decodes base64 PCM16 little-endian audio, appending the samples to `out`.
 pub(crate) fn base64_pcm16_into(b64: &[u8], out: &mut Vec<i16>) -> Result<(), Error> {
     const WHAT: &str = "response.output_audio.delta: delta is not valid base64";
-    let n = base64_simd::STANDARD.decoded_length(b64).map_err(|_| Error::Decode { what: WHAT })?;
+    let n = base64_simd::STANDARD
+        .decoded_length(b64)
+        .map_err(|_| Error::Decode { what: WHAT })?;
     if n % 2 != 0 {
-        return Err(Error::Decode { what: "response.output_audio.delta: odd number of PCM16 bytes" });
+        return Err(Error::Decode {
+            what: "response.output_audio.delta: odd number of PCM16 bytes",
+        });
     }
     let start = out.len();
     out.resize(start + n / 2, 0);
     let dst: &mut [u8] = bytemuck::cast_slice_mut(&mut out[start..]);
-    if base64_simd::STANDARD.decode(b64, base64_simd::Out::from_slice(dst)).is_err() {
+    if base64_simd::STANDARD
+        .decode(b64, base64_simd::Out::from_slice(dst))
+        .is_err()
+    {
         out.truncate(start);
         return Err(Error::Decode { what: WHAT });
     }
@@ -106,10 +122,19 @@ mod tests {
 
     #[test]
     fn finds_top_level_type_fast() {
-        assert_eq!(find_top_level_type(r#"{"type":"error","event_id":"e"}"#), Some("error"));
-        assert_eq!(find_top_level_type(r#" {"event_id":"e","type":"x.y"}"#), Some("x.y"));
+        assert_eq!(
+            find_top_level_type(r#"{"type":"error","event_id":"e"}"#),
+            Some("error")
+        );
+        assert_eq!(
+            find_top_level_type(r#" {"event_id":"e","type":"x.y"}"#),
+            Some("x.y")
+        );
         // Nested first: must not take the item's type.
-        assert_eq!(find_top_level_type(r#"{"item":{"type":"message"},"type":"a"}"#), None);
+        assert_eq!(
+            find_top_level_type(r#"{"item":{"type":"message"},"type":"a"}"#),
+            None
+        );
         // Escapes and spacing: left to the full parse.
         assert_eq!(find_top_level_type(r#"{"type":"a\u002eb"}"#), None);
         assert_eq!(find_top_level_type(r#"{"type": "a"}"#), None);
@@ -133,15 +158,24 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        match ServerEvent::from_json(r#"{"type":"response.output_text.delta","event_id":"e","delta":5}"#) {
-            ServerEvent::Malformed { event_type, error, .. } => {
+        match ServerEvent::from_json(
+            r#"{"type":"response.output_text.delta","event_id":"e","delta":5}"#,
+        ) {
+            ServerEvent::Malformed {
+                event_type, error, ..
+            } => {
                 assert_eq!(event_type, "response.output_text.delta");
-                assert!(error.starts_with("delta: invalid type: integer `5`"), "{error}");
+                assert!(
+                    error.starts_with("delta: invalid type: integer `5`"),
+                    "{error}"
+                );
             }
             other => panic!("{other:?}"),
         }
         match ServerEvent::from_json("{not json") {
-            ServerEvent::Malformed { event_type, error, .. } => {
+            ServerEvent::Malformed {
+                event_type, error, ..
+            } => {
                 assert_eq!(event_type, "");
                 assert!(error.starts_with("invalid JSON"), "{error}");
             }
@@ -156,12 +190,32 @@ mod tests {
     #[test]
     fn beta_names_become_ga_variants() {
         let cases = [
-            ("response.audio.delta", "response.output_audio.delta", r#","delta":"AAA=""#),
+            (
+                "response.audio.delta",
+                "response.output_audio.delta",
+                r#","delta":"AAA=""#,
+            ),
             ("response.audio.done", "response.output_audio.done", ""),
-            ("response.audio_transcript.delta", "response.output_audio_transcript.delta", r#","delta":"hi""#),
-            ("response.audio_transcript.done", "response.output_audio_transcript.done", r#","transcript":"hi""#),
-            ("response.text.delta", "response.output_text.delta", r#","delta":"hi""#),
-            ("response.text.done", "response.output_text.done", r#","text":"hi""#),
+            (
+                "response.audio_transcript.delta",
+                "response.output_audio_transcript.delta",
+                r#","delta":"hi""#,
+            ),
+            (
+                "response.audio_transcript.done",
+                "response.output_audio_transcript.done",
+                r#","transcript":"hi""#,
+            ),
+            (
+                "response.text.delta",
+                "response.output_text.delta",
+                r#","delta":"hi""#,
+            ),
+            (
+                "response.text.done",
+                "response.output_text.done",
+                r#","text":"hi""#,
+            ),
         ];
         for (beta, ga, extra) in cases {
             let json = format!(

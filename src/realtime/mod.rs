@@ -1,6 +1,61 @@
 //! The Realtime API: typed events, [`connect`], and the session handles.
 
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+mod client_secret;
 pub(crate) mod decode;
 mod events;
+mod handle;
+mod options;
+mod transport;
 
+pub use client_secret::{ClientSecret, ClientSecretOptions, create_client_secret};
 pub use events::*;
+pub use handle::{EventReceiver, EventSender};
+pub use options::{
+    ApiKey, AuthScheme, ConnectOptions, IncomingHook, OutgoingHook, ReconnectPolicy,
+};
+
+use crate::Error;
+
+/// Opens a Realtime WebSocket and returns its two halves.
+///
+/// Checks the options and finds the key first ([`Error::MissingApiKey`] before any I/O),
+/// then performs the handshake: a refusal comes back as [`Error::Http`] with the status
+/// and the server's body, an unreachable server as [`Error::Connect`]. On success one
+/// background task owns the socket; it ends when the connection closes and every handle
+/// is dropped.
+///
+/// ```no_run
+/// use vivavoce::realtime::{connect, ConnectOptions, Item, ConversationItemCreate, ResponseCreate, ServerEvent};
+///
+/// # async fn run() -> Result<(), vivavoce::Error> {
+/// let (tx, mut rx) = connect(ConnectOptions::default()).await?;
+/// tx.send(ConversationItemCreate::new(Item::user_text("Say hello."))).await?;
+/// tx.send(ResponseCreate::default()).await?;
+/// while let Some(event) = rx.recv().await {
+///     match event {
+///         ServerEvent::ResponseOutputAudioTranscriptDelta(d) => print!("{}", d.delta),
+///         ServerEvent::ResponseDone(_) => break,
+///         _ => {}
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+pub async fn connect(options: ConnectOptions) -> Result<(EventSender, EventReceiver), Error> {
+    options.validate()?;
+    let key = options.resolve_key()?;
+    let ws = transport::handshake(&options, &key).await?;
+    let (cmd_tx, cmd_rx) = mpsc::channel(options.send_capacity);
+    let (evt_tx, evt_rx) = mpsc::channel(options.receive_capacity);
+    let budget = Arc::new(handle::SendBudget::new(options.send_queue_bytes));
+    let outgoing = options.outgoing.clone();
+    let task = transport::Task::new(options, key, cmd_rx, evt_tx, budget.clone());
+    tokio::spawn(task.run(ws));
+    Ok((
+        EventSender::new(cmd_tx, budget, outgoing),
+        EventReceiver::new(evt_rx),
+    ))
+}

@@ -77,23 +77,36 @@ pub enum Item {
 impl Item {
     /// A user message with one text part.
     pub fn user_text(text: impl Into<String>) -> Self {
-        Item::message(Role::User, vec![ContentPart::InputText { text: text.into() }])
+        Item::message(
+            Role::User,
+            vec![ContentPart::InputText { text: text.into() }],
+        )
     }
 
     /// A system message with one text part.
     pub fn system_text(text: impl Into<String>) -> Self {
-        Item::message(Role::System, vec![ContentPart::InputText { text: text.into() }])
+        Item::message(
+            Role::System,
+            vec![ContentPart::InputText { text: text.into() }],
+        )
     }
 
     /// A user message carrying base64 audio in the session's input format.
     pub fn user_audio(base64_audio: impl Into<String>) -> Self {
-        let part = ContentPart::InputAudio { audio: Some(base64_audio.into()), transcript: None };
+        let part = ContentPart::InputAudio {
+            audio: Some(base64_audio.into()),
+            transcript: None,
+        };
         Item::message(Role::User, vec![part])
     }
 
     /// A message with the given role and content.
     pub fn message(role: Role, content: Vec<ContentPart>) -> Self {
-        Item::Message(MessageItem { role, content, ..Default::default() })
+        Item::Message(MessageItem {
+            role,
+            content,
+            ..Default::default()
+        })
     }
 
     /// The output of a function call, answering the call with `call_id`.
@@ -265,7 +278,11 @@ pub struct ConversationItemCreate {
 impl ConversationItemCreate {
     /// Append `item` to the end of the conversation.
     pub fn new(item: Item) -> Self {
-        ConversationItemCreate { event_id: None, previous_item_id: None, item }
+        ConversationItemCreate {
+            event_id: None,
+            previous_item_id: None,
+            item,
+        }
     }
 }
 

@@ -34,7 +34,10 @@ impl InputAudioBufferAppend {
 
     /// Encodes raw bytes already in the session's input format (PCM16 LE, μ-law or A-law).
     pub fn from_bytes(bytes: &[u8]) -> Self {
-        InputAudioBufferAppend { event_id: None, audio: base64_simd::STANDARD.encode_to_string(bytes) }
+        InputAudioBufferAppend {
+            event_id: None,
+            audio: base64_simd::STANDARD.encode_to_string(bytes),
+        }
     }
 }
 

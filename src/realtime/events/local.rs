@@ -29,7 +29,11 @@ impl Disconnected {
     pub const TYPE: &'static str = "vivavoce.disconnected";
 
     pub(crate) fn new(error: Error, close_code: Option<u16>, will_reconnect: bool) -> Self {
-        Disconnected { error, close_code, will_reconnect }
+        Disconnected {
+            error,
+            close_code,
+            will_reconnect,
+        }
     }
 }
 

@@ -109,7 +109,10 @@ impl<T> Received<T> {
     }
 
     pub(crate) fn with_raw(event: T, raw: RawJson) -> Self {
-        Received { event, raw: Some(raw) }
+        Received {
+            event,
+            raw: Some(raw),
+        }
     }
 
     /// The JSON text this event was parsed from, if it was received.

@@ -325,9 +325,11 @@ impl ResponseOutputAudioDelta {
 
     /// Decodes the delta to raw bytes (for μ-law or A-law output formats).
     pub fn bytes(&self) -> Result<Vec<u8>, Error> {
-        base64_simd::STANDARD.decode_to_vec(self.delta.as_bytes()).map_err(|_| Error::Decode {
-            what: "response.output_audio.delta: delta is not valid base64",
-        })
+        base64_simd::STANDARD
+            .decode_to_vec(self.delta.as_bytes())
+            .map_err(|_| Error::Decode {
+                what: "response.output_audio.delta: delta is not valid base64",
+            })
     }
 }
 

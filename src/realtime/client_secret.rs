@@ -1,0 +1,173 @@
+//! `POST /v1/realtime/client_secrets`: ephemeral keys for browsers and other clients that
+//! must not hold the real API key.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::events::Session;
+use super::options::{ApiKey, AuthScheme};
+use crate::Error;
+
+/// Options of [`create_client_secret`].
+///
+/// ```
+/// use vivavoce::realtime::{ClientSecretOptions, Session};
+/// let options = ClientSecretOptions::default()
+///     .expires_after_seconds(600)
+///     .session(Session { model: Some("gpt-realtime".into()), ..Default::default() });
+/// assert_eq!(options.base_url, "https://api.openai.com/v1");
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+#[must_use]
+pub struct ClientSecretOptions {
+    /// The API key; default `None` reads `OPENAI_API_KEY`.
+    pub api_key: Option<ApiKey>,
+    /// The API's base URL, default `https://api.openai.com/v1`.
+    pub base_url: String,
+    /// How the key is sent, default [`AuthScheme::Bearer`].
+    pub auth: AuthScheme,
+    /// Lifetime of the secret, 10 to 7200 s; default `None` (the API's 600 s).
+    pub expires_after_seconds: Option<u32>,
+    /// The session the secret is for.
+    pub session: Session,
+    /// Time limit of the whole request, default 30 s.
+    pub timeout: Duration,
+}
+
+impl Default for ClientSecretOptions {
+    fn default() -> Self {
+        ClientSecretOptions {
+            api_key: None,
+            base_url: "https://api.openai.com/v1".to_owned(),
+            auth: AuthScheme::Bearer,
+            expires_after_seconds: None,
+            session: Session::default(),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl ClientSecretOptions {
+    /// Sets [`api_key`](Self::api_key).
+    pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// Sets [`base_url`](Self::base_url).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+
+    /// Sets [`expires_after_seconds`](Self::expires_after_seconds).
+    pub fn expires_after_seconds(mut self, seconds: u32) -> Self {
+        self.expires_after_seconds = Some(seconds);
+        self
+    }
+
+    /// Sets [`session`](Self::session).
+    pub fn session(mut self, session: Session) -> Self {
+        self.session = session;
+        self
+    }
+}
+
+/// An ephemeral key and the session it was made for. `Debug` hides the key.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClientSecret {
+    /// The key (`ek_…`); hand it to the client with [`ApiKey::expose_secret`].
+    pub value: ApiKey,
+    /// Unix time at which the key stops working for new sessions.
+    pub expires_at: i64,
+    /// The session's configuration.
+    pub session: Session,
+}
+
+/// Creates an ephemeral client secret.
+///
+/// Errors: [`Error::MissingApiKey`] before any I/O, [`Error::Http`] with the API's body
+/// for a refused request, [`Error::Connect`] or [`Error::Timeout`] when the API is not
+/// reached, [`Error::InvalidResponse`] when the answer does not parse.
+pub async fn create_client_secret(options: ClientSecretOptions) -> Result<ClientSecret, Error> {
+    let key = match &options.api_key {
+        Some(k) => k.clone(),
+        None => std::env::var("OPENAI_API_KEY")
+            .ok()
+            .filter(|k| !k.trim().is_empty())
+            .map(ApiKey::new)
+            .ok_or(Error::MissingApiKey)?,
+    };
+    let url = format!(
+        "{}/realtime/client_secrets",
+        options.base_url.trim_end_matches('/')
+    );
+    let mut body = json!({ "session": options.session });
+    if let Some(seconds) = options.expires_after_seconds {
+        body["expires_after"] = json!({ "anchor": "created_at", "seconds": seconds });
+    }
+    let client = reqwest::Client::builder()
+        .timeout(options.timeout)
+        .build()
+        .map_err(|e| Error::Connect {
+            url: url.clone(),
+            source: std::sync::Arc::new(e),
+        })?;
+    let request = match options.auth {
+        AuthScheme::Bearer => client.post(&url).bearer_auth(key.expose_secret()),
+        AuthScheme::ApiKeyHeader => client.post(&url).header("api-key", key.expose_secret()),
+    };
+    let response = request
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| request_error(e, &url, options.timeout))?;
+    let status = response.status();
+    let text = response
+        .text()
+        .await
+        .map_err(|e| request_error(e, &url, options.timeout))?;
+    if !status.is_success() {
+        return Err(Error::Http {
+            status: status.as_u16(),
+            body: text,
+            url,
+        });
+    }
+
+    #[derive(Deserialize)]
+    struct Answer {
+        value: String,
+        expires_at: i64,
+        session: Session,
+    }
+    let mut de = serde_json::Deserializer::from_str(&text);
+    let answer: Answer =
+        serde_path_to_error::deserialize(&mut de).map_err(|e| Error::InvalidResponse {
+            url: url.clone(),
+            message: e.to_string(),
+        })?;
+    Ok(ClientSecret {
+        value: ApiKey::new(answer.value),
+        expires_at: answer.expires_at,
+        session: answer.session,
+    })
+}
+
+fn request_error(e: reqwest::Error, url: &str, timeout: Duration) -> Error {
+    if e.is_timeout() {
+        Error::Timeout {
+            operation: "client secret request",
+            after: timeout,
+        }
+    } else {
+        Error::Connect {
+            url: url.to_owned(),
+            source: std::sync::Arc::new(e.without_url()),
+        }
+    }
+}

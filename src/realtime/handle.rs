@@ -1,0 +1,271 @@
+//! The two halves a connection hands out: [`EventSender`] and [`EventReceiver`].
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::PollSender;
+
+use super::events::{ClientEvent, ServerEvent};
+use super::options::OutgoingHook;
+use crate::Error;
+
+/// What the handles ask of the connection task.
+pub(crate) enum Command {
+    Send(Outgoing),
+    Close(oneshot::Sender<()>),
+}
+
+/// A serialised event on its way out.
+pub(crate) struct Outgoing {
+    pub(crate) text: String,
+    /// The `session` object of a `session.update`, kept for replay after a reconnect.
+    pub(crate) session: Option<Value>,
+}
+
+/// Counts bytes accepted by senders and not yet written by the task.
+#[derive(Debug, Default)]
+pub(crate) struct SendBudget {
+    queued: AtomicUsize,
+    limit: usize,
+}
+
+impl SendBudget {
+    pub(crate) fn new(limit: usize) -> Self {
+        SendBudget {
+            queued: AtomicUsize::new(0),
+            limit,
+        }
+    }
+
+    /// Takes `n` bytes; one event is always let through when nothing is queued.
+    fn acquire(&self, n: usize) -> Result<(), Error> {
+        let before = self.queued.fetch_add(n, Ordering::AcqRel);
+        if before > 0 && before + n > self.limit {
+            self.queued.fetch_sub(n, Ordering::AcqRel);
+            return Err(Error::SendQueueFull {
+                event_bytes: n,
+                limit_bytes: self.limit,
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn release(&self, n: usize) {
+        self.queued.fetch_sub(n, Ordering::AcqRel);
+    }
+}
+
+struct SenderShared {
+    budget: Arc<SendBudget>,
+    outgoing: Option<OutgoingHook>,
+}
+
+/// Sends [`ClientEvent`]s on a connection. Cheap to clone; also a [`futures_sink::Sink`].
+///
+/// Events are serialised on the caller's task and written in order by the connection's
+/// task. `send` waits while the outgoing channel is full
+/// ([`send_capacity`](super::ConnectOptions::send_capacity) events) and fails with
+/// [`Error::SendQueueFull`] when more than
+/// [`send_queue_bytes`](super::ConnectOptions::send_queue_bytes) are waiting (which
+/// happens while reconnecting).
+///
+/// When every clone is dropped, or [`close`](Self::close) is called, the connection
+/// sends close code 1000; the receiver ends after the server's last event.
+#[derive(Clone)]
+pub struct EventSender {
+    tx: mpsc::Sender<Command>,
+    sink: PollSender<Command>,
+    shared: Arc<SenderShared>,
+}
+
+impl std::fmt::Debug for EventSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventSender")
+            .field("closed", &self.tx.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl EventSender {
+    pub(crate) fn new(
+        tx: mpsc::Sender<Command>,
+        budget: Arc<SendBudget>,
+        outgoing: Option<OutgoingHook>,
+    ) -> Self {
+        EventSender {
+            sink: PollSender::new(tx.clone()),
+            tx,
+            shared: Arc::new(SenderShared { budget, outgoing }),
+        }
+    }
+
+    /// Sends one event. Returns once it is queued for writing, not when it is written.
+    ///
+    /// Errors: [`Error::ConnectionClosed`] after the connection ended,
+    /// [`Error::SendQueueFull`], [`Error::Serialize`].
+    pub async fn send(&self, event: impl Into<ClientEvent>) -> Result<(), Error> {
+        let Some(out) = self.prepare(event.into())? else {
+            return Ok(());
+        };
+        let n = out.text.len();
+        self.tx.send(Command::Send(out)).await.map_err(|_| {
+            self.shared.budget.release(n);
+            Error::ConnectionClosed
+        })
+    }
+
+    /// Asks the connection to close (code 1000) after the events already sent, and waits
+    /// until the close frame is written. The receiver still gets the server's last events.
+    pub async fn close(&self) -> Result<(), Error> {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Command::Close(done)).await.is_err() {
+            return Ok(()); // Already closed.
+        }
+        let _ = wait.await;
+        Ok(())
+    }
+
+    /// Whether the connection has ended.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// Runs the hook, serialises, and takes the bytes from the budget.
+    fn prepare(&self, event: ClientEvent) -> Result<Option<Outgoing>, Error> {
+        let event = match &self.shared.outgoing {
+            Some(hook) => match hook(event) {
+                Some(e) => e,
+                None => return Ok(None),
+            },
+            None => event,
+        };
+        let text = serde_json::to_string(&event).map_err(|e| Error::Serialize {
+            event_type: event.event_type().to_owned(),
+            message: e.to_string(),
+        })?;
+        let session = match &event {
+            ClientEvent::SessionUpdate(u) => serde_json::to_value(&u.session).ok(),
+            ClientEvent::Raw(v) if event.event_type() == "session.update" => {
+                v.get("session").cloned()
+            }
+            _ => None,
+        };
+        self.shared.budget.acquire(text.len())?;
+        tracing::trace!(
+            event_type = event.event_type(),
+            bytes = text.len(),
+            "sending"
+        );
+        Ok(Some(Outgoing { text, session }))
+    }
+}
+
+impl futures_sink::Sink<ClientEvent> for EventSender {
+    type Error = Error;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.sink
+            .poll_reserve(cx)
+            .map_err(|_| Error::ConnectionClosed)
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, event: ClientEvent) -> Result<(), Error> {
+        let Some(out) = self.prepare(event)? else {
+            self.sink.abort_send();
+            return Ok(());
+        };
+        let n = out.text.len();
+        self.sink.send_item(Command::Send(out)).map_err(|_| {
+            self.shared.budget.release(n);
+            Error::ConnectionClosed
+        })
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.sink.close();
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Receives [`ServerEvent`]s, in the order the server sent them; also a
+/// [`futures_core::Stream`].
+///
+/// Ends (`None`) after the server's last event once the connection closes. A connection
+/// that is lost rather than closed ends with a local [`ServerEvent::Disconnected`]
+/// carrying the error, so a close is never silent. Dropping the receiver discards
+/// further events; the connection stays open while a sender lives.
+#[derive(Debug)]
+pub struct EventReceiver {
+    rx: mpsc::Receiver<ServerEvent>,
+    done: bool,
+}
+
+impl EventReceiver {
+    pub(crate) fn new(rx: mpsc::Receiver<ServerEvent>) -> Self {
+        EventReceiver { rx, done: false }
+    }
+
+    /// The next event, or `None` once the connection has ended.
+    pub async fn recv(&mut self) -> Option<ServerEvent> {
+        let ev = self.rx.recv().await;
+        self.done = ev.is_none();
+        ev
+    }
+}
+
+impl futures_core::Stream for EventReceiver {
+    type Item = ServerEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ServerEvent>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let polled = self.rx.poll_recv(cx);
+        if let Poll::Ready(None) = polled {
+            self.done = true;
+        }
+        polled
+    }
+}
+
+impl futures_core::FusedStream for EventReceiver {
+    fn is_terminated(&self) -> bool {
+        self.done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_limits_bytes_but_lets_one_event_through() {
+        let b = SendBudget::new(10);
+        b.acquire(25).unwrap(); // Nothing queued: a big event still goes.
+        assert!(matches!(
+            b.acquire(1),
+            Err(Error::SendQueueFull {
+                event_bytes: 1,
+                limit_bytes: 10
+            })
+        ));
+        b.release(25);
+        b.acquire(6).unwrap();
+        b.acquire(4).unwrap();
+        assert!(b.acquire(1).is_err());
+    }
+
+    fn _assert_impls() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<EventSender>();
+        send_sync::<EventReceiver>();
+    }
+}

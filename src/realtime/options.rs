@@ -1,0 +1,540 @@
+//! Options of [`connect`](super::connect).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::events::{ClientEvent, ServerEvent};
+use crate::Error;
+
+/// An API key (or an ephemeral client secret). Its `Debug` output never shows the key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Wraps a key.
+    pub fn new(key: impl Into<String>) -> Self {
+        ApiKey(key.into())
+    }
+
+    /// The key itself, for handing an ephemeral secret to a browser. Never log it.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+impl From<&str> for ApiKey {
+    fn from(s: &str) -> Self {
+        ApiKey::new(s)
+    }
+}
+
+impl From<String> for ApiKey {
+    fn from(s: String) -> Self {
+        ApiKey::new(s)
+    }
+}
+
+/// How the API key is sent in the handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AuthScheme {
+    /// `Authorization: Bearer KEY` (OpenAI, most proxies). The default.
+    #[default]
+    Bearer,
+    /// `api-key: KEY` (Azure OpenAI).
+    ApiKeyHeader,
+}
+
+/// A hook run on each outgoing event before it is serialised; `None` drops the event.
+pub type OutgoingHook = Arc<dyn Fn(ClientEvent) -> Option<ClientEvent> + Send + Sync>;
+
+/// A hook run on each incoming event before it is delivered; `None` drops the event.
+pub type IncomingHook = Arc<dyn Fn(ServerEvent) -> Option<ServerEvent> + Send + Sync>;
+
+/// When and how to reconnect after the connection is lost.
+///
+/// Only recoverable losses reconnect: transport errors, a missed pong, and close codes
+/// 1001, 1005, 1006, 1011–1013 and 1015. The wait before attempt *n* is
+/// `initial_backoff · multiplierⁿ⁻¹`, capped at `max_backoff`, with random jitter of up
+/// to half of it taken off.
+///
+/// ```
+/// use std::time::Duration;
+/// use vivavoce::realtime::ReconnectPolicy;
+/// let policy = ReconnectPolicy::default().max_attempts(5).max_backoff(Duration::from_secs(5));
+/// assert_eq!(policy.initial_backoff, Duration::from_millis(250));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+#[must_use]
+pub struct ReconnectPolicy {
+    /// Attempts before giving up (default 8).
+    pub max_attempts: u32,
+    /// Wait before the first attempt (default 250 ms).
+    pub initial_backoff: Duration,
+    /// Longest wait between attempts (default 10 s).
+    pub max_backoff: Duration,
+    /// Growth of the wait per attempt (default 2.0).
+    pub multiplier: f64,
+}
+
+impl Default for ReconnectPolicy {
+    fn default() -> Self {
+        ReconnectPolicy {
+            max_attempts: 8,
+            initial_backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(10),
+            multiplier: 2.0,
+        }
+    }
+}
+
+impl ReconnectPolicy {
+    /// Sets [`max_attempts`](Self::max_attempts).
+    pub fn max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n;
+        self
+    }
+
+    /// Sets [`initial_backoff`](Self::initial_backoff).
+    pub fn initial_backoff(mut self, d: Duration) -> Self {
+        self.initial_backoff = d;
+        self
+    }
+
+    /// Sets [`max_backoff`](Self::max_backoff).
+    pub fn max_backoff(mut self, d: Duration) -> Self {
+        self.max_backoff = d;
+        self
+    }
+
+    /// Sets [`multiplier`](Self::multiplier).
+    pub fn multiplier(mut self, m: f64) -> Self {
+        self.multiplier = m;
+        self
+    }
+
+    /// The wait before `attempt` (1-based), with jitter.
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .multiplier
+            .max(1.0)
+            .powi(attempt.saturating_sub(1).min(64) as i32);
+        let base = self.initial_backoff.as_secs_f64() * exp;
+        let capped = base.min(self.max_backoff.as_secs_f64());
+        Duration::from_secs_f64(capped * (1.0 - 0.5 * fastrand::f64()))
+    }
+}
+
+/// Options of [`connect`](super::connect). Build them from [`Default`] with the
+/// chainable setters; every default is given on its field.
+///
+/// ```
+/// use std::time::Duration;
+/// use vivavoce::realtime::{ConnectOptions, ReconnectPolicy};
+///
+/// let options = ConnectOptions::default()
+///     .api_key("sk-example")
+///     .model("gpt-realtime")
+///     .ping_interval(Some(Duration::from_secs(15)))
+///     .reconnect(Some(ReconnectPolicy::default()));
+/// assert_eq!(options.url(), "wss://api.openai.com/v1/realtime?model=gpt-realtime");
+/// // The key never shows in Debug output.
+/// assert!(!format!("{options:?}").contains("sk-example"));
+/// ```
+#[derive(Clone)]
+#[non_exhaustive]
+#[must_use]
+pub struct ConnectOptions {
+    /// The API key. Default: `None`, which reads `OPENAI_API_KEY` (or, with
+    /// [`AuthScheme::ApiKeyHeader`], `AZURE_OPENAI_API_KEY`); neither set →
+    /// [`Error::MissingApiKey`] before any I/O.
+    pub api_key: Option<ApiKey>,
+    /// The model. Default `gpt-realtime`.
+    pub model: String,
+    /// The endpoint, to which `?model=…` (or `?call_id=…`) is added. Default
+    /// `wss://api.openai.com/v1/realtime`. A query already present is kept.
+    pub base_url: String,
+    /// A complete URL used as it is, with nothing added. Default `None`.
+    pub url: Option<String>,
+    /// Join an existing call (WebRTC or SIP) as a sideband connection instead of starting a
+    /// session with `model`. Default `None`.
+    pub call_id: Option<String>,
+    /// How the key is sent. Default [`AuthScheme::Bearer`].
+    pub auth: AuthScheme,
+    /// Extra handshake headers. Default none.
+    pub headers: Vec<(String, String)>,
+    /// Capacity of the outgoing event channel, in events (default 64). When it is full,
+    /// `send` waits.
+    pub send_capacity: usize,
+    /// Capacity of the incoming event channel, in events (default 256). When it is full,
+    /// the connection stops reading from the socket until the receiver catches up (the
+    /// server then sees TCP backpressure); sending goes on.
+    pub receive_capacity: usize,
+    /// Most bytes of events accepted but not yet written, e.g. while reconnecting
+    /// (default 16 MiB). Past it, `send` fails with [`Error::SendQueueFull`].
+    pub send_queue_bytes: usize,
+    /// How often to ping the server. Default `Some(20 s)`; `None` never pings.
+    pub ping_interval: Option<Duration>,
+    /// How long to wait for any frame after a ping before the connection is declared dead.
+    /// Default 10 s.
+    pub pong_timeout: Duration,
+    /// Time limit of the TCP, TLS and WebSocket handshake. Default 15 s.
+    pub connect_timeout: Duration,
+    /// How long to wait for the server's close frame after ours. Default 5 s.
+    pub close_timeout: Duration,
+    /// Reconnect after a recoverable loss. Default `None`: a loss ends the receiver.
+    pub reconnect: Option<ReconnectPolicy>,
+    /// Run on each outgoing event. Default `None`.
+    pub outgoing: Option<OutgoingHook>,
+    /// Run on each incoming event. Default `None`.
+    pub incoming: Option<IncomingHook>,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            api_key: None,
+            model: "gpt-realtime".to_owned(),
+            base_url: "wss://api.openai.com/v1/realtime".to_owned(),
+            url: None,
+            call_id: None,
+            auth: AuthScheme::Bearer,
+            headers: Vec::new(),
+            send_capacity: 64,
+            receive_capacity: 256,
+            send_queue_bytes: 16 << 20,
+            ping_interval: Some(Duration::from_secs(20)),
+            pong_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(15),
+            close_timeout: Duration::from_secs(5),
+            reconnect: None,
+            outgoing: None,
+            incoming: None,
+        }
+    }
+}
+
+impl fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("api_key", &self.api_key)
+            .field("url", &self.url())
+            .field("call_id", &self.call_id)
+            .field("auth", &self.auth)
+            .field(
+                "headers",
+                &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field("send_capacity", &self.send_capacity)
+            .field("receive_capacity", &self.receive_capacity)
+            .field("send_queue_bytes", &self.send_queue_bytes)
+            .field("ping_interval", &self.ping_interval)
+            .field("pong_timeout", &self.pong_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("close_timeout", &self.close_timeout)
+            .field("reconnect", &self.reconnect)
+            .field("outgoing", &self.outgoing.as_ref().map(|_| "hook"))
+            .field("incoming", &self.incoming.as_ref().map(|_| "hook"))
+            .finish()
+    }
+}
+
+impl ConnectOptions {
+    /// Options for Azure OpenAI: `endpoint` is `https://RESOURCE.openai.azure.com`, the
+    /// model is the deployment's name, and the key goes in the `api-key` header.
+    pub fn azure(endpoint: &str, deployment: &str) -> Self {
+        let endpoint = endpoint.trim_end_matches('/');
+        let ws = if let Some(rest) = endpoint.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else if let Some(rest) = endpoint.strip_prefix("http://") {
+            format!("ws://{rest}")
+        } else {
+            endpoint.to_owned()
+        };
+        ConnectOptions {
+            base_url: format!("{ws}/openai/v1/realtime"),
+            model: deployment.to_owned(),
+            auth: AuthScheme::ApiKeyHeader,
+            ..ConnectOptions::default()
+        }
+    }
+
+    /// Sets [`api_key`](Self::api_key).
+    pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// Sets [`model`](Self::model).
+    pub fn model(mut self, model: impl Into<String>) -> Self {
+        self.model = model.into();
+        self
+    }
+
+    /// Sets [`base_url`](Self::base_url).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+
+    /// Sets [`url`](Self::url): a complete URL used as it is.
+    pub fn exact_url(mut self, url: impl Into<String>) -> Self {
+        self.url = Some(url.into());
+        self
+    }
+
+    /// Sets [`call_id`](Self::call_id).
+    pub fn call_id(mut self, call_id: impl Into<String>) -> Self {
+        self.call_id = Some(call_id.into());
+        self
+    }
+
+    /// Sets [`auth`](Self::auth).
+    pub fn auth(mut self, auth: AuthScheme) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// Adds a handshake header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets [`send_capacity`](Self::send_capacity).
+    pub fn send_capacity(mut self, n: usize) -> Self {
+        self.send_capacity = n;
+        self
+    }
+
+    /// Sets [`receive_capacity`](Self::receive_capacity).
+    pub fn receive_capacity(mut self, n: usize) -> Self {
+        self.receive_capacity = n;
+        self
+    }
+
+    /// Sets [`send_queue_bytes`](Self::send_queue_bytes).
+    pub fn send_queue_bytes(mut self, n: usize) -> Self {
+        self.send_queue_bytes = n;
+        self
+    }
+
+    /// Sets [`ping_interval`](Self::ping_interval).
+    pub fn ping_interval(mut self, every: Option<Duration>) -> Self {
+        self.ping_interval = every;
+        self
+    }
+
+    /// Sets [`pong_timeout`](Self::pong_timeout).
+    pub fn pong_timeout(mut self, d: Duration) -> Self {
+        self.pong_timeout = d;
+        self
+    }
+
+    /// Sets [`connect_timeout`](Self::connect_timeout).
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = d;
+        self
+    }
+
+    /// Sets [`close_timeout`](Self::close_timeout).
+    pub fn close_timeout(mut self, d: Duration) -> Self {
+        self.close_timeout = d;
+        self
+    }
+
+    /// Sets [`reconnect`](Self::reconnect).
+    pub fn reconnect(mut self, policy: Option<ReconnectPolicy>) -> Self {
+        self.reconnect = policy;
+        self
+    }
+
+    /// Sets [`outgoing`](Self::outgoing).
+    pub fn on_outgoing(
+        mut self,
+        hook: impl Fn(ClientEvent) -> Option<ClientEvent> + Send + Sync + 'static,
+    ) -> Self {
+        self.outgoing = Some(Arc::new(hook));
+        self
+    }
+
+    /// Sets [`incoming`](Self::incoming).
+    pub fn on_incoming(
+        mut self,
+        hook: impl Fn(ServerEvent) -> Option<ServerEvent> + Send + Sync + 'static,
+    ) -> Self {
+        self.incoming = Some(Arc::new(hook));
+        self
+    }
+
+    /// The URL the handshake goes to.
+    pub fn url(&self) -> String {
+        if let Some(url) = &self.url {
+            return url.clone();
+        }
+        let sep = if self.base_url.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        match &self.call_id {
+            Some(id) => format!("{}{sep}call_id={}", self.base_url, encode_query(id)),
+            None => format!("{}{sep}model={}", self.base_url, encode_query(&self.model)),
+        }
+    }
+
+    /// The key from the options or the environment.
+    pub(crate) fn resolve_key(&self) -> Result<ApiKey, Error> {
+        if let Some(key) = &self.api_key {
+            return Ok(key.clone());
+        }
+        let vars: &[&str] = match self.auth {
+            AuthScheme::Bearer => &["OPENAI_API_KEY"],
+            AuthScheme::ApiKeyHeader => &["AZURE_OPENAI_API_KEY", "OPENAI_API_KEY"],
+        };
+        vars.iter()
+            .find_map(|v| std::env::var(v).ok().filter(|k| !k.trim().is_empty()))
+            .map(ApiKey::new)
+            .ok_or(Error::MissingApiKey)
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        let bad = |option, message: &str| {
+            Err(Error::InvalidOption {
+                option,
+                message: message.to_owned(),
+            })
+        };
+        if self.send_capacity == 0 {
+            return bad("send_capacity", "must be at least 1");
+        }
+        if self.receive_capacity == 0 {
+            return bad("receive_capacity", "must be at least 1");
+        }
+        if self.ping_interval == Some(Duration::ZERO) {
+            return bad(
+                "ping_interval",
+                "must be longer than zero (use None to turn pings off)",
+            );
+        }
+        let url = self.url();
+        if !(url.starts_with("ws://") || url.starts_with("wss://")) {
+            return Err(Error::InvalidOption {
+                option: "base_url",
+                message: format!("`{url}` is not a ws:// or wss:// URL"),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Percent-encodes a query value (everything but RFC 3986 unreserved characters).
+fn encode_query(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let o = ConnectOptions::default();
+        assert_eq!(
+            o.url(),
+            "wss://api.openai.com/v1/realtime?model=gpt-realtime"
+        );
+        assert_eq!(
+            o.clone().call_id("rtc_1 2").url(),
+            "wss://api.openai.com/v1/realtime?call_id=rtc_1%202"
+        );
+        assert_eq!(
+            o.clone().base_url("ws://h/x?a=b").url(),
+            "ws://h/x?a=b&model=gpt-realtime"
+        );
+        assert_eq!(o.clone().exact_url("ws://h/y").url(), "ws://h/y");
+        let az = ConnectOptions::azure("https://res.openai.azure.com/", "my-deploy");
+        assert_eq!(
+            az.url(),
+            "wss://res.openai.azure.com/openai/v1/realtime?model=my-deploy"
+        );
+        assert_eq!(az.auth, AuthScheme::ApiKeyHeader);
+    }
+
+    #[test]
+    fn validation_names_the_option() {
+        let err = ConnectOptions::default()
+            .base_url("https://x")
+            .validate()
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::InvalidOption {
+                    option: "base_url",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = ConnectOptions::default()
+            .send_capacity(0)
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().contains("send_capacity"), "{err}");
+    }
+
+    #[test]
+    fn backoff_grows_caps_and_jitters() {
+        let p = ReconnectPolicy::default()
+            .initial_backoff(Duration::from_millis(100))
+            .max_backoff(Duration::from_millis(1000));
+        for _ in 0..100 {
+            let b1 = p.backoff(1);
+            assert!(
+                b1 >= Duration::from_millis(50) && b1 <= Duration::from_millis(100),
+                "{b1:?}"
+            );
+            let b3 = p.backoff(3);
+            assert!(
+                b3 >= Duration::from_millis(200) && b3 <= Duration::from_millis(400),
+                "{b3:?}"
+            );
+            let b20 = p.backoff(20);
+            assert!(
+                b20 >= Duration::from_millis(500) && b20 <= Duration::from_millis(1000),
+                "{b20:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn key_is_redacted() {
+        let k = ApiKey::new("sk-secret-123");
+        assert_eq!(format!("{k:?}"), "ApiKey(<redacted>)");
+        let o = ConnectOptions::default()
+            .api_key("sk-secret-123")
+            .header("X-Trace", "abc");
+        let dbg = format!("{o:?}");
+        assert!(
+            !dbg.contains("sk-secret-123") && !dbg.contains("abc"),
+            "{dbg}"
+        );
+    }
+}

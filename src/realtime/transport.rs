@@ -1,0 +1,460 @@
+//! The connection task: one per connection, owning the WebSocket. It writes what the
+//! senders queue, reads and parses server events, pings, closes, and reconnects.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::decode::parse_server_event;
+use super::events::{Disconnected, Reconnected, ServerEvent};
+use super::handle::{Command, Outgoing, SendBudget};
+use super::options::{ApiKey, AuthScheme, ConnectOptions, ReconnectPolicy};
+use crate::Error;
+
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Opens a WebSocket with the options' URL, key and headers.
+pub(crate) async fn handshake(options: &ConnectOptions, key: &ApiKey) -> Result<Ws, Error> {
+    let url = options.url();
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| Error::InvalidOption {
+            option: "base_url",
+            message: format!("`{url}`: {e}"),
+        })?;
+    let headers = request.headers_mut();
+    let (name, value) = match options.auth {
+        AuthScheme::Bearer => ("authorization", format!("Bearer {}", key.expose_secret())),
+        AuthScheme::ApiKeyHeader => ("api-key", key.expose_secret().to_owned()),
+    };
+    let mut value = HeaderValue::from_str(&value).map_err(|_| Error::InvalidOption {
+        option: "api_key",
+        message: "the key contains characters not allowed in an HTTP header".to_owned(),
+    })?;
+    value.set_sensitive(true);
+    headers.insert(name, value);
+    for (name, value) in &options.headers {
+        let bad = |what: &str| Error::InvalidOption {
+            option: "headers",
+            message: format!("header `{name}`: {what}"),
+        };
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad("invalid name"))?;
+        let value = HeaderValue::from_str(value).map_err(|_| bad("invalid value"))?;
+        headers.insert(name, value);
+    }
+
+    tracing::debug!(%url, "connecting");
+    let connecting = tokio_tungstenite::connect_async_tls_with_config(request, None, true, None);
+    match tokio::time::timeout(options.connect_timeout, connecting).await {
+        Err(_) => Err(Error::Timeout {
+            operation: "WebSocket handshake",
+            after: options.connect_timeout,
+        }),
+        Ok(Ok((ws, _response))) => {
+            tracing::info!(%url, "connected");
+            Ok(ws)
+        }
+        Ok(Err(tungstenite::Error::Http(response))) => {
+            let status = response.status().as_u16();
+            let body = response
+                .body()
+                .as_deref()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default()
+                .into_owned();
+            tracing::warn!(%url, status, "handshake refused");
+            Err(Error::Http { status, body, url })
+        }
+        Ok(Err(e)) => Err(Error::Connect {
+            url,
+            source: Arc::new(e),
+        }),
+    }
+}
+
+/// What woke the connection loop.
+enum Step {
+    Command(Option<Command>),
+    Frame(Option<Result<Message, tungstenite::Error>>),
+    Ping,
+}
+
+/// How one connection ended.
+enum End {
+    /// We closed it (or every handle is gone): end quietly.
+    Closed,
+    /// It was lost.
+    Lost(Error, Option<u16>),
+}
+
+pub(crate) struct Task {
+    pub(crate) options: ConnectOptions,
+    pub(crate) key: ApiKey,
+    pub(crate) cmd_rx: mpsc::Receiver<Command>,
+    pub(crate) evt_tx: mpsc::Sender<ServerEvent>,
+    pub(crate) budget: Arc<SendBudget>,
+    /// Every `session.update`'s `session`, merged, for replay after a reconnect.
+    session: Option<Value>,
+    /// Events sent while reconnecting.
+    backlog: VecDeque<Outgoing>,
+    close_waiters: Vec<oneshot::Sender<()>>,
+}
+
+impl Task {
+    pub(crate) fn new(
+        options: ConnectOptions,
+        key: ApiKey,
+        cmd_rx: mpsc::Receiver<Command>,
+        evt_tx: mpsc::Sender<ServerEvent>,
+        budget: Arc<SendBudget>,
+    ) -> Self {
+        Task {
+            options,
+            key,
+            cmd_rx,
+            evt_tx,
+            budget,
+            session: None,
+            backlog: VecDeque::new(),
+            close_waiters: Vec::new(),
+        }
+    }
+
+    pub(crate) async fn run(mut self, mut ws: Ws) {
+        loop {
+            let (error, code) = match self.drive(&mut ws).await {
+                End::Closed => break,
+                End::Lost(error, code) => (error, code),
+            };
+            let policy = self
+                .options
+                .reconnect
+                .clone()
+                .filter(|_| error.is_recoverable());
+            tracing::warn!(%error, will_reconnect = policy.is_some(), "connection lost");
+            let Some(policy) = policy else {
+                self.deliver(ServerEvent::Disconnected(Disconnected::new(
+                    error, code, false,
+                )))
+                .await;
+                break;
+            };
+            self.deliver(ServerEvent::Disconnected(Disconnected::new(
+                error, code, true,
+            )))
+            .await;
+            match self.reconnect(&policy).await {
+                Ok(new_ws) => ws = new_ws,
+                Err(None) => break,
+                Err(Some(error)) => {
+                    self.deliver(ServerEvent::Disconnected(Disconnected::new(
+                        error, None, false,
+                    )))
+                    .await;
+                    break;
+                }
+            }
+        }
+        for done in self.close_waiters.drain(..) {
+            let _ = done.send(());
+        }
+    }
+
+    /// Delivers a local event, waiting for room; dropped if the receiver is gone.
+    async fn deliver(&self, event: ServerEvent) {
+        let _ = self.evt_tx.send(event).await;
+    }
+
+    /// Runs one connection until it closes or is lost.
+    async fn drive(&mut self, ws: &mut Ws) -> End {
+        let pong_timeout = self.options.pong_timeout;
+        let mut ping = self.options.ping_interval.map(|every| {
+            let mut i = tokio::time::interval_at(Instant::now() + every, every);
+            i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            i
+        });
+        let mut pong_deadline: Option<Instant> = None;
+        let mut close_deadline: Option<Instant> = None;
+        let mut pending: Option<ServerEvent> = None;
+        let incoming = self.options.incoming.clone();
+
+        loop {
+            let step = tokio::select! {
+                biased;
+
+                permit = self.evt_tx.reserve(), if pending.is_some() => {
+                    if let (Ok(permit), Some(event)) = (permit, pending.take()) {
+                        permit.send(event);
+                    }
+                    pending = None;
+                    // Time spent waiting for the receiver does not count against the pong.
+                    if let Some(d) = pong_deadline {
+                        pong_deadline = Some(d.max(Instant::now() + pong_timeout));
+                    }
+                    continue;
+                }
+                cmd = self.cmd_rx.recv(), if close_deadline.is_none() => Step::Command(cmd),
+                msg = ws.next(), if pending.is_none() => Step::Frame(msg),
+                _ = async { ping.as_mut().expect("guarded").tick().await }, if ping.is_some() && close_deadline.is_none() => Step::Ping,
+                _ = sleep_until(pong_deadline), if pong_deadline.is_some() && pending.is_none() => {
+                    return End::Lost(Error::PongTimeout(pong_timeout), None);
+                }
+                _ = sleep_until(close_deadline), if close_deadline.is_some() => {
+                    tracing::debug!("no close frame from the server in time");
+                    return End::Closed;
+                }
+            };
+
+            match step {
+                Step::Command(Some(Command::Send(out))) => {
+                    if let Err(e) = self.write(ws, out).await {
+                        return End::Lost(e, None);
+                    }
+                }
+                Step::Command(Some(Command::Close(done))) => {
+                    self.close_waiters.push(done);
+                    close_deadline = Some(self.start_close(ws).await);
+                }
+                Step::Command(None) => close_deadline = Some(self.start_close(ws).await),
+                Step::Ping => {
+                    if let Err(e) = ws.send(Message::Ping(Default::default())).await {
+                        return End::Lost(Error::transport(e), None);
+                    }
+                    pong_deadline.get_or_insert(Instant::now() + pong_timeout);
+                }
+                Step::Frame(msg) => {
+                    pong_deadline = None; // Any frame shows the peer is alive.
+                    match msg {
+                        Some(Ok(Message::Text(text))) => {
+                            let mut event = Some(parse_server_event(text));
+                            if let Some(hook) = &incoming {
+                                event = event.and_then(|e| hook(e));
+                            }
+                            if let Some(e) = &event {
+                                tracing::trace!(event_type = e.event_type(), "received");
+                            }
+                            pending = event.filter(|_| !self.evt_tx.is_closed());
+                        }
+                        Some(Ok(Message::Binary(bytes))) => {
+                            pending = Some(ServerEvent::Malformed {
+                                event_type: String::new(),
+                                error: format!("unexpected binary frame of {} bytes", bytes.len()),
+                                raw: "".into(),
+                            });
+                        }
+                        Some(Ok(Message::Close(frame))) => {
+                            // tungstenite queued the close reply; write it out.
+                            let _ = ws.flush().await;
+                            if close_deadline.is_some() {
+                                return End::Closed;
+                            }
+                            let (code, reason) = match frame {
+                                Some(f) => (u16::from(f.code), f.reason.to_string()),
+                                None => (1005, String::new()),
+                            };
+                            return End::Lost(Error::Closed { code, reason }, Some(code));
+                        }
+                        Some(Ok(_)) => {} // Ping (answered by tungstenite), pong.
+                        Some(Err(e)) => {
+                            if close_deadline.is_some() {
+                                return End::Closed;
+                            }
+                            return End::Lost(Error::transport(e), None);
+                        }
+                        None => {
+                            if close_deadline.is_some() {
+                                return End::Closed;
+                            }
+                            let eof = std::io::Error::new(
+                                std::io::ErrorKind::UnexpectedEof,
+                                "the server ended the connection without a close frame",
+                            );
+                            return End::Lost(Error::transport(eof), Some(1006));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn write(&mut self, ws: &mut Ws, out: Outgoing) -> Result<(), Error> {
+        let n = out.text.len();
+        let result = ws.send(Message::Text(out.text.into())).await;
+        self.budget.release(n);
+        result.map_err(Error::transport)?;
+        if let Some(session) = out.session {
+            match &mut self.session {
+                Some(merged) => merge(merged, session),
+                None => self.session = Some(session),
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends close 1000 and stops taking commands; returns the deadline for the reply.
+    async fn start_close(&mut self, ws: &mut Ws) -> Instant {
+        let frame = CloseFrame {
+            code: CloseCode::Normal,
+            reason: "".into(),
+        };
+        if let Err(e) = ws.close(Some(frame)).await {
+            tracing::debug!(error = %e, "close frame not sent");
+        }
+        for done in self.close_waiters.drain(..) {
+            let _ = done.send(());
+        }
+        self.cmd_rx.close();
+        while let Ok(Command::Send(out)) = self.cmd_rx.try_recv() {
+            tracing::debug!(bytes = out.text.len(), "event sent after close was dropped");
+            self.budget.release(out.text.len());
+        }
+        Instant::now() + self.options.close_timeout
+    }
+
+    /// Tries to connect again. `Err(None)`: every handle closed meanwhile; `Err(Some(e))`:
+    /// gave up.
+    async fn reconnect(&mut self, policy: &ReconnectPolicy) -> Result<Ws, Option<Error>> {
+        let lost_at = Instant::now();
+        let mut last = None;
+        for attempt in 1..=policy.max_attempts.max(1) {
+            let wait_until = Instant::now() + policy.backoff(attempt);
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(wait_until) => break,
+                    cmd = self.cmd_rx.recv() => match cmd {
+                        Some(Command::Send(out)) => self.backlog.push_back(out),
+                        Some(Command::Close(done)) => {
+                            let _ = done.send(());
+                            return Err(None);
+                        }
+                        None => return Err(None),
+                    },
+                }
+            }
+            tracing::info!(attempt, "reconnecting");
+            match handshake(&self.options, &self.key).await {
+                Ok(mut ws) => match self.resume(&mut ws).await {
+                    Ok((session_replayed, flushed_events)) => {
+                        tracing::info!(attempt, flushed_events, "reconnected");
+                        let downtime = lost_at.elapsed();
+                        self.deliver(ServerEvent::Reconnected(Reconnected {
+                            attempt,
+                            downtime,
+                            session_replayed,
+                            flushed_events,
+                        }))
+                        .await;
+                        return Ok(ws);
+                    }
+                    Err(e) => last = Some(e),
+                },
+                Err(e) if !e.is_recoverable() => {
+                    return Err(Some(Error::ReconnectFailed {
+                        attempts: attempt,
+                        last: Box::new(e),
+                    }));
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        let last = last.unwrap_or(Error::ConnectionClosed);
+        Err(Some(Error::ReconnectFailed {
+            attempts: policy.max_attempts.max(1),
+            last: Box::new(last),
+        }))
+    }
+
+    /// On a new connection: replays the merged session, then the backlog, in order.
+    async fn resume(&mut self, ws: &mut Ws) -> Result<(bool, usize), Error> {
+        let replayed = match &self.session {
+            Some(session) => {
+                let text =
+                    serde_json::json!({ "type": "session.update", "session": session }).to_string();
+                ws.send(Message::Text(text.into()))
+                    .await
+                    .map_err(Error::transport)?;
+                true
+            }
+            None => false,
+        };
+        let mut flushed = 0;
+        while let Some(out) = self.backlog.pop_front() {
+            let n = out.text.len();
+            if let Err(e) = ws.send(Message::Text(out.text.clone().into())).await {
+                self.backlog.push_front(out);
+                return Err(Error::transport(e));
+            }
+            self.budget.release(n);
+            if let Some(session) = out.session {
+                match &mut self.session {
+                    Some(merged) => merge(merged, session),
+                    None => self.session = Some(session),
+                }
+            }
+            flushed += 1;
+        }
+        Ok((replayed, flushed))
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Merges `patch` into `target`: objects key by key, recursively; anything else
+/// (including `null`, which turns a setting off) replaces.
+pub(crate) fn merge(target: &mut Value, patch: Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                match t.get_mut(&k) {
+                    Some(existing) if existing.is_object() && v.is_object() => merge(existing, v),
+                    _ => {
+                        t.insert(k, v);
+                    }
+                }
+            }
+        }
+        (t, p) => *t = p,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merge_keeps_earlier_fields_and_explicit_nulls() {
+        let mut s = json!({"type": "realtime", "instructions": "a", "audio": {"output": {"voice": "marin"}}});
+        merge(
+            &mut s,
+            json!({"audio": {"input": {"turn_detection": null}}, "instructions": "b"}),
+        );
+        assert_eq!(
+            s,
+            json!({"type": "realtime", "instructions": "b",
+                   "audio": {"output": {"voice": "marin"}, "input": {"turn_detection": null}}})
+        );
+        merge(
+            &mut s,
+            json!({"audio": {"input": {"turn_detection": {"type": "server_vad"}}}}),
+        );
+        assert_eq!(s["audio"]["input"]["turn_detection"]["type"], "server_vad");
+    }
+}
