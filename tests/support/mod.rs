@@ -2,6 +2,8 @@
 //! WebSocket handshakes (with the API's 401 body for a wrong key), and the
 //! client-secrets HTTP endpoint.
 #![allow(dead_code)]
+// tungstenite fixes the callback's error type.
+#![allow(clippy::result_large_err)]
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -151,6 +151,8 @@ pub struct MessageItem {
     pub content: Vec<ContentPart>,
 }
 
+// The enum comes from `string_enum!`, which cannot take `#[default]`.
+#[allow(clippy::derivable_impls)]
 impl Default for Role {
     fn default() -> Self {
         Role::User

@@ -333,7 +333,13 @@ impl ServerEvent {
     /// does not fit its type gives [`ServerEvent::Malformed`], an unknown type
     /// [`ServerEvent::Unknown`].
     pub fn from_json(text: impl Into<String>) -> ServerEvent {
-        crate::realtime::decode::parse_server_event(Utf8Bytes::from(text.into()))
+        Self::parse(RawJson::from(text.into()))
+    }
+
+    /// Parses one event from shared JSON text without copying it (a clone of
+    /// [`RawJson`] only bumps a reference count).
+    pub fn parse(raw: RawJson) -> ServerEvent {
+        crate::realtime::decode::parse_server_event(raw.0)
     }
 }
 
@@ -346,6 +352,8 @@ macro_rules! client_events {
         /// let event = ClientEvent::from(ResponseCreate::default());
         /// assert_eq!(serde_json::to_string(&event).unwrap(), r#"{"type":"response.create"}"#);
         /// ```
+        // `session.update` is large but rare; boxing it would make every use clumsier.
+        #[allow(clippy::large_enum_variant)]
         #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[serde(tag = "type")]
         #[non_exhaustive]

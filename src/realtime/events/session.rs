@@ -17,6 +17,8 @@ string_enum! {
     }
 }
 
+// The enum comes from `string_enum!`, which cannot take `#[default]`.
+#[allow(clippy::derivable_impls)]
 impl Default for SessionKind {
     fn default() -> Self {
         SessionKind::Realtime
