@@ -16,6 +16,23 @@ use vivavoce::realtime::{
 
 const LIMIT: Duration = Duration::from_secs(10);
 
+/// Waits for the final `Disconnected` of a reconnect that gave up, and the end.
+async fn reconnect_failure(rx: &mut vivavoce::realtime::EventReceiver) -> (u32, Error) {
+    assert!(matches!(next(rx).await, Some(ServerEvent::Disconnected(d)) if d.will_reconnect));
+    let failure = match next(rx).await.unwrap() {
+        ServerEvent::Disconnected(d) if !d.will_reconnect => match d.error {
+            Error::ReconnectFailed { attempts, last } => (attempts, *last),
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        next(rx).await.is_none(),
+        "the receiver ends after giving up"
+    );
+    failure
+}
+
 async fn next(rx: &mut vivavoce::realtime::EventReceiver) -> Option<ServerEvent> {
     tokio::time::timeout(LIMIT, rx.recv())
         .await
@@ -507,20 +524,9 @@ async fn reconnect_gives_up_on_a_refused_key_and_says_so() {
         next(&mut rx).await,
         Some(ServerEvent::SessionCreated(_))
     ));
-    assert!(matches!(next(&mut rx).await, Some(ServerEvent::Disconnected(d)) if d.will_reconnect));
-    match next(&mut rx).await.unwrap() {
-        ServerEvent::Disconnected(d) => {
-            assert!(!d.will_reconnect);
-            match &d.error {
-                Error::ReconnectFailed { attempts: 1, last } => {
-                    assert_eq!(last.status(), Some(401), "{last}")
-                }
-                other => panic!("a 401 is final, no more attempts: {other:?}"),
-            }
-        }
-        other => panic!("{other:?}"),
-    }
-    assert!(next(&mut rx).await.is_none());
+    let (attempts, last) = reconnect_failure(&mut rx).await;
+    assert_eq!(attempts, 1, "a 401 is final: no more attempts");
+    assert_eq!(last.status(), Some(401), "{last}");
 }
 
 #[tokio::test]
@@ -541,18 +547,10 @@ async fn reconnect_gives_up_after_max_attempts() {
         Some(ServerEvent::SessionCreated(_))
     ));
     drop(server); // Nothing listens any more: every attempt is refused.
-    assert!(matches!(next(&mut rx).await, Some(ServerEvent::Disconnected(d)) if d.will_reconnect));
-    match next(&mut rx).await.unwrap() {
-        ServerEvent::Disconnected(d) => match &d.error {
-            Error::ReconnectFailed { attempts: 3, last } => {
-                assert!(matches!(**last, Error::Connect { .. }), "{last:?}");
-                assert!(last.to_string().contains(&addr.to_string()));
-            }
-            other => panic!("{other:?}"),
-        },
-        other => panic!("{other:?}"),
-    }
-    assert!(next(&mut rx).await.is_none());
+    let (attempts, last) = reconnect_failure(&mut rx).await;
+    assert_eq!(attempts, 3);
+    assert!(matches!(last, Error::Connect { .. }), "{last:?}");
+    assert!(last.to_string().contains(&addr.to_string()));
 }
 
 #[tokio::test]

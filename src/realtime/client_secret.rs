@@ -23,7 +23,8 @@ use crate::Error;
 #[non_exhaustive]
 #[must_use]
 pub struct ClientSecretOptions {
-    /// The API key; default `None` reads `OPENAI_API_KEY`.
+    /// The API key; default `None` reads the environment, as
+    /// [`ConnectOptions::api_key`](super::ConnectOptions::api_key) does.
     pub api_key: Option<ApiKey>,
     /// The API's base URL, default `https://api.openai.com/v1`.
     pub base_url: String,
@@ -94,14 +95,7 @@ pub struct ClientSecret {
 /// for a refused request, [`Error::Connect`] or [`Error::Timeout`] when the API is not
 /// reached, [`Error::InvalidResponse`] when the answer does not parse.
 pub async fn create_client_secret(options: ClientSecretOptions) -> Result<ClientSecret, Error> {
-    let key = match &options.api_key {
-        Some(k) => k.clone(),
-        None => std::env::var("OPENAI_API_KEY")
-            .ok()
-            .filter(|k| !k.trim().is_empty())
-            .map(ApiKey::new)
-            .ok_or(Error::MissingApiKey)?,
-    };
+    let key = super::options::resolve_key(options.api_key.as_ref(), options.auth)?;
     let url = format!(
         "{}/realtime/client_secrets",
         options.base_url.trim_end_matches('/')

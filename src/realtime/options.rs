@@ -393,17 +393,7 @@ impl ConnectOptions {
 
     /// The key from the options or the environment.
     pub(crate) fn resolve_key(&self) -> Result<ApiKey, Error> {
-        if let Some(key) = &self.api_key {
-            return Ok(key.clone());
-        }
-        let vars: &[&str] = match self.auth {
-            AuthScheme::Bearer => &["OPENAI_API_KEY"],
-            AuthScheme::ApiKeyHeader => &["AZURE_OPENAI_API_KEY", "OPENAI_API_KEY"],
-        };
-        vars.iter()
-            .find_map(|v| std::env::var(v).ok().filter(|k| !k.trim().is_empty()))
-            .map(ApiKey::new)
-            .ok_or(Error::MissingApiKey)
+        resolve_key(self.api_key.as_ref(), self.auth)
     }
 
     pub(crate) fn validate(&self) -> Result<(), Error> {
@@ -434,6 +424,22 @@ impl ConnectOptions {
         }
         Ok(())
     }
+}
+
+/// The given key, else the environment's (`OPENAI_API_KEY`, and for
+/// [`AuthScheme::ApiKeyHeader`] first `AZURE_OPENAI_API_KEY`).
+pub(crate) fn resolve_key(key: Option<&ApiKey>, auth: AuthScheme) -> Result<ApiKey, Error> {
+    if let Some(key) = key {
+        return Ok(key.clone());
+    }
+    let vars: &[&str] = match auth {
+        AuthScheme::Bearer => &["OPENAI_API_KEY"],
+        AuthScheme::ApiKeyHeader => &["AZURE_OPENAI_API_KEY", "OPENAI_API_KEY"],
+    };
+    vars.iter()
+        .find_map(|v| std::env::var(v).ok().filter(|k| !k.trim().is_empty()))
+        .map(ApiKey::new)
+        .ok_or(Error::MissingApiKey)
 }
 
 /// Percent-encodes a query value (everything but RFC 3986 unreserved characters).

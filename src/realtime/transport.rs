@@ -294,13 +294,17 @@ impl Task {
         let result = ws.send(Message::Text(out.text.into())).await;
         self.budget.release(n);
         result.map_err(Error::transport)?;
-        if let Some(session) = out.session {
-            match &mut self.session {
-                Some(merged) => merge(merged, session),
-                None => self.session = Some(session),
-            }
-        }
+        self.remember_session(out.session);
         Ok(())
+    }
+
+    /// Folds a sent `session.update`'s session into the one replayed after a reconnect.
+    fn remember_session(&mut self, session: Option<Value>) {
+        match (&mut self.session, session) {
+            (Some(merged), Some(session)) => merge(merged, session),
+            (None, Some(session)) => self.session = Some(session),
+            (_, None) => {}
+        }
     }
 
     /// Sends close 1000 and stops taking commands; returns the deadline for the reply.
@@ -397,12 +401,7 @@ impl Task {
                 return Err(Error::transport(e));
             }
             self.budget.release(n);
-            if let Some(session) = out.session {
-                match &mut self.session {
-                    Some(merged) => merge(merged, session),
-                    None => self.session = Some(session),
-                }
-            }
+            self.remember_session(out.session);
             flushed += 1;
         }
         Ok((replayed, flushed))
