@@ -2,6 +2,8 @@
 #![warn(missing_docs)]
 
 mod error;
+#[cfg(feature = "mock")]
+pub mod mock;
 pub mod realtime;
 
 pub use error::Error;

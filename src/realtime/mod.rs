@@ -9,7 +9,7 @@ pub(crate) mod decode;
 mod events;
 mod handle;
 mod options;
-mod transport;
+pub(crate) mod transport;
 
 pub use client_secret::{ClientSecret, ClientSecretOptions, create_client_secret};
 pub use events::*;

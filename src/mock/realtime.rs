@@ -1,0 +1,636 @@
+//! The Realtime simulator: a WebSocket server on 127.0.0.1 speaking the GA protocol.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+
+use super::{response, voice};
+use crate::Error;
+use crate::realtime::ConnectOptions;
+use crate::realtime::transport::merge;
+
+/// How fast the simulator sends a response's audio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Pace {
+    /// 100 ms of audio every 100 ms, as the API does. The default.
+    #[default]
+    RealTime,
+    /// Everything at once (for tests).
+    Fast,
+}
+
+/// What the simulator does.
+///
+/// ```
+/// use vivavoce::mock::{Pace, SimulatorOptions};
+/// let options = SimulatorOptions::default().reply_text("Hi there!").pace(Pace::Fast);
+/// assert_eq!(options.api_key.as_deref(), Some("sk-simulator"));
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+#[must_use]
+pub struct SimulatorOptions {
+    /// The key clients must present (`Bearer` or `api-key`); default `sk-simulator`.
+    /// `None` accepts any key.
+    pub api_key: Option<String>,
+    /// What the assistant says in each response; default a short greeting.
+    pub reply_text: String,
+    /// How fast audio is sent; default [`Pace::RealTime`].
+    pub pace: Pace,
+    /// Drop the TCP connection (no close frame) after this many server events; default never.
+    pub drop_after_events: Option<usize>,
+}
+
+impl Default for SimulatorOptions {
+    fn default() -> Self {
+        SimulatorOptions {
+            api_key: Some("sk-simulator".to_owned()),
+            reply_text: "Hello! I am the vivavoce simulator. How can I help?".to_owned(),
+            pace: Pace::RealTime,
+            drop_after_events: None,
+        }
+    }
+}
+
+impl SimulatorOptions {
+    /// Sets [`reply_text`](Self::reply_text).
+    pub fn reply_text(mut self, text: impl Into<String>) -> Self {
+        self.reply_text = text.into();
+        self
+    }
+
+    /// Sets [`pace`](Self::pace).
+    pub fn pace(mut self, pace: Pace) -> Self {
+        self.pace = pace;
+        self
+    }
+
+    /// Sets [`drop_after_events`](Self::drop_after_events).
+    pub fn drop_after_events(mut self, n: usize) -> Self {
+        self.drop_after_events = Some(n);
+        self
+    }
+}
+
+/// A running simulator. Dropping it stops the server and its connections.
+#[derive(Debug)]
+pub struct RealtimeSimulator {
+    addr: SocketAddr,
+    api_key: Option<String>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RealtimeSimulator {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl RealtimeSimulator {
+    /// Binds 127.0.0.1 on a free port and starts serving.
+    pub async fn start(options: SimulatorOptions) -> Result<Self, Error> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| Error::Connect {
+                url: "127.0.0.1:0".into(),
+                source: Arc::new(e),
+            })?;
+        let addr = listener.local_addr().map_err(|e| Error::Connect {
+            url: "127.0.0.1:0".into(),
+            source: Arc::new(e),
+        })?;
+        let api_key = options.api_key.clone();
+        let options = Arc::new(options);
+        let task = tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                connections.spawn(serve(stream, options.clone()));
+                while connections.try_join_next().is_some() {}
+            }
+        });
+        Ok(RealtimeSimulator {
+            addr,
+            api_key,
+            task,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `ws://127.0.0.1:PORT/v1/realtime`.
+    pub fn base_url(&self) -> String {
+        format!("ws://{}/v1/realtime", self.addr)
+    }
+
+    /// Options for [`connect`](crate::realtime::connect) that reach this simulator.
+    pub fn connect_options(&self) -> ConnectOptions {
+        let options = ConnectOptions::default().base_url(self.base_url());
+        options.api_key(
+            self.api_key
+                .clone()
+                .unwrap_or_else(|| "sk-simulator".into()),
+        )
+    }
+}
+
+fn error_response(status: u16, body: Value) -> ErrorResponse {
+    let mut r = ErrorResponse::new(Some(body.to_string()));
+    *r.status_mut() = status.try_into().expect("valid status");
+    r.headers_mut().insert(
+        "content-type",
+        "application/json".parse().expect("valid header"),
+    );
+    r
+}
+
+fn api_error(kind: &str, code: &str, message: &str, param: Option<&str>) -> Value {
+    json!({ "error": { "message": message, "type": kind, "code": code, "param": param } })
+}
+
+// tungstenite fixes the handshake callback's error type.
+#[allow(clippy::result_large_err)]
+async fn serve(stream: TcpStream, options: Arc<SimulatorOptions>) {
+    let _ = stream.set_nodelay(true);
+    let check = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
+        let uri = req.uri();
+        let query = uri.query().unwrap_or("");
+        if uri.path() != "/v1/realtime" {
+            return Err(error_response(
+                404,
+                api_error("invalid_request_error", "not_found", "Not found.", None),
+            ));
+        }
+        if !query
+            .split('&')
+            .any(|p| p.starts_with("model=") || p.starts_with("call_id="))
+        {
+            let msg = "Missing required parameter: 'model'.";
+            return Err(error_response(
+                400,
+                api_error(
+                    "invalid_request_error",
+                    "missing_required_parameter",
+                    msg,
+                    Some("model"),
+                ),
+            ));
+        }
+        if let Some(key) = &options.api_key {
+            let h = req.headers();
+            let bearer = h
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "));
+            let header = h.get("api-key").and_then(|v| v.to_str().ok());
+            if bearer != Some(key.as_str()) && header != Some(key.as_str()) {
+                let msg = "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.";
+                return Err(error_response(
+                    401,
+                    api_error("invalid_request_error", "invalid_api_key", msg, None),
+                ));
+            }
+        }
+        Ok(resp)
+    };
+    let Ok(ws) = tokio_tungstenite::accept_hdr_async(stream, check).await else {
+        return;
+    };
+    let _ = Session::new(ws, options).run().await;
+}
+
+/// A conversation item the simulator remembers.
+struct StoredItem {
+    id: String,
+    item: Value,
+    /// Length of its audio, for `conversation.item.truncate`.
+    audio_ms: u64,
+}
+
+/// One connection's server session.
+struct Session {
+    ws: WebSocketStream<TcpStream>,
+    options: Arc<SimulatorOptions>,
+    config: Value,
+    items: Vec<StoredItem>,
+    /// Input audio bytes appended and not committed.
+    buffer_bytes: usize,
+    /// Response events waiting for their time.
+    queue: VecDeque<(Instant, Value)>,
+    active_response: Option<String>,
+    next_id: u64,
+    sent: usize,
+}
+
+/// The connection ends (the client left, or a scripted drop).
+struct Stop;
+
+impl Session {
+    fn new(ws: WebSocketStream<TcpStream>, options: Arc<SimulatorOptions>) -> Self {
+        Session {
+            ws,
+            options,
+            config: json!({}),
+            items: Vec::new(),
+            buffer_bytes: 0,
+            queue: VecDeque::new(),
+            active_response: None,
+            next_id: 0,
+            sent: 0,
+        }
+    }
+
+    fn id(&mut self, prefix: &str) -> String {
+        self.next_id += 1;
+        format!("{prefix}_sim{:016}", self.next_id)
+    }
+
+    async fn run(mut self) -> Result<(), Stop> {
+        let id = self.id("sess");
+        self.config = json!({
+            "type": "realtime", "object": "realtime.session", "id": id, "model": "gpt-realtime",
+            "output_modalities": ["audio"], "instructions": "", "tools": [], "tool_choice": "auto",
+            "max_output_tokens": "inf", "tracing": null, "prompt": null, "expires_at": 0,
+            "audio": {
+                "input": { "format": { "type": "audio/pcm", "rate": 24000 }, "transcription": null,
+                    "noise_reduction": null, "turn_detection": { "type": "server_vad", "threshold": 0.5,
+                    "prefix_padding_ms": 300, "silence_duration_ms": 500, "create_response": true,
+                    "interrupt_response": true, "idle_timeout_ms": null } },
+                "output": { "format": { "type": "audio/pcm", "rate": 24000 }, "voice": "marin", "speed": 1.0 }
+            },
+            "include": null
+        });
+        let session = self.config.clone();
+        self.emit(json!({ "type": "session.created", "session": session }))
+            .await?;
+        loop {
+            let due = self.queue.front().map(|(t, _)| *t);
+            tokio::select! {
+                msg = self.ws.next() => match msg {
+                    Some(Ok(Message::Text(text))) => self.handle(&text).await?,
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return Err(Stop),
+                    Some(Ok(_)) => {}
+                },
+                _ = sleep_until(due), if due.is_some() => {
+                    if let Some((_, event)) = self.queue.pop_front() {
+                        if event["type"] == "response.done" {
+                            self.active_response = None;
+                        }
+                        self.emit(event).await?;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends one server event, with a fresh `event_id`.
+    async fn emit(&mut self, mut event: Value) -> Result<(), Stop> {
+        let id = self.id("event");
+        event["event_id"] = Value::String(id);
+        self.ws
+            .send(Message::text(event.to_string()))
+            .await
+            .map_err(|_| Stop)?;
+        self.sent += 1;
+        if self.options.drop_after_events == Some(self.sent) {
+            return Err(Stop); // Dropping the socket without a close frame.
+        }
+        Ok(())
+    }
+
+    async fn error(
+        &mut self,
+        code: &str,
+        message: String,
+        param: Option<&str>,
+        client_event_id: Option<&str>,
+    ) -> Result<(), Stop> {
+        let mut error = api_error("invalid_request_error", code, &message, param)["error"].clone();
+        error["event_id"] = json!(client_event_id);
+        self.emit(json!({ "type": "error", "error": error })).await
+    }
+
+    async fn handle(&mut self, text: &str) -> Result<(), Stop> {
+        let Ok(event) = serde_json::from_str::<Value>(text) else {
+            let msg = "We could not parse the JSON body of your request. Please send valid JSON."
+                .to_owned();
+            return self.error("invalid_json", msg, None, None).await;
+        };
+        let client_id = event
+            .get("event_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let cid = client_id.as_deref();
+        let Some(ty) = event.get("type").and_then(Value::as_str) else {
+            return self
+                .error(
+                    "invalid_event",
+                    "The 'type' field is missing.".into(),
+                    None,
+                    cid,
+                )
+                .await;
+        };
+        match ty {
+            "session.update" => self.session_update(&event, cid).await,
+            "input_audio_buffer.append" => {
+                let Some(audio) = event.get("audio").and_then(Value::as_str) else {
+                    return self.missing("audio", cid).await;
+                };
+                match base64_simd::STANDARD.decode_to_vec(audio) {
+                    Ok(bytes) => {
+                        self.buffer_bytes += bytes.len();
+                        Ok(())
+                    }
+                    Err(_) => {
+                        let msg = "Invalid 'audio'. Expected base64-encoded audio bytes.".into();
+                        self.error("invalid_value", msg, Some("audio"), cid).await
+                    }
+                }
+            }
+            "input_audio_buffer.commit" => self.commit(cid).await,
+            "input_audio_buffer.clear" => {
+                self.buffer_bytes = 0;
+                self.emit(json!({ "type": "input_audio_buffer.cleared" }))
+                    .await
+            }
+            "conversation.item.create" => {
+                let Some(item) = event.get("item").filter(|i| i.is_object()).cloned() else {
+                    return self.missing("item", cid).await;
+                };
+                let previous = event
+                    .get("previous_item_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                self.add_item(item, 0, previous).await.map(|_| ())
+            }
+            "conversation.item.retrieve"
+            | "conversation.item.delete"
+            | "conversation.item.truncate" => self.item_op(ty, &event, cid).await,
+            "response.create" => self.response_create(&event, cid).await,
+            "response.cancel" => self.response_cancel(cid).await,
+            "output_audio_buffer.clear" => {
+                let msg =
+                    "output_audio_buffer.clear is only supported for WebRTC and SIP sessions."
+                        .into();
+                self.error("invalid_value", msg, Some("type"), cid).await
+            }
+            other => {
+                let msg = format!(
+                    "Invalid value: '{other}'. Supported values are: {}.",
+                    crate::realtime::ClientEvent::TYPES.join(", ")
+                );
+                self.error("invalid_value", msg, Some("type"), cid).await
+            }
+        }
+    }
+
+    async fn missing(&mut self, param: &str, cid: Option<&str>) -> Result<(), Stop> {
+        let msg = format!("Missing required parameter: '{param}'.");
+        self.error("missing_required_parameter", msg, Some(param), cid)
+            .await
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The keys `session.update` accepts, by path.
+fn allowed_keys(path: &str) -> Option<&'static [&'static str]> {
+    Some(match path {
+        "session" => &[
+            "type",
+            "model",
+            "output_modalities",
+            "instructions",
+            "audio",
+            "include",
+            "tracing",
+            "tools",
+            "tool_choice",
+            "parallel_tool_calls",
+            "reasoning",
+            "max_output_tokens",
+            "truncation",
+            "prompt",
+        ],
+        "session.audio" => &["input", "output"],
+        "session.audio.input" => &[
+            "format",
+            "transcription",
+            "noise_reduction",
+            "turn_detection",
+        ],
+        "session.audio.output" => &["format", "voice", "speed"],
+        _ => return None,
+    })
+}
+
+/// The first key, depth first, that `session.update` would reject as unknown.
+fn unknown_parameter(path: &str, value: &Value) -> Option<String> {
+    let (Some(allowed), Some(map)) = (allowed_keys(path), value.as_object()) else {
+        return None;
+    };
+    for (k, v) in map {
+        let here = format!("{path}.{k}");
+        if !allowed.contains(&k.as_str()) {
+            return Some(here);
+        }
+        if let Some(found) = unknown_parameter(&here, v) {
+            return Some(found);
+        }
+    }
+    None
+}
+
+impl Session {
+    async fn session_update(&mut self, event: &Value, cid: Option<&str>) -> Result<(), Stop> {
+        let Some(session) = event.get("session").filter(|s| s.is_object()) else {
+            return self.missing("session", cid).await;
+        };
+        if let Some(param) = unknown_parameter("session", session) {
+            let msg = format!("Unknown parameter: '{param}'.");
+            return self
+                .error("unknown_parameter", msg, Some(&param), cid)
+                .await;
+        }
+        merge(&mut self.config, session.clone());
+        let config = self.config.clone();
+        self.emit(json!({ "type": "session.updated", "session": config }))
+            .await
+    }
+
+    async fn commit(&mut self, cid: Option<&str>) -> Result<(), Stop> {
+        let ms = (self.buffer_bytes / 2) as u64 * 1000 / voice::RATE as u64;
+        if ms < 100 {
+            let msg = format!(
+                "Error committing input audio buffer: buffer too small. Expected at least 100ms of audio, but buffer only has {ms:.2}ms of audio."
+            );
+            return self
+                .error("input_audio_buffer_commit_empty", msg, None, cid)
+                .await;
+        }
+        self.buffer_bytes = 0;
+        let id = self.id("item");
+        let previous = self.items.last().map(|i| i.id.clone());
+        self.emit(json!({ "type": "input_audio_buffer.committed", "previous_item_id": previous, "item_id": id }))
+            .await?;
+        let item = json!({ "id": id, "type": "message", "role": "user",
+            "content": [{ "type": "input_audio", "transcript": null }] });
+        self.add_item(item, ms, None).await.map(|_| ())
+    }
+
+    /// Stores an item (giving it an id) and announces it with `added` and `done`.
+    async fn add_item(
+        &mut self,
+        mut item: Value,
+        audio_ms: u64,
+        previous: Option<String>,
+    ) -> Result<String, Stop> {
+        let id = match item.get("id").and_then(Value::as_str) {
+            Some(id) => id.to_owned(),
+            None => self.id("item"),
+        };
+        item["id"] = json!(id);
+        item["object"] = json!("realtime.item");
+        item["status"] = json!("completed");
+        let previous = previous.or_else(|| self.items.last().map(|i| i.id.clone()));
+        self.items.push(StoredItem {
+            id: id.clone(),
+            item: item.clone(),
+            audio_ms,
+        });
+        self.emit(json!({ "type": "conversation.item.added", "previous_item_id": previous, "item": item })).await?;
+        self.emit(
+            json!({ "type": "conversation.item.done", "previous_item_id": previous, "item": item }),
+        )
+        .await?;
+        Ok(id)
+    }
+
+    async fn item_op(&mut self, ty: &str, event: &Value, cid: Option<&str>) -> Result<(), Stop> {
+        let Some(item_id) = event
+            .get("item_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
+            return self.missing("item_id", cid).await;
+        };
+        let Some(pos) = self.items.iter().position(|i| i.id == item_id) else {
+            let msg = format!("Item with item_id '{item_id}' not found.");
+            return self
+                .error("item_not_found", msg, Some("item_id"), cid)
+                .await;
+        };
+        match ty {
+            "conversation.item.retrieve" => {
+                let item = self.items[pos].item.clone();
+                self.emit(json!({ "type": "conversation.item.retrieved", "item": item }))
+                    .await
+            }
+            "conversation.item.delete" => {
+                self.items.remove(pos);
+                self.emit(json!({ "type": "conversation.item.deleted", "item_id": item_id }))
+                    .await
+            }
+            _ => {
+                let content_index = event
+                    .get("content_index")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0);
+                let Some(end) = event.get("audio_end_ms").and_then(Value::as_i64) else {
+                    return self.missing("audio_end_ms", cid).await;
+                };
+                let have = self.items[pos].audio_ms;
+                if end < 0 || end as u64 > have {
+                    let msg = format!("Audio content of {have}ms is already shorter than {end}ms");
+                    return self
+                        .error("invalid_value", msg, Some("audio_end_ms"), cid)
+                        .await;
+                }
+                self.items[pos].audio_ms = end as u64;
+                self.emit(
+                    json!({ "type": "conversation.item.truncated", "item_id": item_id,
+                    "content_index": content_index, "audio_end_ms": end }),
+                )
+                .await
+            }
+        }
+    }
+}
+
+impl Session {
+    async fn response_create(&mut self, event: &Value, cid: Option<&str>) -> Result<(), Stop> {
+        if let Some(active) = &self.active_response {
+            let msg = format!(
+                "Conversation already has an active response in progress: {active}. Wait until the response is finished before creating a new one."
+            );
+            return self
+                .error("conversation_already_has_active_response", msg, None, cid)
+                .await;
+        }
+        let modalities = event
+            .pointer("/response/output_modalities")
+            .or_else(|| self.config.get("output_modalities"))
+            .cloned()
+            .unwrap_or(json!(["audio"]));
+        let audio = modalities
+            .as_array()
+            .is_some_and(|m| m.iter().any(|x| x == "audio"));
+        let response_id = self.id("resp");
+        let item_id = self.id("item");
+        let conversation_id = "conv_sim".to_owned();
+        let text = self.options.reply_text.clone();
+        let (events, audio_ms) = response::plan(&response::Plan {
+            response_id: &response_id,
+            item_id: &item_id,
+            conversation_id: &conversation_id,
+            text: &text,
+            audio,
+            pace: self.options.pace,
+        });
+        let start = Instant::now();
+        self.queue
+            .extend(events.into_iter().map(|(at, e)| (start + at, e)));
+        let content = if audio {
+            json!([{ "type": "output_audio", "transcript": text }])
+        } else {
+            json!([{ "type": "output_text", "text": text }])
+        };
+        let item = json!({ "id": item_id, "object": "realtime.item", "type": "message", "status": "completed",
+            "role": "assistant", "content": content });
+        self.items.push(StoredItem {
+            id: item_id,
+            item,
+            audio_ms,
+        });
+        self.active_response = Some(response_id);
+        Ok(())
+    }
+
+    async fn response_cancel(&mut self, cid: Option<&str>) -> Result<(), Stop> {
+        let Some(id) = self.active_response.take() else {
+            let msg = "Cancellation failed: no active response found".into();
+            return self
+                .error("response_cancel_not_active", msg, None, cid)
+                .await;
+        };
+        self.queue.clear();
+        self.emit(response::cancelled(&id, "conv_sim")).await
+    }
+}

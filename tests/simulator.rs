@@ -1,0 +1,418 @@
+//! The Realtime simulator, driven through `connect` over real sockets.
+
+use std::time::Duration;
+
+use serde_json::json;
+use vivavoce::Error;
+use vivavoce::mock::{Pace, RealtimeSimulator, SimulatorOptions};
+use vivavoce::realtime::{
+    ClientEvent, ConversationItemCreate, ConversationItemDelete, ConversationItemRetrieve,
+    ConversationItemTruncate, EventReceiver, EventSender, InputAudioBufferAppend,
+    InputAudioBufferCommit, Item, Modality, ResponseCancel, ResponseConfig, ResponseCreate,
+    ServerEvent, connect,
+};
+
+async fn next(rx: &mut EventReceiver) -> ServerEvent {
+    let ev = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("no event within 10 s");
+    let ev = ev.expect("the connection ended");
+    assert!(
+        !matches!(
+            ev,
+            ServerEvent::Unknown { .. } | ServerEvent::Malformed { .. }
+        ),
+        "the simulator sent an event that does not parse as its type: {ev:?}"
+    );
+    ev
+}
+
+async fn until(rx: &mut EventReceiver, ty: &str) -> (Vec<ServerEvent>, ServerEvent) {
+    let mut before = Vec::new();
+    loop {
+        let ev = next(rx).await;
+        if ev.event_type() == ty {
+            return (before, ev);
+        }
+        before.push(ev);
+    }
+}
+
+async fn start(options: SimulatorOptions) -> (RealtimeSimulator, EventSender, EventReceiver) {
+    let sim = RealtimeSimulator::start(options).await.unwrap();
+    let (tx, mut rx) = connect(sim.connect_options()).await.unwrap();
+    assert_eq!(
+        next(&mut rx).await.event_type(),
+        "session.created",
+        "session.created comes first"
+    );
+    (sim, tx, rx)
+}
+
+/// A harmless request still gets its answer.
+async fn assert_session_goes_on(tx: &EventSender, rx: &mut EventReceiver) {
+    tx.send(vivavoce::realtime::InputAudioBufferClear::default())
+        .await
+        .unwrap();
+    assert_eq!(next(rx).await.event_type(), "input_audio_buffer.cleared");
+}
+
+fn error_code(ev: &ServerEvent) -> (String, Option<String>) {
+    match ev {
+        ServerEvent::ErrorEvent(e) => (
+            e.error.code.clone().unwrap_or_default(),
+            e.error.param.clone(),
+        ),
+        other => panic!("expected an error event, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn wrong_key_gets_the_apis_401() {
+    let sim = RealtimeSimulator::start(SimulatorOptions::default())
+        .await
+        .unwrap();
+    let err = connect(sim.connect_options().api_key("sk-nope"))
+        .await
+        .unwrap_err();
+    match err {
+        Error::Http {
+            status: 401, body, ..
+        } => {
+            let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(body["error"]["code"], "invalid_api_key");
+            assert_eq!(body["error"]["type"], "invalid_request_error");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn session_update_merges_and_rejects_unknown_parameters() {
+    let (_sim, tx, mut rx) = start(SimulatorOptions::default()).await;
+    tx.send(ClientEvent::Raw(json!({"type": "session.update", "event_id": "c1",
+        "session": {"type": "realtime", "instructions": "Be brief.", "audio": {"input": {"turn_detection": null}}}})))
+        .await
+        .unwrap();
+    match next(&mut rx).await {
+        ServerEvent::SessionUpdated(s) => {
+            assert_eq!(s.session.instructions.as_deref(), Some("Be brief."));
+            let input = s.session.audio.as_ref().unwrap().input.as_ref().unwrap();
+            assert_eq!(
+                input.turn_detection,
+                Some(None),
+                "an explicit null stays distinct from absent"
+            );
+            assert!(
+                s.raw()
+                    .unwrap()
+                    .as_str()
+                    .contains("\"turn_detection\":null")
+            );
+            assert_eq!(
+                s.session.model.as_deref(),
+                Some("gpt-realtime"),
+                "earlier fields kept"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    tx.send(ClientEvent::Raw(
+        json!({"type": "session.update", "event_id": "c2",
+        "session": {"type": "realtime", "audio": {"output": {"voise": "marin"}}}}),
+    ))
+    .await
+    .unwrap();
+    let ev = next(&mut rx).await;
+    assert_eq!(
+        error_code(&ev),
+        (
+            "unknown_parameter".into(),
+            Some("session.audio.output.voise".into())
+        )
+    );
+    if let ServerEvent::ErrorEvent(e) = &ev {
+        assert_eq!(e.error.event_id.as_deref(), Some("c2"));
+    }
+    // The session goes on.
+    assert_session_goes_on(&tx, &mut rx).await;
+}
+
+#[tokio::test]
+async fn text_response_streams_in_the_apis_order() {
+    let (_sim, tx, mut rx) =
+        start(SimulatorOptions::default().reply_text("Hello there friend")).await;
+    let text_only = ResponseConfig {
+        output_modalities: Some(vec![Modality::Text]),
+        ..Default::default()
+    };
+    tx.send(ResponseCreate {
+        response: Some(text_only),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (events, done) = until(&mut rx, "response.done").await;
+    let types: Vec<&str> = events.iter().map(|e| e.event_type()).collect();
+    assert_eq!(
+        types,
+        [
+            "response.created",
+            "response.output_item.added",
+            "conversation.item.added",
+            "response.content_part.added",
+            "response.output_text.delta",
+            "response.output_text.delta",
+            "response.output_text.delta",
+            "response.output_text.done",
+            "response.content_part.done",
+            "conversation.item.done",
+            "response.output_item.done",
+        ]
+    );
+    let text: String = events
+        .iter()
+        .filter_map(|e| match e {
+            ServerEvent::ResponseOutputTextDelta(d) => Some(d.delta.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(text, "Hello there friend");
+    match done {
+        ServerEvent::ResponseDone(d) => {
+            assert_eq!(
+                d.response.status.as_ref().map(|s| s.as_str()),
+                Some("completed")
+            );
+            assert!(d.response.usage.as_ref().unwrap().output_tokens > 0);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn audio_response_is_real_pcm_with_its_transcript() {
+    let (_sim, tx, mut rx) = start(
+        SimulatorOptions::default()
+            .reply_text("One two three four")
+            .pace(Pace::Fast),
+    )
+    .await;
+    tx.send(ResponseCreate::default()).await.unwrap();
+    let (events, _) = until(&mut rx, "response.done").await;
+    let mut pcm = Vec::new();
+    let mut transcript = String::new();
+    for e in &events {
+        match e {
+            ServerEvent::ResponseOutputAudioDelta(d) => d.pcm16_into(&mut pcm).unwrap(),
+            ServerEvent::ResponseOutputAudioTranscriptDelta(d) => transcript.push_str(&d.delta),
+            _ => {}
+        }
+    }
+    assert_eq!(transcript, "One two three four");
+    assert_eq!(pcm, vivavoce::mock::voice::synthesize("One two three four"));
+    let rms = (pcm.iter().map(|&s| (s as f64).powi(2)).sum::<f64>() / pcm.len() as f64).sqrt();
+    assert!(rms > 1000.0, "audible: {rms}");
+}
+
+#[tokio::test]
+async fn real_time_pace_takes_as_long_as_the_audio() {
+    let (_sim, tx, mut rx) =
+        start(SimulatorOptions::default().reply_text("pace test of the simulator")).await;
+    let started = tokio::time::Instant::now();
+    tx.send(ResponseCreate::default()).await.unwrap();
+    let (events, _) = until(&mut rx, "response.done").await;
+    let samples: usize = events
+        .iter()
+        .filter_map(|e| match e {
+            ServerEvent::ResponseOutputAudioDelta(d) => Some(d.pcm16().unwrap().len()),
+            _ => None,
+        })
+        .sum();
+    let audio = Duration::from_secs_f64(samples as f64 / 24_000.0);
+    // The last 100 ms chunk is sent when its time starts, so the stream spans audio − 100 ms.
+    assert!(
+        started.elapsed() + Duration::from_millis(100) >= audio,
+        "{:?} for {audio:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn second_response_is_refused_and_cancel_ends_the_first() {
+    let (_sim, tx, mut rx) = start(SimulatorOptions::default()).await;
+    tx.send(ResponseCreate::default()).await.unwrap();
+    assert_eq!(next(&mut rx).await.event_type(), "response.created");
+    tx.send(ResponseCreate::default()).await.unwrap();
+    let (_, err) = until(&mut rx, "error").await;
+    assert_eq!(
+        error_code(&err).0,
+        "conversation_already_has_active_response"
+    );
+    tx.send(ResponseCancel::default()).await.unwrap();
+    let (_, done) = until(&mut rx, "response.done").await;
+    match done {
+        ServerEvent::ResponseDone(d) => {
+            assert_eq!(
+                d.response.status.as_ref().map(|s| s.as_str()),
+                Some("cancelled")
+            );
+            assert_eq!(
+                d.response
+                    .status_details
+                    .as_ref()
+                    .unwrap()
+                    .reason
+                    .as_deref(),
+                Some("client_cancelled")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    tx.send(ResponseCancel::default()).await.unwrap();
+    assert_eq!(
+        error_code(&next(&mut rx).await).0,
+        "response_cancel_not_active"
+    );
+    // A new response may start now.
+    tx.send(ResponseCreate::default()).await.unwrap();
+    assert_eq!(next(&mut rx).await.event_type(), "response.created");
+}
+
+#[tokio::test]
+async fn items_are_created_retrieved_truncated_and_deleted() {
+    let (_sim, tx, mut rx) = start(
+        SimulatorOptions::default()
+            .reply_text("A reply to cut")
+            .pace(Pace::Fast),
+    )
+    .await;
+    tx.send(ConversationItemCreate::new(Item::user_text("hi")))
+        .await
+        .unwrap();
+    let user_id = match next(&mut rx).await {
+        ServerEvent::ConversationItemAdded(a) => a.item.id().unwrap().to_owned(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(next(&mut rx).await.event_type(), "conversation.item.done");
+    tx.send(ResponseCreate::default()).await.unwrap();
+    let (events, _) = until(&mut rx, "response.done").await;
+    let assistant_id = events
+        .iter()
+        .find_map(|e| match e {
+            ServerEvent::ResponseOutputItemAdded(a) => a.item.id().map(str::to_owned),
+            _ => None,
+        })
+        .unwrap();
+
+    let truncate = |ms| ConversationItemTruncate {
+        item_id: assistant_id.clone(),
+        audio_end_ms: ms,
+        ..Default::default()
+    };
+    tx.send(truncate(60_000)).await.unwrap();
+    let (code, param) = error_code(&next(&mut rx).await);
+    assert_eq!(
+        (code.as_str(), param.as_deref()),
+        ("invalid_value", Some("audio_end_ms"))
+    );
+    tx.send(truncate(300)).await.unwrap();
+    match next(&mut rx).await {
+        ServerEvent::ConversationItemTruncated(t) => assert_eq!(t.audio_end_ms, 300),
+        other => panic!("{other:?}"),
+    }
+    let retrieve = || ConversationItemRetrieve {
+        item_id: user_id.clone(),
+        ..Default::default()
+    };
+    for (event, answer) in [
+        (ClientEvent::from(retrieve()), "conversation.item.retrieved"),
+        (
+            ConversationItemDelete {
+                item_id: user_id.clone(),
+                ..Default::default()
+            }
+            .into(),
+            "conversation.item.deleted",
+        ),
+        (retrieve().into(), "error"),
+    ] {
+        tx.send(event).await.unwrap();
+        assert_eq!(next(&mut rx).await.event_type(), answer);
+    }
+    tx.send(retrieve()).await.unwrap();
+    assert_eq!(error_code(&next(&mut rx).await).0, "item_not_found");
+}
+
+#[tokio::test]
+async fn input_audio_commit_needs_100_ms() {
+    let (_sim, tx, mut rx) = start(SimulatorOptions::default()).await;
+    tx.send(InputAudioBufferAppend::from_pcm16(&[100; 1200]))
+        .await
+        .unwrap(); // 50 ms
+    tx.send(InputAudioBufferCommit::default()).await.unwrap();
+    assert_eq!(
+        error_code(&next(&mut rx).await).0,
+        "input_audio_buffer_commit_empty"
+    );
+    tx.send(InputAudioBufferAppend::from_pcm16(&[100; 2400]))
+        .await
+        .unwrap(); // +100 ms
+    tx.send(InputAudioBufferCommit::default()).await.unwrap();
+    assert_eq!(
+        next(&mut rx).await.event_type(),
+        "input_audio_buffer.committed"
+    );
+    match next(&mut rx).await {
+        ServerEvent::ConversationItemAdded(a) => assert!(matches!(a.item, Item::Message(_))),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn bad_client_events_get_error_events_and_the_session_continues() {
+    let (_sim, tx, mut rx) = start(SimulatorOptions::default()).await;
+    for (event, code, param) in [
+        (json!({"event_id": "x"}), "invalid_event", None),
+        (
+            json!({"type": "response.hologram"}),
+            "invalid_value",
+            Some("type"),
+        ),
+        (
+            json!({"type": "conversation.item.truncate", "audio_end_ms": 5}),
+            "missing_required_parameter",
+            Some("item_id"),
+        ),
+        (
+            json!({"type": "input_audio_buffer.append", "audio": "not base64!"}),
+            "invalid_value",
+            Some("audio"),
+        ),
+    ] {
+        tx.send(ClientEvent::Raw(event)).await.unwrap();
+        let (c, p) = error_code(&next(&mut rx).await);
+        assert_eq!((c.as_str(), p.as_deref()), (code, param));
+    }
+    assert_session_goes_on(&tx, &mut rx).await;
+}
+
+#[tokio::test]
+async fn scripted_drop_is_a_transport_loss() {
+    let (_sim, _tx, mut rx) = start(
+        SimulatorOptions::default()
+            .drop_after_events(3)
+            .pace(Pace::Fast),
+    )
+    .await;
+    _tx.send(ResponseCreate::default()).await.unwrap();
+    assert_eq!(next(&mut rx).await.event_type(), "response.created");
+    assert_eq!(
+        next(&mut rx).await.event_type(),
+        "response.output_item.added"
+    );
+    match rx.recv().await.unwrap() {
+        ServerEvent::Disconnected(d) => assert!(d.error.is_recoverable(), "{:?}", d.error),
+        other => panic!("{other:?}"),
+    }
+}
