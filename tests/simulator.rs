@@ -57,6 +57,21 @@ async fn assert_session_goes_on(tx: &EventSender, rx: &mut EventReceiver) {
     assert_eq!(next(rx).await.event_type(), "input_audio_buffer.cleared");
 }
 
+/// Waits for `response.done` and checks it was cancelled for `reason`.
+async fn assert_cancelled(rx: &mut EventReceiver, reason: &str) {
+    match until(rx, "response.done").await.1 {
+        ServerEvent::ResponseDone(d) => {
+            assert_eq!(
+                d.response.status.as_ref().map(|s| s.as_str()),
+                Some("cancelled")
+            );
+            let details = d.response.status_details.as_ref().expect("status_details");
+            assert_eq!(details.reason.as_deref(), Some(reason));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 fn error_code(ev: &ServerEvent) -> (String, Option<String>) {
     match ev {
         ServerEvent::ErrorEvent(e) => (
@@ -250,25 +265,7 @@ async fn second_response_is_refused_and_cancel_ends_the_first() {
         "conversation_already_has_active_response"
     );
     tx.send(ResponseCancel::default()).await.unwrap();
-    let (_, done) = until(&mut rx, "response.done").await;
-    match done {
-        ServerEvent::ResponseDone(d) => {
-            assert_eq!(
-                d.response.status.as_ref().map(|s| s.as_str()),
-                Some("cancelled")
-            );
-            assert_eq!(
-                d.response
-                    .status_details
-                    .as_ref()
-                    .unwrap()
-                    .reason
-                    .as_deref(),
-                Some("client_cancelled")
-            );
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_cancelled(&mut rx, "client_cancelled").await;
     tx.send(ResponseCancel::default()).await.unwrap();
     assert_eq!(
         error_code(&next(&mut rx).await).0,
@@ -415,4 +412,77 @@ async fn scripted_drop_is_a_transport_loss() {
         ServerEvent::Disconnected(d) => assert!(d.error.is_recoverable(), "{:?}", d.error),
         other => panic!("{other:?}"),
     }
+}
+
+/// 500 ms of silence, 1 s of a loud tone, then `tail_ms` of silence, in 100 ms appends.
+async fn speak(tx: &EventSender, tail_ms: usize) {
+    let mut pcm = vec![0i16; 12_000];
+    pcm.extend((0..24_000).map(|i| ((i as f32 * 0.12).sin() * 8000.0) as i16));
+    pcm.extend(std::iter::repeat_n(0, tail_ms * 24));
+    for chunk in pcm.chunks(2400) {
+        tx.send(InputAudioBufferAppend::from_pcm16(chunk))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn server_vad_detects_the_turn_commits_and_responds() {
+    let (_sim, tx, mut rx) = start(SimulatorOptions::default().pace(Pace::Fast)).await;
+    speak(&tx, 700).await;
+    let item = match next(&mut rx).await {
+        ServerEvent::InputAudioBufferSpeechStarted(s) => {
+            assert_eq!(
+                s.audio_start_ms, 200,
+                "speech at 500 ms minus 300 ms of padding"
+            );
+            s.item_id.clone()
+        }
+        other => panic!("{other:?}"),
+    };
+    match next(&mut rx).await {
+        ServerEvent::InputAudioBufferSpeechStopped(s) => {
+            assert_eq!(s.audio_end_ms, 1500);
+            assert_eq!(s.item_id, item);
+        }
+        other => panic!("{other:?}"),
+    }
+    match next(&mut rx).await {
+        ServerEvent::InputAudioBufferCommitted(c) => assert_eq!(c.item_id, item),
+        other => panic!("{other:?}"),
+    }
+    let (_, done) = until(&mut rx, "response.done").await;
+    assert!(matches!(done, ServerEvent::ResponseDone(_)));
+}
+
+#[tokio::test]
+async fn push_to_talk_has_no_vad_events() {
+    let (_sim, tx, mut rx) = start(SimulatorOptions::default()).await;
+    tx.send(ClientEvent::Raw(json!({"type": "session.update",
+        "session": {"type": "realtime", "audio": {"input": {"turn_detection": null}}}})))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut rx).await.event_type(), "session.updated");
+    speak(&tx, 700).await;
+    tx.send(InputAudioBufferCommit::default()).await.unwrap();
+    assert_eq!(
+        next(&mut rx).await.event_type(),
+        "input_audio_buffer.committed",
+        "nothing before the manual commit"
+    );
+}
+
+#[tokio::test]
+async fn speech_interrupts_the_response_in_progress() {
+    let long =
+        "This reply goes on for a good while so that the user can interrupt it halfway through.";
+    let (_sim, tx, mut rx) = start(SimulatorOptions::default().reply_text(long)).await;
+    tx.send(ResponseCreate::default()).await.unwrap();
+    assert_eq!(next(&mut rx).await.event_type(), "response.created");
+    speak(&tx, 0).await;
+    assert_cancelled(&mut rx, "turn_detected").await;
+    assert_eq!(
+        next(&mut rx).await.event_type(),
+        "input_audio_buffer.speech_started"
+    );
 }

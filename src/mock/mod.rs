@@ -3,10 +3,16 @@
 //!
 //! [`RealtimeSimulator`] speaks the GA Realtime WebSocket protocol: it checks the key,
 //! answers every client event as the API does (including its error events), and streams
-//! responses with synthesised speech at real-time pace.
+//! responses with synthesised speech at real-time pace. With turn detection on (the
+//! default) it runs an energy-based server VAD over the appended audio: it reports speech
+//! start and stop, interrupts a response in progress, commits the turn and responds.
 
+mod options;
+mod params;
 mod realtime;
 mod response;
+mod vad;
 pub mod voice;
 
-pub use realtime::{Pace, RealtimeSimulator, SimulatorOptions};
+pub use options::{Pace, SimulatorOptions};
+pub use realtime::RealtimeSimulator;

@@ -12,74 +12,13 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 
+use super::options::SimulatorOptions;
+use super::params::unknown_parameter;
+use super::vad::{Vad, VadConfig, VadEvent};
 use super::{response, voice};
 use crate::Error;
 use crate::realtime::ConnectOptions;
 use crate::realtime::transport::merge;
-
-/// How fast the simulator sends a response's audio.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Pace {
-    /// 100 ms of audio every 100 ms, as the API does. The default.
-    #[default]
-    RealTime,
-    /// Everything at once (for tests).
-    Fast,
-}
-
-/// What the simulator does.
-///
-/// ```
-/// use vivavoce::mock::{Pace, SimulatorOptions};
-/// let options = SimulatorOptions::default().reply_text("Hi there!").pace(Pace::Fast);
-/// assert_eq!(options.api_key.as_deref(), Some("sk-simulator"));
-/// ```
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-#[must_use]
-pub struct SimulatorOptions {
-    /// The key clients must present (`Bearer` or `api-key`); default `sk-simulator`.
-    /// `None` accepts any key.
-    pub api_key: Option<String>,
-    /// What the assistant says in each response; default a short greeting.
-    pub reply_text: String,
-    /// How fast audio is sent; default [`Pace::RealTime`].
-    pub pace: Pace,
-    /// Drop the TCP connection (no close frame) after this many server events; default never.
-    pub drop_after_events: Option<usize>,
-}
-
-impl Default for SimulatorOptions {
-    fn default() -> Self {
-        SimulatorOptions {
-            api_key: Some("sk-simulator".to_owned()),
-            reply_text: "Hello! I am the vivavoce simulator. How can I help?".to_owned(),
-            pace: Pace::RealTime,
-            drop_after_events: None,
-        }
-    }
-}
-
-impl SimulatorOptions {
-    /// Sets [`reply_text`](Self::reply_text).
-    pub fn reply_text(mut self, text: impl Into<String>) -> Self {
-        self.reply_text = text.into();
-        self
-    }
-
-    /// Sets [`pace`](Self::pace).
-    pub fn pace(mut self, pace: Pace) -> Self {
-        self.pace = pace;
-        self
-    }
-
-    /// Sets [`drop_after_events`](Self::drop_after_events).
-    pub fn drop_after_events(mut self, n: usize) -> Self {
-        self.drop_after_events = Some(n);
-        self
-    }
-}
 
 /// A running simulator. Dropping it stops the server and its connections.
 #[derive(Debug)]
@@ -229,6 +168,9 @@ struct Session {
     /// Response events waiting for their time.
     queue: VecDeque<(Instant, Value)>,
     active_response: Option<String>,
+    vad: Vad,
+    /// The item the speech in progress will be committed to.
+    speech_item: Option<String>,
     next_id: u64,
     sent: usize,
 }
@@ -246,6 +188,8 @@ impl Session {
             buffer_bytes: 0,
             queue: VecDeque::new(),
             active_response: None,
+            vad: Vad::default(),
+            speech_item: None,
             next_id: 0,
             sent: 0,
         }
@@ -351,7 +295,7 @@ impl Session {
                 match base64_simd::STANDARD.decode_to_vec(audio) {
                     Ok(bytes) => {
                         self.buffer_bytes += bytes.len();
-                        Ok(())
+                        self.detect_speech(&bytes).await
                     }
                     Err(_) => {
                         let msg = "Invalid 'audio'. Expected base64-encoded audio bytes.".into();
@@ -359,7 +303,7 @@ impl Session {
                     }
                 }
             }
-            "input_audio_buffer.commit" => self.commit(cid).await,
+            "input_audio_buffer.commit" => self.commit(cid, None).await,
             "input_audio_buffer.clear" => {
                 self.buffer_bytes = 0;
                 self.emit(json!({ "type": "input_audio_buffer.cleared" }))
@@ -410,54 +354,6 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// The keys `session.update` accepts, by path.
-fn allowed_keys(path: &str) -> Option<&'static [&'static str]> {
-    Some(match path {
-        "session" => &[
-            "type",
-            "model",
-            "output_modalities",
-            "instructions",
-            "audio",
-            "include",
-            "tracing",
-            "tools",
-            "tool_choice",
-            "parallel_tool_calls",
-            "reasoning",
-            "max_output_tokens",
-            "truncation",
-            "prompt",
-        ],
-        "session.audio" => &["input", "output"],
-        "session.audio.input" => &[
-            "format",
-            "transcription",
-            "noise_reduction",
-            "turn_detection",
-        ],
-        "session.audio.output" => &["format", "voice", "speed"],
-        _ => return None,
-    })
-}
-
-/// The first key, depth first, that `session.update` would reject as unknown.
-fn unknown_parameter(path: &str, value: &Value) -> Option<String> {
-    let (Some(allowed), Some(map)) = (allowed_keys(path), value.as_object()) else {
-        return None;
-    };
-    for (k, v) in map {
-        let here = format!("{path}.{k}");
-        if !allowed.contains(&k.as_str()) {
-            return Some(here);
-        }
-        if let Some(found) = unknown_parameter(&here, v) {
-            return Some(found);
-        }
-    }
-    None
-}
-
 impl Session {
     async fn session_update(&mut self, event: &Value, cid: Option<&str>) -> Result<(), Stop> {
         let Some(session) = event.get("session").filter(|s| s.is_object()) else {
@@ -475,7 +371,7 @@ impl Session {
             .await
     }
 
-    async fn commit(&mut self, cid: Option<&str>) -> Result<(), Stop> {
+    async fn commit(&mut self, cid: Option<&str>, item_id: Option<String>) -> Result<(), Stop> {
         let ms = (self.buffer_bytes / 2) as u64 * 1000 / voice::RATE as u64;
         if ms < 100 {
             let msg = format!(
@@ -486,7 +382,7 @@ impl Session {
                 .await;
         }
         self.buffer_bytes = 0;
-        let id = self.id("item");
+        let id = item_id.unwrap_or_else(|| self.id("item"));
         let previous = self.items.last().map(|i| i.id.clone());
         self.emit(json!({ "type": "input_audio_buffer.committed", "previous_item_id": previous, "item_id": id }))
             .await?;
@@ -631,6 +527,68 @@ impl Session {
                 .await;
         };
         self.queue.clear();
-        self.emit(response::cancelled(&id, "conv_sim")).await
+        self.emit(response::cancelled(&id, "conv_sim", "client_cancelled"))
+            .await
+    }
+
+    /// The server VAD settings, or `None` when turn detection is off (push-to-talk).
+    fn vad_config(&self) -> Option<(VadConfig, &Value)> {
+        let td = self
+            .config
+            .pointer("/audio/input/turn_detection")
+            .filter(|v| v.is_object())?;
+        let d = VadConfig::default();
+        let ms = |key: &str, default: u64| td.get(key).and_then(Value::as_u64).unwrap_or(default);
+        let config = VadConfig {
+            threshold: td
+                .get("threshold")
+                .and_then(Value::as_f64)
+                .unwrap_or(d.threshold),
+            prefix_padding_ms: ms("prefix_padding_ms", d.prefix_padding_ms),
+            silence_duration_ms: ms("silence_duration_ms", d.silence_duration_ms),
+        };
+        Some((config, td))
+    }
+
+    /// Runs the VAD over appended PCM16 and acts on what it hears, as the API does.
+    async fn detect_speech(&mut self, bytes: &[u8]) -> Result<(), Stop> {
+        let Some((config, td)) = self.vad_config() else {
+            return Ok(());
+        };
+        let flag = |key: &str| td.get(key).and_then(Value::as_bool).unwrap_or(true);
+        let (interrupt, respond) = (flag("interrupt_response"), flag("create_response"));
+        let pcm: Vec<i16> = bytes
+            .chunks_exact(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]))
+            .collect();
+        for event in self.vad.push(&config, &pcm) {
+            match event {
+                VadEvent::Started { audio_start_ms } => {
+                    if interrupt {
+                        if let Some(id) = self.active_response.take() {
+                            self.queue.clear();
+                            self.emit(response::cancelled(&id, "conv_sim", "turn_detected"))
+                                .await?;
+                        }
+                    }
+                    let item_id = self.id("item");
+                    self.speech_item = Some(item_id.clone());
+                    self.emit(json!({ "type": "input_audio_buffer.speech_started",
+                        "audio_start_ms": audio_start_ms, "item_id": item_id }))
+                        .await?;
+                }
+                VadEvent::Stopped { audio_end_ms } => {
+                    let item_id = self.speech_item.take().unwrap_or_else(|| self.id("item"));
+                    self.emit(json!({ "type": "input_audio_buffer.speech_stopped",
+                        "audio_end_ms": audio_end_ms, "item_id": item_id }))
+                        .await?;
+                    self.commit(None, Some(item_id)).await?;
+                    if respond && self.active_response.is_none() {
+                        self.response_create(&json!({}), None).await?;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::realtime::Pace;
+use super::options::Pace;
 use super::voice;
 
 /// Audio per `response.output_audio.delta`.
@@ -144,9 +144,10 @@ pub(crate) fn plan(p: &Plan<'_>) -> (Vec<(Duration, Value)>, u64) {
 }
 
 /// `response.done` for a response cancelled before its end.
-pub(crate) fn cancelled(response_id: &str, conversation_id: &str) -> Value {
+/// `reason` is `client_cancelled` or `turn_detected`.
+pub(crate) fn cancelled(response_id: &str, conversation_id: &str, reason: &str) -> Value {
     json!({ "type": "response.done", "response": { "object": "realtime.response", "id": response_id,
-        "status": "cancelled", "status_details": { "type": "cancelled", "reason": "client_cancelled" },
+        "status": "cancelled", "status_details": { "type": "cancelled", "reason": reason },
         "output": [], "conversation_id": conversation_id, "usage": { "total_tokens": 0, "input_tokens": 0,
         "output_tokens": 0 }, "metadata": null } })
 }
