@@ -486,3 +486,50 @@ async fn speech_interrupts_the_response_in_progress() {
         "input_audio_buffer.speech_started"
     );
 }
+
+#[tokio::test]
+async fn g711_formats_in_and_out() {
+    use vivavoce::realtime::g711;
+    let (_sim, tx, mut rx) = start(
+        SimulatorOptions::default()
+            .reply_text("mu law")
+            .pace(Pace::Fast),
+    )
+    .await;
+    tx.send(ClientEvent::Raw(json!({"type": "session.update", "session": {"type": "realtime", "audio": {
+        "input": {"format": {"type": "audio/pcma"}}, "output": {"format": {"type": "audio/pcmu"}}}}})))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut rx).await.event_type(), "session.updated");
+
+    // Input: 8 kHz A-law speech is heard by the VAD at the right times.
+    let mut law = vec![g711::alaw_encode(0); 4000]; // 500 ms
+    law.extend((0..8000).map(|i| g711::alaw_encode(((i as f32 * 0.36).sin() * 8000.0) as i16)));
+    law.extend(vec![g711::alaw_encode(0); 5600]); // 700 ms
+    for chunk in law.chunks(800) {
+        tx.send(InputAudioBufferAppend::from_bytes(chunk))
+            .await
+            .unwrap();
+    }
+    match next(&mut rx).await {
+        ServerEvent::InputAudioBufferSpeechStarted(s) => assert_eq!(s.audio_start_ms, 200),
+        other => panic!("{other:?}"),
+    }
+
+    // Output: μ-law at 8 kHz, one byte per sample, that decodes to the voice.
+    let (events, _) = until(&mut rx, "response.done").await;
+    let bytes: Vec<u8> = events
+        .iter()
+        .filter_map(|e| match e {
+            ServerEvent::ResponseOutputAudioDelta(d) => Some(d.bytes().unwrap()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let voice = vivavoce::mock::voice::synthesize("mu law");
+    assert_eq!(bytes.len(), voice.len().div_ceil(3));
+    let decoded: Vec<i16> = bytes.iter().map(|&b| g711::ulaw_decode(b)).collect();
+    let rms =
+        (decoded.iter().map(|&s| (s as f64).powi(2)).sum::<f64>() / decoded.len() as f64).sqrt();
+    assert!(rms > 1000.0, "{rms}");
+}

@@ -14,10 +14,12 @@ use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, 
 
 use super::options::SimulatorOptions;
 use super::params::unknown_parameter;
+use super::response::Format;
 use super::vad::{Vad, VadConfig, VadEvent};
 use super::{response, voice};
 use crate::Error;
 use crate::realtime::ConnectOptions;
+use crate::realtime::g711;
 use crate::realtime::transport::merge;
 
 /// A running simulator. Dropping it stops the server and its connections.
@@ -164,7 +166,8 @@ struct Session {
     config: Value,
     items: Vec<StoredItem>,
     /// Input audio bytes appended and not committed.
-    buffer_bytes: usize,
+    /// Input audio appended and not committed, in 24 kHz samples.
+    buffer_samples: usize,
     /// Response events waiting for their time.
     queue: VecDeque<(Instant, Value)>,
     active_response: Option<String>,
@@ -185,7 +188,7 @@ impl Session {
             options,
             config: json!({}),
             items: Vec::new(),
-            buffer_bytes: 0,
+            buffer_samples: 0,
             queue: VecDeque::new(),
             active_response: None,
             vad: Vad::default(),
@@ -294,8 +297,9 @@ impl Session {
                 };
                 match base64_simd::STANDARD.decode_to_vec(audio) {
                     Ok(bytes) => {
-                        self.buffer_bytes += bytes.len();
-                        self.detect_speech(&bytes).await
+                        let pcm = to_pcm24(self.format("input"), &bytes);
+                        self.buffer_samples += pcm.len();
+                        self.detect_speech(&pcm).await
                     }
                     Err(_) => {
                         let msg = "Invalid 'audio'. Expected base64-encoded audio bytes.".into();
@@ -305,7 +309,7 @@ impl Session {
             }
             "input_audio_buffer.commit" => self.commit(cid, None).await,
             "input_audio_buffer.clear" => {
-                self.buffer_bytes = 0;
+                self.buffer_samples = 0;
                 self.emit(json!({ "type": "input_audio_buffer.cleared" }))
                     .await
             }
@@ -347,6 +351,21 @@ impl Session {
     }
 }
 
+/// Input audio as 24 kHz samples: PCM16 as it is, G.711 decoded and repeated ×3.
+fn to_pcm24(format: Format, bytes: &[u8]) -> Vec<i16> {
+    let decode: fn(u8) -> i16 = match format {
+        Format::Pcm => {
+            return bytes
+                .chunks_exact(2)
+                .map(|b| i16::from_le_bytes([b[0], b[1]]))
+                .collect();
+        }
+        Format::Pcmu => g711::ulaw_decode,
+        Format::Pcma => g711::alaw_decode,
+    };
+    bytes.iter().flat_map(|&b| [decode(b); 3]).collect()
+}
+
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
@@ -372,7 +391,7 @@ impl Session {
     }
 
     async fn commit(&mut self, cid: Option<&str>, item_id: Option<String>) -> Result<(), Stop> {
-        let ms = (self.buffer_bytes / 2) as u64 * 1000 / voice::RATE as u64;
+        let ms = self.buffer_samples as u64 * 1000 / voice::RATE as u64;
         if ms < 100 {
             let msg = format!(
                 "Error committing input audio buffer: buffer too small. Expected at least 100ms of audio, but buffer only has {ms:.2}ms of audio."
@@ -381,7 +400,7 @@ impl Session {
                 .error("input_audio_buffer_commit_empty", msg, None, cid)
                 .await;
         }
-        self.buffer_bytes = 0;
+        self.buffer_samples = 0;
         let id = item_id.unwrap_or_else(|| self.id("item"));
         let previous = self.items.last().map(|i| i.id.clone());
         self.emit(json!({ "type": "input_audio_buffer.committed", "previous_item_id": previous, "item_id": id }))
@@ -499,6 +518,7 @@ impl Session {
             text: &text,
             audio,
             pace: self.options.pace,
+            format: self.format("output"),
         });
         let start = Instant::now();
         self.queue
@@ -531,6 +551,19 @@ impl Session {
             .await
     }
 
+    /// The session's `audio.input` or `audio.output` format.
+    fn format(&self, side: &str) -> Format {
+        match self
+            .config
+            .pointer(&format!("/audio/{side}/format/type"))
+            .and_then(Value::as_str)
+        {
+            Some("audio/pcmu") => Format::Pcmu,
+            Some("audio/pcma") => Format::Pcma,
+            _ => Format::Pcm,
+        }
+    }
+
     /// The server VAD settings, or `None` when turn detection is off (push-to-talk).
     fn vad_config(&self) -> Option<(VadConfig, &Value)> {
         let td = self
@@ -551,17 +584,13 @@ impl Session {
     }
 
     /// Runs the VAD over appended PCM16 and acts on what it hears, as the API does.
-    async fn detect_speech(&mut self, bytes: &[u8]) -> Result<(), Stop> {
+    async fn detect_speech(&mut self, pcm: &[i16]) -> Result<(), Stop> {
         let Some((config, td)) = self.vad_config() else {
             return Ok(());
         };
         let flag = |key: &str| td.get(key).and_then(Value::as_bool).unwrap_or(true);
         let (interrupt, respond) = (flag("interrupt_response"), flag("create_response"));
-        let pcm: Vec<i16> = bytes
-            .chunks_exact(2)
-            .map(|b| i16::from_le_bytes([b[0], b[1]]))
-            .collect();
-        for event in self.vad.push(&config, &pcm) {
+        for event in self.vad.push(&config, pcm) {
             match event {
                 VadEvent::Started { audio_start_ms } => {
                     if interrupt {

@@ -6,6 +6,30 @@ use serde_json::{Value, json};
 
 use super::options::Pace;
 use super::voice;
+use crate::realtime::g711;
+
+/// The wire format of audio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// PCM16 LE, 24 kHz.
+    Pcm,
+    /// G.711 μ-law, 8 kHz.
+    Pcmu,
+    /// G.711 A-law, 8 kHz.
+    Pcma,
+}
+
+/// Encodes 24 kHz samples in `format` (G.711 is averaged down to 8 kHz).
+pub(crate) fn encode(format: Format, pcm: &[i16]) -> Vec<u8> {
+    let g711: fn(i16) -> u8 = match format {
+        Format::Pcm => return pcm.iter().flat_map(|s| s.to_le_bytes()).collect(),
+        Format::Pcmu => g711::ulaw_encode,
+        Format::Pcma => g711::alaw_encode,
+    };
+    pcm.chunks(3)
+        .map(|c| g711((c.iter().map(|&s| s as i32).sum::<i32>() / c.len() as i32) as i16))
+        .collect()
+}
 
 /// Audio per `response.output_audio.delta`.
 const CHUNK_MS: u64 = 100;
@@ -18,6 +42,7 @@ pub(crate) struct Plan<'a> {
     pub(crate) text: &'a str,
     pub(crate) audio: bool,
     pub(crate) pace: Pace,
+    pub(crate) format: Format,
 }
 
 /// The planned events (without `event_id`s) and the audio length in ms.
@@ -71,11 +96,7 @@ pub(crate) fn plan(p: &Plan<'_>) -> (Vec<(Duration, Value)>, u64) {
             if p.pace == Pace::RealTime {
                 t = Duration::from_millis(CHUNK_MS * i as u64);
             }
-            let mut bytes = Vec::with_capacity(chunk.len() * 2);
-            chunk
-                .iter()
-                .for_each(|s| bytes.extend_from_slice(&s.to_le_bytes()));
-            let delta = base64_simd::STANDARD.encode_to_string(&bytes);
+            let delta = base64_simd::STANDARD.encode_to_string(encode(p.format, chunk));
             events.push((
                 t,
                 with_ids(json!({ "type": "response.output_audio.delta", "delta": delta })),
@@ -172,6 +193,7 @@ mod tests {
             text: "one two three",
             audio: true,
             pace: Pace::RealTime,
+            format: Format::Pcm,
         };
         let (events, ms) = plan(&p);
         let t = types(&events);
@@ -208,6 +230,7 @@ mod tests {
             text: "a b",
             audio: false,
             pace: Pace::Fast,
+            format: Format::Pcm,
         };
         let (events, ms) = plan(&p);
         assert_eq!(ms, 0);

@@ -7,6 +7,7 @@ use tokio::sync::mpsc;
 mod client_secret;
 pub(crate) mod decode;
 mod events;
+pub mod g711;
 mod handle;
 mod options;
 pub(crate) mod transport;

@@ -1,0 +1,101 @@
+//! G.711 μ-law and A-law, the `audio/pcmu` and `audio/pcma` formats (8 kHz mono, one
+//! byte per sample), to and from 16-bit linear PCM.
+
+const BIAS: i32 = 0x84;
+const CLIP: i32 = 32635;
+
+/// Encodes one sample as μ-law.
+pub fn ulaw_encode(sample: i16) -> u8 {
+    let mut s = sample as i32;
+    let sign = if s < 0 { 0x80 } else { 0 };
+    if s < 0 {
+        s = -s;
+    }
+    s = s.min(CLIP) + BIAS;
+    let exponent = (7 - (s as u32).leading_zeros().saturating_sub(17).min(7)) as i32;
+    let mantissa = (s >> (exponent + 3)) & 0x0F;
+    !(sign | (exponent << 4) as u8 as i32 | mantissa) as u8
+}
+
+/// Decodes one μ-law byte.
+pub fn ulaw_decode(byte: u8) -> i16 {
+    let b = !byte as i32;
+    let sign = b & 0x80;
+    let exponent = (b >> 4) & 0x07;
+    let mantissa = b & 0x0F;
+    let magnitude = (((mantissa << 3) + BIAS) << exponent) - BIAS;
+    (if sign != 0 { -magnitude } else { magnitude }) as i16
+}
+
+/// Encodes one sample as A-law.
+pub fn alaw_encode(sample: i16) -> u8 {
+    let s = sample as i32;
+    let (sign, mut magnitude) = if s >= 0 { (0x80, s) } else { (0x00, -s - 1) };
+    magnitude = magnitude.min(0x7FFF);
+    let byte = if magnitude < 256 {
+        magnitude >> 4
+    } else {
+        let exponent = 31 - (magnitude as u32).leading_zeros() as i32 - 7; // 1..=7
+        let mantissa = (magnitude >> (exponent + 3)) & 0x0F;
+        (exponent << 4) | mantissa
+    };
+    ((byte | sign) ^ 0x55) as u8
+}
+
+/// Decodes one A-law byte.
+pub fn alaw_decode(byte: u8) -> i16 {
+    let b = (byte ^ 0x55) as i32;
+    let exponent = (b >> 4) & 0x07;
+    let mantissa = b & 0x0F;
+    let magnitude = if exponent == 0 {
+        (mantissa << 4) + 8
+    } else {
+        ((mantissa << 4) + 0x108) << (exponent - 1)
+    };
+    (if b & 0x80 != 0 { magnitude } else { -magnitude }) as i16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reference values from the G.711 tables.
+    #[test]
+    fn known_codes() {
+        assert_eq!(ulaw_encode(0), 0xFF);
+        assert_eq!(ulaw_encode(-1), 0x7F);
+        assert_eq!(ulaw_encode(i16::MAX), 0x80);
+        assert_eq!(ulaw_encode(i16::MIN), 0x00);
+        assert_eq!(ulaw_decode(0xFF), 0);
+        assert_eq!(ulaw_decode(0x80), 32124);
+        assert_eq!(ulaw_decode(0x00), -32124);
+        assert_eq!(alaw_encode(0), 0xD5);
+        assert_eq!(alaw_encode(-1), 0x55);
+        assert_eq!(alaw_decode(0xD5), 8);
+        assert_eq!(alaw_decode(0x55), -8);
+        assert_eq!(alaw_decode(0xAA), 32256);
+        assert_eq!(alaw_decode(0x2A), -32256);
+    }
+
+    /// Every code decodes and re-encodes to itself (μ-law's two zeros aside), and the
+    /// quantisation error stays within half a step.
+    #[test]
+    fn round_trips_and_error_bounds() {
+        for b in 0..=255u8 {
+            let u = ulaw_decode(b);
+            if b != 0x7F {
+                assert_eq!(ulaw_encode(u), b, "μ-law {b:#04x} → {u}");
+            }
+            assert_eq!(alaw_encode(alaw_decode(b)), b, "A-law {b:#04x}");
+        }
+        for s in (i16::MIN..=i16::MAX).step_by(7) {
+            let (u, a) = (
+                ulaw_decode(ulaw_encode(s)) as i32,
+                alaw_decode(alaw_encode(s)) as i32,
+            );
+            let tol = (s as i32).abs() / 16 + 16;
+            assert!((u - s as i32).abs() <= tol.max(132), "μ-law {s} → {u}");
+            assert!((a - s as i32).abs() <= tol.max(16), "A-law {s} → {a}");
+        }
+    }
+}
