@@ -533,3 +533,81 @@ async fn g711_formats_in_and_out() {
         (decoded.iter().map(|&s| (s as f64).powi(2)).sum::<f64>() / decoded.len() as f64).sqrt();
     assert!(rms > 1000.0, "{rms}");
 }
+
+#[tokio::test]
+async fn scripted_function_call_streams_its_arguments() {
+    let args = r#"{"city":"Zürich","unit":"celsius"}"#;
+    let options = SimulatorOptions::default()
+        .function_call("get_weather", args)
+        .pace(Pace::Fast);
+    let (_sim, tx, mut rx) = start(options).await;
+    tx.send(ResponseCreate::default()).await.unwrap();
+    let (events, done) = until(&mut rx, "response.done").await;
+    let streamed: String = events
+        .iter()
+        .filter_map(|e| match e {
+            ServerEvent::ResponseFunctionCallArgumentsDelta(d) => Some(d.delta.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(streamed, args);
+    let call_id = events
+        .iter()
+        .find_map(|e| match e {
+            ServerEvent::ResponseFunctionCallArgumentsDone(d) => {
+                assert_eq!(
+                    (d.name.as_deref(), d.arguments.as_str()),
+                    (Some("get_weather"), args)
+                );
+                Some(d.call_id.clone())
+            }
+            _ => None,
+        })
+        .unwrap();
+    match done {
+        ServerEvent::ResponseDone(d) => match &d.response.output[..] {
+            [Item::FunctionCall(f)] => assert_eq!(f.call_id.as_deref(), Some(call_id.as_str())),
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    }
+    // The app answers; the output item is accepted.
+    tx.send(ConversationItemCreate::new(Item::function_output(
+        &call_id,
+        r#"{"temp":21}"#,
+    )))
+    .await
+    .unwrap();
+    assert_eq!(next(&mut rx).await.event_type(), "conversation.item.added");
+}
+
+#[tokio::test]
+async fn scripted_close_code_and_session_expiry() {
+    let (_sim, _tx, mut rx) =
+        start(SimulatorOptions::default().close_after_events(2, 1011, "overloaded")).await;
+    _tx.send(ClientEvent::Raw(
+        json!({"type": "input_audio_buffer.clear"}),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        next(&mut rx).await.event_type(),
+        "input_audio_buffer.cleared"
+    );
+    match rx.recv().await.unwrap() {
+        ServerEvent::Disconnected(d) => {
+            assert_eq!(d.close_code, Some(1011));
+            assert!(d.error.is_recoverable());
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let options = SimulatorOptions::default().session_expires_after(Duration::from_millis(200));
+    let (_sim, _tx, mut rx) = start(options).await;
+    assert_eq!(error_code(&next(&mut rx).await).0, "session_expired");
+    match rx.recv().await.unwrap() {
+        ServerEvent::Disconnected(d) => assert_eq!(d.close_code, Some(1000)),
+        other => panic!("{other:?}"),
+    }
+    assert!(rx.recv().await.is_none());
+}

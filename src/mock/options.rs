@@ -1,5 +1,7 @@
 //! Options of the Realtime simulator.
 
+use std::time::Duration;
+
 /// How fast the simulator sends a response's audio.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -31,6 +33,14 @@ pub struct SimulatorOptions {
     pub pace: Pace,
     /// Drop the TCP connection (no close frame) after this many server events; default never.
     pub drop_after_events: Option<usize>,
+    /// Close with `(code, reason)` after this many server events; default never.
+    pub close_after_events: Option<(usize, u16, String)>,
+    /// Send the API's `session_expired` error and close (1000) this long after the
+    /// connection opens; default never (the API's limit is 60 minutes).
+    pub session_expires_after: Option<Duration>,
+    /// Make every response call this function (`name`, JSON `arguments`) instead of
+    /// speaking; default `None`.
+    pub function_call: Option<(String, String)>,
 }
 
 impl Default for SimulatorOptions {
@@ -40,6 +50,9 @@ impl Default for SimulatorOptions {
             reply_text: "Hello! I am the vivavoce simulator. How can I help?".to_owned(),
             pace: Pace::RealTime,
             drop_after_events: None,
+            close_after_events: None,
+            session_expires_after: None,
+            function_call: None,
         }
     }
 }
@@ -60,6 +73,24 @@ impl SimulatorOptions {
     /// Sets [`drop_after_events`](Self::drop_after_events).
     pub fn drop_after_events(mut self, n: usize) -> Self {
         self.drop_after_events = Some(n);
+        self
+    }
+
+    /// Sets [`close_after_events`](Self::close_after_events).
+    pub fn close_after_events(mut self, n: usize, code: u16, reason: impl Into<String>) -> Self {
+        self.close_after_events = Some((n, code, reason.into()));
+        self
+    }
+
+    /// Sets [`session_expires_after`](Self::session_expires_after).
+    pub fn session_expires_after(mut self, after: Duration) -> Self {
+        self.session_expires_after = Some(after);
+        self
+    }
+
+    /// Sets [`function_call`](Self::function_call).
+    pub fn function_call(mut self, name: impl Into<String>, arguments: impl Into<String>) -> Self {
+        self.function_call = Some((name.into(), arguments.into()));
         self
     }
 }

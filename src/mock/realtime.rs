@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 use super::options::SimulatorOptions;
 use super::params::unknown_parameter;
@@ -221,9 +222,18 @@ impl Session {
         let session = self.config.clone();
         self.emit(json!({ "type": "session.created", "session": session }))
             .await?;
+        let expiry = self
+            .options
+            .session_expires_after
+            .map(|d| Instant::now() + d);
         loop {
             let due = self.queue.front().map(|(t, _)| *t);
             tokio::select! {
+                _ = sleep_until(expiry), if expiry.is_some() => {
+                    let msg = "Your session hit the maximum duration of 60 minutes.".to_owned();
+                    self.error("session_expired", msg, None, None).await?;
+                    return self.close(1000, "session expired").await;
+                }
                 msg = self.ws.next() => match msg {
                     Some(Ok(Message::Text(text))) => self.handle(&text).await?,
                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return Err(Stop),
@@ -253,7 +263,22 @@ impl Session {
         if self.options.drop_after_events == Some(self.sent) {
             return Err(Stop); // Dropping the socket without a close frame.
         }
+        if let Some((n, code, reason)) = self.options.close_after_events.clone() {
+            if n == self.sent {
+                return self.close(code, &reason).await;
+            }
+        }
         Ok(())
+    }
+
+    /// Closes with a close frame, ending the connection.
+    async fn close(&mut self, code: u16, reason: &str) -> Result<(), Stop> {
+        let frame = CloseFrame {
+            code: code.into(),
+            reason: reason.into(),
+        };
+        let _ = self.ws.close(Some(frame)).await;
+        Err(Stop)
     }
 
     async fn error(
@@ -511,7 +536,9 @@ impl Session {
         let item_id = self.id("item");
         let conversation_id = "conv_sim".to_owned();
         let text = self.options.reply_text.clone();
-        let (events, audio_ms) = response::plan(&response::Plan {
+        let call_id = self.id("call");
+        let options = self.options.clone();
+        let plan = response::Plan {
             response_id: &response_id,
             item_id: &item_id,
             conversation_id: &conversation_id,
@@ -519,21 +546,18 @@ impl Session {
             audio,
             pace: self.options.pace,
             format: self.format("output"),
-        });
+        };
+        let planned = match &options.function_call {
+            Some((name, arguments)) => response::plan_call(&plan, &call_id, name, arguments),
+            None => response::plan(&plan),
+        };
         let start = Instant::now();
         self.queue
-            .extend(events.into_iter().map(|(at, e)| (start + at, e)));
-        let content = if audio {
-            json!([{ "type": "output_audio", "transcript": text }])
-        } else {
-            json!([{ "type": "output_text", "text": text }])
-        };
-        let item = json!({ "id": item_id, "object": "realtime.item", "type": "message", "status": "completed",
-            "role": "assistant", "content": content });
+            .extend(planned.events.into_iter().map(|(at, e)| (start + at, e)));
         self.items.push(StoredItem {
             id: item_id,
-            item,
-            audio_ms,
+            item: planned.item,
+            audio_ms: planned.audio_ms,
         });
         self.active_response = Some(response_id);
         Ok(())

@@ -45,8 +45,16 @@ pub(crate) struct Plan<'a> {
     pub(crate) format: Format,
 }
 
-/// The planned events (without `event_id`s) and the audio length in ms.
-pub(crate) fn plan(p: &Plan<'_>) -> (Vec<(Duration, Value)>, u64) {
+/// A planned response: its events (without `event_id`s) with their send times, the
+/// length of its audio, and the item it leaves in the conversation.
+pub(crate) struct Planned {
+    pub(crate) events: Vec<(Duration, Value)>,
+    pub(crate) audio_ms: u64,
+    pub(crate) item: Value,
+}
+
+/// Plans a spoken (or text) answer.
+pub(crate) fn plan(p: &Plan<'_>) -> Planned {
     let (rid, iid) = (p.response_id, p.item_id);
     let modalities = if p.audio {
         json!(["audio"])
@@ -161,7 +169,70 @@ pub(crate) fn plan(p: &Plan<'_>) -> (Vec<(Duration, Value)>, u64) {
         "input_token_details": { "text_tokens": 100, "audio_tokens": 0, "image_tokens": 0, "cached_tokens": 0 },
         "output_token_details": { "text_tokens": words.len(), "audio_tokens": out_tokens - words.len() as u64 } });
     events.push((t, json!({ "type": "response.done", "response": response("completed", json!([done_item]), usage) })));
-    (events, audio_ms)
+    Planned {
+        events,
+        audio_ms,
+        item: done_item,
+    }
+}
+
+/// Plans a response that calls a function: the item, then its arguments in pieces.
+pub(crate) fn plan_call(p: &Plan<'_>, call_id: &str, name: &str, arguments: &str) -> Planned {
+    let (rid, iid) = (p.response_id, p.item_id);
+    let item = |status: &str, args: &str| {
+        json!({ "id": iid, "object": "realtime.item", "type": "function_call", "status": status,
+            "call_id": call_id, "name": name, "arguments": args })
+    };
+    let response = |status: &str, output: Value| {
+        json!({ "object": "realtime.response", "id": rid, "status": status, "status_details": null,
+            "output": output, "conversation_id": p.conversation_id, "output_modalities": ["audio"],
+            "max_output_tokens": "inf", "usage": null, "metadata": null })
+    };
+    let at = Duration::ZERO;
+    let mut events = vec![
+        (
+            at,
+            json!({ "type": "response.created", "response": response("in_progress", json!([])) }),
+        ),
+        (
+            at,
+            json!({ "type": "response.output_item.added", "response_id": rid, "output_index": 0, "item": item("in_progress", "") }),
+        ),
+        (
+            at,
+            json!({ "type": "conversation.item.added", "previous_item_id": null, "item": item("in_progress", "") }),
+        ),
+    ];
+    // The arguments in three pieces, split on character boundaries.
+    let chars: Vec<char> = arguments.chars().collect();
+    for piece in chars.chunks(chars.len().div_ceil(3).max(1)) {
+        let delta: String = piece.iter().collect();
+        events.push((
+            at,
+            json!({ "type": "response.function_call_arguments.delta", "response_id": rid,
+            "item_id": iid, "output_index": 0, "call_id": call_id, "delta": delta }),
+        ));
+    }
+    let done = item("completed", arguments);
+    events.push((
+        at,
+        json!({ "type": "response.function_call_arguments.done", "response_id": rid, "item_id": iid,
+        "output_index": 0, "call_id": call_id, "name": name, "arguments": arguments }),
+    ));
+    events.push((
+        at,
+        json!({ "type": "conversation.item.done", "previous_item_id": null, "item": done }),
+    ));
+    events.push((at, json!({ "type": "response.output_item.done", "response_id": rid, "output_index": 0, "item": done })));
+    events.push((
+        at,
+        json!({ "type": "response.done", "response": response("completed", json!([done])) }),
+    ));
+    Planned {
+        events,
+        audio_ms: 0,
+        item: done,
+    }
 }
 
 /// `response.done` for a response cancelled before its end.
@@ -195,7 +266,11 @@ mod tests {
             pace: Pace::RealTime,
             format: Format::Pcm,
         };
-        let (events, ms) = plan(&p);
+        let Planned {
+            events,
+            audio_ms: ms,
+            ..
+        } = plan(&p);
         let t = types(&events);
         assert_eq!(t[0], "response.created");
         assert_eq!(t.last().unwrap(), "response.done");
@@ -232,7 +307,11 @@ mod tests {
             pace: Pace::Fast,
             format: Format::Pcm,
         };
-        let (events, ms) = plan(&p);
+        let Planned {
+            events,
+            audio_ms: ms,
+            ..
+        } = plan(&p);
         assert_eq!(ms, 0);
         let t = types(&events);
         assert!(!t.iter().any(|x| x.contains("audio")));
