@@ -11,6 +11,7 @@ mod options;
 mod params;
 mod realtime;
 mod response;
+mod turns;
 mod vad;
 pub mod voice;
 
