@@ -1,19 +1,26 @@
 //! Offline simulators of the OpenAI APIs, on 127.0.0.1, for apps without the live API
 //! and for tests.
 //!
+//! [`ChatSimulator`] serves Chat Completions, streaming (SSE) or not, with scriptable
+//! faults: error statuses, drops, stalls, malformed chunks, comments, split UTF-8.
+//!
 //! [`RealtimeSimulator`] speaks the GA Realtime WebSocket protocol: it checks the key,
 //! answers every client event as the API does (including its error events), and streams
 //! responses with synthesised speech at real-time pace. With turn detection on (the
 //! default) it runs an energy-based server VAD over the appended audio: it reports speech
 //! start and stop, interrupts a response in progress, commits the turn and responds.
 
+mod chat;
+mod chat_chunks;
 mod options;
 mod params;
 mod realtime;
 mod response;
+mod server;
 mod turns;
 mod vad;
 pub mod voice;
 
+pub use chat::{ChatFault, ChatSimulator, ChatSimulatorOptions};
 pub use options::{Pace, SimulatorOptions};
 pub use realtime::RealtimeSimulator;

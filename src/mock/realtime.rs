@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -15,6 +15,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 use super::options::SimulatorOptions;
 use super::params::unknown_parameter;
+use super::server::Server;
 use super::vad::Vad;
 use super::voice;
 use crate::Error;
@@ -24,54 +25,26 @@ use crate::realtime::transport::merge;
 /// A running simulator. Dropping it stops the server and its connections.
 #[derive(Debug)]
 pub struct RealtimeSimulator {
-    addr: SocketAddr,
+    server: Server,
     api_key: Option<String>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for RealtimeSimulator {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 impl RealtimeSimulator {
     /// Binds 127.0.0.1 on a free port and starts serving.
     pub async fn start(options: SimulatorOptions) -> Result<Self, Error> {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| Error::Connect {
-                url: "127.0.0.1:0".into(),
-                source: Arc::new(e),
-            })?;
-        let addr = listener.local_addr().map_err(|e| Error::Connect {
-            url: "127.0.0.1:0".into(),
-            source: Arc::new(e),
-        })?;
         let api_key = options.api_key.clone();
-        let options = Arc::new(options);
-        let task = tokio::spawn(async move {
-            let mut connections = tokio::task::JoinSet::new();
-            while let Ok((stream, _)) = listener.accept().await {
-                connections.spawn(serve(stream, options.clone()));
-                while connections.try_join_next().is_some() {}
-            }
-        });
-        Ok(RealtimeSimulator {
-            addr,
-            api_key,
-            task,
-        })
+        let server = Server::start(Arc::new(options), serve).await?;
+        Ok(RealtimeSimulator { server, api_key })
     }
 
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr
     }
 
     /// `ws://127.0.0.1:PORT/v1/realtime`.
     pub fn base_url(&self) -> String {
-        format!("ws://{}/v1/realtime", self.addr)
+        format!("ws://{}/v1/realtime", self.server.addr)
     }
 
     /// Options for [`connect`](crate::realtime::connect) that reach this simulator.

@@ -1,0 +1,297 @@
+//! The Chat Completions simulator: `POST /v1/chat/completions` over HTTP/1.1 on
+//! 127.0.0.1, streaming (SSE) and not, in OpenAI's chunk shape, with scriptable faults.
+//!
+//! The HTTP is written by hand on purpose: tests of SSE parsers need control over write
+//! boundaries (a UTF-8 character split across writes), stalls and drops.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::server::Server;
+use crate::Error;
+
+/// A fault to inject into every request.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ChatFault {
+    /// None: answer normally. The default.
+    #[default]
+    None,
+    /// Answer with this HTTP status and the API's JSON error body; 429 adds
+    /// `retry-after: 1`.
+    Status(u16),
+    /// Close the connection after this many chunks, without `[DONE]`.
+    DropAfterChunks(usize),
+    /// Stop writing for this long after this many chunks, then go on.
+    StallAfterChunks(usize, Duration),
+    /// Send `data: {not json` in place of this chunk (0-based), then go on.
+    MalformedChunk(usize),
+}
+
+/// What the Chat Completions simulator answers.
+///
+/// ```
+/// use vivavoce::mock::{ChatFault, ChatSimulatorOptions};
+/// let options = ChatSimulatorOptions::default().reply_text("Hi!").fault(ChatFault::Status(429));
+/// assert_eq!(options.chunk_count, None);
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+#[must_use]
+pub struct ChatSimulatorOptions {
+    /// The key clients must send as `Bearer`; default `sk-simulator`; `None` accepts any.
+    pub api_key: Option<String>,
+    /// The assistant's answer; streamed one word per chunk. Default a short greeting.
+    pub reply_text: String,
+    /// Stream exactly this many content chunks (the reply's words repeated); default
+    /// `None`: one chunk per word.
+    pub chunk_count: Option<usize>,
+    /// Answer with a call of this function (`name`, JSON `arguments`) instead of text,
+    /// its arguments split across chunks. Default `None`.
+    pub tool_call: Option<(String, String)>,
+    /// Send SSE comment lines (`: OPENROUTER PROCESSING`) before and between chunks.
+    /// Default false.
+    pub comments: bool,
+    /// Write each chunk in two pieces, split inside a multi-byte UTF-8 character when the
+    /// chunk has one. Default false.
+    pub split_writes: bool,
+    /// Pause between chunks; default none.
+    pub chunk_delay: Duration,
+    /// A fault to inject; default [`ChatFault::None`].
+    pub fault: ChatFault,
+}
+
+impl Default for ChatSimulatorOptions {
+    fn default() -> Self {
+        ChatSimulatorOptions {
+            api_key: Some("sk-simulator".to_owned()),
+            reply_text: "Hello! I am the vivavoce simulator.".to_owned(),
+            chunk_count: None,
+            tool_call: None,
+            comments: false,
+            split_writes: false,
+            chunk_delay: Duration::ZERO,
+            fault: ChatFault::None,
+        }
+    }
+}
+
+impl ChatSimulatorOptions {
+    /// Sets [`reply_text`](Self::reply_text).
+    pub fn reply_text(mut self, text: impl Into<String>) -> Self {
+        self.reply_text = text.into();
+        self
+    }
+
+    /// Sets [`chunk_count`](Self::chunk_count).
+    pub fn chunk_count(mut self, n: usize) -> Self {
+        self.chunk_count = Some(n);
+        self
+    }
+
+    /// Sets [`tool_call`](Self::tool_call).
+    pub fn tool_call(mut self, name: impl Into<String>, arguments: impl Into<String>) -> Self {
+        self.tool_call = Some((name.into(), arguments.into()));
+        self
+    }
+
+    /// Sets [`comments`](Self::comments).
+    pub fn comments(mut self, on: bool) -> Self {
+        self.comments = on;
+        self
+    }
+
+    /// Sets [`split_writes`](Self::split_writes).
+    pub fn split_writes(mut self, on: bool) -> Self {
+        self.split_writes = on;
+        self
+    }
+
+    /// Sets [`chunk_delay`](Self::chunk_delay).
+    pub fn chunk_delay(mut self, d: Duration) -> Self {
+        self.chunk_delay = d;
+        self
+    }
+
+    /// Sets [`fault`](Self::fault).
+    pub fn fault(mut self, fault: ChatFault) -> Self {
+        self.fault = fault;
+        self
+    }
+}
+
+/// A running Chat Completions simulator. Dropping it stops the server.
+#[derive(Debug)]
+pub struct ChatSimulator {
+    server: Server,
+}
+
+impl ChatSimulator {
+    /// Binds 127.0.0.1 on a free port and starts serving.
+    pub async fn start(options: ChatSimulatorOptions) -> Result<Self, Error> {
+        Ok(ChatSimulator {
+            server: Server::start(Arc::new(options), serve).await?,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr
+    }
+
+    /// `http://127.0.0.1:PORT/v1/chat/completions`.
+    pub fn url(&self) -> String {
+        format!("http://{}/v1/chat/completions", self.server.addr)
+    }
+}
+
+/// Reads one request: head and body.
+async fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        if buf.len() > 1 << 20 {
+            return None;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let len = header(&head, "content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + len {
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Some((head, buf[head_end..head_end + len].to_vec()))
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().skip(1).find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+async fn respond_json(stream: &mut TcpStream, status: u16, extra: &str, body: &Value) {
+    let body = body.to_string();
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        _ => "Internal Server Error",
+    };
+    let reply = format!(
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{extra}connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(reply.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+fn api_error(message: &str, kind: &str, code: Option<&str>, param: Option<&str>) -> Value {
+    json!({ "error": { "message": message, "type": kind, "param": param, "code": code } })
+}
+
+async fn serve(mut stream: TcpStream, options: Arc<ChatSimulatorOptions>) {
+    let _ = stream.set_nodelay(true);
+    let Some((head, body)) = read_request(&mut stream).await else {
+        return;
+    };
+    if !head.starts_with("POST /v1/chat/completions ") {
+        let e = api_error("Not found.", "invalid_request_error", None, None);
+        return respond_json(&mut stream, 404, "", &e).await;
+    }
+    if let Some(key) = &options.api_key {
+        if header(&head, "authorization").and_then(|v| v.strip_prefix("Bearer "))
+            != Some(key.as_str())
+        {
+            let e = api_error(
+                "Incorrect API key provided.",
+                "invalid_request_error",
+                Some("invalid_api_key"),
+                None,
+            );
+            return respond_json(&mut stream, 401, "", &e).await;
+        }
+    }
+    match options.fault {
+        ChatFault::Status(429) => {
+            let e = api_error(
+                "Rate limit reached for requests.",
+                "requests",
+                Some("rate_limit_exceeded"),
+                None,
+            );
+            return respond_json(&mut stream, 429, "retry-after: 1\r\n", &e).await;
+        }
+        ChatFault::Status(status) => {
+            let e = api_error(
+                "The server had an error while processing your request.",
+                "server_error",
+                None,
+                None,
+            );
+            return respond_json(&mut stream, status, "", &e).await;
+        }
+        _ => {}
+    }
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        let e = api_error(
+            "We could not parse the JSON body of your request.",
+            "invalid_request_error",
+            None,
+            None,
+        );
+        return respond_json(&mut stream, 400, "", &e).await;
+    };
+    if request
+        .get("messages")
+        .and_then(Value::as_array)
+        .is_none_or(|m| m.is_empty())
+    {
+        let e = api_error(
+            "[] is too short - 'messages'",
+            "invalid_request_error",
+            None,
+            Some("messages"),
+        );
+        return respond_json(&mut stream, 400, "", &e).await;
+    }
+    let model = request
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or("gpt-4o-mini")
+        .to_owned();
+    let stream_mode = request
+        .get("stream")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let include_usage = request
+        .pointer("/stream_options/include_usage")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let reply = super::chat_chunks::Reply::new(&options, &model);
+    if stream_mode {
+        let _ = super::chat_chunks::stream(&mut stream, &options, &reply, include_usage).await;
+    } else {
+        respond_json(&mut stream, 200, "", &reply.completion()).await;
+    }
+}
