@@ -224,6 +224,7 @@ impl Session {
 
     /// Sends one server event, with a fresh `event_id`.
     pub(super) async fn emit(&mut self, mut event: Value) -> Result<(), Stop> {
+        drop_nulls(&mut event);
         let id = self.id("event");
         event["event_id"] = Value::String(id);
         self.ws
@@ -344,6 +345,26 @@ impl Session {
         let msg = format!("Missing required parameter: '{param}'.");
         self.error("missing_required_parameter", msg, Some(param), cid)
             .await
+    }
+}
+
+/// Removes `null` fields the GA schemas do not allow (the API leaves such fields out or
+/// sends `null` interchangeably); keeps those where `null` is part of the contract.
+fn drop_nulls(v: &mut Value) {
+    const NULLABLE: &[&str] = &[
+        "previous_item_id",
+        "turn_detection",
+        "param",
+        "code",
+        "event_id",
+    ];
+    match v {
+        Value::Object(m) => {
+            m.retain(|k, v| !v.is_null() || NULLABLE.contains(&k.as_str()));
+            m.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(a) => a.iter_mut().for_each(drop_nulls),
+        _ => {}
     }
 }
 

@@ -1,4 +1,6 @@
-//! `cargo xtask schemas [--spec PATH]`: regenerate `schemas/` from the OpenAI OpenAPI spec.
+//! `cargo xtask schemas [--spec PATH]`: regenerate `schemas/` from the OpenAI OpenAPI spec:
+//! one standalone JSON Schema (2020-12) per Realtime event in `schemas/client/` and
+//! `schemas/server/`, and the spec's examples in `schemas/examples/`.
 //!
 //! The output is deterministic: the same spec gives byte-identical files.
 
@@ -58,10 +60,17 @@ fn generate(spec_path: &Path, out: &Path) -> Result<(), String> {
     ] {
         let members = union_members(components, union)?;
         let mut examples = Map::new();
+        let dir = out.join(side);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| e.to_string())?;
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         for name in &members {
             let schema = &components[name.as_str()];
             let event_type =
                 event_type_of(schema).ok_or_else(|| format!("{name}: no `type` enum"))?;
+            let standalone = bundle(components, name, &event_type, side)?;
+            write_json(&dir.join(format!("{event_type}.json")), &standalone)?;
             let example = schema
                 .pointer("/x-oaiMeta/example")
                 .and_then(Value::as_str)
@@ -93,6 +102,75 @@ fn generate(spec_path: &Path, out: &Path) -> Result<(), String> {
     );
     std::fs::write(out.join("SOURCE"), source).map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// One event's schema standing alone: every component it refers to, directly or not,
+/// copied under `$defs`, with `#/components/schemas/X` rewritten to `#/$defs/X`.
+fn bundle(
+    components: &Map<String, Value>,
+    name: &str,
+    event_type: &str,
+    side: &str,
+) -> Result<Value, String> {
+    let mut defs = Map::new();
+    let mut todo = vec![name.to_owned()];
+    let mut root = None;
+    while let Some(n) = todo.pop() {
+        if defs.contains_key(&n) || (root.is_some() && n == name) {
+            continue;
+        }
+        let schema = components
+            .get(&n)
+            .ok_or_else(|| format!("{name}: $ref to missing {n}"))?;
+        let mut copy = schema.clone();
+        rewrite_refs(&mut copy, &mut todo);
+        if let Value::Object(m) = &mut copy {
+            m.retain(|k, _| !k.starts_with("x-"));
+        }
+        if n == name {
+            root = Some(copy);
+        } else {
+            defs.insert(n, copy);
+        }
+    }
+    let Some(Value::Object(mut root)) = root else {
+        return Err(format!("{name} is not an object schema"));
+    };
+    let mut out = Map::new();
+    out.insert(
+        "$schema".into(),
+        Value::String("https://json-schema.org/draft/2020-12/schema".into()),
+    );
+    out.insert(
+        "$id".into(),
+        Value::String(format!("urn:vivavoce:schemas:{side}:{event_type}")),
+    );
+    out.insert("title".into(), Value::String(name.to_owned()));
+    out.append(&mut root);
+    if !defs.is_empty() {
+        out.insert("$defs".into(), Value::Object(defs));
+    }
+    Ok(Value::Object(out))
+}
+
+fn rewrite_refs(v: &mut Value, found: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(r)) = m.get_mut("$ref") {
+                if let Some(target) = r.strip_prefix("#/components/schemas/") {
+                    found.push(target.to_owned());
+                    *r = format!("#/$defs/{target}");
+                }
+            }
+            for (k, child) in m.iter_mut() {
+                if !k.starts_with("x-") {
+                    rewrite_refs(child, found);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|c| rewrite_refs(c, found)),
+        _ => {}
+    }
 }
 
 /// The component names of a `anyOf`/`oneOf` union of `$ref`s, in spec order.

@@ -1,0 +1,202 @@
+//! Every event the simulator sends validates against the GA server-event JSON Schema of
+//! its type (`schemas/server/`, generated from the OpenAI spec), over a long scripted
+//! conversation that touches every kind of event it can send.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use vivavoce::mock::{Pace, RealtimeSimulator, SimulatorOptions};
+use vivavoce::realtime::{
+    ClientEvent, EventReceiver, EventSender, InputAudioBufferAppend, ResponseCancel,
+    ResponseCreate, ServerEvent, connect,
+};
+
+fn validators() -> HashMap<String, jsonschema::Validator> {
+    let dir = format!("{}/schemas/server", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let ty = path.file_stem().unwrap().to_str().unwrap().to_owned();
+            let schema: Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let validator =
+                jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{ty}: {e}"));
+            (ty, validator)
+        })
+        .collect()
+}
+
+/// Sends `events` and collects the raw JSON of everything received until `until` types
+/// have all been seen.
+async fn exchange(
+    tx: &EventSender,
+    rx: &mut EventReceiver,
+    events: Vec<ClientEvent>,
+    until: &[&str],
+) -> Vec<String> {
+    for e in events {
+        tx.send(e).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut pending: Vec<&str> = until.to_vec();
+    while !pending.is_empty() {
+        let ev = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("still waiting for {pending:?}; got {seen:#?}"))
+            .unwrap();
+        pending.retain(|t| *t != ev.event_type());
+        assert!(!matches!(ev, ServerEvent::Disconnected(_)), "{ev:?}");
+        seen.push(ev.raw().unwrap().as_str().to_owned());
+    }
+    seen
+}
+
+fn raw(v: Value) -> ClientEvent {
+    ClientEvent::Raw(v)
+}
+
+#[tokio::test]
+async fn a_long_conversation_validates_against_the_spec() {
+    let validators = validators();
+    assert_eq!(validators.len(), 46);
+    let mut all = Vec::new();
+
+    let sim = RealtimeSimulator::start(SimulatorOptions::default().pace(Pace::Fast))
+        .await
+        .unwrap();
+    let (tx, mut rx) = connect(sim.connect_options()).await.unwrap();
+    all.push(rx.recv().await.unwrap().raw().unwrap().as_str().to_owned());
+    let speech: Vec<i16> = std::iter::repeat_n(0, 12_000)
+        .chain((0..24_000).map(|i| ((i as f32 * 0.12).sin() * 8000.0) as i16))
+        .chain(std::iter::repeat_n(0, 16_800))
+        .collect();
+    let steps: Vec<(Vec<ClientEvent>, &[&str])> = vec![
+        (
+            vec![raw(
+                json!({"type": "session.update", "session": {"type": "realtime", "instructions": "Be brief."}}),
+            )],
+            &["session.updated"],
+        ),
+        (
+            vec![raw(
+                json!({"type": "session.update", "session": {"type": "realtime", "bogus": 1}}),
+            )],
+            &["error"],
+        ),
+        (
+            vec![raw(
+                json!({"type": "conversation.item.create", "item": {"type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": "hi"}]}}),
+            )],
+            &["conversation.item.done"],
+        ),
+        (
+            vec![raw(
+                json!({"type": "response.create", "response": {"output_modalities": ["text"]}}),
+            )],
+            &["response.done"],
+        ),
+        (vec![ResponseCreate::default().into()], &["response.done"]),
+        (
+            speech
+                .chunks(2400)
+                .map(|c| InputAudioBufferAppend::from_pcm16(c).into())
+                .collect(),
+            &["response.done"],
+        ),
+        (
+            vec![
+                ResponseCreate::default().into(),
+                ResponseCreate::default().into(),
+                ResponseCancel::default().into(),
+            ],
+            &["response.done", "error"],
+        ),
+        (
+            vec![
+                raw(json!({"type": "input_audio_buffer.clear"})),
+                raw(json!({"type": "input_audio_buffer.append", "audio": "AAAA"})),
+                raw(json!({"type": "input_audio_buffer.commit"})),
+            ],
+            &["error"],
+        ),
+        (
+            vec![raw(json!({"type": "input_audio_buffer.clear"}))],
+            &["input_audio_buffer.cleared"],
+        ),
+        (vec![raw(json!({"type": "nonsense"}))], &["error"]),
+    ];
+    for (events, until) in steps {
+        all.extend(exchange(&tx, &mut rx, events, until).await);
+    }
+    // Item operations on the first item the conversation holds.
+    let first_item = all
+        .iter()
+        .find_map(|r| {
+            let v: Value = serde_json::from_str(r).unwrap();
+            (v["type"] == "conversation.item.added")
+                .then(|| v["item"]["id"].as_str().unwrap().to_owned())
+        })
+        .unwrap();
+    all.extend(
+        exchange(
+            &tx,
+            &mut rx,
+            vec![
+                raw(json!({"type": "conversation.item.retrieve", "item_id": first_item})),
+                raw(json!({"type": "conversation.item.delete", "item_id": first_item})),
+            ],
+            &["conversation.item.deleted"],
+        )
+        .await,
+    );
+
+    // A function call, and G.711 audio, from scripted simulators.
+    let sim = RealtimeSimulator::start(
+        SimulatorOptions::default()
+            .function_call("f", r#"{"a":1}"#)
+            .pace(Pace::Fast),
+    )
+    .await
+    .unwrap();
+    let (tx, mut rx) = connect(sim.connect_options()).await.unwrap();
+    all.extend(
+        exchange(
+            &tx,
+            &mut rx,
+            vec![ResponseCreate::default().into()],
+            &["session.created", "response.done"],
+        )
+        .await,
+    );
+
+    let mut kinds: Vec<String> = Vec::new();
+    let mut failures = Vec::new();
+    for text in &all {
+        let v: Value = serde_json::from_str(text).unwrap();
+        let ty = v["type"].as_str().unwrap().to_owned();
+        let validator = validators
+            .get(&ty)
+            .unwrap_or_else(|| panic!("no schema for {ty}"));
+        for e in validator.iter_errors(&v) {
+            failures.push(format!("{ty} at {}: {e}", e.instance_path()));
+        }
+        if !kinds.contains(&ty) {
+            kinds.push(ty);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} schema violations:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(all.len() > 100, "a long conversation: {} events", all.len());
+    assert!(
+        kinds.len() >= 25,
+        "{} kinds of event: {kinds:?}",
+        kinds.len()
+    );
+}
