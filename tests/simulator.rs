@@ -611,3 +611,71 @@ async fn scripted_close_code_and_session_expiry() {
     }
     assert!(rx.recv().await.is_none());
 }
+
+#[tokio::test]
+async fn scripted_delay_and_jitter_keep_the_order() {
+    let options = SimulatorOptions::default()
+        .reply_text("one two three four five six")
+        .pace(Pace::Fast)
+        .response_delay(Duration::from_millis(150))
+        .jitter(Duration::from_millis(20));
+    let (_sim, tx, mut rx) = start(options).await;
+    let asked = tokio::time::Instant::now();
+    tx.send(ResponseCreate::default()).await.unwrap();
+    assert_eq!(next(&mut rx).await.event_type(), "response.created");
+    assert!(
+        asked.elapsed() >= Duration::from_millis(150),
+        "{:?}",
+        asked.elapsed()
+    );
+    let (events, _) = until(&mut rx, "response.done").await;
+    let transcript: String = events
+        .iter()
+        .filter_map(|e| match e {
+            ServerEvent::ResponseOutputAudioTranscriptDelta(d) => Some(d.delta.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        transcript, "one two three four five six",
+        "jitter never reorders"
+    );
+}
+
+#[tokio::test]
+async fn reconnect_against_the_simulator_replays_the_session() {
+    use vivavoce::realtime::ReconnectPolicy;
+    // Every connection drops after its second event: session.created, session.updated.
+    let sim = RealtimeSimulator::start(SimulatorOptions::default().drop_after_events(2))
+        .await
+        .unwrap();
+    let policy = ReconnectPolicy::default().initial_backoff(Duration::from_millis(20));
+    let (tx, mut rx) = connect(sim.connect_options().reconnect(Some(policy)))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut rx).await.event_type(), "session.created");
+    tx.send(ClientEvent::Raw(json!({"type": "session.update",
+        "session": {"type": "realtime", "instructions": "Remember me."}})))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut rx).await.event_type(), "session.updated");
+    match rx.recv().await.unwrap() {
+        ServerEvent::Disconnected(d) => assert!(d.will_reconnect, "{d:?}"),
+        other => panic!("{other:?}"),
+    }
+    match rx.recv().await.unwrap() {
+        ServerEvent::Reconnected(r) => assert!(r.session_replayed),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(next(&mut rx).await.event_type(), "session.created");
+    match next(&mut rx).await {
+        ServerEvent::SessionUpdated(s) => {
+            assert_eq!(
+                s.session.instructions.as_deref(),
+                Some("Remember me."),
+                "the new session got the replay"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -38,6 +38,10 @@ pub struct SimulatorOptions {
     /// Send the API's `session_expired` error and close (1000) this long after the
     /// connection opens; default never (the API's limit is 60 minutes).
     pub session_expires_after: Option<Duration>,
+    /// Wait this long before a response's first event; default none.
+    pub response_delay: Duration,
+    /// Delay each response event by a random time up to this (order kept); default none.
+    pub jitter: Duration,
     /// Make every response call this function (`name`, JSON `arguments`) instead of
     /// speaking; default `None`.
     pub function_call: Option<(String, String)>,
@@ -53,6 +57,8 @@ impl Default for SimulatorOptions {
             close_after_events: None,
             session_expires_after: None,
             function_call: None,
+            response_delay: Duration::ZERO,
+            jitter: Duration::ZERO,
         }
     }
 }
@@ -91,6 +97,18 @@ impl SimulatorOptions {
     /// Sets [`function_call`](Self::function_call).
     pub fn function_call(mut self, name: impl Into<String>, arguments: impl Into<String>) -> Self {
         self.function_call = Some((name.into(), arguments.into()));
+        self
+    }
+
+    /// Sets [`response_delay`](Self::response_delay).
+    pub fn response_delay(mut self, delay: Duration) -> Self {
+        self.response_delay = delay;
+        self
+    }
+
+    /// Sets [`jitter`](Self::jitter).
+    pub fn jitter(mut self, jitter: Duration) -> Self {
+        self.jitter = jitter;
         self
     }
 }

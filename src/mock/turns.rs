@@ -49,9 +49,15 @@ impl Session {
             Some((name, arguments)) => response::plan_call(&plan, &call_id, name, arguments),
             None => response::plan(&plan),
         };
-        let start = Instant::now();
-        self.queue
-            .extend(planned.events.into_iter().map(|(at, e)| (start + at, e)));
+        // Scripted latency: a delay before the first event, and jitter on each one that
+        // never reorders them.
+        let start = Instant::now() + options.response_delay;
+        let mut last = start;
+        for (at, event) in planned.events {
+            let jitter = options.jitter.mul_f64(fastrand::f64());
+            last = last.max(start + at + jitter);
+            self.queue.push_back((last, event));
+        }
         self.items.push(StoredItem {
             id: item_id,
             item: planned.item,
