@@ -679,3 +679,34 @@ async fn reconnect_against_the_simulator_replays_the_session() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn truncate_is_checked_against_the_audio_actually_sent() {
+    let long = "A long answer that the user cuts off after a moment, well before its end.";
+    let (_sim, tx, mut rx) = start(SimulatorOptions::default().reply_text(long)).await;
+    tx.send(ResponseCreate::default()).await.unwrap();
+    let (events, _) = until(&mut rx, "response.output_audio.delta").await;
+    let item_id = events
+        .iter()
+        .find_map(|e| match e {
+            ServerEvent::ResponseOutputItemAdded(a) => a.item.id().map(str::to_owned),
+            _ => None,
+        })
+        .unwrap();
+    let (_, _) = until(&mut rx, "response.output_audio.delta").await; // 200 ms sent
+    tx.send(ResponseCancel::default()).await.unwrap();
+    assert_cancelled(&mut rx, "client_cancelled").await;
+    let truncate = |ms| ConversationItemTruncate {
+        item_id: item_id.clone(),
+        audio_end_ms: ms,
+        ..Default::default()
+    };
+    // The full answer is seconds long, but only a few hundred ms went out.
+    tx.send(truncate(2000)).await.unwrap();
+    assert_eq!(error_code(&next(&mut rx).await).0, "invalid_value");
+    tx.send(truncate(150)).await.unwrap();
+    assert_eq!(
+        next(&mut rx).await.event_type(),
+        "conversation.item.truncated"
+    );
+}

@@ -127,8 +127,9 @@ async fn serve(stream: TcpStream, options: Arc<SimulatorOptions>) {
 pub(super) struct StoredItem {
     pub(super) id: String,
     pub(super) item: Value,
-    /// Length of its audio, for `conversation.item.truncate`.
-    pub(super) audio_ms: u64,
+    /// Length of its audio in µs (for assistant items: as sent so far), for
+    /// `conversation.item.truncate`.
+    pub(super) audio_us: u64,
 }
 
 /// One connection's server session.
@@ -215,10 +216,31 @@ impl Session {
                         if event["type"] == "response.done" {
                             self.active_response = None;
                         }
+                        if event["type"] == "response.output_audio.delta" {
+                            self.count_sent_audio(&event);
+                        }
                         self.emit(event).await?;
                     }
                 }
             }
+        }
+    }
+
+    /// Adds an audio delta's length to its item, so truncation is checked against the
+    /// audio actually sent (a cancelled response's item is shorter than planned).
+    fn count_sent_audio(&mut self, delta: &Value) {
+        let (Some(item_id), Some(b64)) = (delta["item_id"].as_str(), delta["delta"].as_str())
+        else {
+            return;
+        };
+        let padding = b64.bytes().rev().take_while(|&b| b == b'=').count();
+        let bytes = (b64.len() / 4 * 3).saturating_sub(padding) as u64;
+        let bytes_per_second = match self.format("output") {
+            super::response::Format::Pcm => 2 * voice::RATE as u64,
+            _ => 8_000,
+        };
+        if let Some(item) = self.items.iter_mut().find(|i| i.id == item_id) {
+            item.audio_us += bytes * 1_000_000 / bytes_per_second;
         }
     }
 
@@ -413,14 +435,14 @@ impl Session {
             .await?;
         let item = json!({ "id": id, "type": "message", "role": "user",
             "content": [{ "type": "input_audio", "transcript": null }] });
-        self.add_item(item, ms, None).await.map(|_| ())
+        self.add_item(item, ms * 1000, None).await.map(|_| ())
     }
 
     /// Stores an item (giving it an id) and announces it with `added` and `done`.
     async fn add_item(
         &mut self,
         mut item: Value,
-        audio_ms: u64,
+        audio_us: u64,
         previous: Option<String>,
     ) -> Result<String, Stop> {
         let id = match item.get("id").and_then(Value::as_str) {
@@ -434,7 +456,7 @@ impl Session {
         self.items.push(StoredItem {
             id: id.clone(),
             item: item.clone(),
-            audio_ms,
+            audio_us,
         });
         self.emit(json!({ "type": "conversation.item.added", "previous_item_id": previous, "item": item })).await?;
         self.emit(
@@ -477,14 +499,14 @@ impl Session {
                 let Some(end) = event.get("audio_end_ms").and_then(Value::as_i64) else {
                     return self.missing("audio_end_ms", cid).await;
                 };
-                let have = self.items[pos].audio_ms;
+                let have = self.items[pos].audio_us / 1000;
                 if end < 0 || end as u64 > have {
                     let msg = format!("Audio content of {have}ms is already shorter than {end}ms");
                     return self
                         .error("invalid_value", msg, Some("audio_end_ms"), cid)
                         .await;
                 }
-                self.items[pos].audio_ms = end as u64;
+                self.items[pos].audio_us = end as u64 * 1000;
                 self.emit(
                     json!({ "type": "conversation.item.truncated", "item_id": item_id,
                     "content_index": content_index, "audio_end_ms": end }),

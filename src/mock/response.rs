@@ -45,11 +45,10 @@ pub(crate) struct Plan<'a> {
     pub(crate) format: Format,
 }
 
-/// A planned response: its events (without `event_id`s) with their send times, the
-/// length of its audio, and the item it leaves in the conversation.
+/// A planned response: its events (without `event_id`s) with their send times, and the
+/// item it leaves in the conversation.
 pub(crate) struct Planned {
     pub(crate) events: Vec<(Duration, Value)>,
-    pub(crate) audio_ms: u64,
     pub(crate) item: Value,
 }
 
@@ -92,11 +91,9 @@ pub(crate) fn plan(p: &Plan<'_>) -> Planned {
     ));
 
     let words: Vec<&str> = p.text.split_inclusive(' ').collect();
-    let mut audio_ms = 0;
     let mut t = at0;
     if p.audio {
         let pcm = voice::synthesize(p.text);
-        audio_ms = pcm.len() as u64 * 1000 / voice::RATE as u64;
         let per_chunk = (voice::RATE as u64 * CHUNK_MS / 1000) as usize;
         let chunks: Vec<&[i16]> = pcm.chunks(per_chunk).collect();
         let mut word = 0;
@@ -171,7 +168,6 @@ pub(crate) fn plan(p: &Plan<'_>) -> Planned {
     events.push((t, json!({ "type": "response.done", "response": response("completed", json!([done_item]), usage) })));
     Planned {
         events,
-        audio_ms,
         item: done_item,
     }
 }
@@ -228,11 +224,7 @@ pub(crate) fn plan_call(p: &Plan<'_>, call_id: &str, name: &str, arguments: &str
         at,
         json!({ "type": "response.done", "response": response("completed", json!([done])) }),
     ));
-    Planned {
-        events,
-        audio_ms: 0,
-        item: done,
-    }
+    Planned { events, item: done }
 }
 
 /// `response.done` for a response cancelled before its end.
@@ -266,11 +258,8 @@ mod tests {
             pace: Pace::RealTime,
             format: Format::Pcm,
         };
-        let Planned {
-            events,
-            audio_ms: ms,
-            ..
-        } = plan(&p);
+        let Planned { events, .. } = plan(&p);
+        let ms = voice::synthesize("one two three").len() as u64 * 1000 / voice::RATE as u64;
         let t = types(&events);
         assert_eq!(t[0], "response.created");
         assert_eq!(t.last().unwrap(), "response.done");
@@ -307,12 +296,7 @@ mod tests {
             pace: Pace::Fast,
             format: Format::Pcm,
         };
-        let Planned {
-            events,
-            audio_ms: ms,
-            ..
-        } = plan(&p);
-        assert_eq!(ms, 0);
+        let Planned { events, .. } = plan(&p);
         let t = types(&events);
         assert!(!t.iter().any(|x| x.contains("audio")));
         assert_eq!(

@@ -61,7 +61,8 @@ impl Session {
         self.items.push(StoredItem {
             id: item_id,
             item: planned.item,
-            audio_ms: planned.audio_ms,
+            // Counted as its deltas are sent.
+            audio_us: 0,
         });
         self.active_response = Some(response_id);
         Ok(())
