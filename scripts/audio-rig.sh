@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# A headless audio rig for tests: a private PipeWire with a null sink "speaker" (what the
+# device plays can be recorded from its monitor) and a default microphone "mic" fed from
+# a sink "micfeed". Optional: `--echo MS` loops the speaker back into the mic after MS
+# milliseconds, a real acoustic echo path.
+#
+#   eval "$(scripts/audio-rig.sh start [--echo 40])"   # exports the environment
+#   scripts/audio-rig.sh stop
+#
+# Needs Debian's pipewire pipewire-bin pipewire-alsa wireplumber dbus.
+set -euo pipefail
+
+RIG="${VIVAVOCE_AUDIO_RIG:-${TMPDIR:-/tmp}/vivavoce-audio-rig}"
+
+stop() {
+  if [ -f "$RIG/pids" ]; then
+    while read -r pid; do kill "$pid" 2>/dev/null || true; done < "$RIG/pids"
+  fi
+  rm -rf "$RIG"
+}
+
+start() {
+  local echo_ms=""
+  if [ "${1:-}" = "--echo" ]; then echo_ms="$2"; fi
+  stop
+  mkdir -p "$RIG/runtime" "$RIG/home"
+  chmod 700 "$RIG/runtime"
+  cat > "$RIG/home/.asoundrc" <<'ALSA'
+pcm.!default { type pipewire }
+ctl.!default { type pipewire }
+ALSA
+  export XDG_RUNTIME_DIR="$RIG/runtime" HOME="$RIG/home"
+  dbus-daemon --session --fork --print-address=1 --print-pid=1 --address="unix:path=$RIG/runtime/bus" > "$RIG/dbus"
+  export DBUS_SESSION_BUS_ADDRESS="unix:path=$RIG/runtime/bus"
+  sed -n 2p "$RIG/dbus" >> "$RIG/pids"
+  pipewire > "$RIG/pipewire.log" 2>&1 & echo $! >> "$RIG/pids"
+  for _ in $(seq 50); do [ -S "$RIG/runtime/pipewire-0" ] && break; sleep 0.1; done
+  wireplumber > "$RIG/wireplumber.log" 2>&1 & echo $! >> "$RIG/pids"
+  sleep 1
+  pw-cli create-node adapter '{ factory.name=support.null-audio-sink node.name=speaker media.class=Audio/Sink audio.rate=48000 audio.position=[FL FR] object.linger=true }' > /dev/null
+  pw-loopback --capture-props='media.class=Audio/Sink node.name=micfeed audio.position=[MONO]' \
+              --playback-props='media.class=Audio/Source node.name=mic audio.position=[MONO]' \
+              > "$RIG/micfeed.log" 2>&1 & echo $! >> "$RIG/pids"
+  if [ -n "$echo_ms" ]; then
+    pw-loopback -d "$(awk "BEGIN { print $echo_ms / 1000 }")" \
+                --capture-props='stream.capture.sink=true target.object=speaker node.name=echo-in' \
+                --playback-props='target.object=micfeed node.name=echo-out' \
+                > "$RIG/echo.log" 2>&1 & echo $! >> "$RIG/pids"
+  fi
+  sleep 1
+  for _ in $(seq 50); do
+    if pw-cli ls Node 2>/dev/null | grep -q 'node.name = "mic"'; then break; fi
+    sleep 0.1
+  done
+  # WirePlumber makes "speaker" the default sink and "mic" the default source: they
+  # are the only ones.
+  echo "export XDG_RUNTIME_DIR='$XDG_RUNTIME_DIR' HOME='$HOME' DBUS_SESSION_BUS_ADDRESS='$DBUS_SESSION_BUS_ADDRESS'"
+}
+
+case "${1:-}" in
+  start) shift; start "$@" ;;
+  stop) stop ;;
+  *) echo "usage: $0 start [--echo MS] | stop" >&2; exit 2 ;;
+esac
