@@ -305,11 +305,16 @@ async fn dropping_the_sender_closes_with_1000_and_the_receiver_gets_the_last_eve
         let code_tx = code_tx.clone();
         async move {
             c.session_created().await;
+            // The client closes meanwhile; this event is already on its way and must
+            // still be delivered.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            c.send(json!({"type": "input_audio_buffer.cleared", "event_id": "last"}))
+                .await;
             use tokio_tungstenite::tungstenite::Message;
             while let Some(msg) = c.ws.next().await {
                 if let Ok(Message::Close(frame)) = msg {
                     code_tx.send(frame.map(|f| u16::from(f.code))).unwrap();
-                    // A last event, then our side of the close is sent by tungstenite.
+                    // tungstenite answers the close frame for us.
                     break;
                 }
             }
@@ -326,6 +331,10 @@ async fn dropping_the_sender_closes_with_1000_and_the_receiver_gets_the_last_eve
         tokio::time::timeout(LIMIT, code_rx.recv()).await.unwrap(),
         Some(Some(1000))
     );
+    match next(&mut rx).await {
+        Some(ServerEvent::InputAudioBufferCleared(e)) => assert_eq!(e.event_id, "last"),
+        other => panic!("the server's last event is delivered: {other:?}"),
+    }
     assert!(
         next(&mut rx).await.is_none(),
         "ends quietly after our own close"
