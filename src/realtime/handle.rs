@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::PollSender;
 
 use super::events::{ClientEvent, ServerEvent};
@@ -21,7 +22,8 @@ pub(crate) enum Command {
 
 /// A serialised event on its way out.
 pub(crate) struct Outgoing {
-    pub(crate) text: String,
+    /// The JSON text, shared so a resend after a reconnect does not copy it.
+    pub(crate) text: Utf8Bytes,
     /// The `session` object of a `session.update`, kept for replay after a reconnect.
     pub(crate) session: Option<Value>,
 }
@@ -160,7 +162,10 @@ impl EventSender {
             bytes = text.len(),
             "sending"
         );
-        Ok(Some(Outgoing { text, session }))
+        Ok(Some(Outgoing {
+            text: text.into(),
+            session,
+        }))
     }
 }
 

@@ -291,7 +291,7 @@ impl Task {
 
     async fn write(&mut self, ws: &mut Ws, out: Outgoing) -> Result<(), Error> {
         let n = out.text.len();
-        let result = ws.send(Message::Text(out.text.into())).await;
+        let result = ws.send(Message::Text(out.text)).await;
         self.budget.release(n);
         result.map_err(Error::transport)?;
         self.remember_session(out.session);
@@ -396,7 +396,7 @@ impl Task {
         let mut flushed = 0;
         while let Some(out) = self.backlog.pop_front() {
             let n = out.text.len();
-            if let Err(e) = ws.send(Message::Text(out.text.clone().into())).await {
+            if let Err(e) = ws.send(Message::Text(out.text.clone())).await {
                 self.backlog.push_front(out);
                 return Err(Error::transport(e));
             }
