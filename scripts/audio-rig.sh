@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# A headless audio rig for tests: a private PipeWire with a null sink "speaker" (what the
-# device plays can be recorded from its monitor) and a default microphone "mic" fed from
-# a sink "micfeed". Optional: `--echo MS` loops the speaker back into the mic after MS
-# milliseconds, a real acoustic echo path.
+# A headless audio rig for tests: a private PipeWire with a null sink "speaker" at 48 kHz
+# (the default output; what it plays can be recorded from its monitor), a second null
+# sink "speaker44" at 44.1 kHz (the ALSA device `speaker44`), and a default microphone
+# "mic" fed from a sink "micfeed". Optional: `--echo MS` loops the speaker back into the
+# mic after MS milliseconds, a real acoustic echo path.
 #
-#   eval "$(scripts/audio-rig.sh start [--echo 40])"   # exports the environment
+#   scripts/audio-rig.sh run cargo test        # start, run the command inside, stop
+#   eval "$(scripts/audio-rig.sh start [--echo 40])"   # or: export the environment
 #   scripts/audio-rig.sh stop
 #
 # Needs Debian's pipewire pipewire-bin pipewire-alsa wireplumber dbus.
@@ -28,6 +30,11 @@ start() {
   cat > "$RIG/home/.asoundrc" <<'ALSA'
 pcm.!default { type pipewire }
 ctl.!default { type pipewire }
+pcm.speaker44 {
+  type pipewire
+  playback_node "speaker44"
+  hint { show on description "vivavoce rig: 44.1 kHz speaker" }
+}
 ALSA
   export XDG_RUNTIME_DIR="$RIG/runtime" HOME="$RIG/home"
   dbus-daemon --session --fork --print-address=1 --print-pid=1 --address="unix:path=$RIG/runtime/bus" > "$RIG/dbus"
@@ -38,6 +45,7 @@ ALSA
   wireplumber > "$RIG/wireplumber.log" 2>&1 & echo $! >> "$RIG/pids"
   sleep 1
   pw-cli create-node adapter '{ factory.name=support.null-audio-sink node.name=speaker media.class=Audio/Sink audio.rate=48000 audio.position=[FL FR] object.linger=true }' > /dev/null
+  pw-cli create-node adapter '{ factory.name=support.null-audio-sink node.name=speaker44 media.class=Audio/Sink audio.rate=44100 audio.position=[FL FR] object.linger=true }' > /dev/null
   pw-loopback --capture-props='media.class=Audio/Sink node.name=micfeed audio.position=[MONO]' \
               --playback-props='media.class=Audio/Source node.name=mic audio.position=[MONO]' \
               > "$RIG/micfeed.log" 2>&1 & echo $! >> "$RIG/pids"
@@ -54,11 +62,22 @@ ALSA
   done
   # WirePlumber makes "speaker" the default sink and "mic" the default source: they
   # are the only ones.
-  echo "export XDG_RUNTIME_DIR='$XDG_RUNTIME_DIR' HOME='$HOME' DBUS_SESSION_BUS_ADDRESS='$DBUS_SESSION_BUS_ADDRESS'"
+  echo "export XDG_RUNTIME_DIR='$XDG_RUNTIME_DIR' HOME='$HOME' DBUS_SESSION_BUS_ADDRESS='$DBUS_SESSION_BUS_ADDRESS' VIVAVOCE_AUDIO_RIG='$RIG'"
+}
+
+# Runs a command with the rig's environment; cargo keeps its own home and caches.
+run() {
+  local cargo_home="${CARGO_HOME:-$HOME/.cargo}" rustup_home="${RUSTUP_HOME:-$HOME/.rustup}"
+  local env_line
+  env_line="$(start)"
+  trap stop EXIT
+  eval "$env_line"
+  CARGO_HOME="$cargo_home" RUSTUP_HOME="$rustup_home" "$@"
 }
 
 case "${1:-}" in
   start) shift; start "$@" ;;
   stop) stop ;;
-  *) echo "usage: $0 start [--echo MS] | stop" >&2; exit 2 ;;
+  run) shift; run "$@" ;;
+  *) echo "usage: $0 start [--echo MS] | stop | run COMMAND..." >&2; exit 2 ;;
 esac

@@ -127,6 +127,37 @@ pub enum Error {
         /// What did not parse, with its position.
         message: String,
     },
+
+    /// No audio device to play to or record from.
+    #[error(
+        "no audio {direction} device{}: start an audio server (PipeWire or PulseAudio) or connect a device, \
+         list the devices with `vivavoce::audio::devices()`, or use a WAV file instead",
+        match name { Some(n) => format!(" named `{n}`"), None => String::new() }
+    )]
+    NoAudioDevice {
+        /// `"output"` or `"input"`.
+        direction: &'static str,
+        /// The name that was asked for, if any.
+        name: Option<String>,
+    },
+
+    /// An audio device refused or lost the stream.
+    #[error("audio device `{device}`: {message}")]
+    AudioDevice {
+        /// The device's name.
+        device: String,
+        /// What went wrong (the audio backend's message).
+        message: String,
+    },
+
+    /// A WAV file could not be written or read.
+    #[error("WAV file {}: {message}", path.display())]
+    Wav {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 impl Error {

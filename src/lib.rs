@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+#[cfg(feature = "audio")]
+pub mod audio;
 mod error;
 #[cfg(feature = "mock")]
 pub mod mock;

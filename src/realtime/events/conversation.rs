@@ -323,6 +323,18 @@ pub struct ConversationItemTruncate {
     pub audio_end_ms: u32,
 }
 
+impl ConversationItemTruncate {
+    /// Truncates `item_id`'s content part `content_index` at `audio_end_ms`.
+    pub fn new(item_id: impl Into<String>, content_index: u32, audio_end_ms: u32) -> Self {
+        ConversationItemTruncate {
+            event_id: None,
+            item_id: item_id.into(),
+            content_index,
+            audio_end_ms,
+        }
+    }
+}
+
 /// The conversation a session writes to.
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

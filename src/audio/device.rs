@@ -1,0 +1,172 @@
+//! Audio devices: listing, choosing by name, and picking a stream configuration.
+
+use cpal::traits::{DeviceTrait, HostTrait};
+use cpal::{SampleFormat, SupportedStreamConfig};
+
+use crate::Error;
+
+/// An audio device, as [`devices`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeviceInfo {
+    /// The name to choose it by (the platform's device id, e.g. ALSA's `default` or
+    /// `pipewire`).
+    pub name: String,
+    /// A human description, when the platform gives one.
+    pub description: String,
+    /// Whether it can play.
+    pub output: bool,
+    /// Whether it can record.
+    pub input: bool,
+}
+
+/// Lists the audio devices of the default host.
+///
+/// ```no_run
+/// for d in vivavoce::audio::devices()? {
+///     println!("{} ({}){}", d.name, d.description, if d.output { " output" } else { "" });
+/// }
+/// # Ok::<(), vivavoce::Error>(())
+/// ```
+pub fn devices() -> Result<Vec<DeviceInfo>, Error> {
+    let host = cpal::default_host();
+    let list = host.devices().map_err(|e| device_error("(listing devices)", &e))?;
+    Ok(list.map(|d| info(&d)).collect())
+}
+
+fn info(d: &cpal::Device) -> DeviceInfo {
+    let name = d.id().map(|id| id.id().to_owned()).unwrap_or_default();
+    let desc = d.description().ok();
+    DeviceInfo {
+        description: desc.as_ref().map(|x| x.name().to_owned()).unwrap_or_else(|| name.clone()),
+        name,
+        output: d.supports_output() || desc.as_ref().is_some_and(|x| x.supports_output()),
+        input: d.supports_input() || desc.as_ref().is_some_and(|x| x.supports_input()),
+    }
+}
+
+/// Which way a device is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Output,
+    #[allow(dead_code)] // until microphone capture uses it
+    Input,
+}
+
+impl Direction {
+    pub(crate) fn word(self) -> &'static str {
+        match self {
+            Direction::Output => "output",
+            Direction::Input => "input",
+        }
+    }
+}
+
+/// The default device, or the one whose name or description matches `name` (exactly,
+/// else case-insensitively as a substring).
+pub(crate) fn find(direction: Direction, name: Option<&str>) -> Result<(cpal::Device, String), Error> {
+    let host = cpal::default_host();
+    let missing = || Error::NoAudioDevice {
+        direction: direction.word(),
+        name: name.map(str::to_owned),
+    };
+    let Some(wanted) = name else {
+        let d = match direction {
+            Direction::Output => host.default_output_device(),
+            Direction::Input => host.default_input_device(),
+        }
+        .ok_or_else(missing)?;
+        let n = info(&d).name;
+        return Ok((d, n));
+    };
+    let all: Vec<cpal::Device> = host.devices().map_err(|_| missing())?.collect();
+    let infos: Vec<DeviceInfo> = all.iter().map(info).collect();
+    let lower = wanted.to_lowercase();
+    let pick = infos
+        .iter()
+        .position(|i| i.name == wanted || i.description == wanted)
+        .or_else(|| {
+            infos.iter().position(|i| {
+                i.name.to_lowercase().contains(&lower) || i.description.to_lowercase().contains(&lower)
+            })
+        })
+        .ok_or_else(missing)?;
+    let n = infos[pick].name.clone();
+    Ok((all.into_iter().nth(pick).expect("index from the same list"), n))
+}
+
+/// Formats the callback can write.
+const FORMATS: [SampleFormat; 8] = [
+    SampleFormat::F32,
+    SampleFormat::I16,
+    SampleFormat::I32,
+    SampleFormat::U16,
+    SampleFormat::F64,
+    SampleFormat::I8,
+    SampleFormat::U8,
+    SampleFormat::U32,
+];
+
+/// The device's default configuration, moved to `rate` if one is asked for; falls back to
+/// the first supported range holding that rate in a format we can write.
+pub(crate) fn pick_config(
+    device: &cpal::Device,
+    name: &str,
+    direction: Direction,
+    rate: Option<u32>,
+) -> Result<SupportedStreamConfig, Error> {
+    let default = match direction {
+        Direction::Output => device.default_output_config(),
+        Direction::Input => device.default_input_config(),
+    }
+    .map_err(|e| device_error(name, &e))?;
+    let usable = |f: SampleFormat| FORMATS.contains(&f);
+    if usable(default.sample_format()) && rate.is_none_or(|r| r == default.sample_rate()) {
+        return Ok(default);
+    }
+    let ranges: Vec<_> = match direction {
+        Direction::Output => device.supported_output_configs().map(|r| r.collect()),
+        Direction::Input => device.supported_input_configs().map(|r| r.collect()),
+    }
+    .map_err(|e| device_error(name, &e))?;
+    let want = rate.unwrap_or(default.sample_rate());
+    ranges
+        .into_iter()
+        .filter(|r| usable(r.sample_format()))
+        .min_by_key(|r| {
+            (
+                r.channels() != default.channels(),
+                FORMATS.iter().position(|f| *f == r.sample_format()),
+            )
+        })
+        .and_then(|r| {
+            r.try_with_sample_rate(want)
+                .or_else(|| rate.is_none().then(|| r.with_max_sample_rate()))
+        })
+        .ok_or_else(|| Error::AudioDevice {
+            device: name.to_owned(),
+            message: format!(
+                "no supported {} configuration at {want} Hz in f32, i16, i32, u16 or another PCM format",
+                direction.word()
+            ),
+        })
+}
+
+/// A cpal error as ours: an absent device or host is [`Error::NoAudioDevice`].
+pub(crate) fn device_error(device: &str, e: &cpal::Error) -> Error {
+    Error::AudioDevice {
+        device: device.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+/// Like [`device_error`], but an unreachable device or audio server says what to do.
+pub(crate) fn open_error(direction: Direction, name: Option<&str>, device: &str, e: &cpal::Error) -> Error {
+    match e.kind() {
+        cpal::ErrorKind::DeviceNotAvailable | cpal::ErrorKind::HostUnavailable => Error::NoAudioDevice {
+            direction: direction.word(),
+            name: name.map(str::to_owned),
+        },
+        _ => device_error(device, e),
+    }
+}

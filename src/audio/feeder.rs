@@ -1,0 +1,391 @@
+//! The playback thread: decoded audio in, resampled frames into the callback's ring.
+//!
+//! One thread per [`Playback`](super::Playback). It converts each item's 24 kHz audio to
+//! the device rate, keeps the lock-free ring topped up (audio beyond the ring waits in a
+//! bounded queue here, never in the callback), tracks which item each ring position
+//! belongs to, carries out clears and interruptions, resolves drains, and turns the
+//! callback's tap into the echo reference. It wakes on every message and every few ms.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::output::Output;
+use super::position::{self, Tracker};
+use super::reference::ReferenceTap;
+use super::render::Shared;
+use super::resample::Converter;
+use crate::Error;
+
+/// What the stream task and the handle tell the thread, in order.
+pub(crate) enum Msg {
+    Audio {
+        seq: u64,
+        item_id: String,
+        content_index: u32,
+        response_id: String,
+        rate: u32,
+        samples: Vec<i16>,
+    },
+    AudioDone {
+        item_id: String,
+    },
+    ResponseStarted(String),
+    ResponseDone(String),
+    Interrupt(oneshot::Sender<Option<Interruption>>),
+    Drain(oneshot::Sender<Result<(), Error>>),
+}
+
+/// What an interruption cut, for the truncate the server needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Interruption {
+    /// The assistant item that was playing.
+    pub item_id: String,
+    /// Its audio content part.
+    pub content_index: u32,
+    /// The `audio_end_ms` for `conversation.item.truncate`: what was heard, clamped to the
+    /// audio received, at least 1. `None` if nothing of the item was heard yet (there is
+    /// nothing to truncate; the item simply never played).
+    pub audio_end_ms: Option<u64>,
+    /// Exactly how much was heard.
+    pub played: Duration,
+    /// The response, if it was still in progress (not yet `response.done`).
+    pub response_in_progress: Option<String>,
+}
+
+/// State the handle and the stream task share with the thread (no locks on the audio path).
+pub(crate) struct Control {
+    pub shared: Arc<Shared>,
+    /// Numbers audio messages as they are sent.
+    pub seq: AtomicU64,
+    /// Audio messages numbered up to this one are cleared.
+    pub clear_upto: AtomicU64,
+    /// Frames dropped because the queue was full.
+    pub dropped: AtomicU64,
+    pub tracker: Mutex<Tracker>,
+    pub reference: Mutex<ReferenceTap>,
+    pub thread: Mutex<Option<std::thread::Thread>>,
+    pub device_rate: u32,
+}
+
+impl Control {
+    pub(crate) fn wake(&self) {
+        if let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            t.unpark();
+        }
+    }
+}
+
+pub(crate) struct Feeder {
+    pub rx: mpsc::Receiver<Msg>,
+    pub control: Arc<Control>,
+    pub ring: rtrb::Producer<f32>,
+    pub converter: Converter,
+    pub max_queue: usize,
+    pub prebuffer: Duration,
+    pub output: Output,
+    pub queue: VecDeque<f32>,
+    pub produced: u64,
+    pub written: u64,
+    /// The item whose audio is inside the converter.
+    pub segment: Option<(String, u32)>,
+    /// Until when the start of the current item is held back (see `prebuffer`).
+    pub hold: Option<Instant>,
+    pub active: Vec<String>,
+    pub cancelled: VecDeque<String>,
+    pub cleared: u64,
+    pub drains: Vec<(u64, Option<Instant>, oneshot::Sender<Result<(), Error>>)>,
+    pub scratch: Vec<f32>,
+    pub converted: Vec<f32>,
+}
+
+impl Feeder {
+    pub(crate) fn run(mut self) {
+        let tick = Duration::from_millis(4);
+        let shared = self.control.shared.clone();
+        while !shared.stop.load(Ordering::Acquire) {
+            self.check_clear();
+            while let Ok(msg) = self.rx.try_recv() {
+                self.handle(msg);
+                self.check_clear();
+            }
+            self.pump();
+            self.control
+                .reference
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pump();
+            self.drains();
+            let wait = match self.hold {
+                Some(until) => until.saturating_duration_since(Instant::now()).min(tick),
+                None => tick,
+            };
+            std::thread::park_timeout(wait);
+        }
+        for (_, _, reply) in self.drains.drain(..) {
+            let _ = reply.send(Err(Error::AudioDevice {
+                device: "playback".into(),
+                message: "playback stopped before the audio was heard".into(),
+            }));
+        }
+        drop(self.output);
+    }
+
+    fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Audio {
+                seq,
+                item_id,
+                content_index,
+                response_id,
+                rate,
+                samples,
+            } => self.audio(seq, item_id, content_index, response_id, rate, &samples),
+            Msg::AudioDone { item_id } => {
+                if self.segment.as_ref().is_some_and(|(id, _)| *id == item_id) {
+                    self.finish_segment();
+                }
+            }
+            Msg::ResponseStarted(id) => self.active.push(id),
+            Msg::ResponseDone(id) => {
+                self.active.retain(|r| *r != id);
+                let ours = self.tracker().current().is_some_and(|e| e.response_id == id);
+                if ours {
+                    self.finish_segment();
+                }
+            }
+            Msg::Interrupt(reply) => {
+                let cut = self.interrupt();
+                let _ = reply.send(cut);
+            }
+            Msg::Drain(reply) => {
+                self.finish_segment();
+                self.pump();
+                self.drains.push((self.produced, None, reply));
+            }
+        }
+        self.update_expecting();
+    }
+
+    fn tracker(&self) -> std::sync::MutexGuard<'_, Tracker> {
+        self.control.tracker.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn audio(&mut self, seq: u64, item_id: String, ci: u32, response_id: String, rate: u32, samples: &[i16]) {
+        if seq <= self.cleared || self.cancelled.contains(&response_id) {
+            return;
+        }
+        if self.segment.as_ref().is_some_and(|(id, c)| *id != item_id || *c != ci) {
+            self.finish_segment();
+        }
+        if self.converter.from_rate() != rate {
+            self.finish_segment();
+            match Converter::new(rate, self.control.device_rate) {
+                Ok(c) => self.converter = c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "audio dropped");
+                    return;
+                }
+            }
+        }
+        let start = self.produced;
+        {
+            let mut t = self.tracker();
+            let Some(entry) = t.open(&item_id, ci, &response_id, rate, start) else {
+                return; // cut by an interruption: late audio of that item is not played
+            };
+            entry.received += samples.len() as u64;
+        }
+        if self.segment.is_none() {
+            self.segment = Some((item_id, ci));
+            // Hold the start back for the resampler's delay plus `prebuffer`, unless audio
+            // is still playing ahead of it: every delta's last few ms come out of the
+            // resampler only with the next delta, so deltas arriving just in time would
+            // otherwise leave a gap each.
+            let consumed = self.control.shared.consumed.load(Ordering::Acquire);
+            if self.written <= consumed && self.queue.is_empty() {
+                let delay = self.converter.delay_frames() as u64 * 1_000_000_000
+                    / u64::from(self.control.device_rate);
+                self.hold = Some(Instant::now() + self.prebuffer + Duration::from_nanos(delay));
+            }
+        }
+        self.scratch.clear();
+        self.scratch.extend(samples.iter().map(|&s| f32::from(s) / 32768.0));
+        let mut converted = std::mem::take(&mut self.converted);
+        converted.clear();
+        self.converter.push(&self.scratch, &mut converted);
+        self.append(&converted);
+        self.converted = converted;
+    }
+
+    /// Flushes the converter into the current item and closes it.
+    fn finish_segment(&mut self) {
+        if self.segment.take().is_none() {
+            return;
+        }
+        let mut converted = std::mem::take(&mut self.converted);
+        converted.clear();
+        self.converter.flush(&mut converted);
+        self.append(&converted);
+        self.converted = converted;
+        self.hold = None;
+        self.pump();
+        self.tracker().close_all();
+    }
+
+    /// Gives converted frames ring positions (ring first, then the queue).
+    fn append(&mut self, frames: &[f32]) {
+        let room = self.max_queue.saturating_sub(self.queue.len());
+        let frames = if frames.len() > room {
+            self.control
+                .dropped
+                .fetch_add((frames.len() - room) as u64, Ordering::Relaxed);
+            tracing::warn!(
+                dropped_frames = frames.len() - room,
+                "playback queue full: audio dropped (raise PlaybackOptions::max_queued)"
+            );
+            &frames[..room]
+        } else {
+            frames
+        };
+        self.queue.extend(frames);
+        self.produced += frames.len() as u64;
+        if let Some(e) = self.tracker().current() {
+            e.end = self.produced;
+        }
+        self.pump();
+    }
+
+    /// Moves queued frames into the ring.
+    fn pump(&mut self) {
+        if let Some(until) = self.hold {
+            if Instant::now() < until {
+                return;
+            }
+            self.hold = None;
+        }
+        while !self.queue.is_empty() {
+            let (a, _) = self.queue.as_slices();
+            let (_, rest) = self.ring.push_partial_slice(a);
+            let n = a.len() - rest.len();
+            if n == 0 {
+                break;
+            }
+            self.queue.drain(..n);
+            self.written += n as u64;
+        }
+        self.control
+            .shared
+            .written
+            .store(self.written, Ordering::Release);
+        self.update_expecting();
+    }
+
+    fn update_expecting(&self) {
+        // While the start is held back the silence is deliberate, not an underrun.
+        let expecting = self.hold.is_none() && (self.segment.is_some() || !self.queue.is_empty());
+        self.control
+            .shared
+            .expecting
+            .store(expecting, Ordering::Relaxed);
+    }
+
+    /// A `clear()` from the handle: everything sent up to its number goes.
+    fn check_clear(&mut self) {
+        let upto = self.control.clear_upto.load(Ordering::Acquire);
+        if upto > self.cleared {
+            self.cleared = upto;
+            self.flush_now();
+        }
+    }
+
+    /// Stops the sound now and cuts the items being played; returns the callback's exact
+    /// count of frames heard when it took effect.
+    fn flush_now(&mut self) -> u64 {
+        let s = &*self.control.shared;
+        self.queue.clear();
+        self.converter.reset();
+        self.segment = None;
+        self.hold = None;
+        // Positions that never reached the ring are forgotten: the next audio continues
+        // the timeline from what the ring holds.
+        self.produced = self.written;
+        let generation = s.skip_gen.load(Ordering::Relaxed) + 1;
+        s.skip_to.store(self.written, Ordering::Release);
+        s.skip_gen.store(generation, Ordering::Release);
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while s.skip_ack.load(Ordering::Acquire) < generation
+            && Instant::now() < deadline
+            && !s.device_lost.load(Ordering::Acquire)
+        {
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        let heard = if s.skip_ack.load(Ordering::Acquire) >= generation {
+            s.skip_from.load(Ordering::Acquire)
+        } else {
+            s.consumed.load(Ordering::Acquire)
+        };
+        self.tracker().cut_at(heard);
+        for r in self.active.drain(..) {
+            if self.cancelled.len() == 16 {
+                self.cancelled.pop_front();
+            }
+            self.cancelled.push_back(r);
+        }
+        self.update_expecting();
+        heard
+    }
+
+    fn interrupt(&mut self) -> Option<Interruption> {
+        let consumed = self.control.shared.consumed.load(Ordering::Acquire);
+        let playing = self.tracker().playing(consumed).cloned();
+        let in_progress = playing
+            .as_ref()
+            .and_then(|e| self.active.iter().find(|r| **r == e.response_id).cloned());
+        let heard = self.flush_now();
+        let e = playing?;
+        let played = position::played_frames(&e, heard);
+        let rate = self.control.device_rate;
+        Some(Interruption {
+            audio_end_ms: position::audio_end_ms(played, rate, e.received, e.rate),
+            played: Duration::from_nanos(played * 1_000_000_000 / u64::from(rate)),
+            item_id: e.item_id,
+            content_index: e.content_index,
+            response_in_progress: in_progress,
+        })
+    }
+
+    fn drains(&mut self) {
+        let s = &*self.control.shared;
+        let consumed = s.consumed.load(Ordering::Acquire);
+        let lost = s.device_lost.load(Ordering::Acquire);
+        let latency = Duration::from_nanos(s.output_latency_ns.load(Ordering::Relaxed));
+        let now = Instant::now();
+        let mut i = 0;
+        while i < self.drains.len() {
+            let (target, deadline, _) = &mut self.drains[i];
+            if lost {
+                let (_, _, reply) = self.drains.swap_remove(i);
+                let _ = reply.send(Err(Error::AudioDevice {
+                    device: "playback".into(),
+                    message: "the output device stopped".into(),
+                }));
+                continue;
+            }
+            if deadline.is_none() && consumed >= *target && self.queue.is_empty() {
+                // The last frame left the callback; it is heard one output latency later.
+                *deadline = Some(now + latency);
+            }
+            if deadline.is_some_and(|d| now >= d) {
+                let (_, _, reply) = self.drains.swap_remove(i);
+                let _ = reply.send(Ok(()));
+                continue;
+            }
+            i += 1;
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! Where playback goes: a cpal output device, or a real-time clocked WAV file.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use cpal::traits::{DeviceTrait, StreamTrait};
+use cpal::{FromSample, SizedSample};
+
+use super::device::{self, Direction};
+use super::render::{Renderer, Shared};
+use crate::Error;
+
+/// Where [`stream`](crate::audio::stream) plays to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OutputTarget {
+    /// The system's default output device.
+    #[default]
+    Default,
+    /// The device whose name or description matches (see [`devices`](crate::audio::devices)).
+    Device(String),
+    /// A WAV file (16-bit PCM), written in real time as a device would play it: for tests
+    /// and machines without a sound card.
+    Wav {
+        /// The file to create.
+        path: PathBuf,
+        /// Its sample rate.
+        sample_rate: u32,
+        /// Its channel count.
+        channels: u16,
+    },
+}
+
+impl OutputTarget {
+    /// A WAV file at 48 kHz stereo.
+    pub fn wav(path: impl Into<PathBuf>) -> Self {
+        OutputTarget::Wav {
+            path: path.into(),
+            sample_rate: 48_000,
+            channels: 2,
+        }
+    }
+}
+
+/// What the output was opened with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OutputInfo {
+    /// The device's name (or the WAV file's path).
+    pub name: String,
+    /// Frames per second.
+    pub sample_rate: u32,
+    /// Channels per frame.
+    pub channels: u16,
+    /// The sample format written (`"f32"`, `"i16"`, …).
+    pub sample_format: String,
+}
+
+/// A running output; dropping it stops the device or finishes the file.
+pub(crate) enum Output {
+    Device(#[allow(dead_code)] cpal::Stream),
+    Wav(Option<std::thread::JoinHandle<Result<(), Error>>>, Arc<Shared>),
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        if let Output::Wav(join, shared) = self {
+            shared.stop.store(true, Ordering::Release);
+            if let Some(j) = join.take() {
+                let _ = j.join();
+            }
+        }
+    }
+}
+
+/// Opened but not yet started: the rate and channels decide how the feeder converts.
+pub(crate) struct Opened {
+    pub info: OutputInfo,
+    start: Box<dyn FnOnce(Renderer) -> Result<Output, Error> + Send>,
+}
+
+impl Opened {
+    pub(crate) fn start(self, renderer: Renderer) -> Result<Output, Error> {
+        (self.start)(renderer)
+    }
+}
+
+/// Finds and configures the output; [`Opened::start`] builds the stream around a renderer.
+pub(crate) fn open(
+    target: &OutputTarget,
+    rate: Option<u32>,
+    buffer_frames: Option<u32>,
+    shared: Arc<Shared>,
+) -> Result<Opened, Error> {
+    match target {
+        OutputTarget::Wav {
+            path,
+            sample_rate,
+            channels,
+        } => {
+            let spec = hound::WavSpec {
+                channels: *channels,
+                sample_rate: *sample_rate,
+                bits_per_sample: 16,
+                sample_format: hound::SampleFormat::Int,
+            };
+            let wav_error = |e: hound::Error| Error::Wav {
+                path: path.clone(),
+                message: e.to_string(),
+            };
+            let writer = hound::WavWriter::create(path, spec).map_err(wav_error)?;
+            let period = buffer_frames.unwrap_or(sample_rate / 100).max(1) as usize;
+            let path = path.clone();
+            Ok(Opened {
+                info: OutputInfo {
+                    name: path.display().to_string(),
+                    sample_rate: *sample_rate,
+                    channels: *channels,
+                    sample_format: "i16".into(),
+                },
+                start: Box::new(move |renderer| {
+                    let s = shared.clone();
+                    let join = std::thread::Builder::new()
+                        .name("vivavoce-wav-out".into())
+                        .spawn(move || wav_clock(writer, renderer, period, spec, &s, &path))
+                        .map_err(|e| Error::AudioDevice {
+                            device: "wav".into(),
+                            message: e.to_string(),
+                        })?;
+                    Ok(Output::Wav(Some(join), shared))
+                }),
+            })
+        }
+        OutputTarget::Default | OutputTarget::Device(_) => {
+            let wanted = match target {
+                OutputTarget::Device(n) => Some(n.as_str()),
+                _ => None,
+            };
+            let (dev, name) = device::find(Direction::Output, wanted)?;
+            let supported = device::pick_config(&dev, &name, Direction::Output, rate)
+                .map_err(|e| match e {
+                    Error::AudioDevice { .. } if wanted.is_none() => Error::NoAudioDevice {
+                        direction: "output",
+                        name: None,
+                    },
+                    e => e,
+                })?;
+            let format = supported.sample_format();
+            let mut config = supported.config();
+            if let Some(n) = buffer_frames {
+                config.buffer_size = cpal::BufferSize::Fixed(n);
+            }
+            let wanted = wanted.map(str::to_owned);
+            Ok(Opened {
+                info: OutputInfo {
+                    name: name.clone(),
+                    sample_rate: config.sample_rate,
+                    channels: config.channels,
+                    sample_format: format.to_string(),
+                },
+                start: Box::new(move |renderer| {
+                    use cpal::SampleFormat as F;
+                    let s = shared;
+                    let stream = match format {
+                        F::F32 => build::<f32>(&dev, config, renderer, s),
+                        F::I16 => build::<i16>(&dev, config, renderer, s),
+                        F::I32 => build::<i32>(&dev, config, renderer, s),
+                        F::U16 => build::<u16>(&dev, config, renderer, s),
+                        F::F64 => build::<f64>(&dev, config, renderer, s),
+                        F::I8 => build::<i8>(&dev, config, renderer, s),
+                        F::U8 => build::<u8>(&dev, config, renderer, s),
+                        F::U32 => build::<u32>(&dev, config, renderer, s),
+                        other => {
+                            return Err(Error::AudioDevice {
+                                device: name,
+                                message: format!("unsupported sample format {other}"),
+                            });
+                        }
+                    }
+                    .map_err(|e| device::open_error(Direction::Output, wanted.as_deref(), &name, &e))?;
+                    stream
+                        .play()
+                        .map_err(|e| device::open_error(Direction::Output, wanted.as_deref(), &name, &e))?;
+                    Ok(Output::Device(stream))
+                }),
+            })
+        }
+    }
+}
+
+fn build<T: SizedSample + FromSample<f32>>(
+    dev: &cpal::Device,
+    config: cpal::StreamConfig,
+    mut renderer: Renderer,
+    shared: Arc<Shared>,
+) -> Result<cpal::Stream, cpal::Error> {
+    dev.build_output_stream(
+        config,
+        move |out: &mut [T], info: &cpal::OutputCallbackInfo| {
+            let ts = info.timestamp();
+            let latency = ts.playback.saturating_duration_since(ts.callback);
+            renderer.render(out, latency);
+        },
+        move |e: cpal::Error| {
+            // The error callback is not the audio callback: logging is fine here.
+            match e.kind() {
+                cpal::ErrorKind::Xrun | cpal::ErrorKind::DeviceChanged | cpal::ErrorKind::RealtimeDenied => {
+                    tracing::debug!(error = %e, "audio output");
+                }
+                _ => {
+                    tracing::warn!(error = %e, "audio output stream failed");
+                    shared.device_lost.store(true, Ordering::Release);
+                }
+            }
+        },
+        Some(Duration::from_secs(5)),
+    )
+}
+
+/// Plays into a WAV file at the pace of a device: one period per period of wall time.
+fn wav_clock(
+    mut writer: hound::WavWriter<std::io::BufWriter<std::fs::File>>,
+    mut renderer: Renderer,
+    period: usize,
+    spec: hound::WavSpec,
+    shared: &Shared,
+    path: &std::path::Path,
+) -> Result<(), Error> {
+    let mut buf = vec![0i16; period * spec.channels as usize];
+    let step = Duration::from_nanos(period as u64 * 1_000_000_000 / u64::from(spec.sample_rate));
+    let mut next = Instant::now();
+    let wav_error = |e: hound::Error| Error::Wav {
+        path: path.to_owned(),
+        message: e.to_string(),
+    };
+    while !shared.stop.load(Ordering::Acquire) {
+        renderer.render(&mut buf, Duration::ZERO);
+        for &x in &buf {
+            writer.write_sample(x).map_err(wav_error)?;
+        }
+        next += step;
+        let now = Instant::now();
+        if next > now {
+            std::thread::sleep(next - now);
+        } else if now - next > step * 10 {
+            next = now; // fell far behind (suspended): do not burst
+        }
+    }
+    writer.finalize().map_err(wav_error)
+}

@@ -1,0 +1,379 @@
+//! The real-time side of playback: what runs inside the device callback.
+//!
+//! [`Renderer::render`] reads mono samples from a lock-free SPSC ring, applies volume,
+//! copies each sample to every channel, and publishes counters through atomics. It never
+//! allocates, locks, logs or blocks; a test below checks that no allocation happens.
+//!
+//! Clearing works by position, not by the producer touching the ring: the feeder asks the
+//! callback to skip up to a ring position (`skip_to`, then `skip_gen`); the callback
+//! records where it was (`skip_from`, the exact number of frames heard before the clear),
+//! discards the rest and acknowledges (`skip_ack`).
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use cpal::{FromSample, Sample};
+
+/// Counters and controls shared by the callback, the feeder thread and the handle.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// Ring frames taken by the callback (heard or skipped).
+    pub consumed: AtomicU64,
+    /// Ring frames the callback wrote to the device.
+    pub heard: AtomicU64,
+    /// Ring frames the feeder has written.
+    pub written: AtomicU64,
+    pub skip_to: AtomicU64,
+    pub skip_gen: AtomicU64,
+    pub skip_from: AtomicU64,
+    pub skip_ack: AtomicU64,
+    /// Callbacks that found the ring empty while audio was expected.
+    pub underruns: AtomicU64,
+    /// Set by the feeder while an item is still arriving or queued.
+    pub expecting: AtomicBool,
+    pub paused: AtomicBool,
+    /// Volume as `f32` bits.
+    pub volume: AtomicU32,
+    pub callbacks: AtomicU64,
+    /// Frames in the last callback.
+    pub period: AtomicU32,
+    /// From a callback to the moment its first frame reaches the device output, in ns.
+    pub output_latency_ns: AtomicU64,
+    /// Worst callback duration seen, in ns.
+    pub max_callback_ns: AtomicU64,
+    /// Whether the echo reference tap is wanted.
+    pub tap: AtomicBool,
+    /// Reference frames lost because nobody read them in time.
+    pub tap_overflows: AtomicU64,
+    /// The device reported an error that ended the stream.
+    pub device_lost: AtomicBool,
+    pub stop: AtomicBool,
+}
+
+impl Shared {
+    pub(crate) fn new(volume: f32) -> Self {
+        Shared {
+            consumed: AtomicU64::new(0),
+            heard: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            skip_to: AtomicU64::new(0),
+            skip_gen: AtomicU64::new(0),
+            skip_from: AtomicU64::new(0),
+            skip_ack: AtomicU64::new(0),
+            underruns: AtomicU64::new(0),
+            expecting: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
+            volume: AtomicU32::new(volume.to_bits()),
+            callbacks: AtomicU64::new(0),
+            period: AtomicU32::new(0),
+            output_latency_ns: AtomicU64::new(0),
+            max_callback_ns: AtomicU64::new(0),
+            tap: AtomicBool::new(false),
+            tap_overflows: AtomicU64::new(0),
+            device_lost: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn volume(&self) -> f32 {
+        f32::from_bits(self.volume.load(Ordering::Relaxed))
+    }
+}
+
+/// When a callback's first frame is played: its tap position and the instant.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mark {
+    pub frame: u64,
+    pub at: Instant,
+}
+
+/// The callback's state. Built by the feeder, moved into the device callback.
+pub(crate) struct Renderer {
+    shared: std::sync::Arc<Shared>,
+    channels: usize,
+    cursor: Cursor,
+    tap: Tap,
+}
+
+/// The read side of the ring and where it is.
+struct Cursor {
+    ring: rtrb::Consumer<f32>,
+    consumed: u64,
+    heard: u64,
+    seen_gen: u64,
+    skipping: bool,
+}
+
+/// What was played, mono, for the echo reference, with a mark per callback.
+struct Tap {
+    samples: rtrb::Producer<f32>,
+    marks: rtrb::Producer<Mark>,
+    tapped: u64,
+}
+
+impl Renderer {
+    pub(crate) fn new(
+        ring: rtrb::Consumer<f32>,
+        shared: std::sync::Arc<Shared>,
+        channels: usize,
+        tap: rtrb::Producer<f32>,
+        marks: rtrb::Producer<Mark>,
+    ) -> Self {
+        Renderer {
+            shared,
+            channels: channels.max(1),
+            cursor: Cursor {
+                ring,
+                consumed: 0,
+                heard: 0,
+                seen_gen: 0,
+                skipping: false,
+            },
+            tap: Tap {
+                samples: tap,
+                marks,
+                tapped: 0,
+            },
+        }
+    }
+
+    /// Fills one device buffer (interleaved, `channels` per frame). `latency` is how long
+    /// after now the first frame will be heard.
+    pub(crate) fn render<T: Sample + FromSample<f32>>(&mut self, out: &mut [T], latency: Duration) {
+        let began = Instant::now();
+        let s = &*self.shared;
+        let c = &mut self.cursor;
+        let frames = out.len() / self.channels;
+        c.skip(s);
+
+        let mut n = 0;
+        let volume = s.volume();
+        let tapping = s.tap.load(Ordering::Relaxed);
+        if !s.paused.load(Ordering::Relaxed) {
+            n = frames.min(c.ring.slots());
+            if let Ok(chunk) = c.ring.read_chunk(n) {
+                let (a, b) = chunk.as_slices();
+                let mut frames_out = out.chunks_exact_mut(self.channels);
+                for (&x, frame) in a.iter().chain(b).zip(&mut frames_out) {
+                    frame.fill(T::from_sample(x * volume));
+                }
+                if tapping {
+                    self.tap.played(s, a, b, volume, began + latency);
+                }
+                chunk.commit_all();
+            }
+            if n < frames && s.expecting.load(Ordering::Relaxed) {
+                s.underruns.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        for x in &mut out[n * self.channels..] {
+            *x = T::EQUILIBRIUM;
+        }
+        if tapping && n < frames {
+            let mark = (n == 0).then_some(began + latency);
+            self.tap.silence(s, frames - n, mark);
+        }
+        c.consumed += n as u64;
+        c.heard += n as u64;
+        s.consumed.store(c.consumed, Ordering::Release);
+        s.heard.store(c.heard, Ordering::Release);
+        s.period.store(frames as u32, Ordering::Relaxed);
+        s.output_latency_ns
+            .store(latency.as_nanos() as u64, Ordering::Relaxed);
+        s.callbacks.fetch_add(1, Ordering::Relaxed);
+        let took = began.elapsed().as_nanos() as u64;
+        s.max_callback_ns.fetch_max(took, Ordering::Relaxed);
+    }
+}
+
+impl Cursor {
+    /// Honours a clear request: discard up to `skip_to`.
+    fn skip(&mut self, s: &Shared) {
+        let generation = s.skip_gen.load(Ordering::Acquire);
+        if generation != self.seen_gen {
+            self.seen_gen = generation;
+            s.skip_from.store(self.consumed, Ordering::Release);
+            self.skipping = true;
+        }
+        if !self.skipping {
+            return;
+        }
+        let target = s.skip_to.load(Ordering::Acquire);
+        let n = (target.saturating_sub(self.consumed) as usize).min(self.ring.slots());
+        if let Ok(chunk) = self.ring.read_chunk(n) {
+            chunk.commit_all();
+            self.consumed += n as u64;
+        }
+        if self.consumed >= target {
+            self.skipping = false;
+            s.consumed.store(self.consumed, Ordering::Release);
+            s.skip_ack.store(generation, Ordering::Release);
+        }
+    }
+}
+
+impl Tap {
+    fn played(&mut self, s: &Shared, a: &[f32], b: &[f32], volume: f32, at: Instant) {
+        let n = a.len() + b.len();
+        if self.samples.slots() < n || self.marks.slots() == 0 {
+            s.tap_overflows.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let _ = self.marks.push(Mark {
+            frame: self.tapped,
+            at,
+        });
+        if let Ok(chunk) = self.samples.write_chunk_uninit(n) {
+            chunk.fill_from_iter(a.iter().chain(b).map(|x| x * volume));
+        }
+        self.tapped += n as u64;
+    }
+
+    fn silence(&mut self, s: &Shared, n: usize, mark: Option<Instant>) {
+        if self.samples.slots() < n || self.marks.slots() == 0 {
+            s.tap_overflows.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if let Some(at) = mark {
+            let _ = self.marks.push(Mark {
+                frame: self.tapped,
+                at,
+            });
+        }
+        if let Ok(chunk) = self.samples.write_chunk_uninit(n) {
+            chunk.fill_from_iter(std::iter::repeat(0.0));
+        }
+        self.tapped += n as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+    use std::sync::Arc;
+
+    use super::*;
+
+    /// Counts allocations made on threads that asked to be watched.
+    struct Counting;
+    thread_local! {
+        static WATCH: Cell<bool> = const { Cell::new(false) };
+        static COUNT: Cell<u64> = const { Cell::new(0) };
+    }
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            if WATCH.with(Cell::get) {
+                COUNT.with(|c| c.set(c.get() + 1));
+            }
+            unsafe { System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            unsafe { System.dealloc(ptr, layout) }
+        }
+    }
+    #[global_allocator]
+    static ALLOC: Counting = Counting;
+
+    fn setup(channels: usize) -> (Renderer, rtrb::Producer<f32>, Arc<Shared>, rtrb::Consumer<f32>) {
+        let (tx, rx) = rtrb::RingBuffer::new(4096);
+        let (tap_tx, tap_rx) = rtrb::RingBuffer::new(4096);
+        let (marks_tx, _marks_rx) = rtrb::RingBuffer::new(64);
+        let shared = Arc::new(Shared::new(1.0));
+        let r = Renderer::new(rx, shared.clone(), channels, tap_tx, marks_tx);
+        std::mem::forget(_marks_rx);
+        (r, tx, shared, tap_rx)
+    }
+
+    #[test]
+    fn upmixes_and_converts_and_fills_silence() {
+        let (mut r, mut tx, shared, _) = setup(2);
+        tx.push_partial_slice(&[0.5, -0.5, 0.25]);
+        let mut out = [7i16; 10];
+        r.render(&mut out, Duration::ZERO);
+        assert_eq!(out, [16384, 16384, -16384, -16384, 8192, 8192, 0, 0, 0, 0]);
+        assert_eq!(shared.heard.load(Ordering::Relaxed), 3);
+        let mut out = [1u16; 4];
+        tx.push_partial_slice(&[0.0]);
+        r.render(&mut out, Duration::ZERO);
+        assert_eq!(out, [32768; 4]);
+    }
+
+    #[test]
+    fn volume_and_pause() {
+        let (mut r, mut tx, shared, _) = setup(1);
+        tx.push_partial_slice(&[0.5, 0.5]);
+        shared.volume.store(0.5f32.to_bits(), Ordering::Relaxed);
+        shared.paused.store(true, Ordering::Relaxed);
+        let mut out = [1.0f32; 1];
+        r.render(&mut out, Duration::ZERO);
+        assert_eq!(out, [0.0]);
+        shared.paused.store(false, Ordering::Relaxed);
+        r.render(&mut out, Duration::ZERO);
+        assert_eq!(out, [0.25]);
+    }
+
+    #[test]
+    fn underruns_count_only_while_audio_is_expected() {
+        let (mut r, _tx, shared, _) = setup(1);
+        let mut out = [0.0f32; 8];
+        r.render(&mut out, Duration::ZERO);
+        assert_eq!(shared.underruns.load(Ordering::Relaxed), 0);
+        shared.expecting.store(true, Ordering::Relaxed);
+        r.render(&mut out, Duration::ZERO);
+        assert_eq!(shared.underruns.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn skip_discards_up_to_the_position_and_records_where_it_was() {
+        let (mut r, mut tx, shared, _) = setup(1);
+        tx.push_partial_slice(&[0.1; 100]);
+        let mut out = [0.0f32; 30];
+        r.render(&mut out, Duration::ZERO);
+        // The feeder clears at 100 and then writes the next response.
+        shared.skip_to.store(100, Ordering::Release);
+        shared.skip_gen.store(1, Ordering::Release);
+        tx.push_partial_slice(&[0.9; 10]);
+        r.render(&mut out, Duration::ZERO);
+        assert_eq!(shared.skip_from.load(Ordering::Acquire), 30);
+        assert_eq!(shared.skip_ack.load(Ordering::Acquire), 1);
+        assert_eq!(&out[..10], &[0.9; 10]);
+        assert_eq!(&out[10..], &[0.0; 20]);
+        assert_eq!(shared.heard.load(Ordering::Relaxed), 40);
+        assert_eq!(shared.consumed.load(Ordering::Relaxed), 110);
+    }
+
+    #[test]
+    fn tap_keeps_what_was_played_including_silence() {
+        let (mut r, mut tx, shared, mut tap) = setup(2);
+        shared.tap.store(true, Ordering::Relaxed);
+        shared.volume.store(0.5f32.to_bits(), Ordering::Relaxed);
+        tx.push_partial_slice(&[0.5, 1.0]);
+        let mut out = [0.0f32; 8];
+        r.render(&mut out, Duration::ZERO);
+        let mut got = [9.0f32; 4];
+        tap.pop_partial_slice(&mut got);
+        assert_eq!(got, [0.25, 0.5, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn the_callback_does_not_allocate() {
+        let (mut r, mut tx, shared, mut tap) = setup(2);
+        shared.tap.store(true, Ordering::Relaxed);
+        shared.expecting.store(true, Ordering::Relaxed);
+        let mut out = vec![0i16; 960];
+        let mut sink = vec![0.0f32; 4096];
+        WATCH.with(|w| w.set(true));
+        for i in 0..200u64 {
+            tx.push_partial_slice(&[0.3; 300]);
+            if i % 50 == 0 {
+                shared.skip_to.store(shared.written.load(Ordering::Relaxed), Ordering::Release);
+                shared.skip_gen.store(i + 1, Ordering::Release);
+            }
+            r.render(&mut out, Duration::from_millis(10));
+            tap.pop_partial_slice(&mut sink);
+        }
+        WATCH.with(|w| w.set(false));
+        assert_eq!(COUNT.with(Cell::get), 0, "allocations inside render");
+    }
+}

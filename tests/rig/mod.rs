@@ -1,0 +1,137 @@
+//! The headless audio rig (scripts/audio-rig.sh) as the audio tests use it: recording
+//! what a sink played, and comparing signals.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+static DEVICE: Mutex<()> = Mutex::new(());
+
+/// Checks the rig is up and takes the (one, shared) set of devices for this test.
+pub fn rig() -> MutexGuard<'static, ()> {
+    let dir = std::env::var("VIVAVOCE_AUDIO_RIG").unwrap_or_default();
+    assert!(
+        !dir.is_empty() && Path::new(&dir).join("runtime/pipewire-0").exists(),
+        "the audio tests play through a headless PipeWire: run them as \
+         `scripts/audio-rig.sh run cargo test` (needs Debian's pipewire pipewire-bin \
+         pipewire-alsa wireplumber dbus)"
+    );
+    DEVICE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("vivavoce-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// Records a sink's monitor (what was played into it) to a mono 16-bit WAV.
+pub struct Recorder {
+    child: Child,
+    path: PathBuf,
+    rate: u32,
+}
+
+impl Recorder {
+    pub async fn start(sink: &str, rate: u32) -> Recorder {
+        let path = temp(&format!("{sink}-{}.wav", fastrand::u64(..)));
+        let child = Command::new("pw-record")
+            .args(["-P", "{ stream.capture.sink=true }", "--target", sink])
+            .args(["--rate", &rate.to_string(), "--channels", "1", "--format", "s16"])
+            .arg(&path)
+            .spawn()
+            .expect("pw-record (Debian package pipewire-bin)");
+        // Let the recording stream connect before anything plays.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        Recorder { child, path, rate }
+    }
+
+    /// Stops recording and returns the samples as f32.
+    pub async fn finish(mut self) -> Vec<f32> {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        let mut reader = hound::WavReader::open(&self.path).expect("recording");
+        assert_eq!(reader.spec().sample_rate, self.rate);
+        let out = reader
+            .samples::<i16>()
+            .map(|s| f32::from(s.unwrap()) / 32768.0)
+            .collect();
+        let _ = std::fs::remove_file(&self.path);
+        out
+    }
+}
+
+pub fn rms(x: &[f32]) -> f64 {
+    if x.is_empty() {
+        return 0.0;
+    }
+    (x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / x.len() as f64).sqrt()
+}
+
+/// First index where the 5 ms level passes `threshold`.
+pub fn onset(x: &[f32], rate: u32, threshold: f64) -> Option<usize> {
+    let w = (rate / 200) as usize;
+    (0..x.len().saturating_sub(w)).step_by(w / 5).find(|&i| rms(&x[i..i + w]) > threshold)
+}
+
+/// The best alignment of `expected` inside `recorded` near `guess`, and the SNR there:
+/// `(offset, snr_db)` where the recording is compared to `expected` scaled by the
+/// least-squares gain.
+pub fn align(recorded: &[f32], expected: &[f32], guess: usize, search: usize) -> (usize, f64) {
+    if let Ok(dir) = std::env::var("VIVAVOCE_TEST_DUMP") {
+        let dump = |name: &str, x: &[f32]| {
+            let bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+            std::fs::write(Path::new(&dir).join(name), bytes).unwrap();
+        };
+        dump("recorded.f32", recorded);
+        dump("expected.f32", expected);
+    }
+    let n = expected.len();
+    let mut best = (0usize, f64::MIN);
+    let lo = guess.saturating_sub(search);
+    let hi = (guess + search).min(recorded.len().saturating_sub(n));
+    for off in lo..=hi {
+        let r = &recorded[off..off + n];
+        let dot: f64 = r.iter().zip(expected).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum();
+        if dot > best.1 {
+            best = (off, dot);
+        }
+    }
+    (best.0, snr(&recorded[best.0..best.0 + n], expected))
+}
+
+/// SNR of `recorded` against `expected` (after the best gain), in dB.
+pub fn snr(recorded: &[f32], expected: &[f32]) -> f64 {
+    let e2: f64 = expected.iter().map(|&v| f64::from(v).powi(2)).sum();
+    let dot: f64 = recorded.iter().zip(expected).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum();
+    let g = dot / e2.max(1e-12);
+    let noise: f64 = recorded
+        .iter()
+        .zip(expected)
+        .map(|(&a, &b)| (f64::from(a) - g * f64::from(b)).powi(2))
+        .sum();
+    10.0 * (g * g * e2 / noise.max(1e-12)).log10()
+}
+
+/// Resamples with rubato directly (independently of the crate's own glue).
+pub fn resample(x: &[f32], from: u32, to: u32) -> Vec<f32> {
+    use rubato::audioadapter_buffers::direct::InterleavedSlice;
+    use rubato::{Fft, FixedSync, Resampler};
+    let mut r = Fft::<f32>::new(from as usize, to as usize, 1024, 1, FixedSync::Both).unwrap();
+    let needed = r.process_all_needed_output_len(x.len());
+    let mut out = vec![0.0; needed];
+    let input = InterleavedSlice::new(x, 1, x.len()).unwrap();
+    let mut output = InterleavedSlice::new_mut(&mut out, 1, needed).unwrap();
+    let (_, made) = r.process_all_into_buffer(&input, &mut output, x.len(), None).unwrap();
+    out.truncate(made);
+    out
+}
+
+pub fn pcm_to_f32(pcm: &[i16]) -> Vec<f32> {
+    pcm.iter().map(|&s| f32::from(s) / 32768.0).collect()
+}
