@@ -1,18 +1,22 @@
-//! One spoken exchange: send a line of text, stream back the assistant's audio and
-//! transcript. Uses the live API when `OPENAI_API_KEY` is set, otherwise the built-in
-//! offline simulator.
+//! One spoken exchange: send a line of text, play the assistant's voice on the default
+//! output device while its transcript prints. Uses the live API when `OPENAI_API_KEY` is
+//! set, otherwise the built-in offline simulator. Without a sound device the audio goes
+//! to `quickstart.wav` instead.
 //!
 //! Run: `cargo run --example quickstart -- "What is the capital of France?"`
 
 use std::io::Write;
 
+use vivavoce::Error;
+use vivavoce::audio::{OutputTarget, Playback, PlaybackOptions, stream};
 use vivavoce::mock::{RealtimeSimulator, SimulatorOptions};
 use vivavoce::realtime::{
-    ConnectOptions, ConversationItemCreate, Item, ResponseCreate, ServerEvent, connect,
+    ConnectOptions, ConversationItemCreate, EventReceiver, EventSender, Item, ResponseCreate,
+    ServerEvent, connect,
 };
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), vivavoce::Error> {
+async fn main() -> Result<(), Error> {
     let prompt = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "Say hello.".to_owned());
@@ -30,25 +34,51 @@ async fn main() -> Result<(), vivavoce::Error> {
         (Some(sim), options)
     };
 
-    let (tx, mut rx) = connect(options).await?;
-    tx.send(ConversationItemCreate::new(Item::user_text(&prompt)))
+    let (tx, rx) = connect(options.clone()).await?;
+    // Audio goes to the speakers; every other event comes back here.
+    let (tx, (events, playback)) = match stream(rx, PlaybackOptions::new(tx.clone())) {
+        Ok(x) => (tx, x),
+        Err(Error::NoAudioDevice { .. }) => {
+            println!("no sound device here: the reply goes to quickstart.wav");
+            // `stream` took the receiver: start a fresh session for the file.
+            tx.close().await?;
+            let (tx, rx) = connect(options).await?;
+            let target = OutputTarget::wav("quickstart.wav");
+            let out = stream(rx, PlaybackOptions::new(tx.clone()).target(target))?;
+            (tx, out)
+        }
+        Err(e) => return Err(e),
+    };
+    println!("playing on {}", playback.output().name);
+    converse(&prompt, tx, events, playback).await
+}
+
+async fn converse(
+    prompt: &str,
+    tx: EventSender,
+    mut events: EventReceiver,
+    playback: Playback,
+) -> Result<(), Error> {
+    tx.send(ConversationItemCreate::new(Item::user_text(prompt)))
         .await?;
     tx.send(ResponseCreate::default()).await?;
     println!("you: {prompt}");
     print!("assistant: ");
-    let mut samples = Vec::new();
-    while let Some(event) = rx.recv().await {
+    while let Some(event) = events.recv().await {
         match event {
-            ServerEvent::ResponseOutputAudioDelta(delta) => delta.pcm16_into(&mut samples)?,
             ServerEvent::ResponseOutputAudioTranscriptDelta(t) => print!("{}", t.delta),
             ServerEvent::ResponseOutputTextDelta(t) => print!("{}", t.delta),
             ServerEvent::ErrorEvent(e) => eprintln!("\nserver error: {}", e.error.message),
             ServerEvent::Disconnected(d) => return Err(d.error),
             ServerEvent::ResponseDone(done) => {
+                playback.drain().await?; // wait until the reply has been heard
                 let tokens = done.response.usage.as_ref().map_or(0, |u| u.total_tokens);
+                let m = playback.metrics();
                 println!(
-                    "\n[{:.1} s of 24 kHz audio received, {tokens} tokens]",
-                    samples.len() as f64 / 24_000.0
+                    "\n[{:.1} s of audio played on {}, {} underruns, {tokens} tokens]",
+                    m.played.as_secs_f64(),
+                    playback.output().name,
+                    m.underruns
                 );
                 break;
             }
@@ -56,5 +86,6 @@ async fn main() -> Result<(), vivavoce::Error> {
         }
         std::io::stdout().flush().ok();
     }
+    playback.stop();
     tx.close().await
 }

@@ -1,12 +1,15 @@
 //! Playback through real cpal streams into the headless PipeWire rig, with the
 //! simulator's audio over a real WebSocket. Run as `scripts/audio-rig.sh run cargo test`.
 #![cfg(all(feature = "audio", feature = "mock"))]
+// Each test holds the rig's lock for its whole run, on its own runtime: tests that share
+// the one speaker wait for each other.
+#![allow(clippy::await_holding_lock)]
 
 mod rig;
 
 use std::time::{Duration, Instant};
 
-use rig::{Recorder, align, onset, pcm_to_f32, rms, snr};
+use rig::{Recorder, align, onset, pcm_to_f32, rms};
 use vivavoce::Error;
 use vivavoce::audio::{OutputTarget, Playback, PlaybackOptions, stream};
 use vivavoce::mock::{Pace, RealtimeSimulator, SimulatorOptions};
@@ -64,7 +67,12 @@ fn compare(recorded: &[f32], rate: u32, sent: &[i16]) -> (usize, f64) {
     let expected = rig::resample(&pcm_to_f32(sent), 24_000, rate);
     let start = onset(recorded, rate, 0.01).expect("nothing was played");
     let first = onset(&expected, rate, 0.01).unwrap();
-    align(recorded, &expected, start.saturating_sub(first), (rate / 50) as usize)
+    align(
+        recorded,
+        &expected,
+        start.saturating_sub(first),
+        (rate / 50) as usize,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -83,13 +91,394 @@ async fn simulator_audio_plays_in_order_without_gaps() {
     // Every other event came through, in order.
     let kinds: Vec<&str> = seen.iter().map(|e| e.event_type()).collect();
     let created = kinds.iter().position(|k| *k == "response.created").unwrap();
-    let audio_done = kinds.iter().position(|k| *k == "response.output_audio.done").unwrap();
+    let audio_done = kinds
+        .iter()
+        .position(|k| *k == "response.output_audio.done")
+        .unwrap();
     assert!(created < audio_done && audio_done < kinds.len() - 1);
     let (_, snr_db) = compare(&recorded, 48_000, &sent);
-    assert!(snr_db > 30.0, "played audio differs from what was sent: SNR {snr_db:.1} dB");
+    assert!(
+        snr_db > 30.0,
+        "played audio differs from what was sent: SNR {snr_db:.1} dB"
+    );
     let m = playback.metrics();
     assert_eq!(m.underruns, 0, "{m:?}");
     let sent_time = Duration::from_secs_f64(sent.len() as f64 / 24_000.0);
     let diff = m.played.abs_diff(sent_time);
-    assert!(diff < Duration::from_millis(1), "played {:?} of {sent_time:?}", m.played);
+    assert!(
+        diff < Duration::from_millis(1),
+        "played {:?} of {sent_time:?}",
+        m.played
+    );
+}
+
+fn truncated_ms(seen: &[ServerEvent]) -> Option<u32> {
+    seen.iter().find_map(|e| match e {
+        ServerEvent::ConversationItemTruncated(t) => Some(t.audio_end_ms),
+        _ => None,
+    })
+}
+
+/// The heard part of `sent` in `recorded` (aligned at `offset`): the last 2.5 ms block
+/// that is still audio (`last`) and the first block after it where the sent audio goes on
+/// but the recording is silent (`first_missing`), both in ms from the start of `sent`.
+fn cut_point(recorded: &[f32], expected: &[f32], offset: usize, rate: u32) -> (f64, f64) {
+    let w = (rate / 400) as usize;
+    let n = expected.len().min(recorded.len() - offset) / w;
+    let level = |x: &[f32], i: usize| rms(&x[i * w..(i + 1) * w]);
+    let rec = &recorded[offset..];
+    let last = (0..n)
+        .rev()
+        .find(|&i| level(rec, i) > 0.003)
+        .expect("something was heard");
+    let first_missing = (last + 1..n)
+        .find(|&i| level(expected, i) > 0.01 && level(rec, i) < 0.001)
+        .unwrap_or(n);
+    let ms = |blocks: usize| (blocks * w) as f64 * 1000.0 / f64::from(rate);
+    (ms(last + 1), ms(first_missing))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn barge_in_truncates_at_what_was_heard() {
+    let _rig = rig::rig();
+    let (_sim, tx, rx) = session(SimulatorOptions::default().reply_text(LONG)).await;
+    let (mut events, playback) =
+        stream(rx, PlaybackOptions::new(tx.clone()).forward_audio(true)).unwrap();
+    let rec = Recorder::start("speaker", 48_000).await;
+    ask(&tx).await;
+    let (_, mut sent) = collect(&mut events, |e| {
+        matches!(e, ServerEvent::ResponseOutputAudioDelta(_))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // The user starts talking: the simulator's VAD hears it and says speech_started.
+    let speech: Vec<i16> = vivavoce::mock::voice::synthesize("wait, stop please")
+        .into_iter()
+        .map(|s| s.saturating_mul(2))
+        .collect();
+    tx.send(InputAudioBufferAppend::from_pcm16(&speech))
+        .await
+        .unwrap();
+    let (seen, more) = collect(&mut events, |e| {
+        matches!(e, ServerEvent::ConversationItemTruncated(_))
+    })
+    .await;
+    sent.extend(more);
+    let audio_end_ms = f64::from(truncated_ms(&seen).unwrap());
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, ServerEvent::InputAudioBufferSpeechStarted(_))),
+        "speech_started came first"
+    );
+    assert!(
+        !seen.iter().any(|e| matches!(e, ServerEvent::ErrorEvent(_))),
+        "the server accepted the truncate: {seen:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let recorded = rec.finish().await;
+    let (offset, snr_db) = compare(&recorded, 48_000, &sent);
+    let expected = rig::resample(&pcm_to_f32(&sent), 24_000, 48_000);
+    let (last, first_missing) = cut_point(&recorded, &expected, offset, 48_000);
+    let period = f64::from(playback.metrics().period_frames) * 1000.0 / 48_000.0;
+    eprintln!(
+        "barge-in: audio_end_ms {audio_end_ms}, recording stops at {last:.1}..{first_missing:.1} ms, period {period:.1} ms, SNR {snr_db:.1} dB"
+    );
+    assert!(audio_end_ms > 900.0, "{audio_end_ms}");
+    assert!(
+        audio_end_ms >= last - period - 1.0 && audio_end_ms <= first_missing + period + 1.0,
+        "truncated at {audio_end_ms} ms, heard {last:.1}..{first_missing:.1} ms (period {period:.1} ms)"
+    );
+    let item_id = seen
+        .iter()
+        .find_map(|e| match e {
+            ServerEvent::ConversationItemTruncated(t) => Some(t.item_id.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(playback.position(&item_id).unwrap().interrupted);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clear_stops_within_one_period_and_the_next_response_plays() {
+    let _rig = rig::rig();
+    let options = SimulatorOptions::default()
+        .reply_text(LONG)
+        .pace(Pace::Fast);
+    let (_sim, tx, rx) = session(options).await;
+    let (mut events, playback) = stream(rx, PlaybackOptions::new(tx.clone())).unwrap();
+    ask(&tx).await;
+    collect(&mut events, is_done).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(
+        playback.metrics().queued > Duration::from_secs(1),
+        "a long reply is queued"
+    );
+    let before = playback.metrics().played;
+    playback.clear();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let m = playback.metrics();
+    let period = Duration::from_secs_f64(f64::from(m.period_frames) / 48_000.0);
+    eprintln!(
+        "clear: {:?} played after clear() (period {period:?})",
+        m.played - before
+    );
+    assert!(
+        m.played - before <= period,
+        "{:?} played after clear",
+        m.played - before
+    );
+    assert_eq!(m.queued, Duration::ZERO);
+    // Reusable: the next response plays in full.
+    let rec = Recorder::start("speaker", 48_000).await;
+    let heard = m.played;
+    ask(&tx).await;
+    collect(&mut events, is_done).await;
+    playback.drain().await.unwrap();
+    let recorded = rec.finish().await;
+    let second = playback.metrics().played - heard;
+    let expected = vivavoce::mock::voice::synthesize(LONG);
+    let full = Duration::from_secs_f64(expected.len() as f64 / 24_000.0);
+    assert!(
+        second.abs_diff(full) < Duration::from_millis(1),
+        "{second:?} of {full:?}"
+    );
+    let (_, snr_db) = compare(&recorded, 48_000, &expected);
+    assert!(snr_db > 30.0, "second response SNR {snr_db:.1} dB");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_resolves_right_after_the_last_sample() {
+    let _rig = rig::rig();
+    let (_sim, tx, rx) = session(SimulatorOptions::default().pace(Pace::Fast)).await;
+    let (mut events, playback) =
+        stream(rx, PlaybackOptions::new(tx.clone()).forward_audio(true)).unwrap();
+    ask(&tx).await;
+    let (_, sent) = collect(&mut events, is_done).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let queued = playback.metrics().queued;
+    let t0 = Instant::now();
+    playback.drain().await.unwrap();
+    let waited = t0.elapsed();
+    let m = playback.metrics();
+    let total = Duration::from_secs_f64(sent.len() as f64 / 24_000.0);
+    // Everything left the callback before drain resolved, and it did not dawdle.
+    assert!(
+        m.played.abs_diff(total) < Duration::from_millis(1),
+        "{:?} of {total:?}",
+        m.played
+    );
+    assert!(
+        waited + Duration::from_millis(30) >= queued,
+        "waited {waited:?} for {queued:?}"
+    );
+    assert!(
+        waited <= queued + m.output_latency + Duration::from_millis(150),
+        "waited {waited:?} for {queued:?}"
+    );
+    assert_eq!(m.queued, Duration::ZERO);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plays_on_a_named_44_1_khz_device() {
+    let _rig = rig::rig();
+    let names: Vec<String> = vivavoce::audio::devices()
+        .unwrap()
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
+    assert!(names.iter().any(|n| n == "speaker44"), "{names:?}");
+    let (_sim, tx, rx) = session(SimulatorOptions::default()).await;
+    let options = PlaybackOptions::new(tx.clone())
+        .target(OutputTarget::Device("speaker44".into()))
+        .sample_rate(44_100)
+        .forward_audio(true);
+    let (mut events, playback) = stream(rx, options).unwrap();
+    assert_eq!(playback.output().sample_rate, 44_100);
+    assert_eq!(playback.output().name, "speaker44");
+    let rec = Recorder::start("speaker44", 44_100).await;
+    ask(&tx).await;
+    let (_, sent) = collect(&mut events, is_done).await;
+    playback.drain().await.unwrap();
+    let recorded = rec.finish().await;
+    let (_, snr_db) = compare(&recorded, 44_100, &sent);
+    eprintln!("44.1 kHz: SNR {snr_db:.1} dB");
+    assert!(snr_db > 30.0, "SNR {snr_db:.1} dB");
+    assert_eq!(playback.metrics().underruns, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_to_talk_interrupt_truncates_and_cancels() {
+    let _rig = rig::rig();
+    let (_sim, tx, rx) = session(SimulatorOptions::default().reply_text(LONG)).await;
+    let session = Session {
+        audio: Some(SessionAudio {
+            input: Some(AudioInput {
+                turn_detection: Some(None),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    tx.send(SessionUpdate {
+        session,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (mut events, playback) = stream(rx, PlaybackOptions::default().barge_in(false)).unwrap();
+    collect(&mut events, |e| matches!(e, ServerEvent::SessionUpdated(_))).await;
+    ask(&tx).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let cut = playback
+        .interrupt(&tx)
+        .await
+        .unwrap()
+        .expect("audio was playing");
+    let ms = cut.audio_end_ms.unwrap();
+    assert!((700..1100).contains(&ms), "{ms}");
+    assert!(cut.response_in_progress.is_some());
+    let (seen, _) = collect(&mut events, is_done).await;
+    assert_eq!(truncated_ms(&seen), Some(ms as u32), "{seen:?}");
+    let ServerEvent::ResponseDone(done) = seen.last().unwrap() else {
+        unreachable!()
+    };
+    assert_eq!(
+        done.response.status.as_ref().map(|s| s.as_str()),
+        Some("cancelled")
+    );
+    let pos = playback.position(&cut.item_id).unwrap();
+    assert!(pos.interrupted && pos.played == cut.played && pos.received > pos.played);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_holds_the_position_and_resume_continues() {
+    let _rig = rig::rig();
+    let (_sim, tx, rx) = session(SimulatorOptions::default().pace(Pace::Fast)).await;
+    let (mut events, playback) = stream(rx, PlaybackOptions::new(tx.clone())).unwrap();
+    ask(&tx).await;
+    collect(&mut events, is_done).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    playback.pause();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let at = playback.metrics().played;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(playback.metrics().played, at, "nothing plays while paused");
+    assert!(playback.is_paused());
+    playback.set_volume(0.5);
+    assert_eq!(playback.volume(), 0.5);
+    playback.resume();
+    playback.drain().await.unwrap();
+    assert!(playback.metrics().played > at);
+    playback.stop();
+    assert!(
+        playback.drain().await.is_err(),
+        "stopped playback cannot drain"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wav_file_sink_records_exactly_what_was_sent() {
+    // No device involved: runs without the rig as well.
+    let path = rig::temp("out.wav");
+    let (_sim, tx, rx) = session(SimulatorOptions::default().pace(Pace::Fast)).await;
+    let target = OutputTarget::Wav {
+        path: path.clone(),
+        sample_rate: 24_000,
+        channels: 1,
+    };
+    let (mut events, playback) = stream(
+        rx,
+        PlaybackOptions::new(tx.clone())
+            .target(target)
+            .forward_audio(true),
+    )
+    .unwrap();
+    ask(&tx).await;
+    let (_, sent) = collect(&mut events, is_done).await;
+    playback.drain().await.unwrap();
+    playback.stop();
+    let written: Vec<i16> = hound::WavReader::open(&path)
+        .unwrap()
+        .samples::<i16>()
+        .map(Result::unwrap)
+        .collect();
+    let start = written.iter().position(|&s| s != 0).unwrap();
+    let first = sent.iter().position(|&s| s != 0).unwrap();
+    let got = &written[start - first..start - first + sent.len()];
+    let worst = got
+        .iter()
+        .zip(&sent)
+        .map(|(a, b)| (a - b).abs())
+        .max()
+        .unwrap();
+    assert!(worst <= 1, "WAV differs from the sent PCM by up to {worst}");
+}
+
+#[tokio::test]
+async fn no_such_device_is_a_typed_error() {
+    let (_sim, _tx, rx) = session(SimulatorOptions::default()).await;
+    let target = OutputTarget::Device("no-such-device-anywhere".into());
+    match stream(rx, PlaybackOptions::default().target(target)) {
+        Err(Error::NoAudioDevice {
+            direction: "output",
+            name: Some(n),
+        }) => {
+            assert_eq!(n, "no-such-device-anywhere");
+        }
+        other => panic!("expected NoAudioDevice, got {:?}", other.map(|_| ())),
+    }
+}
+
+/// With no audio server reachable (a fresh HOME and runtime dir), the default device is a
+/// typed error that says what to do. Runs itself in a child process with that environment.
+#[test]
+fn no_audio_server_is_a_typed_error() {
+    if std::env::var("VIVAVOCE_NO_SERVER_CHILD").is_ok() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let (_sim, _tx, rx) = session(SimulatorOptions::default()).await;
+            match stream(rx, PlaybackOptions::default()) {
+                Err(e @ Error::NoAudioDevice { .. }) => {
+                    let msg = e.to_string();
+                    assert!(msg.contains("start an audio server"), "{msg}");
+                }
+                other => panic!("expected NoAudioDevice, got {:?}", other.map(|_| ())),
+            }
+        });
+        return;
+    }
+    let empty = rig::temp("no-server");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "no_audio_server_is_a_typed_error", "--nocapture"])
+        .env("VIVAVOCE_NO_SERVER_CHILD", "1")
+        .env("HOME", &empty)
+        .env("XDG_RUNTIME_DIR", &empty)
+        .env_remove("PIPEWIRE_RUNTIME_DIR")
+        .env_remove("PULSE_SERVER")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn bad_options_are_refused_before_any_device_is_opened() {
+    let (_sim, _tx, rx) = session(SimulatorOptions::default()).await;
+    match stream(rx, PlaybackOptions::default().volume(9.0)) {
+        Err(Error::InvalidOption {
+            option: "volume", ..
+        }) => {}
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+}
+
+#[allow(dead_code)]
+fn assert_handle_is_send_sync(p: Playback) -> impl Send + Sync {
+    p
 }

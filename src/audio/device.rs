@@ -30,7 +30,9 @@ pub struct DeviceInfo {
 /// ```
 pub fn devices() -> Result<Vec<DeviceInfo>, Error> {
     let host = cpal::default_host();
-    let list = host.devices().map_err(|e| device_error("(listing devices)", &e))?;
+    let list = host
+        .devices()
+        .map_err(|e| device_error("(listing devices)", &e))?;
     Ok(list.map(|d| info(&d)).collect())
 }
 
@@ -38,7 +40,10 @@ fn info(d: &cpal::Device) -> DeviceInfo {
     let name = d.id().map(|id| id.id().to_owned()).unwrap_or_default();
     let desc = d.description().ok();
     DeviceInfo {
-        description: desc.as_ref().map(|x| x.name().to_owned()).unwrap_or_else(|| name.clone()),
+        description: desc
+            .as_ref()
+            .map(|x| x.name().to_owned())
+            .unwrap_or_else(|| name.clone()),
         name,
         output: d.supports_output() || desc.as_ref().is_some_and(|x| x.supports_output()),
         input: d.supports_input() || desc.as_ref().is_some_and(|x| x.supports_input()),
@@ -64,7 +69,10 @@ impl Direction {
 
 /// The default device, or the one whose name or description matches `name` (exactly,
 /// else case-insensitively as a substring).
-pub(crate) fn find(direction: Direction, name: Option<&str>) -> Result<(cpal::Device, String), Error> {
+pub(crate) fn find(
+    direction: Direction,
+    name: Option<&str>,
+) -> Result<(cpal::Device, String), Error> {
     let host = cpal::default_host();
     let missing = || Error::NoAudioDevice {
         direction: direction.word(),
@@ -87,12 +95,16 @@ pub(crate) fn find(direction: Direction, name: Option<&str>) -> Result<(cpal::De
         .position(|i| i.name == wanted || i.description == wanted)
         .or_else(|| {
             infos.iter().position(|i| {
-                i.name.to_lowercase().contains(&lower) || i.description.to_lowercase().contains(&lower)
+                i.name.to_lowercase().contains(&lower)
+                    || i.description.to_lowercase().contains(&lower)
             })
         })
         .ok_or_else(missing)?;
     let n = infos[pick].name.clone();
-    Ok((all.into_iter().nth(pick).expect("index from the same list"), n))
+    Ok((
+        all.into_iter().nth(pick).expect("index from the same list"),
+        n,
+    ))
 }
 
 /// Formats the callback can write.
@@ -161,12 +173,19 @@ pub(crate) fn device_error(device: &str, e: &cpal::Error) -> Error {
 }
 
 /// Like [`device_error`], but an unreachable device or audio server says what to do.
-pub(crate) fn open_error(direction: Direction, name: Option<&str>, device: &str, e: &cpal::Error) -> Error {
+pub(crate) fn open_error(
+    direction: Direction,
+    name: Option<&str>,
+    device: &str,
+    e: &cpal::Error,
+) -> Error {
     match e.kind() {
-        cpal::ErrorKind::DeviceNotAvailable | cpal::ErrorKind::HostUnavailable => Error::NoAudioDevice {
-            direction: direction.word(),
-            name: name.map(str::to_owned),
-        },
+        cpal::ErrorKind::DeviceNotAvailable | cpal::ErrorKind::HostUnavailable => {
+            Error::NoAudioDevice {
+                direction: direction.word(),
+                name: name.map(str::to_owned),
+            }
+        }
         _ => device_error(device, e),
     }
 }

@@ -29,6 +29,8 @@ pub(crate) enum Msg {
         response_id: String,
         rate: u32,
         samples: Vec<i16>,
+        /// When the delta was received from the connection.
+        arrived: Instant,
     },
     AudioDone {
         item_id: String,
@@ -70,15 +72,25 @@ pub(crate) struct Control {
     pub reference: Mutex<ReferenceTap>,
     pub thread: Mutex<Option<std::thread::Thread>>,
     pub device_rate: u32,
+    /// The playback resampler's delay, in device frames.
+    pub resampler_delay: u64,
 }
 
 impl Control {
     pub(crate) fn wake(&self) {
-        if let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        if let Some(t) = self
+            .thread
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
             t.unpark();
         }
     }
 }
+
+/// A pending drain: the position to reach, then when it is heard, then the answer.
+pub(crate) type Drain = (u64, Option<Instant>, oneshot::Sender<Result<(), Error>>);
 
 pub(crate) struct Feeder {
     pub rx: mpsc::Receiver<Msg>,
@@ -98,7 +110,7 @@ pub(crate) struct Feeder {
     pub active: Vec<String>,
     pub cancelled: VecDeque<String>,
     pub cleared: u64,
-    pub drains: Vec<(u64, Option<Instant>, oneshot::Sender<Result<(), Error>>)>,
+    pub drains: Vec<Drain>,
     pub scratch: Vec<f32>,
     pub converted: Vec<f32>,
 }
@@ -144,7 +156,11 @@ impl Feeder {
                 response_id,
                 rate,
                 samples,
-            } => self.audio(seq, item_id, content_index, response_id, rate, &samples),
+                arrived,
+            } => {
+                let item = (item_id, content_index);
+                self.audio(seq, item, response_id, rate, &samples, arrived);
+            }
             Msg::AudioDone { item_id } => {
                 if self.segment.as_ref().is_some_and(|(id, _)| *id == item_id) {
                     self.finish_segment();
@@ -153,7 +169,10 @@ impl Feeder {
             Msg::ResponseStarted(id) => self.active.push(id),
             Msg::ResponseDone(id) => {
                 self.active.retain(|r| *r != id);
-                let ours = self.tracker().current().is_some_and(|e| e.response_id == id);
+                let ours = self
+                    .tracker()
+                    .current()
+                    .is_some_and(|e| e.response_id == id);
                 if ours {
                     self.finish_segment();
                 }
@@ -172,17 +191,32 @@ impl Feeder {
     }
 
     fn tracker(&self) -> std::sync::MutexGuard<'_, Tracker> {
-        self.control.tracker.lock().unwrap_or_else(|e| e.into_inner())
+        self.control
+            .tracker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
-    fn audio(&mut self, seq: u64, item_id: String, ci: u32, response_id: String, rate: u32, samples: &[i16]) {
+    fn audio(
+        &mut self,
+        seq: u64,
+        (item_id, ci): (String, u32),
+        response_id: String,
+        rate: u32,
+        samples: &[i16],
+        arrived: Instant,
+    ) {
         if seq <= self.cleared || self.cancelled.contains(&response_id) {
             return;
         }
-        if self.segment.as_ref().is_some_and(|(id, c)| *id != item_id || *c != ci) {
+        if self
+            .segment
+            .as_ref()
+            .is_some_and(|(id, c)| *id != item_id || *c != ci)
+        {
             self.finish_segment();
         }
-        if self.converter.from_rate() != rate {
+        if self.converter.input_rate() != rate {
             self.finish_segment();
             match Converter::new(rate, self.control.device_rate) {
                 Ok(c) => self.converter = c,
@@ -206,15 +240,21 @@ impl Feeder {
             // is still playing ahead of it: every delta's last few ms come out of the
             // resampler only with the next delta, so deltas arriving just in time would
             // otherwise leave a gap each.
-            let consumed = self.control.shared.consumed.load(Ordering::Acquire);
+            let s = &*self.control.shared;
+            let consumed = s.consumed.load(Ordering::Acquire);
             if self.written <= consumed && self.queue.is_empty() {
+                // Time this start: from the delta's arrival to the callback playing it.
+                let at = arrived.saturating_duration_since(s.base).as_nanos() as u64;
+                s.watch_arrival_ns.store(at, Ordering::Release);
+                s.watch_pos.store(self.produced, Ordering::Release);
                 let delay = self.converter.delay_frames() as u64 * 1_000_000_000
                     / u64::from(self.control.device_rate);
                 self.hold = Some(Instant::now() + self.prebuffer + Duration::from_nanos(delay));
             }
         }
         self.scratch.clear();
-        self.scratch.extend(samples.iter().map(|&s| f32::from(s) / 32768.0));
+        self.scratch
+            .extend(samples.iter().map(|&s| f32::from(s) / 32768.0));
         let mut converted = std::mem::take(&mut self.converted);
         converted.clear();
         self.converter.push(&self.scratch, &mut converted);
@@ -278,10 +318,9 @@ impl Feeder {
             self.queue.drain(..n);
             self.written += n as u64;
         }
-        self.control
-            .shared
-            .written
-            .store(self.written, Ordering::Release);
+        let s = &self.control.shared;
+        s.written.store(self.written, Ordering::Release);
+        s.produced.store(self.produced, Ordering::Release);
         self.update_expecting();
     }
 
@@ -314,6 +353,7 @@ impl Feeder {
         // Positions that never reached the ring are forgotten: the next audio continues
         // the timeline from what the ring holds.
         self.produced = self.written;
+        s.produced.store(self.produced, Ordering::Release);
         let generation = s.skip_gen.load(Ordering::Relaxed) + 1;
         s.skip_to.store(self.written, Ordering::Release);
         s.skip_gen.store(generation, Ordering::Release);

@@ -25,3 +25,75 @@ pub use playback::{Playback, PlaybackMetrics, PlaybackOptions};
 pub use position::ItemPosition;
 pub use reference::{EchoReference, REFERENCE_FRAME, REFERENCE_RATE, ReferenceFrame};
 pub use stream::stream;
+
+/// Internals exposed for the benchmarks in `benches/`; not part of the API.
+#[doc(hidden)]
+pub mod bench {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::render::{Renderer, Shared};
+    use super::resample::Converter;
+
+    /// A device callback fed from a ring, as the device would run it.
+    pub struct Callback {
+        renderer: Renderer,
+        tx: rtrb::Producer<f32>,
+        _tap: rtrb::Consumer<f32>,
+        _marks: rtrb::Consumer<super::render::Mark>,
+    }
+
+    impl Callback {
+        /// A callback writing `channels` channels.
+        pub fn new(channels: usize) -> Self {
+            let (tx, rx) = rtrb::RingBuffer::new(96_000);
+            let (tap_tx, tap) = rtrb::RingBuffer::new(1);
+            let (marks_tx, marks) = rtrb::RingBuffer::new(1);
+            let shared = Arc::new(Shared::new(1.0));
+            Callback {
+                renderer: Renderer::new(rx, shared, channels, tap_tx, marks_tx),
+                tx,
+                _tap: tap,
+                _marks: marks,
+            }
+        }
+
+        /// Tops the ring up with a tone.
+        pub fn refill(&mut self) {
+            let n = self.tx.slots();
+            if let Ok(chunk) = self.tx.write_chunk_uninit(n) {
+                chunk.fill_from_iter((0..).map(|i| ((i % 100) as f32 / 100.0) - 0.5));
+            }
+        }
+
+        /// One callback into an f32 buffer.
+        pub fn render_f32(&mut self, out: &mut [f32]) {
+            self.renderer.render(out, Duration::ZERO);
+        }
+
+        /// One callback into an i16 buffer.
+        pub fn render_i16(&mut self, out: &mut [i16]) {
+            self.renderer.render(out, Duration::ZERO);
+        }
+    }
+
+    /// The playback resampler glue.
+    pub struct Resample(Converter);
+
+    impl Resample {
+        /// From `from` Hz to `to` Hz.
+        pub fn new(from: u32, to: u32) -> Self {
+            Resample(Converter::new(from, to).expect("valid rates"))
+        }
+
+        /// Converts, appending to `out`.
+        pub fn push(&mut self, input: &[f32], out: &mut Vec<f32>) {
+            self.0.push(input, out);
+        }
+
+        /// The resampler delay in output frames.
+        pub fn delay_frames(&self) -> usize {
+            self.0.delay_frames()
+        }
+    }
+}

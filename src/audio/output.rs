@@ -61,7 +61,10 @@ pub struct OutputInfo {
 /// A running output; dropping it stops the device or finishes the file.
 pub(crate) enum Output {
     Device(#[allow(dead_code)] cpal::Stream),
-    Wav(Option<std::thread::JoinHandle<Result<(), Error>>>, Arc<Shared>),
+    Wav(
+        Option<std::thread::JoinHandle<Result<(), Error>>>,
+        Arc<Shared>,
+    ),
 }
 
 impl Drop for Output {
@@ -139,8 +142,8 @@ pub(crate) fn open(
                 _ => None,
             };
             let (dev, name) = device::find(Direction::Output, wanted)?;
-            let supported = device::pick_config(&dev, &name, Direction::Output, rate)
-                .map_err(|e| match e {
+            let supported =
+                device::pick_config(&dev, &name, Direction::Output, rate).map_err(|e| match e {
                     Error::AudioDevice { .. } if wanted.is_none() => Error::NoAudioDevice {
                         direction: "output",
                         name: None,
@@ -179,10 +182,12 @@ pub(crate) fn open(
                             });
                         }
                     }
-                    .map_err(|e| device::open_error(Direction::Output, wanted.as_deref(), &name, &e))?;
-                    stream
-                        .play()
-                        .map_err(|e| device::open_error(Direction::Output, wanted.as_deref(), &name, &e))?;
+                    .map_err(|e| {
+                        device::open_error(Direction::Output, wanted.as_deref(), &name, &e)
+                    })?;
+                    stream.play().map_err(|e| {
+                        device::open_error(Direction::Output, wanted.as_deref(), &name, &e)
+                    })?;
                     Ok(Output::Device(stream))
                 }),
             })
@@ -206,7 +211,9 @@ fn build<T: SizedSample + FromSample<f32>>(
         move |e: cpal::Error| {
             // The error callback is not the audio callback: logging is fine here.
             match e.kind() {
-                cpal::ErrorKind::Xrun | cpal::ErrorKind::DeviceChanged | cpal::ErrorKind::RealtimeDenied => {
+                cpal::ErrorKind::Xrun
+                | cpal::ErrorKind::DeviceChanged
+                | cpal::ErrorKind::RealtimeDenied => {
                     tracing::debug!(error = %e, "audio output");
                 }
                 _ => {

@@ -183,6 +183,11 @@ pub struct PlaybackMetrics {
     pub period_frames: u32,
     /// From a callback to its first frame leaving the device, as the device reports it.
     pub output_latency: Duration,
+    /// The resampler's delay (the tail of each delta waits this long for the next).
+    pub resampler_delay: Duration,
+    /// For the last item that started from silence: from its first delta arriving to the
+    /// device callback that played its first sample (includes the `prebuffer` hold).
+    pub start_latency: Option<Duration>,
     /// The longest a callback has taken.
     pub max_callback: Duration,
     /// Audio dropped because `max_queued` was reached.
@@ -242,7 +247,9 @@ impl Playback {
     /// dropped; the next response plays normally. Takes effect within one device period.
     pub fn clear(&self) {
         let upto = self.control.seq.load(Ordering::Acquire);
-        self.control.clear_upto.fetch_max(upto.max(1), Ordering::AcqRel);
+        self.control
+            .clear_upto
+            .fetch_max(upto.max(1), Ordering::AcqRel);
         self.control.wake();
     }
 
@@ -282,8 +289,15 @@ impl Playback {
 
     /// Sets the volume (1.0 = as received; clamped to 0.0 ..= 4.0).
     pub fn set_volume(&self, volume: f32) {
-        let v = if volume.is_nan() { 0.0 } else { volume.clamp(0.0, 4.0) };
-        self.control.shared.volume.store(v.to_bits(), Ordering::Relaxed);
+        let v = if volume.is_nan() {
+            0.0
+        } else {
+            volume.clamp(0.0, 4.0)
+        };
+        self.control
+            .shared
+            .volume
+            .store(v.to_bits(), Ordering::Relaxed);
     }
 
     /// The volume.
@@ -294,7 +308,11 @@ impl Playback {
     /// How much of an item has been heard, counted by the device callback to the sample.
     pub fn position(&self, item_id: &str) -> Option<ItemPosition> {
         let consumed = self.control.shared.consumed.load(Ordering::Acquire);
-        let t = self.control.tracker.lock().unwrap_or_else(|e| e.into_inner());
+        let t = self
+            .control
+            .tracker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         t.position(item_id, consumed, self.control.device_rate)
     }
 
@@ -313,15 +331,21 @@ impl Playback {
         let s = &*self.control.shared;
         let rate = u64::from(self.control.device_rate.max(1));
         let d = |frames: u64| Duration::from_nanos(frames * 1_000_000_000 / rate);
-        let written = s.written.load(Ordering::Acquire);
+        let produced = s.produced.load(Ordering::Acquire);
         let consumed = s.consumed.load(Ordering::Acquire);
         PlaybackMetrics {
-            queued: d(written.saturating_sub(consumed)),
+            queued: d(produced.saturating_sub(consumed)),
             played: d(s.heard.load(Ordering::Acquire)),
             underruns: s.underruns.load(Ordering::Relaxed),
             callbacks: s.callbacks.load(Ordering::Relaxed),
             period_frames: s.period.load(Ordering::Relaxed),
             output_latency: Duration::from_nanos(s.output_latency_ns.load(Ordering::Relaxed)),
+            resampler_delay: d(self.control.resampler_delay),
+            start_latency: {
+                let hit = s.watch_hit_ns.load(Ordering::Acquire);
+                let arrival = s.watch_arrival_ns.load(Ordering::Acquire);
+                (hit >= arrival && hit > 0).then(|| Duration::from_nanos(hit - arrival))
+            },
             max_callback: Duration::from_nanos(s.max_callback_ns.load(Ordering::Relaxed)),
             dropped: d(self.control.dropped.load(Ordering::Relaxed)),
             reference_dropped: s.tap_overflows.load(Ordering::Relaxed),

@@ -132,7 +132,12 @@ impl Tracker {
     }
 
     /// The item's position given the callback's count.
-    pub(crate) fn position(&self, item_id: &str, consumed: u64, device_rate: u32) -> Option<ItemPosition> {
+    pub(crate) fn position(
+        &self,
+        item_id: &str,
+        consumed: u64,
+        device_rate: u32,
+    ) -> Option<ItemPosition> {
         let e = self.entries.iter().rev().find(|e| e.item_id == item_id)?;
         Some(ItemPosition {
             content_index: e.content_index,
@@ -183,7 +188,11 @@ mod tests {
         let e = t.open("b", 0, "r", 24_000, 48_000).unwrap();
         assert_eq!(e.start, 48_000);
         e.end = 60_000;
-        assert_eq!(t.playing(10).unwrap().item_id, "a", "a still queued ahead of b");
+        assert_eq!(
+            t.playing(10).unwrap().item_id,
+            "a",
+            "a still queued ahead of b"
+        );
         assert_eq!(t.playing(50_000).unwrap().item_id, "b");
     }
 

@@ -23,6 +23,8 @@ pub(crate) struct Shared {
     pub heard: AtomicU64,
     /// Ring frames the feeder has written.
     pub written: AtomicU64,
+    /// Frames the feeder has given positions (written, or waiting in its queue).
+    pub produced: AtomicU64,
     pub skip_to: AtomicU64,
     pub skip_gen: AtomicU64,
     pub skip_from: AtomicU64,
@@ -48,6 +50,14 @@ pub(crate) struct Shared {
     /// The device reported an error that ended the stream.
     pub device_lost: AtomicBool,
     pub stop: AtomicBool,
+    /// The time base of the `_ns` instants below.
+    pub base: Instant,
+    /// A ring position whose first playing the callback should time (`u64::MAX`: none).
+    pub watch_pos: AtomicU64,
+    /// When the callback that played `watch_pos` began, in ns since `base`.
+    pub watch_hit_ns: AtomicU64,
+    /// When the audio at `watch_pos` arrived, in ns since `base` (set by the feeder).
+    pub watch_arrival_ns: AtomicU64,
 }
 
 impl Shared {
@@ -56,6 +66,7 @@ impl Shared {
             consumed: AtomicU64::new(0),
             heard: AtomicU64::new(0),
             written: AtomicU64::new(0),
+            produced: AtomicU64::new(0),
             skip_to: AtomicU64::new(0),
             skip_gen: AtomicU64::new(0),
             skip_from: AtomicU64::new(0),
@@ -72,6 +83,10 @@ impl Shared {
             tap_overflows: AtomicU64::new(0),
             device_lost: AtomicBool::new(false),
             stop: AtomicBool::new(false),
+            base: Instant::now(),
+            watch_pos: AtomicU64::new(u64::MAX),
+            watch_hit_ns: AtomicU64::new(0),
+            watch_arrival_ns: AtomicU64::new(0),
         }
     }
 
@@ -172,6 +187,14 @@ impl Renderer {
         if tapping && n < frames {
             let mark = (n == 0).then_some(began + latency);
             self.tap.silence(s, frames - n, mark);
+        }
+        let watched = s.watch_pos.load(Ordering::Acquire);
+        if watched != u64::MAX && watched < c.consumed + n as u64 {
+            if watched >= c.consumed {
+                let at = began.saturating_duration_since(s.base).as_nanos() as u64;
+                s.watch_hit_ns.store(at, Ordering::Release);
+            }
+            s.watch_pos.store(u64::MAX, Ordering::Release);
         }
         c.consumed += n as u64;
         c.heard += n as u64;
@@ -275,7 +298,19 @@ mod tests {
     #[global_allocator]
     static ALLOC: Counting = Counting;
 
-    fn setup(channels: usize) -> (Renderer, rtrb::Producer<f32>, Arc<Shared>, rtrb::Consumer<f32>) {
+    fn feed(tx: &mut rtrb::Producer<f32>, samples: &[f32]) {
+        let (_, rest) = tx.push_partial_slice(samples);
+        assert!(rest.is_empty());
+    }
+
+    fn setup(
+        channels: usize,
+    ) -> (
+        Renderer,
+        rtrb::Producer<f32>,
+        Arc<Shared>,
+        rtrb::Consumer<f32>,
+    ) {
         let (tx, rx) = rtrb::RingBuffer::new(4096);
         let (tap_tx, tap_rx) = rtrb::RingBuffer::new(4096);
         let (marks_tx, _marks_rx) = rtrb::RingBuffer::new(64);
@@ -288,13 +323,13 @@ mod tests {
     #[test]
     fn upmixes_and_converts_and_fills_silence() {
         let (mut r, mut tx, shared, _) = setup(2);
-        tx.push_partial_slice(&[0.5, -0.5, 0.25]);
+        feed(&mut tx, &[0.5, -0.5, 0.25]);
         let mut out = [7i16; 10];
         r.render(&mut out, Duration::ZERO);
         assert_eq!(out, [16384, 16384, -16384, -16384, 8192, 8192, 0, 0, 0, 0]);
         assert_eq!(shared.heard.load(Ordering::Relaxed), 3);
         let mut out = [1u16; 4];
-        tx.push_partial_slice(&[0.0]);
+        feed(&mut tx, &[0.0]);
         r.render(&mut out, Duration::ZERO);
         assert_eq!(out, [32768; 4]);
     }
@@ -302,7 +337,7 @@ mod tests {
     #[test]
     fn volume_and_pause() {
         let (mut r, mut tx, shared, _) = setup(1);
-        tx.push_partial_slice(&[0.5, 0.5]);
+        feed(&mut tx, &[0.5, 0.5]);
         shared.volume.store(0.5f32.to_bits(), Ordering::Relaxed);
         shared.paused.store(true, Ordering::Relaxed);
         let mut out = [1.0f32; 1];
@@ -327,13 +362,13 @@ mod tests {
     #[test]
     fn skip_discards_up_to_the_position_and_records_where_it_was() {
         let (mut r, mut tx, shared, _) = setup(1);
-        tx.push_partial_slice(&[0.1; 100]);
+        feed(&mut tx, &[0.1; 100]);
         let mut out = [0.0f32; 30];
         r.render(&mut out, Duration::ZERO);
         // The feeder clears at 100 and then writes the next response.
         shared.skip_to.store(100, Ordering::Release);
         shared.skip_gen.store(1, Ordering::Release);
-        tx.push_partial_slice(&[0.9; 10]);
+        feed(&mut tx, &[0.9; 10]);
         r.render(&mut out, Duration::ZERO);
         assert_eq!(shared.skip_from.load(Ordering::Acquire), 30);
         assert_eq!(shared.skip_ack.load(Ordering::Acquire), 1);
@@ -348,11 +383,11 @@ mod tests {
         let (mut r, mut tx, shared, mut tap) = setup(2);
         shared.tap.store(true, Ordering::Relaxed);
         shared.volume.store(0.5f32.to_bits(), Ordering::Relaxed);
-        tx.push_partial_slice(&[0.5, 1.0]);
+        feed(&mut tx, &[0.5, 1.0]);
         let mut out = [0.0f32; 8];
         r.render(&mut out, Duration::ZERO);
         let mut got = [9.0f32; 4];
-        tap.pop_partial_slice(&mut got);
+        let _ = tap.pop_partial_slice(&mut got);
         assert_eq!(got, [0.25, 0.5, 0.0, 0.0]);
     }
 
@@ -364,14 +399,20 @@ mod tests {
         let mut out = vec![0i16; 960];
         let mut sink = vec![0.0f32; 4096];
         WATCH.with(|w| w.set(true));
+        // The counter works: one allocation on this thread is seen.
+        drop(std::hint::black_box(vec![1u8; 16]));
+        assert_eq!(COUNT.with(Cell::get), 1);
+        COUNT.with(|c| c.set(0));
         for i in 0..200u64 {
-            tx.push_partial_slice(&[0.3; 300]);
+            feed(&mut tx, &[0.3; 300]);
             if i % 50 == 0 {
-                shared.skip_to.store(shared.written.load(Ordering::Relaxed), Ordering::Release);
+                shared
+                    .skip_to
+                    .store(shared.written.load(Ordering::Relaxed), Ordering::Release);
                 shared.skip_gen.store(i + 1, Ordering::Release);
             }
             r.render(&mut out, Duration::from_millis(10));
-            tap.pop_partial_slice(&mut sink);
+            let _ = tap.pop_partial_slice(&mut sink);
         }
         WATCH.with(|w| w.set(false));
         assert_eq!(COUNT.with(Cell::get), 0, "allocations inside render");

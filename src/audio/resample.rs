@@ -69,7 +69,7 @@ impl Converter {
     }
 
     /// The input rate.
-    pub(crate) fn from_rate(&self) -> u32 {
+    pub(crate) fn input_rate(&self) -> u32 {
         self.from
     }
 
@@ -108,8 +108,8 @@ impl Converter {
     /// output since the last flush is exactly `round(input × to / from)` frames, then
     /// starts afresh.
     pub(crate) fn flush(&mut self, out: &mut Vec<f32>) {
-        let expected = (self.taken * u64::from(self.to) + u64::from(self.from) / 2)
-            / u64::from(self.from);
+        let expected =
+            (self.taken * u64::from(self.to) + u64::from(self.from) / 2) / u64::from(self.from);
         if let Some(r) = self.inner.as_mut() {
             let mut rest = self.pending.len() - self.start;
             let mut guard = 0;
@@ -152,7 +152,12 @@ impl Converter {
     }
 }
 
-fn run(r: &mut Fft<f32>, input: &[f32], indexing: Option<&Indexing>, out: &mut [f32]) -> (usize, usize) {
+fn run(
+    r: &mut Fft<f32>,
+    input: &[f32],
+    indexing: Option<&Indexing>,
+    out: &mut [f32],
+) -> (usize, usize) {
     // The buffers are sized from the resampler's own figures, so neither adapter nor
     // process call can fail; a failure would be a bug in this glue.
     let inp = InterleavedSlice::new(input, 1, input.len()).expect("input adapter");
@@ -191,12 +196,22 @@ mod tests {
 
     #[test]
     fn lengths_are_exact_for_any_piece_size() {
-        for (from, to) in [(24_000, 48_000), (24_000, 44_100), (48_000, 24_000), (44_100, 24_000), (8_000, 48_000)] {
+        for (from, to) in [
+            (24_000, 48_000),
+            (24_000, 44_100),
+            (48_000, 24_000),
+            (44_100, 24_000),
+            (8_000, 48_000),
+        ] {
             for n in [1usize, 239, 240, 2_400, 12_345] {
                 for piece in [7usize, 240, 1_000] {
                     let out = convert_in_pieces(from, to, &vec![0.1; n], piece);
                     let expected = (n as u64 * to as u64 + from as u64 / 2) / from as u64;
-                    assert_eq!(out.len() as u64, expected, "{from}->{to}, n {n}, piece {piece}");
+                    assert_eq!(
+                        out.len() as u64,
+                        expected,
+                        "{from}->{to}, n {n}, piece {piece}"
+                    );
                 }
             }
         }

@@ -86,6 +86,7 @@ pub fn stream(
         reference: Mutex::new(reference),
         thread: Mutex::new(None),
         device_rate: rate,
+        resampler_delay: converter.delay_frames() as u64,
     });
     let (tx, rx) = mpsc::channel(256);
     let frames = |d: std::time::Duration| (d.as_secs_f64() * f64::from(rate)) as usize;
@@ -167,6 +168,7 @@ impl Split {
     async fn observe(&mut self, event: &ServerEvent) -> bool {
         match event {
             ServerEvent::ResponseOutputAudioDelta(d) => {
+                let arrived = std::time::Instant::now();
                 let decoded = match self.format {
                     AudioFormat::Pcmu | AudioFormat::Pcma => d.bytes().map(|b| {
                         let f = if self.format == AudioFormat::Pcmu {
@@ -178,7 +180,8 @@ impl Split {
                     }),
                     AudioFormat::Pcm { rate } => {
                         let mut pcm = Vec::with_capacity(d.delta.len() * 3 / 8);
-                        d.pcm16_into(&mut pcm).map(|()| (rate.unwrap_or(24_000), pcm))
+                        d.pcm16_into(&mut pcm)
+                            .map(|()| (rate.unwrap_or(24_000), pcm))
                     }
                 };
                 let (rate, samples) = match decoded {
@@ -196,6 +199,7 @@ impl Split {
                     response_id: d.response_id.clone(),
                     rate,
                     samples,
+                    arrived,
                 })
                 .await;
                 return self.forward_audio;
@@ -224,7 +228,7 @@ impl Split {
 
     fn session(&mut self, s: &Session) {
         let Some(audio) = &s.audio else { return };
-        if let Some(f) = audio.output.as_ref().and_then(|o| o.format.clone()) {
+        if let Some(f) = audio.output.as_ref().and_then(|o| o.format) {
             self.format = f;
         }
         match audio.input.as_ref().and_then(|i| i.turn_detection.as_ref()) {

@@ -39,7 +39,14 @@ impl Recorder {
         let path = temp(&format!("{sink}-{}.wav", fastrand::u64(..)));
         let child = Command::new("pw-record")
             .args(["-P", "{ stream.capture.sink=true }", "--target", sink])
-            .args(["--rate", &rate.to_string(), "--channels", "1", "--format", "s16"])
+            .args([
+                "--rate",
+                &rate.to_string(),
+                "--channels",
+                "1",
+                "--format",
+                "s16",
+            ])
             .arg(&path)
             .spawn()
             .expect("pw-record (Debian package pipewire-bin)");
@@ -76,7 +83,9 @@ pub fn rms(x: &[f32]) -> f64 {
 /// First index where the 5 ms level passes `threshold`.
 pub fn onset(x: &[f32], rate: u32, threshold: f64) -> Option<usize> {
     let w = (rate / 200) as usize;
-    (0..x.len().saturating_sub(w)).step_by(w / 5).find(|&i| rms(&x[i..i + w]) > threshold)
+    (0..x.len().saturating_sub(w))
+        .step_by(w / 5)
+        .find(|&i| rms(&x[i..i + w]) > threshold)
 }
 
 /// The best alignment of `expected` inside `recorded` near `guess`, and the SNR there:
@@ -97,7 +106,11 @@ pub fn align(recorded: &[f32], expected: &[f32], guess: usize, search: usize) ->
     let hi = (guess + search).min(recorded.len().saturating_sub(n));
     for off in lo..=hi {
         let r = &recorded[off..off + n];
-        let dot: f64 = r.iter().zip(expected).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum();
+        let dot: f64 = r
+            .iter()
+            .zip(expected)
+            .map(|(&a, &b)| f64::from(a) * f64::from(b))
+            .sum();
         if dot > best.1 {
             best = (off, dot);
         }
@@ -108,7 +121,11 @@ pub fn align(recorded: &[f32], expected: &[f32], guess: usize, search: usize) ->
 /// SNR of `recorded` against `expected` (after the best gain), in dB.
 pub fn snr(recorded: &[f32], expected: &[f32]) -> f64 {
     let e2: f64 = expected.iter().map(|&v| f64::from(v).powi(2)).sum();
-    let dot: f64 = recorded.iter().zip(expected).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum();
+    let dot: f64 = recorded
+        .iter()
+        .zip(expected)
+        .map(|(&a, &b)| f64::from(a) * f64::from(b))
+        .sum();
     let g = dot / e2.max(1e-12);
     let noise: f64 = recorded
         .iter()
@@ -127,7 +144,9 @@ pub fn resample(x: &[f32], from: u32, to: u32) -> Vec<f32> {
     let mut out = vec![0.0; needed];
     let input = InterleavedSlice::new(x, 1, x.len()).unwrap();
     let mut output = InterleavedSlice::new_mut(&mut out, 1, needed).unwrap();
-    let (_, made) = r.process_all_into_buffer(&input, &mut output, x.len(), None).unwrap();
+    let (_, made) = r
+        .process_all_into_buffer(&input, &mut output, x.len(), None)
+        .unwrap();
     out.truncate(made);
     out
 }

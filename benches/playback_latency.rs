@@ -1,0 +1,80 @@
+//! Added latency on a real device: from a `response.output_audio.delta` arriving to the
+//! first of its samples leaving the device callback, over the simulator and the headless
+//! audio rig. Target: at most one device period plus the resampler delay (with
+//! `prebuffer` 0; the default adds its 20 ms jitter hold on top).
+//!
+//! Run: `scripts/audio-rig.sh run cargo bench --bench playback_latency`
+
+use std::time::Duration;
+
+use vivavoce::audio::{PlaybackOptions, stream};
+use vivavoce::mock::{Pace, RealtimeSimulator, SimulatorOptions};
+use vivavoce::realtime::{ConversationItemCreate, Item, ResponseCreate, ServerEvent, connect};
+
+async fn measure(prebuffer: Duration, rate: Option<u32>, runs: usize) -> (Vec<Duration>, String) {
+    let sim = RealtimeSimulator::start(
+        SimulatorOptions::default()
+            .reply_text("Hi there.")
+            .pace(Pace::RealTime),
+    )
+    .await
+    .unwrap();
+    let (tx, rx) = connect(sim.connect_options()).await.unwrap();
+    let mut options = PlaybackOptions::new(tx.clone())
+        .forward_audio(true)
+        .prebuffer(prebuffer);
+    if let Some(r) = rate {
+        options = options.sample_rate(r);
+    }
+    let (mut events, playback) = stream(rx, options).unwrap();
+    let mut out = Vec::new();
+    for _ in 0..runs {
+        tx.send(ConversationItemCreate::new(Item::user_text("Hello.")))
+            .await
+            .unwrap();
+        tx.send(ResponseCreate::default()).await.unwrap();
+        while !matches!(events.recv().await, Some(ServerEvent::ResponseDone(_))) {}
+        playback.drain().await.unwrap();
+        // Measured inside: the delta's arrival at the stream task, and the start of the
+        // device callback that played its first sample.
+        out.push(playback.metrics().start_latency.expect("timed"));
+    }
+    let m = playback.metrics();
+    let info = format!(
+        "{} Hz, period {} frames ({:.1} ms), resampler delay {:.1} ms",
+        playback.output().sample_rate,
+        m.period_frames,
+        f64::from(m.period_frames) * 1000.0 / f64::from(playback.output().sample_rate),
+        m.resampler_delay.as_secs_f64() * 1000.0
+    );
+    (out, info)
+}
+
+fn report(name: &str, mut v: Vec<Duration>, info: &str) {
+    v.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{name}: median {:.2} ms, p90 {:.2} ms, max {:.2} ms over {} responses [{info}]",
+        ms(v[v.len() / 2]),
+        ms(v[v.len() * 9 / 10]),
+        ms(v[v.len() - 1]),
+        v.len()
+    );
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    if std::env::var_os("VIVAVOCE_AUDIO_RIG").is_none() {
+        eprintln!(
+            "run inside the audio rig: scripts/audio-rig.sh run cargo bench --bench playback_latency"
+        );
+        std::process::exit(2);
+    }
+    let runs = 30;
+    let (v, info) = measure(Duration::ZERO, None, runs).await;
+    report("latency, prebuffer 0", v, &info);
+    let (v, info) = measure(Duration::ZERO, Some(44_100), runs).await;
+    report("latency, prebuffer 0, 44.1 kHz", v, &info);
+    let (v, info) = measure(PlaybackOptions::default().prebuffer, None, runs).await;
+    report("latency, default prebuffer (20 ms)", v, &info);
+}
