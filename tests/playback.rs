@@ -482,3 +482,56 @@ async fn bad_options_are_refused_before_any_device_is_opened() {
 fn assert_handle_is_send_sync(p: Playback) -> impl Send + Sync {
     p
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_reference_is_what_was_played_with_play_times() {
+    let _rig = rig::rig();
+    let (_sim, tx, rx) = session(SimulatorOptions::default().pace(Pace::Fast)).await;
+    let (mut events, playback) = stream(
+        rx,
+        PlaybackOptions::new(tx.clone())
+            .forward_audio(true)
+            .volume(0.5),
+    )
+    .unwrap();
+    let mut reference = playback.echo_reference().expect("first call gets it");
+    assert!(playback.echo_reference().is_none(), "only one consumer");
+    ask(&tx).await;
+    let (_, sent) = collect(&mut events, is_done).await;
+    let mut frames = Vec::new();
+    let drained = playback.drain();
+    tokio::pin!(drained);
+    loop {
+        tokio::select! {
+            r = &mut drained => { r.unwrap(); break; }
+            _ = tokio::time::sleep(Duration::from_millis(20)) => {
+                while let Some(f) = reference.pop() { frames.push(f); }
+            }
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    while let Some(f) = reference.pop() {
+        frames.push(f);
+    }
+    // Nothing was lost while it was being read (later frames pile up unread, and count).
+    assert_eq!(playback.metrics().reference_dropped, 0);
+    // Continuous, 10 ms apart (to within a device period of jitter), in order.
+    for w in frames.windows(2) {
+        let step = w[1].played_at.duration_since(w[0].played_at);
+        assert!(step < Duration::from_millis(25), "{step:?}");
+    }
+    let samples: Vec<f32> = frames.iter().flat_map(|f| f.samples).collect();
+    let expected: Vec<f32> = pcm_to_f32(&sent).iter().map(|x| x * 0.5).collect();
+    let start = onset(&samples, 24_000, 0.005).expect("the reply is in the reference");
+    let first = onset(&expected, 24_000, 0.005).unwrap();
+    let (offset, snr_db) = align(&samples, &expected, start.saturating_sub(first), 480);
+    eprintln!("echo reference: SNR {snr_db:.1} dB");
+    assert!(
+        snr_db > 30.0,
+        "reference differs from what was played: {snr_db:.1} dB"
+    );
+    // The level is after the volume: the least-squares gain is ~1 against 0.5 × sent.
+    let got = rms(&samples[offset..offset + expected.len()]);
+    let want = rms(&expected);
+    assert!((got / want - 1.0).abs() < 0.05, "{got} vs {want}");
+}

@@ -113,6 +113,8 @@ pub(crate) struct Feeder {
     pub drains: Vec<Drain>,
     pub scratch: Vec<f32>,
     pub converted: Vec<f32>,
+    /// The callback count and when it last changed.
+    pub last_callbacks: (u64, Instant),
 }
 
 impl Feeder {
@@ -399,7 +401,23 @@ impl Feeder {
         })
     }
 
+    /// Marks the device lost if its callback has stopped coming for 2 s (a stalled audio
+    /// server), so that drains and interruptions fail instead of waiting forever.
+    fn watchdog(&mut self) {
+        let s = &*self.control.shared;
+        let n = s.callbacks.load(Ordering::Relaxed);
+        let now = Instant::now();
+        if n != self.last_callbacks.0 {
+            self.last_callbacks = (n, now);
+        } else if now.duration_since(self.last_callbacks.1) > Duration::from_secs(2)
+            && !s.device_lost.swap(true, Ordering::AcqRel)
+        {
+            tracing::warn!("audio output: no device callback for 2 s; playback has stopped");
+        }
+    }
+
     fn drains(&mut self) {
+        self.watchdog();
         let s = &*self.control.shared;
         let consumed = s.consumed.load(Ordering::Acquire);
         let lost = s.device_lost.load(Ordering::Acquire);

@@ -1,6 +1,5 @@
 //! The far-end reference for echo cancellation: what the device actually played.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -78,7 +77,10 @@ pub(crate) struct ReferenceTap {
     tapped: u64,
     /// 24 kHz frames produced so far (the index of `pending[0]` is `made - pending.len()`).
     made: u64,
-    known: VecDeque<Mark>,
+    /// The device clock against ours: tap frame 0 was played at `anchor + offset` s.
+    anchor: Option<Instant>,
+    offset: f64,
+    tapped_marks: u64,
     scratch: Vec<f32>,
     pending: Vec<f32>,
 }
@@ -99,7 +101,9 @@ impl ReferenceTap {
             device_rate,
             tapped: 0,
             made: 0,
-            known: VecDeque::new(),
+            anchor: None,
+            offset: 0.0,
+            tapped_marks: 0,
             scratch: vec![0.0; 4096],
             pending: Vec::new(),
         })
@@ -122,7 +126,7 @@ impl ReferenceTap {
     /// Moves what the callback tapped into reference frames.
     pub(crate) fn pump(&mut self) {
         while let Ok(m) = self.marks.pop() {
-            self.known.push_back(m);
+            self.follow(m);
         }
         loop {
             let (got, _) = self.tap.pop_partial_slice(&mut self.scratch);
@@ -144,22 +148,38 @@ impl ReferenceTap {
             samples.copy_from_slice(&self.pending[used..used + REFERENCE_FRAME]);
             used += REFERENCE_FRAME;
             self.made += REFERENCE_FRAME as u64;
-            // The device frame this sample came from, and the mark at or before it.
-            let device_frame = index * u64::from(self.device_rate) / u64::from(REFERENCE_RATE);
-            while self.known.len() > 1 && self.known[1].frame <= device_frame {
-                self.known.pop_front();
-            }
-            let played_at = match self.known.front() {
-                Some(m) if m.frame <= device_frame => {
-                    let off = device_frame - m.frame;
-                    m.at + Duration::from_nanos(off * 1_000_000_000 / u64::from(self.device_rate))
+            let played_at = match self.anchor {
+                Some(anchor) => {
+                    let secs = self.offset + index as f64 / f64::from(REFERENCE_RATE);
+                    anchor + Duration::from_secs_f64(secs.max(0.0))
                 }
-                _ => Instant::now(),
+                None => Instant::now(),
             };
             if out.push(ReferenceFrame { samples, played_at }).is_err() {
                 self.shared.tap_overflows.fetch_add(1, Ordering::Relaxed);
             }
         }
         self.pending.drain(..used);
+    }
+
+    /// Follows the device clock: each callback's mark says when its first frame plays;
+    /// those estimates jitter by up to a period, the sample count does not. The offset
+    /// between the two is smoothed, and reset after a jump (a stall or lost tap data).
+    fn follow(&mut self, m: Mark) {
+        let frame_secs = m.frame as f64 / f64::from(self.device_rate);
+        let anchor = *self.anchor.get_or_insert(m.at);
+        let at = match m.at.checked_duration_since(anchor) {
+            Some(d) => d.as_secs_f64(),
+            None => -anchor.duration_since(m.at).as_secs_f64(),
+        };
+        let offset = at - frame_secs;
+        if self.tapped_marks == 0 || (offset - self.offset).abs() > 0.03 {
+            self.offset = offset;
+        } else {
+            // The earliest estimate is the least delayed one: lean towards it.
+            let k = if offset < self.offset { 0.3 } else { 0.02 };
+            self.offset += k * (offset - self.offset);
+        }
+        self.tapped_marks += 1;
     }
 }

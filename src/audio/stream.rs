@@ -109,6 +109,7 @@ pub fn stream(
         drains: Vec::new(),
         scratch: Vec::new(),
         converted: Vec::new(),
+        last_callbacks: (0, std::time::Instant::now()),
     };
     let join = std::thread::Builder::new()
         .name("vivavoce-playback".into())
