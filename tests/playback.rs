@@ -6,6 +6,8 @@
 #![allow(clippy::await_holding_lock)]
 
 mod rig;
+#[allow(dead_code)]
+mod support;
 
 use std::time::{Duration, Instant};
 
@@ -14,8 +16,9 @@ use vivavoce::Error;
 use vivavoce::audio::{OutputTarget, Playback, PlaybackOptions, stream};
 use vivavoce::mock::{Pace, RealtimeSimulator, SimulatorOptions};
 use vivavoce::realtime::{
-    AudioInput, ConversationItemCreate, EventReceiver, EventSender, InputAudioBufferAppend, Item,
-    ResponseCreate, ServerEvent, Session, SessionAudio, SessionUpdate, connect,
+    AudioInput, ClientEvent, ConversationItemCreate, EventReceiver, EventSender,
+    InputAudioBufferAppend, Item, ResponseCreate, ServerEvent, Session, SessionAudio,
+    SessionUpdate, connect,
 };
 
 const LONG: &str = "This reply is long enough to be interrupted in the middle of a word, \
@@ -534,4 +537,122 @@ async fn echo_reference_is_what_was_played_with_play_times() {
     let got = rms(&samples[offset..offset + expected.len()]);
     let want = rms(&expected);
     assert!((got / want - 1.0).abs() < 0.05, "{got} vs {want}");
+}
+
+/// Starts playback into a 24 kHz mono WAV file, sends `setup`, and plays until
+/// `response.done`. Returns the file's samples, the events seen and the deltas' bytes.
+async fn play_to_wav(
+    rx: EventReceiver,
+    tx: &EventSender,
+    name: &str,
+    setup: Vec<ClientEvent>,
+) -> (Vec<i16>, Vec<ServerEvent>, Vec<u8>) {
+    let path = rig::temp(name);
+    let target = OutputTarget::Wav {
+        path: path.clone(),
+        sample_rate: 24_000,
+        channels: 1,
+    };
+    let options = PlaybackOptions::new(tx.clone())
+        .target(target)
+        .forward_audio(true);
+    let (mut events, playback) = stream(rx, options).unwrap();
+    for event in setup {
+        tx.send(event).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut bytes = Vec::new();
+    loop {
+        let ev = tokio::time::timeout(Duration::from_secs(30), events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if let ServerEvent::ResponseOutputAudioDelta(d) = &ev {
+            bytes.extend(d.bytes().unwrap_or_default());
+        }
+        let done = is_done(&ev);
+        seen.push(ev);
+        if done {
+            break;
+        }
+    }
+    playback.drain().await.unwrap();
+    playback.stop();
+    let wav = hound::WavReader::open(&path)
+        .unwrap()
+        .samples::<i16>()
+        .map(Result::unwrap)
+        .collect();
+    (wav, seen, bytes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn g711_mu_law_output_is_decoded_and_resampled() {
+    let (_sim, tx, rx) = session(SimulatorOptions::default().pace(Pace::Fast)).await;
+    // `stream` learns the output format from the session.updated that precedes the audio.
+    let setup = vec![
+        ClientEvent::Raw(serde_json::json!({
+            "type": "session.update",
+            "session": {"type": "realtime", "audio": {"output": {"format": {"type": "audio/pcmu"}}}}
+        })),
+        ConversationItemCreate::new(Item::user_text("Talk to me.")).into(),
+        ResponseCreate::default().into(),
+    ];
+    let (written, seen, ulaw) = play_to_wav(rx, &tx, "ulaw.wav", setup).await;
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, ServerEvent::SessionUpdated(_)))
+    );
+    assert!(
+        ulaw.len() > 8_000,
+        "μ-law audio arrived ({} bytes)",
+        ulaw.len()
+    );
+    let pcm8: Vec<f32> = ulaw
+        .iter()
+        .map(|&b| f32::from(vivavoce::realtime::g711::ulaw_decode(b)) / 32768.0)
+        .collect();
+    let expected = rig::resample(&pcm8, 8_000, 24_000);
+    let got = pcm_to_f32(&written);
+    let start = onset(&got, 24_000, 0.01).unwrap();
+    let first = onset(&expected, 24_000, 0.01).unwrap();
+    let (_, snr_db) = align(&got, &expected, start.saturating_sub(first), 240);
+    eprintln!("μ-law: SNR {snr_db:.1} dB");
+    assert!(snr_db > 30.0, "μ-law playback SNR {snr_db:.1} dB");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undecodable_delta_is_passed_on_and_the_rest_plays() {
+    let good: Vec<i16> = (0..4800)
+        .map(|i| ((i as f32 * 0.05).sin() * 8000.0) as i16)
+        .collect();
+    let good_b64 = InputAudioBufferAppend::from_pcm16(&good).audio;
+    let server = support::Server::start(move |mut c: support::Conn| {
+        let good_b64 = good_b64.clone();
+        async move {
+            c.session_created().await;
+            let ids = serde_json::json!({"response_id": "resp_1", "item_id": "item_1", "output_index": 0, "content_index": 0});
+            let with = |mut v: serde_json::Value| {
+                v.as_object_mut().unwrap().extend(ids.as_object().unwrap().clone());
+                v
+            };
+            c.send(with(serde_json::json!({"type": "response.output_audio.delta", "delta": "%%% not base64 %%%"}))).await;
+            c.send(with(serde_json::json!({"type": "response.output_audio.delta", "delta": good_b64}))).await;
+            c.send(with(serde_json::json!({"type": "response.output_audio.done"}))).await;
+            c.send(serde_json::json!({"type": "response.done", "response": {"id": "resp_1", "status": "completed", "output": []}})).await;
+            while c.recv().await.is_some() {}
+        }
+    })
+    .await;
+    let (tx, rx) = connect(support::options(&server)).await.unwrap();
+    let (written, seen, _) = play_to_wav(rx, &tx, "bad-delta.wav", Vec::new()).await;
+    let bad = seen
+        .iter()
+        .filter(
+            |e| matches!(e, ServerEvent::ResponseOutputAudioDelta(d) if d.delta.starts_with('%')),
+        )
+        .count();
+    assert_eq!(bad, 1, "the undecodable delta reached the caller");
+    let heard = written.iter().filter(|&&s| s != 0).count();
+    assert!(heard > 4_000, "the good delta played ({heard} samples)");
 }
