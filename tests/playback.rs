@@ -6,7 +6,6 @@
 #![allow(clippy::await_holding_lock)]
 
 mod rig;
-#[allow(dead_code)]
 mod support;
 
 use std::time::{Duration, Instant};
