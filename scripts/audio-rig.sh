@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # A headless audio rig for tests: a private PipeWire with a null sink "speaker" at 48 kHz
 # (the default output; what it plays can be recorded from its monitor), a second null
-# sink "speaker44" at 44.1 kHz (the ALSA device `speaker44`), and a default microphone
-# "mic" fed from a sink "micfeed". Optional: `--echo MS` loops the speaker back into the
-# mic after MS milliseconds, a real acoustic echo path.
+# sink "speaker44" at 44.1 kHz (the ALSA device `speaker44`), a default microphone "mic"
+# fed from a sink "micfeed", and a stereo 44.1 kHz microphone "mic44" (ALSA `mic44`) fed
+# from "micfeed44". Optional: `--echo MS` loops the speaker back into the mic after MS
+# milliseconds, a real acoustic echo path (tests can also start one themselves).
 #
 #   scripts/audio-rig.sh run cargo test        # start, run the command inside, stop
 #   eval "$(scripts/audio-rig.sh start [--echo 40])"   # or: export the environment
@@ -35,6 +36,11 @@ pcm.speaker44 {
   playback_node "speaker44"
   hint { show on description "vivavoce rig: 44.1 kHz speaker" }
 }
+pcm.mic44 {
+  type pipewire
+  capture_node "mic44"
+  hint { show on description "vivavoce rig: 44.1 kHz stereo microphone" }
+}
 ALSA
   export XDG_RUNTIME_DIR="$RIG/runtime" HOME="$RIG/home"
   dbus-daemon --session --fork --print-address=1 --print-pid=1 --address="unix:path=$RIG/runtime/bus" > "$RIG/dbus"
@@ -44,11 +50,14 @@ ALSA
   for _ in $(seq 50); do [ -S "$RIG/runtime/pipewire-0" ] && break; sleep 0.1; done
   wireplumber > "$RIG/wireplumber.log" 2>&1 & echo $! >> "$RIG/pids"
   sleep 1
-  pw-cli create-node adapter '{ factory.name=support.null-audio-sink node.name=speaker media.class=Audio/Sink audio.rate=48000 audio.position=[FL FR] object.linger=true }' > /dev/null
+  pw-cli create-node adapter '{ factory.name=support.null-audio-sink node.name=speaker media.class=Audio/Sink audio.rate=48000 audio.position=[FL FR] object.linger=true priority.session=2000 }' > /dev/null
   pw-cli create-node adapter '{ factory.name=support.null-audio-sink node.name=speaker44 media.class=Audio/Sink audio.rate=44100 audio.position=[FL FR] object.linger=true }' > /dev/null
   pw-loopback --capture-props='media.class=Audio/Sink node.name=micfeed audio.position=[MONO]' \
-              --playback-props='media.class=Audio/Source node.name=mic audio.position=[MONO]' \
+              --playback-props='media.class=Audio/Source node.name=mic audio.position=[MONO] priority.session=2000' \
               > "$RIG/micfeed.log" 2>&1 & echo $! >> "$RIG/pids"
+  pw-loopback --capture-props='media.class=Audio/Sink node.name=micfeed44 audio.position=[FL FR] audio.rate=44100' \
+              --playback-props='media.class=Audio/Source node.name=mic44 audio.position=[FL FR] audio.rate=44100 priority.session=1000' \
+              > "$RIG/micfeed44.log" 2>&1 & echo $! >> "$RIG/pids"
   if [ -n "$echo_ms" ]; then
     pw-loopback -d "$(awk "BEGIN { print $echo_ms / 1000 }")" \
                 --capture-props='stream.capture.sink=true target.object=speaker node.name=echo-in' \
@@ -60,8 +69,8 @@ ALSA
     if pw-cli ls Node 2>/dev/null | grep -q 'node.name = "mic"'; then break; fi
     sleep 0.1
   done
-  # WirePlumber makes "speaker" the default sink and "mic" the default source: they
-  # are the only ones.
+  # WirePlumber makes "speaker" (created first) the default sink and "mic" (the higher
+  # priority.session) the default source.
   echo "export XDG_RUNTIME_DIR='$XDG_RUNTIME_DIR' HOME='$HOME' DBUS_SESSION_BUS_ADDRESS='$DBUS_SESSION_BUS_ADDRESS' VIVAVOCE_AUDIO_RIG='$RIG'"
 }
 

@@ -54,7 +54,6 @@ fn info(d: &cpal::Device) -> DeviceInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Direction {
     Output,
-    #[allow(dead_code)] // until microphone capture uses it
     Input,
 }
 

@@ -5,24 +5,35 @@
 //! The device callback only reads a lock-free ring and writes atomics: decoding,
 //! resampling (rubato's FFT resampler) and bookkeeping happen on a playback thread.
 //!
-//! What the device played is also available as an echo canceller's far-end reference
-//! ([`Playback::echo_reference`]).
+//! [`capture_audio`] streams the microphone into the session through resampling and
+//! echo cancellation, with what the device played ([`Playback::echo_reference`]) as the
+//! far end, so the assistant does not hear itself; [`PushToTalk`] drives it by hand.
 
+mod capture;
+mod clock;
 mod device;
 mod feeder;
+mod input;
 mod output;
 mod playback;
 mod position;
+mod processor;
 mod reference;
 mod render;
 mod resample;
 mod stream;
+mod uplink;
 
+pub use capture::{
+    Capture, CaptureMetrics, CaptureOptions, Level, Processing, PushToTalk, capture_audio,
+};
 pub use device::{DeviceInfo, devices};
 pub use feeder::Interruption;
+pub use input::{InputInfo, InputSource};
 pub use output::{OutputInfo, OutputTarget};
 pub use playback::{Playback, PlaybackMetrics, PlaybackOptions};
 pub use position::ItemPosition;
+pub use processor::{AudioProcessor, FRAME, PassThrough, ProcessingOptions, RATE, SonoraProcessor};
 pub use reference::{EchoReference, REFERENCE_FRAME, REFERENCE_RATE, ReferenceFrame};
 pub use stream::stream;
 

@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use super::clock::DeviceClock;
 use super::render::{Mark, Shared};
 use super::resample::Converter;
 use crate::Error;
@@ -54,6 +55,12 @@ impl EchoReference {
     pub fn available(&self) -> usize {
         self.rx.slots()
     }
+
+    /// Whether playback is still running (frames may still come).
+    pub fn is_active(&self) -> bool {
+        !self.shared.stop.load(Ordering::Acquire)
+            && !self.shared.device_lost.load(Ordering::Acquire)
+    }
 }
 
 impl Drop for EchoReference {
@@ -77,10 +84,7 @@ pub(crate) struct ReferenceTap {
     tapped: u64,
     /// 24 kHz frames produced so far (the index of `pending[0]` is `made - pending.len()`).
     made: u64,
-    /// The device clock against ours: tap frame 0 was played at `anchor + offset` s.
-    anchor: Option<Instant>,
-    offset: f64,
-    tapped_marks: u64,
+    clock: DeviceClock,
     scratch: Vec<f32>,
     pending: Vec<f32>,
 }
@@ -101,9 +105,7 @@ impl ReferenceTap {
             device_rate,
             tapped: 0,
             made: 0,
-            anchor: None,
-            offset: 0.0,
-            tapped_marks: 0,
+            clock: DeviceClock::new(device_rate),
             scratch: vec![0.0; 4096],
             pending: Vec::new(),
         })
@@ -126,7 +128,7 @@ impl ReferenceTap {
     /// Moves what the callback tapped into reference frames.
     pub(crate) fn pump(&mut self) {
         while let Ok(m) = self.marks.pop() {
-            self.follow(m);
+            self.clock.follow(m.frame, m.at);
         }
         loop {
             let (got, _) = self.tap.pop_partial_slice(&mut self.scratch);
@@ -148,38 +150,13 @@ impl ReferenceTap {
             samples.copy_from_slice(&self.pending[used..used + REFERENCE_FRAME]);
             used += REFERENCE_FRAME;
             self.made += REFERENCE_FRAME as u64;
-            let played_at = match self.anchor {
-                Some(anchor) => {
-                    let secs = self.offset + index as f64 / f64::from(REFERENCE_RATE);
-                    anchor + Duration::from_secs_f64(secs.max(0.0))
-                }
-                None => Instant::now(),
-            };
+            let device_frame =
+                index as f64 * f64::from(self.device_rate) / f64::from(REFERENCE_RATE);
+            let played_at = self.clock.at(device_frame).unwrap_or_else(Instant::now);
             if out.push(ReferenceFrame { samples, played_at }).is_err() {
                 self.shared.tap_overflows.fetch_add(1, Ordering::Relaxed);
             }
         }
         self.pending.drain(..used);
-    }
-
-    /// Follows the device clock: each callback's mark says when its first frame plays;
-    /// those estimates jitter by up to a period, the sample count does not. The offset
-    /// between the two is smoothed, and reset after a jump (a stall or lost tap data).
-    fn follow(&mut self, m: Mark) {
-        let frame_secs = m.frame as f64 / f64::from(self.device_rate);
-        let anchor = *self.anchor.get_or_insert(m.at);
-        let at = match m.at.checked_duration_since(anchor) {
-            Some(d) => d.as_secs_f64(),
-            None => -anchor.duration_since(m.at).as_secs_f64(),
-        };
-        let offset = at - frame_secs;
-        if self.tapped_marks == 0 || (offset - self.offset).abs() > 0.03 {
-            self.offset = offset;
-        } else {
-            // The earliest estimate is the least delayed one: lean towards it.
-            let k = if offset < self.offset { 0.3 } else { 0.02 };
-            self.offset += k * (offset - self.offset);
-        }
-        self.tapped_marks += 1;
     }
 }

@@ -38,16 +38,29 @@ impl std::fmt::Debug for Converter {
 }
 
 impl Converter {
-    /// A converter from `from` Hz to `to` Hz producing output in chunks of 10 ms.
+    /// A converter from `from` Hz to `to` Hz producing output in chunks of 10 ms (for
+    /// playback: the device side is fixed).
     pub(crate) fn new(from: u32, to: u32) -> Result<Self, Error> {
+        Self::with_fixed(from, to, FixedSync::Output)
+    }
+
+    /// A converter taking input in chunks of 10 ms (for capture: the device side is fixed).
+    pub(crate) fn fixed_input(from: u32, to: u32) -> Result<Self, Error> {
+        Self::with_fixed(from, to, FixedSync::Input)
+    }
+
+    fn with_fixed(from: u32, to: u32, fixed: FixedSync) -> Result<Self, Error> {
         let inner = if from == to {
             None
         } else {
-            let chunk = (to as usize / 100).max(1);
-            let fft = Fft::<f32>::new(from as usize, to as usize, chunk, 1, FixedSync::Output)
-                .map_err(|e| Error::InvalidOption {
-                    option: "sample_rate",
-                    message: format!("cannot convert {from} Hz to {to} Hz: {e}"),
+            let side = if fixed == FixedSync::Input { from } else { to };
+            let chunk = (side as usize / 100).max(1);
+            let fft =
+                Fft::<f32>::new(from as usize, to as usize, chunk, 1, fixed).map_err(|e| {
+                    Error::InvalidOption {
+                        option: "sample_rate",
+                        message: format!("cannot convert {from} Hz to {to} Hz: {e}"),
+                    }
                 })?;
             Some(fft)
         };
@@ -185,7 +198,11 @@ mod tests {
     }
 
     fn convert_in_pieces(from: u32, to: u32, input: &[f32], piece: usize) -> Vec<f32> {
-        let mut c = Converter::new(from, to).unwrap();
+        let mut c = if from > to {
+            Converter::fixed_input(from, to).unwrap()
+        } else {
+            Converter::new(from, to).unwrap()
+        };
         let mut out = Vec::new();
         for p in input.chunks(piece) {
             c.push(p, &mut out);

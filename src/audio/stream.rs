@@ -249,10 +249,10 @@ impl Split {
         self.to_player(Msg::Interrupt(reply)).await;
         let Ok(Some(cut)) = rx.await else { return };
         tracing::debug!(item_id = %cut.item_id, audio_end_ms = ?cut.audio_end_ms, "barge-in");
-        if let Some(sender) = &self.sender {
-            if let Err(e) = send_interruption(sender, &cut, !self.auto_interrupt).await {
-                tracing::warn!(error = %e, "barge-in: could not send the truncate");
-            }
+        if let Some(sender) = &self.sender
+            && let Err(e) = send_interruption(sender, &cut, !self.auto_interrupt).await
+        {
+            tracing::warn!(error = %e, "barge-in: could not send the truncate");
         }
     }
 

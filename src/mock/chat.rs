@@ -219,18 +219,17 @@ async fn serve(mut stream: TcpStream, options: Arc<ChatSimulatorOptions>) {
         let e = api_error("Not found.", "invalid_request_error", None, None);
         return respond_json(&mut stream, 404, "", &e).await;
     }
-    if let Some(key) = &options.api_key {
-        if header(&head, "authorization").and_then(|v| v.strip_prefix("Bearer "))
+    if let Some(key) = &options.api_key
+        && header(&head, "authorization").and_then(|v| v.strip_prefix("Bearer "))
             != Some(key.as_str())
-        {
-            let e = api_error(
-                "Incorrect API key provided.",
-                "invalid_request_error",
-                Some("invalid_api_key"),
-                None,
-            );
-            return respond_json(&mut stream, 401, "", &e).await;
-        }
+    {
+        let e = api_error(
+            "Incorrect API key provided.",
+            "invalid_request_error",
+            Some("invalid_api_key"),
+            None,
+        );
+        return respond_json(&mut stream, 401, "", &e).await;
     }
     match options.fault {
         ChatFault::Status(429) => {

@@ -257,10 +257,10 @@ impl Session {
         if self.options.drop_after_events == Some(self.sent) {
             return Err(Stop); // Dropping the socket without a close frame.
         }
-        if let Some((n, code, reason)) = self.options.close_after_events.clone() {
-            if n == self.sent {
-                return self.close(code, &reason).await;
-            }
+        if let Some((n, code, reason)) = self.options.close_after_events.clone()
+            && n == self.sent
+        {
+            return self.close(code, &reason).await;
         }
         Ok(())
     }

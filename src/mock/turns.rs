@@ -122,12 +122,10 @@ impl Session {
         for event in self.vad.push(&config, pcm) {
             match event {
                 VadEvent::Started { audio_start_ms } => {
-                    if interrupt {
-                        if let Some(id) = self.active_response.take() {
-                            self.queue.clear();
-                            self.emit(response::cancelled(&id, "conv_sim", "turn_detected"))
-                                .await?;
-                        }
+                    if interrupt && let Some(id) = self.active_response.take() {
+                        self.queue.clear();
+                        self.emit(response::cancelled(&id, "conv_sim", "turn_detected"))
+                            .await?;
                     }
                     let item_id = self.id("item");
                     self.speech_item = Some(item_id.clone());

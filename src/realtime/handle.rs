@@ -120,6 +120,22 @@ impl EventSender {
         })
     }
 
+    /// Sends one event from a thread that is not running async code (an audio thread,
+    /// say), waiting while the send queue is full.
+    ///
+    /// Same errors as [`send`](Self::send). Panics if called from inside an async
+    /// context (use `send` there).
+    pub fn blocking_send(&self, event: impl Into<ClientEvent>) -> Result<(), Error> {
+        let Some(out) = self.prepare(event.into())? else {
+            return Ok(());
+        };
+        let n = out.text.len();
+        self.tx.blocking_send(Command::Send(out)).map_err(|_| {
+            self.shared.budget.release(n);
+            Error::ConnectionClosed
+        })
+    }
+
     /// Asks the connection to close (code 1000) after the events already sent, and waits
     /// until the close frame is written. The receiver still gets the server's last events.
     pub async fn close(&self) -> Result<(), Error> {

@@ -154,3 +154,66 @@ pub fn resample(x: &[f32], from: u32, to: u32) -> Vec<f32> {
 pub fn pcm_to_f32(pcm: &[i16]) -> Vec<f32> {
     pcm.iter().map(|&s| f32::from(s) / 32768.0).collect()
 }
+
+/// Writes a 16-bit WAV file.
+pub fn write_wav(path: &Path, rate: u32, channels: u16, samples: &[f32]) {
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for &s in samples {
+        w.write_sample((s * 32767.0).round().clamp(-32768.0, 32767.0) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+/// A helper process killed when dropped.
+pub struct Helper(Child);
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Helper {
+    /// Waits for it to finish by itself.
+    pub fn wait(mut self) {
+        let _ = self.0.wait();
+    }
+}
+
+/// Plays a WAV file into a sink (e.g. `micfeed`, the default microphone's input).
+pub fn play_into(sink: &str, wav: &Path) -> Helper {
+    Helper(
+        Command::new("pw-play")
+            .args(["--target", sink])
+            .arg(wav)
+            .spawn()
+            .expect("pw-play (Debian package pipewire-bin)"),
+    )
+}
+
+/// A real echo path: what the speaker plays comes back into the microphone `delay_ms`
+/// later.
+pub async fn echo_path(delay_ms: u32) -> Helper {
+    let child = Command::new("pw-loopback")
+        .args(["-d", &format!("{}", f64::from(delay_ms) / 1000.0)])
+        .args([
+            "--capture-props",
+            "stream.capture.sink=true target.object=speaker node.name=echo-in",
+        ])
+        .args([
+            "--playback-props",
+            "target.object=micfeed node.name=echo-out",
+        ])
+        .spawn()
+        .expect("pw-loopback");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    Helper(child)
+}

@@ -1,0 +1,303 @@
+//! Where capture comes from: a cpal input device, or a WAV file played in real time.
+//!
+//! Either way, frames land in a lock-free ring as interleaved `f32`, with a mark per
+//! callback (its first frame's index and when the callback ran). The input callback only
+//! converts and copies: no allocation, lock, log or block.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use cpal::traits::{DeviceTrait, StreamTrait};
+use cpal::{FromSample, Sample, SizedSample};
+
+use super::device::{self, Direction};
+use super::render::Mark;
+use crate::Error;
+
+/// Where [`capture_audio`](crate::audio::capture_audio) records from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InputSource {
+    /// The system's default input device.
+    #[default]
+    Default,
+    /// The input device whose name or description matches.
+    Device(String),
+    /// A WAV file (any rate and channel count, 16-bit or float), played in real time as a
+    /// microphone would deliver it; capture ends at its end. For tests and machines
+    /// without a microphone.
+    Wav(PathBuf),
+}
+
+/// What the input was opened with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InputInfo {
+    /// The device's name (or the WAV file's path).
+    pub name: String,
+    /// Frames per second.
+    pub sample_rate: u32,
+    /// Channels per frame.
+    pub channels: u16,
+    /// The sample format read (`"f32"`, `"i16"`, …).
+    pub sample_format: String,
+}
+
+/// Counters the input side writes.
+#[derive(Debug, Default)]
+pub(crate) struct InputShared {
+    /// Frames lost because the ring was full (the processing thread fell behind).
+    pub dropped: AtomicU64,
+    /// From capture to callback, as the device reports it, in ns.
+    pub input_latency_ns: AtomicU64,
+    /// The source has ended (end of the WAV file, or the device failed).
+    pub ended: AtomicBool,
+    pub device_lost: AtomicBool,
+    pub stop: AtomicBool,
+}
+
+/// The ring writer inside a callback.
+pub(crate) struct Writer {
+    ring: rtrb::Producer<f32>,
+    marks: rtrb::Producer<Mark>,
+    channels: usize,
+    frames: u64,
+    shared: Arc<InputShared>,
+}
+
+impl Writer {
+    pub(crate) fn new(
+        ring: rtrb::Producer<f32>,
+        marks: rtrb::Producer<Mark>,
+        channels: usize,
+        shared: Arc<InputShared>,
+    ) -> Self {
+        Writer {
+            ring,
+            marks,
+            channels: channels.max(1),
+            frames: 0,
+            shared,
+        }
+    }
+
+    /// Copies one callback's samples (interleaved) into the ring.
+    pub(crate) fn write<T: Sample>(&mut self, data: &[T], latency: Duration)
+    where
+        f32: FromSample<T>,
+    {
+        let at = Instant::now();
+        let frames = data.len() / self.channels;
+        let room = self.ring.slots() / self.channels;
+        let n = frames.min(room);
+        if n < frames {
+            self.shared
+                .dropped
+                .fetch_add((frames - n) as u64, Ordering::Relaxed);
+        }
+        if n == 0 {
+            return;
+        }
+        let _ = self.marks.push(Mark {
+            frame: self.frames,
+            at,
+        });
+        if let Ok(chunk) = self.ring.write_chunk_uninit(n * self.channels) {
+            chunk.fill_from_iter(
+                data[..n * self.channels]
+                    .iter()
+                    .map(|&x| f32::from_sample(x)),
+            );
+        }
+        self.frames += n as u64;
+        self.shared
+            .input_latency_ns
+            .store(latency.as_nanos() as u64, Ordering::Relaxed);
+    }
+}
+
+/// A running source; dropping it stops the device or the file.
+pub(crate) enum Source {
+    Device(#[allow(dead_code)] cpal::Stream),
+    Wav(Option<std::thread::JoinHandle<()>>, Arc<InputShared>),
+}
+
+impl Drop for Source {
+    fn drop(&mut self) {
+        if let Source::Wav(join, shared) = self {
+            shared.stop.store(true, Ordering::Release);
+            if let Some(j) = join.take() {
+                let _ = j.join();
+            }
+        }
+    }
+}
+
+/// Opened but not started.
+pub(crate) struct Opened {
+    pub info: InputInfo,
+    start: Box<dyn FnOnce(Writer) -> Result<Source, Error> + Send>,
+}
+
+impl Opened {
+    pub(crate) fn start(self, writer: Writer) -> Result<Source, Error> {
+        (self.start)(writer)
+    }
+}
+
+pub(crate) fn open(
+    source: &InputSource,
+    rate: Option<u32>,
+    shared: Arc<InputShared>,
+) -> Result<Opened, Error> {
+    match source {
+        InputSource::Wav(path) => open_wav(path, shared),
+        InputSource::Default | InputSource::Device(_) => {
+            let wanted = match source {
+                InputSource::Device(n) => Some(n.as_str()),
+                _ => None,
+            };
+            let (dev, name) = device::find(Direction::Input, wanted)?;
+            let supported =
+                device::pick_config(&dev, &name, Direction::Input, rate).map_err(|e| match e {
+                    Error::AudioDevice { .. } if wanted.is_none() => Error::NoAudioDevice {
+                        direction: "input",
+                        name: None,
+                    },
+                    e => e,
+                })?;
+            let format = supported.sample_format();
+            let config = supported.config();
+            let wanted = wanted.map(str::to_owned);
+            Ok(Opened {
+                info: InputInfo {
+                    name: name.clone(),
+                    sample_rate: config.sample_rate,
+                    channels: config.channels,
+                    sample_format: format.to_string(),
+                },
+                start: Box::new(move |writer| {
+                    use cpal::SampleFormat as F;
+                    let s = shared;
+                    let stream = match format {
+                        F::F32 => build::<f32>(&dev, config, writer, s),
+                        F::I16 => build::<i16>(&dev, config, writer, s),
+                        F::I32 => build::<i32>(&dev, config, writer, s),
+                        F::U16 => build::<u16>(&dev, config, writer, s),
+                        F::F64 => build::<f64>(&dev, config, writer, s),
+                        F::I8 => build::<i8>(&dev, config, writer, s),
+                        F::U8 => build::<u8>(&dev, config, writer, s),
+                        F::U32 => build::<u32>(&dev, config, writer, s),
+                        other => {
+                            return Err(Error::AudioDevice {
+                                device: name,
+                                message: format!("unsupported sample format {other}"),
+                            });
+                        }
+                    }
+                    .map_err(|e| {
+                        device::open_error(Direction::Input, wanted.as_deref(), &name, &e)
+                    })?;
+                    stream.play().map_err(|e| {
+                        device::open_error(Direction::Input, wanted.as_deref(), &name, &e)
+                    })?;
+                    Ok(Source::Device(stream))
+                }),
+            })
+        }
+    }
+}
+
+fn build<T: SizedSample>(
+    dev: &cpal::Device,
+    config: cpal::StreamConfig,
+    mut writer: Writer,
+    shared: Arc<InputShared>,
+) -> Result<cpal::Stream, cpal::Error>
+where
+    f32: FromSample<T>,
+{
+    dev.build_input_stream(
+        config,
+        move |data: &[T], info: &cpal::InputCallbackInfo| {
+            let ts = info.timestamp();
+            writer.write(data, ts.callback.saturating_duration_since(ts.capture));
+        },
+        move |e: cpal::Error| match e.kind() {
+            cpal::ErrorKind::Xrun
+            | cpal::ErrorKind::DeviceChanged
+            | cpal::ErrorKind::RealtimeDenied => {
+                tracing::debug!(error = %e, "audio input");
+            }
+            _ => {
+                tracing::warn!(error = %e, "audio input stream failed");
+                shared.device_lost.store(true, Ordering::Release);
+                shared.ended.store(true, Ordering::Release);
+            }
+        },
+        Some(Duration::from_secs(5)),
+    )
+}
+
+fn open_wav(path: &std::path::Path, shared: Arc<InputShared>) -> Result<Opened, Error> {
+    let wav_error = |e: hound::Error| Error::Wav {
+        path: path.to_owned(),
+        message: e.to_string(),
+    };
+    let mut reader = hound::WavReader::open(path).map_err(wav_error)?;
+    let spec = reader.spec();
+    let samples: Vec<f32> = match spec.sample_format {
+        hound::SampleFormat::Float => reader
+            .samples::<f32>()
+            .collect::<Result<_, _>>()
+            .map_err(wav_error)?,
+        hound::SampleFormat::Int => {
+            let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
+            reader
+                .samples::<i32>()
+                .map(|s| s.map(|v| v as f32 * scale))
+                .collect::<Result<_, _>>()
+                .map_err(wav_error)?
+        }
+    };
+    Ok(Opened {
+        info: InputInfo {
+            name: path.display().to_string(),
+            sample_rate: spec.sample_rate,
+            channels: spec.channels,
+            sample_format: format!("wav {} bit", spec.bits_per_sample),
+        },
+        start: Box::new(move |writer| {
+            let s = shared.clone();
+            let join = std::thread::Builder::new()
+                .name("vivavoce-wav-in".into())
+                .spawn(move || wav_clock(samples, spec, writer, &s))
+                .map_err(|e| Error::AudioDevice {
+                    device: "wav".into(),
+                    message: e.to_string(),
+                })?;
+            Ok(Source::Wav(Some(join), shared))
+        }),
+    })
+}
+
+/// Delivers the file 10 ms at a time at the pace of a microphone.
+fn wav_clock(samples: Vec<f32>, spec: hound::WavSpec, mut writer: Writer, shared: &InputShared) {
+    let channels = usize::from(spec.channels.max(1));
+    let period = (spec.sample_rate as usize / 100).max(1) * channels;
+    let step = Duration::from_millis(10);
+    let mut next = Instant::now();
+    for chunk in samples.chunks(period) {
+        if shared.stop.load(Ordering::Acquire) {
+            return;
+        }
+        writer.write(chunk, Duration::ZERO);
+        next += step;
+        if let Some(wait) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+    }
+    shared.ended.store(true, Ordering::Release);
+}

@@ -1,0 +1,184 @@
+//! The audio processor between the microphone and the session: echo cancellation with
+//! the playback as far end, and optional noise suppression, gain control and high-pass.
+//!
+//! Everything runs on 10 ms frames of 24 kHz mono ([`FRAME`] samples, −1.0 ..= 1.0).
+
+use crate::Error;
+
+/// Samples per processing frame: 10 ms at 24 kHz.
+pub const FRAME: usize = 240;
+/// The processing rate.
+pub const RATE: u32 = 24_000;
+
+/// One audio processor: told what the speaker played, it cleans what the microphone heard.
+///
+/// Call [`render`](Self::render) with each far-end frame as it is played, and
+/// [`capture`](Self::capture) with each microphone frame after the render frames played
+/// before it were given. Implement it to plug in your own processing.
+pub trait AudioProcessor: Send {
+    /// A far-end (played) frame of [`FRAME`] samples.
+    fn render(&mut self, far: &[f32]) -> Result<(), Error>;
+    /// Processes a near-end (microphone) frame of [`FRAME`] samples in place.
+    fn capture(&mut self, near: &mut [f32]) -> Result<(), Error>;
+    /// A hint of how far the far end leads the near end, in ms (`(play − render call)
+    /// + (capture call − capture)`); processors that find it themselves may ignore it.
+    fn set_delay_ms(&mut self, _ms: u32) {}
+    /// The processor's name, for logs and metrics.
+    fn name(&self) -> &'static str;
+}
+
+/// What the built-in processors do. Echo cancellation and high-pass are on by default;
+/// noise suppression and gain control are off (the Realtime API has its own
+/// `noise_reduction`, and gain control changes what its VAD hears).
+///
+/// ```
+/// use vivavoce::audio::ProcessingOptions;
+/// let opts = ProcessingOptions { noise_suppression: true, ..ProcessingOptions::default() };
+/// assert!(opts.echo_cancellation && opts.noise_suppression && !opts.gain_control);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProcessingOptions {
+    /// Acoustic echo cancellation (AEC3) against the playback reference.
+    pub echo_cancellation: bool,
+    /// Noise suppression.
+    pub noise_suppression: bool,
+    /// Automatic gain control (adaptive digital).
+    pub gain_control: bool,
+    /// High-pass filter (removes rumble and DC).
+    pub high_pass_filter: bool,
+}
+
+impl Default for ProcessingOptions {
+    fn default() -> Self {
+        ProcessingOptions {
+            echo_cancellation: true,
+            noise_suppression: false,
+            gain_control: false,
+            high_pass_filter: true,
+        }
+    }
+}
+
+/// Passes audio through untouched: for headsets, where there is no echo.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PassThrough;
+
+impl AudioProcessor for PassThrough {
+    fn render(&mut self, _far: &[f32]) -> Result<(), Error> {
+        Ok(())
+    }
+    fn capture(&mut self, _near: &mut [f32]) -> Result<(), Error> {
+        Ok(())
+    }
+    fn name(&self) -> &'static str {
+        "pass-through"
+    }
+}
+
+/// The default processor: sonora, a pure-Rust port of WebRTC's audio processing module
+/// (AEC3, noise suppression, AGC2, high-pass).
+pub struct SonoraProcessor {
+    apm: sonora::AudioProcessing,
+    out: Vec<f32>,
+}
+
+impl std::fmt::Debug for SonoraProcessor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SonoraProcessor").finish_non_exhaustive()
+    }
+}
+
+impl SonoraProcessor {
+    /// A processor doing what `options` asks.
+    pub fn new(options: ProcessingOptions) -> Self {
+        use sonora::config::{EchoCanceller, GainController2, HighPassFilter, NoiseSuppression};
+        let config = sonora::Config {
+            echo_canceller: options.echo_cancellation.then(EchoCanceller::default),
+            noise_suppression: options.noise_suppression.then(NoiseSuppression::default),
+            gain_controller2: options.gain_control.then(GainController2::default),
+            high_pass_filter: options.high_pass_filter.then(HighPassFilter::default),
+            ..Default::default()
+        };
+        let stream = sonora::StreamConfig::new(RATE, 1);
+        let apm = sonora::AudioProcessing::builder()
+            .config(config)
+            .capture_config(stream)
+            .render_config(stream)
+            .build();
+        SonoraProcessor {
+            apm,
+            out: vec![0.0; FRAME],
+        }
+    }
+}
+
+fn frame_error(what: &str, e: impl std::fmt::Debug) -> Error {
+    Error::AudioDevice {
+        device: "audio processor".into(),
+        message: format!("{what}: {e:?}"),
+    }
+}
+
+impl AudioProcessor for SonoraProcessor {
+    fn render(&mut self, far: &[f32]) -> Result<(), Error> {
+        self.apm
+            .process_render_f32(&[far], &mut [&mut self.out[..]])
+            .map_err(|e| frame_error("render frame", e))
+    }
+
+    fn capture(&mut self, near: &mut [f32]) -> Result<(), Error> {
+        self.apm
+            .process_capture_f32(&[near], &mut [&mut self.out[..]])
+            .map_err(|e| frame_error("capture frame", e))?;
+        near.copy_from_slice(&self.out);
+        Ok(())
+    }
+
+    fn set_delay_ms(&mut self, ms: u32) {
+        let _ = self.apm.set_stream_delay_ms(ms.min(500) as i32);
+    }
+
+    fn name(&self) -> &'static str {
+        "sonora"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pass_through_leaves_audio_alone() {
+        let mut p = PassThrough;
+        let mut x = [0.25f32; FRAME];
+        p.render(&x.clone()).unwrap();
+        p.capture(&mut x).unwrap();
+        assert_eq!(x, [0.25; FRAME]);
+    }
+
+    #[test]
+    fn sonora_without_a_far_end_keeps_the_near_end() {
+        // No echo to remove: a tone passes with its level (high-pass leaves 440 Hz).
+        let mut p = SonoraProcessor::new(ProcessingOptions::default());
+        let mut energy_in = 0.0f64;
+        let mut energy_out = 0.0f64;
+        for f in 0..300 {
+            let mut x: Vec<f32> = (0..FRAME)
+                .map(|i| {
+                    let t = (f * FRAME + i) as f32 / RATE as f32;
+                    (t * 440.0 * std::f32::consts::TAU).sin() * 0.3
+                })
+                .collect();
+            p.render(&[0.0; FRAME]).unwrap();
+            let before: f64 = x.iter().map(|v| f64::from(*v).powi(2)).sum();
+            p.capture(&mut x).unwrap();
+            if f >= 100 {
+                energy_in += before;
+                energy_out += x.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>();
+            }
+        }
+        let db = 10.0 * (energy_out / energy_in).log10();
+        assert!(db.abs() < 1.0, "near end changed by {db:.2} dB");
+    }
+}

@@ -1,0 +1,345 @@
+//! The capture processing thread: ring → mono → 24 kHz → 10 ms frames through the audio
+//! processor (with the playback as far end) → encoded → `input_audio_buffer.append`.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::clock::DeviceClock;
+use super::input::{InputShared, Source};
+use super::processor::{AudioProcessor, FRAME, RATE};
+use super::reference::{EchoReference, ReferenceFrame};
+use super::render::Mark;
+use super::resample::Converter;
+use crate::Error;
+use crate::realtime::{AudioFormat, EventSender, InputAudioBufferAppend, g711};
+
+/// The API's limit on one event, with room for the JSON around the base64.
+const MAX_EVENT_BYTES: usize = 15 * 1024 * 1024 - 1024;
+
+/// Requests from the handle, answered once done.
+pub(crate) enum Ctl {
+    /// Send what is captured so far now (`discard`: drop it instead), then pause or not.
+    Flush {
+        discard: bool,
+        pause: bool,
+        reply: oneshot::Sender<Result<(), Error>>,
+    },
+}
+
+/// Counters and controls shared with the [`Capture`](super::Capture) handle.
+#[derive(Debug, Default)]
+pub(crate) struct CaptureShared {
+    pub muted: AtomicBool,
+    pub paused: AtomicBool,
+    pub stop: AtomicBool,
+    pub ended: AtomicBool,
+    pub frames: AtomicU64,
+    pub appends: AtomicU64,
+    pub bytes: AtomicU64,
+    pub samples_sent: AtomicU64,
+    pub processing_ns: AtomicU64,
+    pub processing_max_ns: AtomicU64,
+    /// Level of the last frame after processing, dBFS as `f32` bits.
+    pub rms_db: AtomicU32,
+    pub peak_db: AtomicU32,
+    pub latency_last_ns: AtomicU64,
+    pub latency_max_ns: AtomicU64,
+    pub latency_sum_ns: AtomicU64,
+    pub render_frames: AtomicU64,
+    pub error: Mutex<Option<Error>>,
+}
+
+pub(crate) struct Uplink {
+    pub ring: rtrb::Consumer<f32>,
+    pub marks: rtrb::Consumer<Mark>,
+    pub channels: usize,
+    pub in_rate: u32,
+    pub clock: DeviceClock,
+    pub recent: VecDeque<Mark>,
+    /// Device frames read from the ring.
+    pub read: u64,
+    pub converter: Converter,
+    pub scratch: Vec<f32>,
+    pub mono: Vec<f32>,
+    /// 24 kHz samples not yet processed; `pending_index` is the index of the first.
+    pub pending: Vec<f32>,
+    pub pending_index: u64,
+    pub processor: Box<dyn AudioProcessor>,
+    pub reference: Option<EchoReference>,
+    pub renders: VecDeque<ReferenceFrame>,
+    pub format: AudioFormat,
+    pub down: Option<Converter>,
+    pub chunk: Vec<u8>,
+    pub chunk_samples: usize,
+    pub down_buf: Vec<f32>,
+    /// Device frame of the newest sample in the chunk.
+    pub chunk_last_frame: u64,
+    pub interval_samples: usize,
+    pub sender: EventSender,
+    pub shared: Arc<CaptureShared>,
+    pub input: Arc<InputShared>,
+    pub ctl: mpsc::Receiver<Ctl>,
+    pub source: Option<Source>,
+}
+
+impl Uplink {
+    pub(crate) fn run(mut self) {
+        let result = self.run_inner();
+        if let Err(e) = &result {
+            tracing::warn!(error = %e, "audio capture stopped");
+            *self.shared.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
+        }
+        self.source.take();
+        self.shared.ended.store(true, Ordering::Release);
+    }
+
+    fn run_inner(&mut self) -> Result<(), Error> {
+        loop {
+            let stopping = self.shared.stop.load(Ordering::Acquire);
+            let ended = self.input.ended.load(Ordering::Acquire);
+            self.read_ring();
+            while let Ok(Ctl::Flush {
+                discard,
+                pause,
+                reply,
+            }) = self.ctl.try_recv()
+            {
+                let r = self.flush(discard);
+                if pause {
+                    self.shared.paused.store(true, Ordering::Release);
+                }
+                let _ = reply.send(r);
+            }
+            if stopping || (ended && self.ring.slots() == 0) {
+                self.read_ring();
+                return self.flush(false);
+            }
+            self.process(false)?;
+            if self.chunk_samples >= self.interval_samples {
+                self.send()?;
+            }
+            std::thread::park_timeout(Duration::from_millis(5));
+        }
+    }
+
+    /// Takes what the device wrote: down-mix to mono, convert to 24 kHz.
+    fn read_ring(&mut self) {
+        while let Ok(m) = self.marks.pop() {
+            self.clock.follow(m.frame, m.at);
+            self.recent.push_back(m);
+            if self.recent.len() > 256 {
+                self.recent.pop_front();
+            }
+        }
+        let want = self.ring.slots() / self.channels * self.channels;
+        if want == 0 {
+            return;
+        }
+        self.scratch.resize(want, 0.0);
+        let got = {
+            let (done, _) = self.ring.pop_partial_slice(&mut self.scratch);
+            done.len()
+        };
+        self.mono.clear();
+        let ch = self.channels as f32;
+        self.mono.extend(
+            self.scratch[..got]
+                .chunks_exact(self.channels)
+                .map(|f| f.iter().sum::<f32>() / ch),
+        );
+        self.read += self.mono.len() as u64;
+        let mono = std::mem::take(&mut self.mono);
+        self.converter.push(&mono, &mut self.pending);
+        self.mono = mono;
+    }
+
+    /// When the 24 kHz sample `index` was captured (by the input's clock).
+    fn captured_at(&self, index: u64) -> Option<Instant> {
+        let frame = index as f64 * f64::from(self.in_rate) / f64::from(RATE);
+        let latency = Duration::from_nanos(self.input.input_latency_ns.load(Ordering::Relaxed));
+        self.clock
+            .at(frame)
+            .map(|t| t.checked_sub(latency).unwrap_or(t))
+    }
+
+    /// Runs full frames through the processor. Unless `force`, waits (up to 80 ms) for
+    /// the far end to reach a frame's capture time, so the echo canceller always has the
+    /// played audio before the microphone audio that holds its echo.
+    fn process(&mut self, force: bool) -> Result<(), Error> {
+        let mut used = 0;
+        while self.pending.len() - used >= FRAME {
+            let index = self.pending_index + used as u64;
+            let captured = self.captured_at(index);
+            if !self.feed_far_end(captured, force) {
+                break;
+            }
+            let mut frame = [0.0f32; FRAME];
+            frame.copy_from_slice(&self.pending[used..used + FRAME]);
+            self.frame(&mut frame, FRAME, index)?;
+            used += FRAME;
+        }
+        self.pending.drain(..used);
+        self.pending_index += used as u64;
+        Ok(())
+    }
+
+    /// Gives the processor the far-end frames played up to `captured`; `false` to wait.
+    fn feed_far_end(&mut self, captured: Option<Instant>, force: bool) -> bool {
+        let Some(reference) = self.reference.as_mut() else {
+            return true;
+        };
+        while let Some(f) = reference.pop() {
+            self.renders.push_back(f);
+        }
+        let Some(captured) = captured else {
+            return true;
+        };
+        let horizon = captured + Duration::from_millis(5);
+        let behind = self.renders.back().is_none_or(|f| f.played_at < horizon);
+        if behind
+            && !force
+            && reference.is_active()
+            && captured.elapsed() < Duration::from_millis(80)
+        {
+            return false;
+        }
+        while self.renders.front().is_some_and(|f| f.played_at <= horizon) {
+            let f = self.renders.pop_front().expect("checked");
+            if let Err(e) = self.processor.render(&f.samples) {
+                tracing::debug!(error = %e, "far-end frame");
+            }
+            self.shared.render_frames.fetch_add(1, Ordering::Relaxed);
+        }
+        true
+    }
+
+    /// Processes one frame (`real` samples of it are audio, the rest padding) and adds it
+    /// to the chunk.
+    fn frame(&mut self, frame: &mut [f32; FRAME], real: usize, index: u64) -> Result<(), Error> {
+        let t0 = Instant::now();
+        self.processor.capture(frame)?;
+        let took = t0.elapsed().as_nanos() as u64;
+        let s = &*self.shared;
+        s.processing_ns.fetch_add(took, Ordering::Relaxed);
+        s.processing_max_ns.fetch_max(took, Ordering::Relaxed);
+        s.frames.fetch_add(1, Ordering::Relaxed);
+        let real = &mut frame[..real];
+        let (mut sum, mut peak) = (0.0f32, 0.0f32);
+        for x in real.iter() {
+            sum += x * x;
+            peak = peak.max(x.abs());
+        }
+        let db = |v: f32| if v > 0.0 { 20.0 * v.log10() } else { -120.0 };
+        s.rms_db.store(
+            db((sum / real.len().max(1) as f32).sqrt()).to_bits(),
+            Ordering::Relaxed,
+        );
+        s.peak_db.store(db(peak).to_bits(), Ordering::Relaxed);
+        if s.paused.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        if s.muted.load(Ordering::Relaxed) {
+            real.fill(0.0);
+        }
+        self.encode(real);
+        self.chunk_samples += real.len();
+        let last = (index + real.len() as u64) as f64 * f64::from(self.in_rate) / f64::from(RATE);
+        self.chunk_last_frame = (last as u64).saturating_sub(1);
+        if self.chunk.len() >= MAX_EVENT_BYTES / 4 * 3 - 8 * FRAME {
+            self.send()?;
+        }
+        Ok(())
+    }
+
+    fn encode(&mut self, samples: &[f32]) {
+        let to_i16 = |x: f32| (x * 32768.0).round().clamp(-32768.0, 32767.0) as i16;
+        match self.format {
+            AudioFormat::Pcmu | AudioFormat::Pcma => {
+                let law = if self.format == AudioFormat::Pcmu {
+                    g711::ulaw_encode
+                } else {
+                    g711::alaw_encode
+                };
+                self.down_buf.clear();
+                if let Some(down) = self.down.as_mut() {
+                    down.push(samples, &mut self.down_buf);
+                }
+                self.chunk
+                    .extend(self.down_buf.iter().map(|&x| law(to_i16(x))));
+            }
+            _ => {
+                for &x in samples {
+                    self.chunk.extend_from_slice(&to_i16(x).to_le_bytes());
+                }
+            }
+        }
+    }
+
+    /// Sends the chunk as one `input_audio_buffer.append`.
+    fn send(&mut self) -> Result<(), Error> {
+        if self.chunk.is_empty() {
+            self.chunk_samples = 0;
+            return Ok(());
+        }
+        let event = InputAudioBufferAppend::from_bytes(&self.chunk);
+        self.sender.blocking_send(event)?;
+        let s = &*self.shared;
+        s.appends.fetch_add(1, Ordering::Relaxed);
+        s.bytes
+            .fetch_add(self.chunk.len() as u64, Ordering::Relaxed);
+        s.samples_sent
+            .fetch_add(self.chunk_samples as u64, Ordering::Relaxed);
+        // Mic-to-event latency: from the callback that delivered the chunk's last sample.
+        let last = self.chunk_last_frame;
+        if let Some(m) = self.recent.iter().rev().find(|m| m.frame <= last) {
+            let ns = m.at.elapsed().as_nanos() as u64;
+            s.latency_last_ns.store(ns, Ordering::Relaxed);
+            s.latency_max_ns.fetch_max(ns, Ordering::Relaxed);
+            s.latency_sum_ns.fetch_add(ns, Ordering::Relaxed);
+        }
+        self.chunk.clear();
+        self.chunk_samples = 0;
+        Ok(())
+    }
+
+    /// Everything captured so far goes out now (or is dropped with `discard`): the
+    /// resampler's tail, full frames, and a last partial frame.
+    fn flush(&mut self, discard: bool) -> Result<(), Error> {
+        self.read_ring();
+        self.converter.flush(&mut self.pending);
+        self.process(true)?;
+        let rest = self.pending.len();
+        if rest > 0 {
+            let mut frame = [0.0f32; FRAME];
+            frame[..rest].copy_from_slice(&self.pending);
+            let index = self.pending_index;
+            self.frame(&mut frame, rest, index)?;
+            self.pending.clear();
+            self.pending_index += rest as u64;
+        }
+        if let Some(down) = self.down.as_mut() {
+            self.down_buf.clear();
+            down.flush(&mut self.down_buf);
+            let law = if self.format == AudioFormat::Pcmu {
+                g711::ulaw_encode
+            } else {
+                g711::alaw_encode
+            };
+            let to_i16 = |x: f32| (x * 32768.0).round().clamp(-32768.0, 32767.0) as i16;
+            if !self.shared.paused.load(Ordering::Acquire) {
+                self.chunk
+                    .extend(self.down_buf.iter().map(|&x| law(to_i16(x))));
+            }
+        }
+        if discard {
+            self.chunk.clear();
+            self.chunk_samples = 0;
+            return Ok(());
+        }
+        self.send()
+    }
+}

@@ -1,0 +1,506 @@
+//! Capture into a simulator session: WAV sources (no device needed) and real microphones
+//! of the headless PipeWire rig, with the echo canceller against real playback. Run as
+//! `scripts/audio-rig.sh run cargo test`.
+#![cfg(all(feature = "audio", feature = "mock"))]
+#![allow(clippy::await_holding_lock)]
+
+mod rig;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rig::{pcm_to_f32, rms};
+use vivavoce::Error;
+use vivavoce::audio::{
+    CaptureOptions, InputSource, PlaybackOptions, Processing, PushToTalk, capture_audio, stream,
+};
+use vivavoce::mock::voice::synthesize;
+use vivavoce::mock::{RealtimeSimulator, SimulatorOptions};
+use vivavoce::realtime::{
+    AudioFormat, AudioInput, ClientEvent, ConversationItemCreate, EventReceiver, EventSender, Item,
+    ResponseCreate, ServerEvent, Session, SessionAudio, SessionUpdate, connect, g711,
+};
+
+/// What the client sent, in order: `(type, audio bytes for appends, when)`.
+type Sent = Arc<Mutex<Vec<(String, Vec<u8>, Instant)>>>;
+
+async fn session(sim: &RealtimeSimulator) -> (EventSender, EventReceiver, Sent) {
+    let sent: Sent = Arc::default();
+    let log = sent.clone();
+    let mut options = sim.connect_options();
+    options.outgoing = Some(Arc::new(move |ev: ClientEvent| {
+        let json = serde_json::to_value(&ev).unwrap();
+        let ty = json["type"].as_str().unwrap_or_default().to_owned();
+        let bytes = json["audio"]
+            .as_str()
+            .map(|b| base64_simd::STANDARD.decode_to_vec(b).unwrap())
+            .unwrap_or_default();
+        log.lock().unwrap().push((ty, bytes, Instant::now()));
+        Some(ev)
+    }));
+    let (tx, rx) = connect(options).await.unwrap();
+    (tx, rx, sent)
+}
+
+fn appended(sent: &Sent) -> Vec<i16> {
+    sent.lock()
+        .unwrap()
+        .iter()
+        .filter(|(t, _, _)| t == "input_audio_buffer.append")
+        .flat_map(|(_, b, _)| {
+            b.chunks_exact(2)
+                .map(|c| i16::from_le_bytes([c[0], c[1]]))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn tone(rate: u32, hz: f32, secs: f32, amp: f32) -> Vec<f32> {
+    (0..(rate as f32 * secs) as usize)
+        .map(|i| (i as f32 * hz * std::f32::consts::TAU / rate as f32).sin() * amp)
+        .collect()
+}
+
+/// SNR of `x` against the best-fitting sine at `hz` (any phase and level), in dB.
+fn tone_snr(x: &[f32], rate: u32, hz: f64) -> f64 {
+    let w = hz * std::f64::consts::TAU / f64::from(rate);
+    let (mut ss, mut sc, mut cc, mut xs, mut xc) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for (i, &v) in x.iter().enumerate() {
+        let (s, c) = (w * i as f64).sin_cos();
+        let v = f64::from(v);
+        ss += s * s;
+        sc += s * c;
+        cc += c * c;
+        xs += v * s;
+        xc += v * c;
+    }
+    let det = ss * cc - sc * sc;
+    let (a, b) = ((xs * cc - xc * sc) / det, (xc * ss - xs * sc) / det);
+    let (mut sig, mut err) = (0.0, 0.0);
+    for (i, &v) in x.iter().enumerate() {
+        let (s, c) = (w * i as f64).sin_cos();
+        let fit = a * s + b * c;
+        sig += fit * fit;
+        err += (f64::from(v) - fit).powi(2);
+    }
+    10.0 * (sig / err.max(1e-20)).log10()
+}
+
+async fn wait_ended(capture: &vivavoce::audio::Capture) {
+    let t0 = Instant::now();
+    while !capture.is_ended() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "capture did not end"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wav_source_arrives_exactly_and_stop_flushes_the_last_chunk() {
+    let sim = RealtimeSimulator::start(SimulatorOptions::default())
+        .await
+        .unwrap();
+    let (tx, _rx, sent) = session(&sim).await;
+    // 1.234 s: not a whole number of 20 ms chunks nor of 10 ms frames.
+    let voice: Vec<f32> = pcm_to_f32(&synthesize("hello there, how are you"))[..29_616].to_vec();
+    let path = rig::temp("voice24.wav");
+    rig::write_wav(&path, 24_000, 1, &voice);
+    let options = CaptureOptions::default()
+        .source(InputSource::Wav(path))
+        .processing(Processing::PassThrough);
+    let capture = capture_audio(tx.clone(), options).unwrap();
+    wait_ended(&capture).await;
+    capture.stop().await.unwrap();
+    let got = appended(&sent);
+    let want: Vec<i16> = voice
+        .iter()
+        .map(|&x| (x * 32767.0).round() as i16)
+        .collect();
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "every sample, the last partial chunk too"
+    );
+    let worst = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .max()
+        .unwrap();
+    assert!(worst <= 1, "PCM differs by up to {worst}");
+    let m = capture.metrics();
+    assert_eq!(m.appends, 62, "one append per 20 ms: {m:?}");
+    assert_eq!(m.frames_dropped, 0);
+    assert!(m.latency_max < Duration::from_millis(50), "{m:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stereo_44_1_khz_source_is_downmixed_and_resampled() {
+    let sim = RealtimeSimulator::start(SimulatorOptions::default())
+        .await
+        .unwrap();
+    let (tx, _rx, sent) = session(&sim).await;
+    let mono = tone(44_100, 440.0, 1.0, 0.25);
+    // Left and right differ; their mean is the tone.
+    let stereo: Vec<f32> = mono.iter().flat_map(|&x| [x * 1.5, x * 0.5]).collect();
+    let path = rig::temp("stereo44.wav");
+    rig::write_wav(&path, 44_100, 2, &stereo);
+    let options = CaptureOptions::default()
+        .source(InputSource::Wav(path))
+        .processing(Processing::PassThrough);
+    let capture = capture_audio(tx.clone(), options).unwrap();
+    assert_eq!(
+        (capture.input().sample_rate, capture.input().channels),
+        (44_100, 2)
+    );
+    wait_ended(&capture).await;
+    capture.stop().await.unwrap();
+    let got = pcm_to_f32(&appended(&sent));
+    assert_eq!(got.len(), 24_000);
+    let s = tone_snr(&got[1200..22_800], 24_000, 440.0);
+    assert!(s > 40.0, "SNR {s:.1} dB");
+    let level = rms(&got[1200..22_800]);
+    assert!(
+        (level / (0.25 / 2f64.sqrt()) - 1.0).abs() < 0.02,
+        "level {level}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn g711_input_is_encoded_at_8_khz() {
+    let sim = RealtimeSimulator::start(SimulatorOptions::default())
+        .await
+        .unwrap();
+    let (tx, _rx, sent) = session(&sim).await;
+    let path = rig::temp("tone-ulaw.wav");
+    rig::write_wav(&path, 24_000, 1, &tone(24_000, 440.0, 0.5, 0.3));
+    let options = CaptureOptions::default()
+        .source(InputSource::Wav(path))
+        .processing(Processing::PassThrough)
+        .format(AudioFormat::Pcmu);
+    let capture = capture_audio(tx.clone(), options).unwrap();
+    wait_ended(&capture).await;
+    capture.stop().await.unwrap();
+    let bytes: Vec<u8> = sent
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(t, _, _)| t == "input_audio_buffer.append")
+        .flat_map(|(_, b, _)| b.clone())
+        .collect();
+    assert_eq!(bytes.len(), 4_000, "0.5 s at 8 kHz, one byte a sample");
+    let got: Vec<f32> = bytes
+        .iter()
+        .map(|&b| f32::from(g711::ulaw_decode(b)) / 32768.0)
+        .collect();
+    let s = tone_snr(&got[400..3_600], 8_000, 440.0);
+    assert!(s > 30.0, "SNR {s:.1} dB");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mute_sends_silence_and_the_meter_reads_the_level() {
+    let sim = RealtimeSimulator::start(SimulatorOptions::default())
+        .await
+        .unwrap();
+    let (tx, _rx, sent) = session(&sim).await;
+    let path = rig::temp("tone-2s.wav");
+    rig::write_wav(&path, 24_000, 1, &tone(24_000, 440.0, 2.0, 0.1));
+    let options = CaptureOptions::default()
+        .source(InputSource::Wav(path))
+        .processing(Processing::PassThrough);
+    let capture = capture_audio(tx.clone(), options).unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let level = capture.level();
+    // A sine of peak 0.1 (−20 dBFS) has an RMS of −23 dBFS.
+    assert!(
+        (level.rms_db + 23.0).abs() < 0.5 && (level.peak_db + 20.0).abs() < 0.5,
+        "{level:?}"
+    );
+    capture.mute();
+    let muted_from = appended(&sent).len();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let muted_to = appended(&sent).len();
+    capture.unmute();
+    wait_ended(&capture).await;
+    capture.stop().await.unwrap();
+    let pcm = appended(&sent);
+    // Allow one chunk in flight on each side of the switch.
+    let silent = &pcm[muted_from + 480..muted_to - 480];
+    assert!(silent.len() > 6_000 && silent.iter().all(|&s| s == 0));
+    assert!(
+        rms(&pcm_to_f32(&pcm[muted_to + 960..])) > 0.05,
+        "sound again after unmute"
+    );
+    assert_eq!(pcm.len(), 48_000, "muting sends silence, not nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_to_talk_sends_commit_response_and_clear_in_order() {
+    let sim = RealtimeSimulator::start(SimulatorOptions::default())
+        .await
+        .unwrap();
+    let (tx, mut rx, sent) = session(&sim).await;
+    let ptt_session = Session {
+        audio: Some(SessionAudio {
+            input: Some(AudioInput {
+                turn_detection: Some(None),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    tx.send(SessionUpdate {
+        session: ptt_session,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let path = rig::temp("ptt.wav");
+    rig::write_wav(
+        &path,
+        24_000,
+        1,
+        &pcm_to_f32(&synthesize(
+            "a long question to push and talk over the wire",
+        )),
+    );
+    let options = CaptureOptions::default()
+        .source(InputSource::Wav(path))
+        .processing(Processing::PassThrough);
+    let ptt = PushToTalk::new(capture_audio(tx.clone(), options).unwrap(), tx.clone());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(appended(&sent).is_empty(), "nothing before the press");
+    ptt.press();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    ptt.release().await.unwrap();
+    let held = appended(&sent).len() as f64 / 24_000.0;
+    assert!(
+        (held - 1.0).abs() < 0.06,
+        "sent {held:.3} s for a 1 s press"
+    );
+    // The server committed the turn and answered.
+    let mut committed = false;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            ServerEvent::InputAudioBufferCommitted(_) => committed = true,
+            ServerEvent::ResponseCreated(_) => break,
+            ServerEvent::ErrorEvent(e) => panic!("{:?}", e.error),
+            _ => {}
+        }
+    }
+    assert!(committed);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before_second = appended(&sent).len();
+    assert_eq!(
+        before_second,
+        (held * 24_000.0) as usize,
+        "nothing after the release"
+    );
+    ptt.press();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    ptt.cancel().await.unwrap();
+    let types: Vec<String> = sent
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(t, _, _)| t.clone())
+        .collect();
+    let last = |t: &str| types.iter().rposition(|x| x == t).unwrap();
+    let first = |t: &str| types.iter().position(|x| x == t).unwrap();
+    assert!(first("input_audio_buffer.commit") > first("input_audio_buffer.append"));
+    assert!(first("response.create") > first("input_audio_buffer.commit"));
+    // The second press streamed audio; the cancel cleared it from the server's buffer.
+    assert!(
+        last("input_audio_buffer.append") > first("response.create"),
+        "{types:?}"
+    );
+    assert!(
+        appended(&sent).len() > before_second,
+        "the second press was streamed"
+    );
+    assert_eq!(
+        types.last().map(String::as_str),
+        Some("input_audio_buffer.clear")
+    );
+    ptt.capture().stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn no_such_microphone_is_a_typed_error() {
+    let sim = RealtimeSimulator::start(SimulatorOptions::default())
+        .await
+        .unwrap();
+    let (tx, _rx, _) = session(&sim).await;
+    let options =
+        CaptureOptions::default().source(InputSource::Device("no-such-mic-anywhere".into()));
+    match capture_audio(tx, options) {
+        Err(Error::NoAudioDevice {
+            direction: "input",
+            name: Some(n),
+        }) => assert_eq!(n, "no-such-mic-anywhere"),
+        other => panic!("expected NoAudioDevice, got {:?}", other.map(|_| ())),
+    }
+}
+
+/// Plays `wav` into `feed` while capturing from `source`; returns the appended PCM.
+async fn capture_from_device(
+    source: InputSource,
+    rate: Option<u32>,
+    feed: &str,
+    wav: &std::path::Path,
+) -> (Vec<i16>, vivavoce::audio::InputInfo) {
+    let sim = RealtimeSimulator::start(SimulatorOptions::default())
+        .await
+        .unwrap();
+    let (tx, _rx, sent) = session(&sim).await;
+    let mut options = CaptureOptions::default()
+        .source(source)
+        .processing(Processing::PassThrough);
+    options.sample_rate = rate;
+    let capture = capture_audio(tx, options).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    rig::play_into(feed, wav).wait();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    capture.stop().await.unwrap();
+    assert_eq!(capture.metrics().frames_dropped, 0);
+    (appended(&sent), capture.input().clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn microphones_at_48_and_44_1_khz_stereo_reach_the_session() {
+    let _rig = rig::rig();
+    let wav = rig::temp("mic-tone.wav");
+    let want = tone(24_000, 440.0, 1.0, 0.3);
+    rig::write_wav(&wav, 24_000, 1, &want);
+    for (source, rate, feed) in [
+        (InputSource::Default, None, "micfeed"),
+        (
+            InputSource::Device("mic44".into()),
+            Some(44_100),
+            "micfeed44",
+        ),
+    ] {
+        let (pcm, info) = capture_from_device(source, rate, feed, &wav).await;
+        let got = pcm_to_f32(&pcm);
+        let start = rig::onset(&got, 24_000, 0.05).expect("the tone reached the session");
+        let s = tone_snr(&got[start + 2_400..start + 21_600], 24_000, 440.0);
+        eprintln!("{} Hz × {}: SNR {s:.1} dB", info.sample_rate, info.channels);
+        assert!(s > 30.0, "{info:?}: SNR {s:.1} dB");
+        if rate.is_some() {
+            assert_eq!((info.sample_rate, info.channels), (44_100, 2));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_is_cancelled_end_to_end_and_the_user_still_gets_through() {
+    let _rig = rig::rig();
+    let _echo = rig::echo_path(40).await;
+    let text = "Here is a long answer from the assistant, played on the speaker, picked up again \
+                by the microphone forty milliseconds later, which must not be heard as the user.";
+    let sim = RealtimeSimulator::start(SimulatorOptions::default().reply_text(text))
+        .await
+        .unwrap();
+    // Session A: playback, and capture with echo cancellation against the playback.
+    let (tx, rx, sent_a) = session(&sim).await;
+    let (mut events, playback) = stream(rx, PlaybackOptions::new(tx.clone())).unwrap();
+    let mut options = CaptureOptions::default();
+    options.reference = playback.echo_reference();
+    let capture = capture_audio(tx.clone(), options).unwrap();
+    // Session B: the same microphone without processing, to measure the echo.
+    let (tx_b, mut rx_b, sent_b) = session(&sim).await;
+    let raw = capture_audio(
+        tx_b,
+        CaptureOptions::default().processing(Processing::PassThrough),
+    )
+    .unwrap();
+
+    tx.send(ConversationItemCreate::new(Item::user_text(
+        "Tell me something long.",
+    )))
+    .await
+    .unwrap();
+    tx.send(ResponseCreate::default()).await.unwrap();
+    let mut self_interrupted = false;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(30), events.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            ServerEvent::InputAudioBufferSpeechStarted(_) => self_interrupted = true,
+            ServerEvent::ResponseDone(_) => break,
+            _ => {}
+        }
+    }
+    playback.drain().await.unwrap();
+    let played = playback.metrics().played;
+    // The last 3 s of the assistant's audio, as each session received it.
+    let window = |sent: &Sent| {
+        let pcm = pcm_to_f32(&appended(sent));
+        let end = pcm.len();
+        pcm[end - 72_000 - 4_800..end - 4_800].to_vec()
+    };
+    let (a, b) = (window(&sent_a), window(&sent_b));
+    let erle = 20.0 * (rms(&b) / rms(&a).max(1e-9)).log10();
+    let m = capture.metrics();
+    eprintln!(
+        "end to end: echo at the mic {:.1} dBFS, after cancellation {:.1} dBFS (ERLE {erle:.1} dB); \
+         {} far-end frames, processing {:?} mean, {:?} max; mic-to-event {:?} mean",
+        20.0 * rms(&b).log10(),
+        20.0 * rms(&a).max(1e-9).log10(),
+        m.render_frames,
+        m.processing_mean,
+        m.processing_max,
+        m.latency_mean
+    );
+    assert!(played > Duration::from_secs(5));
+    assert!(
+        rms(&b) > 0.01,
+        "the echo path works: the raw microphone hears the speaker"
+    );
+    assert!(
+        erle >= 20.0,
+        "residual echo only {erle:.1} dB below the echo"
+    );
+    assert!(
+        !self_interrupted,
+        "the session's VAD heard the assistant's own echo"
+    );
+    // The raw session's VAD did hear it: the test can tell.
+    let mut raw_heard = false;
+    while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(200), rx_b.recv()).await {
+        raw_heard |= matches!(ev, ServerEvent::InputAudioBufferSpeechStarted(_));
+    }
+    assert!(raw_heard, "without cancellation the echo triggers the VAD");
+
+    // The user speaks (the speaker is quiet now): the voice survives the canceller.
+    let user = pcm_to_f32(&synthesize("yes, that is what I wanted to hear"));
+    let wav = rig::temp("user.wav");
+    rig::write_wav(
+        &wav,
+        24_000,
+        1,
+        &user.iter().map(|x| x * 2.0).collect::<Vec<_>>(),
+    );
+    let (na, nb) = (appended(&sent_a).len(), appended(&sent_b).len());
+    rig::play_into("micfeed", &wav).wait();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    capture.stop().await.unwrap();
+    raw.stop().await.unwrap();
+    let ua = rms(&pcm_to_f32(&appended(&sent_a)[na..]));
+    let ub = rms(&pcm_to_f32(&appended(&sent_b)[nb..]));
+    let kept = 20.0 * (ua / ub).log10();
+    eprintln!("near end: {kept:+.1} dB through the canceller");
+    assert!(
+        kept.abs() <= 3.0,
+        "the user's voice changed by {kept:+.1} dB"
+    );
+}
