@@ -24,6 +24,9 @@ pub enum Processing {
     Default(ProcessingOptions),
     /// No processing, for headsets.
     PassThrough,
+    /// The C++ WebRTC module (feature `aec-webrtc`), doing what the options say.
+    #[cfg(feature = "aec-webrtc")]
+    WebRtc(ProcessingOptions),
     /// Your own.
     Custom(Box<dyn AudioProcessor>),
 }
@@ -33,6 +36,8 @@ impl std::fmt::Debug for Processing {
         match self {
             Processing::Default(o) => f.debug_tuple("Default").field(o).finish(),
             Processing::PassThrough => f.write_str("PassThrough"),
+            #[cfg(feature = "aec-webrtc")]
+            Processing::WebRtc(o) => f.debug_tuple("WebRtc").field(o).finish(),
             Processing::Custom(p) => write!(f, "Custom({})", p.name()),
         }
     }
@@ -230,6 +235,8 @@ pub fn capture_audio(sender: EventSender, options: CaptureOptions) -> Result<Cap
     let processor: Box<dyn AudioProcessor> = match options.processing {
         Processing::Default(o) => Box::new(SonoraProcessor::new(o)),
         Processing::PassThrough => Box::new(PassThrough),
+        #[cfg(feature = "aec-webrtc")]
+        Processing::WebRtc(o) => Box::new(super::processor::WebRtcProcessor::new(o)?),
         Processing::Custom(p) => p,
     };
     let processor_name = processor.name();

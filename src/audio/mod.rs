@@ -33,6 +33,8 @@ pub use input::{InputInfo, InputSource};
 pub use output::{OutputInfo, OutputTarget};
 pub use playback::{Playback, PlaybackMetrics, PlaybackOptions};
 pub use position::ItemPosition;
+#[cfg(feature = "aec-webrtc")]
+pub use processor::WebRtcProcessor;
 pub use processor::{AudioProcessor, FRAME, PassThrough, ProcessingOptions, RATE, SonoraProcessor};
 pub use reference::{EchoReference, REFERENCE_FRAME, REFERENCE_RATE, ReferenceFrame};
 pub use stream::stream;
@@ -92,9 +94,14 @@ pub mod bench {
     pub struct Resample(Converter);
 
     impl Resample {
-        /// From `from` Hz to `to` Hz.
+        /// From `from` Hz to `to` Hz, as playback converts (fixed output).
         pub fn new(from: u32, to: u32) -> Self {
             Resample(Converter::new(from, to).expect("valid rates"))
+        }
+
+        /// From `from` Hz to `to` Hz, as capture converts (fixed input).
+        pub fn capture(from: u32, to: u32) -> Self {
+            Resample(Converter::fixed_input(from, to).expect("valid rates"))
         }
 
         /// Converts, appending to `out`.

@@ -33,7 +33,7 @@ pub trait AudioProcessor: Send {
 ///
 /// ```
 /// use vivavoce::audio::ProcessingOptions;
-/// let opts = ProcessingOptions { noise_suppression: true, ..ProcessingOptions::default() };
+/// let opts = ProcessingOptions::default().noise_suppression(true);
 /// assert!(opts.echo_cancellation && opts.noise_suppression && !opts.gain_control);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +57,33 @@ impl Default for ProcessingOptions {
             gain_control: false,
             high_pass_filter: true,
         }
+    }
+}
+
+impl ProcessingOptions {
+    /// Sets `echo_cancellation`.
+    #[must_use]
+    pub fn echo_cancellation(mut self, on: bool) -> Self {
+        self.echo_cancellation = on;
+        self
+    }
+    /// Sets `noise_suppression`.
+    #[must_use]
+    pub fn noise_suppression(mut self, on: bool) -> Self {
+        self.noise_suppression = on;
+        self
+    }
+    /// Sets `gain_control`.
+    #[must_use]
+    pub fn gain_control(mut self, on: bool) -> Self {
+        self.gain_control = on;
+        self
+    }
+    /// Sets `high_pass_filter`.
+    #[must_use]
+    pub fn high_pass_filter(mut self, on: bool) -> Self {
+        self.high_pass_filter = on;
+        self
     }
 }
 
@@ -141,6 +168,108 @@ impl AudioProcessor for SonoraProcessor {
 
     fn name(&self) -> &'static str {
         "sonora"
+    }
+}
+
+/// Google's C++ WebRTC audio processing module (AEC3, noise suppression, AGC2,
+/// high-pass), through the `webrtc-audio-processing` crate. Feature `aec-webrtc`; building
+/// it needs meson ≥ 1.1, ninja, cmake, libclang and abseil ≥ 20240722 —
+/// `scripts/webrtc-deps.sh` installs them on Debian and prints the environment to build
+/// with.
+#[cfg(feature = "aec-webrtc")]
+pub struct WebRtcProcessor {
+    apm: webrtc_audio_processing::Processor,
+    config: webrtc_audio_processing::Config,
+    delay: Option<u16>,
+    buf: [Vec<f32>; 1],
+}
+
+#[cfg(feature = "aec-webrtc")]
+impl std::fmt::Debug for WebRtcProcessor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebRtcProcessor").finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "aec-webrtc")]
+impl WebRtcProcessor {
+    /// A processor doing what `options` asks.
+    pub fn new(options: ProcessingOptions) -> Result<Self, Error> {
+        use webrtc_audio_processing::config::{
+            AdaptiveDigital, EchoCanceller, GainController, GainController2, HighPassFilter,
+            NoiseSuppression,
+        };
+        let apm = webrtc_audio_processing::Processor::new(RATE)
+            .map_err(|e| frame_error("creating the WebRTC processor", e))?;
+        let config = webrtc_audio_processing::Config {
+            echo_canceller: options.echo_cancellation.then_some(EchoCanceller::Full {
+                stream_delay_ms: None,
+            }),
+            // The crate does not enforce the high-pass for AEC3: it is asked for here.
+            high_pass_filter: options.high_pass_filter.then(HighPassFilter::default),
+            noise_suppression: options.noise_suppression.then(NoiseSuppression::default),
+            gain_controller: options.gain_control.then(|| {
+                GainController::GainController2(GainController2 {
+                    adaptive_digital: Some(AdaptiveDigital::default()),
+                    ..GainController2::default()
+                })
+            }),
+            ..Default::default()
+        };
+        apm.set_config(config);
+        Ok(WebRtcProcessor {
+            apm,
+            config,
+            delay: None,
+            buf: [vec![0.0; FRAME]],
+        })
+    }
+
+    fn load(&mut self, x: &[f32]) -> Result<(), Error> {
+        // The C++ side asserts the frame length: check it here instead of panicking.
+        if x.len() != FRAME {
+            return Err(frame_error(
+                "frame length",
+                format!("{} samples, not {FRAME}", x.len()),
+            ));
+        }
+        self.buf[0].copy_from_slice(x);
+        Ok(())
+    }
+}
+
+#[cfg(feature = "aec-webrtc")]
+impl AudioProcessor for WebRtcProcessor {
+    fn render(&mut self, far: &[f32]) -> Result<(), Error> {
+        self.load(far)?;
+        self.apm
+            .process_render_frame(&mut self.buf)
+            .map_err(|e| frame_error("render frame", e))
+    }
+
+    fn capture(&mut self, near: &mut [f32]) -> Result<(), Error> {
+        self.load(near)?;
+        self.apm
+            .process_capture_frame(&mut self.buf)
+            .map_err(|e| frame_error("capture frame", e))?;
+        near.copy_from_slice(&self.buf[0]);
+        Ok(())
+    }
+
+    fn set_delay_ms(&mut self, ms: u32) {
+        let ms = ms.min(500) as u16;
+        if self.delay == Some(ms) || self.config.echo_canceller.is_none() {
+            return;
+        }
+        self.delay = Some(ms);
+        self.config.echo_canceller = Some(webrtc_audio_processing::config::EchoCanceller::Full {
+            stream_delay_ms: Some(ms),
+        });
+        self.apm.set_config(self.config);
+    }
+
+    fn name(&self) -> &'static str {
+        "webrtc"
     }
 }
 
