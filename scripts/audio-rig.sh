@@ -64,13 +64,16 @@ ALSA
                 --playback-props='target.object=micfeed node.name=echo-out' \
                 > "$RIG/echo.log" 2>&1 & echo $! >> "$RIG/pids"
   fi
-  sleep 1
-  for _ in $(seq 50); do
-    if pw-cli ls Node 2>/dev/null | grep -q 'node.name = "mic"'; then break; fi
+  # Ready when WirePlumber has made "speaker" the default sink and "mic" the default
+  # source (tests open the defaults).
+  for _ in $(seq 100); do
+    if wpctl inspect @DEFAULT_AUDIO_SOURCE@ 2>/dev/null | grep -q 'node.name = "mic"' &&
+       wpctl inspect @DEFAULT_AUDIO_SINK@ 2>/dev/null | grep -q 'node.name = "speaker"'; then
+      break
+    fi
     sleep 0.1
   done
-  # WirePlumber makes "speaker" (created first) the default sink and "mic" (the higher
-  # priority.session) the default source.
+  sleep 0.5
   echo "export XDG_RUNTIME_DIR='$XDG_RUNTIME_DIR' HOME='$HOME' DBUS_SESSION_BUS_ADDRESS='$DBUS_SESSION_BUS_ADDRESS' VIVAVOCE_AUDIO_RIG='$RIG'"
 }
 

@@ -429,12 +429,14 @@ async fn echo_is_cancelled_end_to_end_and_the_user_still_gets_through() {
     .unwrap();
     tx.send(ResponseCreate::default()).await.unwrap();
     let mut self_interrupted = false;
+    let mut seen = Vec::new();
     loop {
-        match tokio::time::timeout(Duration::from_secs(30), events.recv())
+        let ev = tokio::time::timeout(Duration::from_secs(30), events.recv())
             .await
             .unwrap()
-            .unwrap()
-        {
+            .unwrap();
+        seen.push(ev.event_type().to_owned());
+        match ev {
             ServerEvent::InputAudioBufferSpeechStarted(_) => self_interrupted = true,
             ServerEvent::ResponseDone(_) => break,
             _ => {}
@@ -442,10 +444,27 @@ async fn echo_is_cancelled_end_to_end_and_the_user_still_gets_through() {
     }
     playback.drain().await.unwrap();
     let played = playback.metrics().played;
+    let blocks = |sent: &Sent| -> Vec<i32> {
+        pcm_to_f32(&appended(sent))
+            .chunks(2_400)
+            .take(40)
+            .map(|c| (20.0 * rms(c).max(1e-6).log10()) as i32)
+            .collect()
+    };
+    eprintln!(
+        "first 4 s, 100 ms levels (dBFS): cancelled {:?}\n raw {:?}",
+        blocks(&sent_a),
+        blocks(&sent_b)
+    );
     // The last 3 s of the assistant's audio, as each session received it.
+    assert!(
+        played > Duration::from_secs(5),
+        "the reply was cut short ({played:?}): {seen:?}"
+    );
     let window = |sent: &Sent| {
         let pcm = pcm_to_f32(&appended(sent));
         let end = pcm.len();
+        assert!(end > 76_800, "only {end} samples captured");
         pcm[end - 72_000 - 4_800..end - 4_800].to_vec()
     };
     let (a, b) = (window(&sent_a), window(&sent_b));
