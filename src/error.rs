@@ -128,6 +128,17 @@ pub enum Error {
         message: String,
     },
 
+    /// An event broke its JSON Schema (feature `schema`): it was not sent.
+    #[error("invalid {event_type} at `{instance_path}`: {message}")]
+    InvalidEvent {
+        /// The event's type.
+        event_type: Box<str>,
+        /// Where the first violation is (a JSON pointer; empty for the whole event).
+        instance_path: Box<str>,
+        /// Every violation, one per line: `/path: what is wrong (rule)`.
+        message: String,
+    },
+
     /// No audio device to play to or record from.
     #[error(
         "no audio {direction} device{}: start an audio server (PipeWire or PulseAudio) or connect a device, \

@@ -7,5 +7,7 @@ mod error;
 #[cfg(feature = "mock")]
 pub mod mock;
 pub mod realtime;
+#[cfg(feature = "schema")]
+pub mod schema;
 
 pub use error::Error;

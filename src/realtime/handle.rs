@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::PollSender;
 
 use super::events::{ClientEvent, ServerEvent};
-use super::options::OutgoingHook;
+use super::options::{EventCheck, OutgoingHook};
 use crate::Error;
 
 /// What the handles ask of the connection task.
@@ -64,6 +64,7 @@ impl SendBudget {
 struct SenderShared {
     budget: Arc<SendBudget>,
     outgoing: Option<OutgoingHook>,
+    check: Option<Arc<dyn EventCheck>>,
 }
 
 /// Sends [`ClientEvent`]s on a connection. Cheap to clone; also a [`futures_sink::Sink`].
@@ -97,11 +98,16 @@ impl EventSender {
         tx: mpsc::Sender<Command>,
         budget: Arc<SendBudget>,
         outgoing: Option<OutgoingHook>,
+        check: Option<Arc<dyn EventCheck>>,
     ) -> Self {
         EventSender {
             sink: PollSender::new(tx.clone()),
             tx,
-            shared: Arc::new(SenderShared { budget, outgoing }),
+            shared: Arc::new(SenderShared {
+                budget,
+                outgoing,
+                check,
+            }),
         }
     }
 
@@ -165,6 +171,9 @@ impl EventSender {
             event_type: event.event_type().to_owned(),
             message: e.to_string(),
         })?;
+        if let Some(check) = &self.shared.check {
+            check.outgoing(event.event_type(), &text)?;
+        }
         let session = match &event {
             ClientEvent::SessionUpdate(u) => serde_json::to_value(&u.session).ok(),
             ClientEvent::Raw(v) if event.event_type() == "session.update" => {

@@ -16,7 +16,7 @@ pub use client_secret::{ClientSecret, ClientSecretOptions, create_client_secret}
 pub use events::*;
 pub use handle::{EventReceiver, EventSender};
 pub use options::{
-    ApiKey, AuthScheme, ConnectOptions, IncomingHook, OutgoingHook, ReconnectPolicy,
+    ApiKey, AuthScheme, ConnectOptions, EventCheck, IncomingHook, OutgoingHook, ReconnectPolicy,
 };
 
 use crate::Error;
@@ -53,10 +53,11 @@ pub async fn connect(options: ConnectOptions) -> Result<(EventSender, EventRecei
     let (evt_tx, evt_rx) = mpsc::channel(options.receive_capacity);
     let budget = Arc::new(handle::SendBudget::new(options.send_queue_bytes));
     let outgoing = options.outgoing.clone();
+    let check = options.check.clone();
     let task = transport::Task::new(options, key, cmd_rx, evt_tx, budget.clone());
     tokio::spawn(task.run(ws));
     Ok((
-        EventSender::new(cmd_tx, budget, outgoing),
+        EventSender::new(cmd_tx, budget, outgoing, check),
         EventReceiver::new(evt_rx),
     ))
 }

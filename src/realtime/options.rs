@@ -58,6 +58,18 @@ pub type OutgoingHook = Arc<dyn Fn(ClientEvent) -> Option<ClientEvent> + Send + 
 /// A hook run on each incoming event before it is delivered; `None` drops the event.
 pub type IncomingHook = Arc<dyn Fn(ServerEvent) -> Option<ServerEvent> + Send + Sync>;
 
+/// Checks events against a contract, e.g. [`schema::Validator`](crate::schema) (feature
+/// `schema`): an outgoing event that fails is not sent (`send` returns the error); an
+/// incoming one that fails is delivered anyway, after a [`Warning`] event.
+///
+/// [`Warning`]: crate::realtime::Warning
+pub trait EventCheck: Send + Sync {
+    /// Checks an outgoing event, given its type and JSON text.
+    fn outgoing(&self, event_type: &str, json: &str) -> Result<(), Error>;
+    /// Checks an incoming event; a `Some` warning is delivered just before it.
+    fn incoming(&self, event: &ServerEvent) -> Option<crate::realtime::Warning>;
+}
+
 /// When and how to reconnect after the connection is lost.
 ///
 /// Only recoverable losses reconnect: transport errors, a missed pong, and close codes
@@ -196,6 +208,8 @@ pub struct ConnectOptions {
     pub outgoing: Option<OutgoingHook>,
     /// Run on each incoming event. Default `None`.
     pub incoming: Option<IncomingHook>,
+    /// Checks each event both ways (after the hooks). Default `None`.
+    pub check: Option<Arc<dyn EventCheck>>,
 }
 
 impl Default for ConnectOptions {
@@ -218,6 +232,7 @@ impl Default for ConnectOptions {
             reconnect: None,
             outgoing: None,
             incoming: None,
+            check: None,
         }
     }
 }
@@ -243,6 +258,7 @@ impl fmt::Debug for ConnectOptions {
             .field("reconnect", &self.reconnect)
             .field("outgoing", &self.outgoing.as_ref().map(|_| "hook"))
             .field("incoming", &self.incoming.as_ref().map(|_| "hook"))
+            .field("check", &self.check.as_ref().map(|_| "check"))
             .finish()
     }
 }
@@ -348,6 +364,12 @@ impl ConnectOptions {
     /// Sets [`close_timeout`](Self::close_timeout).
     pub fn close_timeout(mut self, d: Duration) -> Self {
         self.close_timeout = d;
+        self
+    }
+
+    /// Sets [`check`](Self::check): e.g. `.check(Arc::new(schema::Validator::shared()?))`.
+    pub fn check(mut self, check: Arc<dyn EventCheck>) -> Self {
+        self.check = Some(check);
         self
     }
 

@@ -187,18 +187,24 @@ impl Task {
         });
         let mut pong_deadline: Option<Instant> = None;
         let mut close_deadline: Option<Instant> = None;
-        let mut pending: Option<ServerEvent> = None;
+        // Events waiting for room in the receiver's channel (a checked event may bring
+        // its warning first: at most two).
+        let mut pending: std::collections::VecDeque<ServerEvent> = Default::default();
         let incoming = self.options.incoming.clone();
+        let check = self.options.check.clone();
 
         loop {
             let step = tokio::select! {
                 biased;
 
-                permit = self.evt_tx.reserve(), if pending.is_some() => {
-                    if let (Ok(permit), Some(event)) = (permit, pending.take()) {
-                        permit.send(event);
+                permit = self.evt_tx.reserve(), if !pending.is_empty() => {
+                    match (permit, pending.pop_front()) {
+                        (Ok(permit), Some(event)) => permit.send(event),
+                        _ => pending.clear(),
                     }
-                    pending = None;
+                    if !pending.is_empty() {
+                        continue;
+                    }
                     // Time spent waiting for the receiver does not count against the pong.
                     if let Some(d) = pong_deadline {
                         pong_deadline = Some(d.max(Instant::now() + pong_timeout));
@@ -206,9 +212,9 @@ impl Task {
                     continue;
                 }
                 cmd = self.cmd_rx.recv(), if close_deadline.is_none() => Step::Command(cmd),
-                msg = ws.next(), if pending.is_none() => Step::Frame(msg),
+                msg = ws.next(), if pending.is_empty() => Step::Frame(msg),
                 _ = async { ping.as_mut().expect("guarded").tick().await }, if ping.is_some() && close_deadline.is_none() => Step::Ping,
-                _ = sleep_until(pong_deadline), if pong_deadline.is_some() && pending.is_none() => {
+                _ = sleep_until(pong_deadline), if pong_deadline.is_some() && pending.is_empty() => {
                     return End::Lost(Error::PongTimeout(pong_timeout), None);
                 }
                 _ = sleep_until(close_deadline), if close_deadline.is_some() => {
@@ -245,10 +251,19 @@ impl Task {
                             if let Some(e) = &event {
                                 tracing::trace!(event_type = e.event_type(), "received");
                             }
-                            pending = event.filter(|_| !self.evt_tx.is_closed());
+                            if let (Some(check), Some(e)) = (&check, &event)
+                                && let Some(warning) = check.incoming(e)
+                            {
+                                pending.push_back(ServerEvent::Warning(warning));
+                            }
+                            if self.evt_tx.is_closed() {
+                                pending.clear();
+                            } else {
+                                pending.extend(event);
+                            }
                         }
                         Some(Ok(Message::Binary(bytes))) => {
-                            pending = Some(ServerEvent::Malformed {
+                            pending.push_back(ServerEvent::Malformed {
                                 event_type: String::new(),
                                 error: format!("unexpected binary frame of {} bytes", bytes.len()),
                                 raw: "".into(),

@@ -66,6 +66,31 @@ impl PartialEq for Disconnected {
     }
 }
 
+/// Local event `vivavoce.warning`: an incoming event broke the contract it was checked
+/// against ([`ConnectOptions::check`](crate::realtime::ConnectOptions::check)). It is
+/// delivered just before that event, which arrives as usual; the session goes on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Warning {
+    /// The checked event's type.
+    pub event_type: String,
+    /// What was wrong, one violation per line (`/path: message`).
+    pub message: String,
+}
+
+impl Warning {
+    /// The event's `type`.
+    pub const TYPE: &'static str = "vivavoce.warning";
+
+    /// A warning about an event of `event_type`.
+    pub fn new(event_type: impl Into<String>, message: impl Into<String>) -> Self {
+        Warning {
+            event_type: event_type.into(),
+            message: message.into(),
+        }
+    }
+}
+
 fn error_as_text<S: Serializer>(e: &Error, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(e)
 }

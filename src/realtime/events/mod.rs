@@ -196,6 +196,9 @@ macro_rules! server_events {
             Disconnected(Disconnected),
             /// Local: a new connection replaced the lost one; it is a new server session.
             Reconnected(Reconnected),
+            /// Local: the next event broke the contract it was checked against
+            /// ([`ConnectOptions::check`](crate::realtime::ConnectOptions::check)).
+            Warning(Warning),
         }
 
         impl ServerEvent {
@@ -210,6 +213,7 @@ macro_rules! server_events {
                     ServerEvent::Malformed { event_type, .. } => event_type,
                     ServerEvent::Disconnected(_) => Disconnected::TYPE,
                     ServerEvent::Reconnected(_) => Reconnected::TYPE,
+                    ServerEvent::Warning(_) => Warning::TYPE,
                 }
             }
 
@@ -219,7 +223,7 @@ macro_rules! server_events {
                 match self {
                     $( ServerEvent::$variant(e) => e.raw(), )+
                     ServerEvent::Unknown { raw, .. } | ServerEvent::Malformed { raw, .. } => Some(raw),
-                    ServerEvent::Disconnected(_) | ServerEvent::Reconnected(_) => None,
+                    ServerEvent::Disconnected(_) | ServerEvent::Reconnected(_) | ServerEvent::Warning(_) => None,
                 }
             }
 
@@ -259,6 +263,7 @@ macro_rules! server_events {
                     }
                     ServerEvent::Disconnected(d) => Tagged { ty: Disconnected::TYPE, inner: d }.serialize(s),
                     ServerEvent::Reconnected(r) => Tagged { ty: Reconnected::TYPE, inner: r }.serialize(s),
+                    ServerEvent::Warning(w) => Tagged { ty: Warning::TYPE, inner: w }.serialize(s),
                 }
             }
         }
