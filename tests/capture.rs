@@ -17,8 +17,8 @@ use vivavoce::audio::{
 use vivavoce::mock::voice::synthesize;
 use vivavoce::mock::{RealtimeSimulator, SimulatorOptions};
 use vivavoce::realtime::{
-    AudioFormat, AudioInput, ClientEvent, ConversationItemCreate, EventReceiver, EventSender, Item,
-    ResponseCreate, ServerEvent, Session, SessionAudio, SessionUpdate, connect, g711,
+    AudioFormat, ClientEvent, ConversationItemCreate, EventReceiver, EventSender, Item,
+    ResponseCreate, ServerEvent, connect, g711,
 };
 
 /// What the client sent, in order: `(type, audio bytes for appends, when)`.
@@ -242,22 +242,7 @@ async fn push_to_talk_sends_commit_response_and_clear_in_order() {
         .await
         .unwrap();
     let (tx, mut rx, sent) = session(&sim).await;
-    let ptt_session = Session {
-        audio: Some(SessionAudio {
-            input: Some(AudioInput {
-                turn_detection: Some(None),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    tx.send(SessionUpdate {
-        session: ptt_session,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    tx.send(rig::push_to_talk_session()).await.unwrap();
     let path = rig::temp("ptt.wav");
     rig::write_wav(
         &path,

@@ -15,9 +15,8 @@ use vivavoce::Error;
 use vivavoce::audio::{OutputTarget, Playback, PlaybackOptions, stream};
 use vivavoce::mock::{Pace, RealtimeSimulator, SimulatorOptions};
 use vivavoce::realtime::{
-    AudioInput, ClientEvent, ConversationItemCreate, EventReceiver, EventSender,
-    InputAudioBufferAppend, Item, ResponseCreate, ServerEvent, Session, SessionAudio,
-    SessionUpdate, connect,
+    ClientEvent, ConversationItemCreate, EventReceiver, EventSender, InputAudioBufferAppend, Item,
+    ResponseCreate, ServerEvent, connect,
 };
 
 const LONG: &str = "This reply is long enough to be interrupted in the middle of a word, \
@@ -312,22 +311,7 @@ async fn plays_on_a_named_44_1_khz_device() {
 async fn push_to_talk_interrupt_truncates_and_cancels() {
     let _rig = rig::rig();
     let (_sim, tx, rx) = session(SimulatorOptions::default().reply_text(LONG)).await;
-    let session = Session {
-        audio: Some(SessionAudio {
-            input: Some(AudioInput {
-                turn_detection: Some(None),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    tx.send(SessionUpdate {
-        session,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    tx.send(rig::push_to_talk_session()).await.unwrap();
     let (mut events, playback) = stream(rx, PlaybackOptions::default().barge_in(false)).unwrap();
     collect(&mut events, |e| matches!(e, ServerEvent::SessionUpdated(_))).await;
     ask(&tx).await;

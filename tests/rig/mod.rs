@@ -217,3 +217,22 @@ pub async fn echo_path(delay_ms: u32) -> Helper {
     tokio::time::sleep(Duration::from_millis(500)).await;
     Helper(child)
 }
+
+/// A `session.update` that turns turn detection off (push-to-talk).
+pub fn push_to_talk_session() -> vivavoce::realtime::SessionUpdate {
+    use vivavoce::realtime::{AudioInput, Session, SessionAudio, SessionUpdate};
+    let session = Session {
+        audio: Some(SessionAudio {
+            input: Some(AudioInput {
+                turn_detection: Some(None),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    SessionUpdate {
+        session,
+        ..Default::default()
+    }
+}

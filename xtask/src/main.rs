@@ -186,7 +186,7 @@ fn write_index(out: &Path, index: &[(&str, Vec<String>)]) -> Result<(), String> 
         ));
         for t in types {
             text.push_str(&format!(
-                "    (\n        \"{t}\",\n        include_str!(\"../../schemas/{side}/{t}.json\"),\n    ),\n"
+                "    (\"{t}\", include_str!(\"../../schemas/{side}/{t}.json\")),\n"
             ));
         }
         text.push_str("];\n");
@@ -196,44 +196,63 @@ fn write_index(out: &Path, index: &[(&str, Vec<String>)]) -> Result<(), String> 
         .ok_or("schemas/ has no parent")?
         .join("src/schema/files.rs");
     std::fs::create_dir_all(path.parent().expect("has a parent")).map_err(|e| e.to_string())?;
-    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    // Laid out by rustfmt, so `cargo fmt --check` and the up-to-date check agree.
+    let status = std::process::Command::new("rustfmt")
+        .args(["--edition", "2024"])
+        .arg(&path)
+        .status()
+        .map_err(|e| format!("rustfmt: {e}"))?;
+    if !status.success() {
+        return Err(format!("rustfmt failed on {}", path.display()));
+    }
+    Ok(())
 }
 
-/// Lets every property that is not `required` also be `null`.
-fn nullable_optionals(v: &mut Value) {
+/// Calls `f` on every schema object inside `v` (the root, `$defs`, properties, items,
+/// `anyOf` branches, …), parents before children; values such as `enum` lists and maps of
+/// names (`properties`, `$defs`) are not taken for schemas.
+fn each_schema(v: &mut Value, f: &mut impl FnMut(&mut Map<String, Value>)) {
     match v {
         Value::Object(m) => {
-            let required: Vec<String> = m
-                .get("required")
-                .and_then(Value::as_array)
-                .map(|r| {
-                    r.iter()
-                        .filter_map(|x| x.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default();
-            if let Some(Value::Object(props)) = m.get_mut("properties") {
-                for (name, prop) in props.iter_mut() {
-                    if !required.contains(name) {
-                        allow_null(prop);
-                    }
-                }
-            }
+            f(m);
             for (k, sub) in m.iter_mut() {
                 match k.as_str() {
                     "properties" | "$defs" | "patternProperties" => {
                         if let Value::Object(named) = sub {
-                            named.values_mut().for_each(nullable_optionals);
+                            named.values_mut().for_each(|s| each_schema(s, f));
                         }
                     }
                     "enum" | "const" | "default" | "examples" | "example" => {}
-                    _ => nullable_optionals(sub),
+                    _ => each_schema(sub, f),
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(nullable_optionals),
+        Value::Array(items) => items.iter_mut().for_each(|s| each_schema(s, f)),
         _ => {}
     }
+}
+
+/// Lets every property that is not `required` also be `null`.
+fn nullable_optionals(v: &mut Value) {
+    each_schema(v, &mut |m| {
+        let required: Vec<String> = m
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| {
+                r.iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(Value::Object(props)) = m.get_mut("properties") {
+            for (name, prop) in props.iter_mut() {
+                if !required.contains(name) {
+                    allow_null(prop);
+                }
+            }
+        }
+    });
 }
 
 fn allow_null(prop: &mut Value) {
@@ -267,64 +286,35 @@ fn allow_null(prop: &mut Value) {
 /// Gives integer properties named `*_ms` or `*_index` a `minimum` of 0 where the spec
 /// gives none: the API rejects negative durations and indexes.
 fn non_negative(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            if let Some(Value::Object(props)) = m.get_mut("properties") {
-                for (name, prop) in props.iter_mut() {
-                    if let Value::Object(p) = prop {
-                        let integer = p.get("type").and_then(Value::as_str) == Some("integer");
-                        if integer
-                            && (name.ends_with("_ms") || name.ends_with("_index"))
-                            && !p.contains_key("minimum")
-                        {
-                            p.insert("minimum".into(), Value::from(0));
-                        }
+    each_schema(v, &mut |m| {
+        if let Some(Value::Object(props)) = m.get_mut("properties") {
+            for (name, prop) in props.iter_mut() {
+                if let Value::Object(p) = prop {
+                    let integer = p.get("type").and_then(Value::as_str) == Some("integer");
+                    if integer
+                        && (name.ends_with("_ms") || name.ends_with("_index"))
+                        && !p.contains_key("minimum")
+                    {
+                        p.insert("minimum".into(), Value::from(0));
                     }
                 }
             }
-            for (k, sub) in m.iter_mut() {
-                if !matches!(
-                    k.as_str(),
-                    "enum" | "const" | "default" | "examples" | "example"
-                ) {
-                    non_negative(sub);
-                }
-            }
         }
-        Value::Array(items) => items.iter_mut().for_each(non_negative),
-        _ => {}
-    }
+    });
 }
 
 /// Closes every object schema that lists its properties (`additionalProperties: false`)
 /// unless it already says what else it allows. Free-form objects (metadata, tool
 /// parameters) list none and stay open; each `anyOf`/`oneOf` branch is closed on its own.
 fn strict(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            if m.get("properties").is_some_and(Value::is_object)
-                && !m.contains_key("additionalProperties")
-                && !m.contains_key("unevaluatedProperties")
-            {
-                m.insert("additionalProperties".into(), Value::Bool(false));
-            }
-            for (k, sub) in m.iter_mut() {
-                match k.as_str() {
-                    // Maps of name → schema: the names are not schemas.
-                    "properties" | "$defs" | "patternProperties" => {
-                        if let Value::Object(named) = sub {
-                            named.values_mut().for_each(strict);
-                        }
-                    }
-                    // Values, not schemas.
-                    "enum" | "const" | "default" | "examples" | "example" => {}
-                    _ => strict(sub),
-                }
-            }
+    each_schema(v, &mut |m| {
+        if m.get("properties").is_some_and(Value::is_object)
+            && !m.contains_key("additionalProperties")
+            && !m.contains_key("unevaluatedProperties")
+        {
+            m.insert("additionalProperties".into(), Value::Bool(false));
         }
-        Value::Array(items) => items.iter_mut().for_each(strict),
-        _ => {}
-    }
+    });
 }
 
 fn rewrite_refs(v: &mut Value, found: &mut Vec<String>) {
