@@ -139,6 +139,16 @@ pub enum Error {
         message: String,
     },
 
+    /// The consumer of a chat request fell so far behind that its queue filled up
+    /// (backpressure `Queue`): the request was ended to keep memory bounded.
+    #[error(
+        "the consumer fell {queued} events behind: raise the queue capacity, read faster, or use Backpressure::Block"
+    )]
+    ConsumerTooSlow {
+        /// The queue's capacity.
+        queued: usize,
+    },
+
     /// No audio device to play to or record from.
     #[error(
         "no audio {direction} device{}: start an audio server (PipeWire or PulseAudio) or connect a device, \

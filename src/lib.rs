@@ -3,6 +3,8 @@
 
 #[cfg(feature = "audio")]
 pub mod audio;
+#[cfg(feature = "chat")]
+pub mod chat;
 mod error;
 #[cfg(feature = "mock")]
 pub mod mock;

@@ -272,8 +272,10 @@ async fn drain_resolves_right_after_the_last_sample() {
         waited + Duration::from_millis(30) >= queued,
         "waited {waited:?} for {queued:?}"
     );
+    // Not a latency measurement (that is the benchmark's job): only that drain does not
+    // hang on past the audio.
     assert!(
-        waited <= queued + m.output_latency + Duration::from_millis(150),
+        waited <= queued + m.output_latency + Duration::from_secs(1),
         "waited {waited:?} for {queued:?}"
     );
     assert_eq!(m.queued, Duration::ZERO);

@@ -1,0 +1,430 @@
+//! The request task: HTTP in, SSE parsed, chunks delivered with backpressure, exactly one
+//! terminal event out.
+
+use std::collections::VecDeque;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::delta::{Accumulator, Choice, Delta, ToolCall, Usage};
+use super::options::{Backpressure, ChatOptions, OnParseError};
+use super::sse::{SseEvent, SseParser};
+use crate::Error;
+
+/// What a request delivers: chunks, then exactly one `Complete` or `Error`, after which
+/// the channel closes.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ChatEvent {
+    /// One SSE event (or the whole body of a non-streamed answer).
+    Chunk(Chunk),
+    /// The end: why, and everything accumulated.
+    Complete(Complete),
+    /// The request failed; what was received before is kept.
+    Error(ChatError),
+}
+
+/// One chunk as received, and parsed.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Chunk {
+    /// The SSE `id:` field.
+    pub id: Option<String>,
+    /// The SSE `event:` field.
+    pub event: Option<String>,
+    /// The SSE `data:` (the JSON text).
+    pub data: String,
+    /// The parsed delta (`None` for `[DONE]` and for chunks that did not parse under
+    /// [`OnParseError::Continue`]).
+    pub delta: Option<Delta>,
+    /// Whether this is the `[DONE]` event.
+    pub done: bool,
+}
+
+/// Why a request completed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CompleteReason {
+    /// The stream ended with `[DONE]` (or the whole answer came, when not streaming).
+    Done,
+    /// [`StopHandle::stop`] was called.
+    Stopped,
+    /// No event was delivered for `channel_idle_timeout`.
+    Timeout,
+    /// The connection ended without `[DONE]`.
+    Eof,
+}
+
+/// What the chunks added up to (with `accumulate` on).
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Accumulated {
+    /// The first choice's text (a refusal folded in).
+    pub content: String,
+    /// Its role.
+    pub role: Option<String>,
+    /// The API's finish reason for it.
+    pub finish_reason: Option<String>,
+    /// Its tool calls, merged.
+    pub tool_calls: Vec<ToolCall>,
+    /// Its refusal, if any.
+    pub refusal: Option<String>,
+    /// Whether it refused.
+    pub refused: bool,
+    /// Usage, if reported.
+    pub usage: Option<Usage>,
+    /// Every choice (`n > 1`), apart.
+    pub choices: Vec<Choice>,
+}
+
+impl Accumulated {
+    fn from(acc: &Accumulator) -> Self {
+        let first = acc.choices.first().cloned().unwrap_or_default();
+        Accumulated {
+            content: first.content,
+            role: first.role,
+            finish_reason: first.finish_reason,
+            tool_calls: first.tool_calls,
+            refusal: first.refusal,
+            refused: first.refused,
+            usage: acc.usage.clone(),
+            choices: acc.choices.clone(),
+        }
+    }
+}
+
+/// The terminal event of a request that ended normally (or was stopped or timed out).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Complete {
+    /// Why it ended.
+    pub reason: CompleteReason,
+    /// What was accumulated.
+    pub result: Accumulated,
+    /// The `[DONE]` event, when there was one.
+    pub done_event: Option<Chunk>,
+}
+
+/// The terminal event of a request that failed.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ChatError {
+    /// What went wrong: HTTP status and body, parse, connection, timeout, …
+    pub error: Error,
+    /// What was received before.
+    pub partial: Accumulated,
+}
+
+/// Stops a request: [`stop`](Self::stop) drops the connection at once and the request
+/// ends with `Complete { reason: Stopped }` and the text so far. Dropping the handle does
+/// not stop the request (drop the receiver for that).
+#[derive(Debug, Clone)]
+pub struct StopHandle {
+    token: CancellationToken,
+}
+
+impl StopHandle {
+    /// Stops the request.
+    pub fn stop(&self) {
+        self.token.cancel();
+    }
+
+    /// Whether `stop` was called.
+    pub fn is_stopped(&self) -> bool {
+        self.token.is_cancelled()
+    }
+}
+
+fn client() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(reqwest::Client::new)
+}
+
+/// Starts a request; events go to `sender` (a channel you sized). Checks the options and
+/// the key first: a bad request fails here, before any I/O. Must be called inside a tokio
+/// runtime.
+///
+/// ```no_run
+/// use serde_json::json;
+/// use vivavoce::chat::{start_request, ChatEvent, ChatOptions};
+///
+/// # async fn run() -> Result<(), vivavoce::Error> {
+/// let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+/// let options = ChatOptions::new("gpt-4o-mini", vec![json!({"role": "user", "content": "Hi"})]).stream(true);
+/// let stop = start_request(options, tx)?;
+/// while let Some(event) = rx.recv().await {
+///     match event {
+///         ChatEvent::Chunk(c) => print!("{}", c.delta.and_then(|d| d.choices.into_iter().next()).and_then(|c| c.content).unwrap_or_default()),
+///         ChatEvent::Complete(done) => println!("\n{:?}: {}", done.reason, done.result.content),
+///         ChatEvent::Error(e) => eprintln!("{} (after {:?})", e.error, e.partial.content),
+///         _ => {}
+///     }
+/// }
+/// # let _ = stop; Ok(()) }
+/// ```
+pub fn start_request(
+    options: ChatOptions,
+    sender: mpsc::Sender<ChatEvent>,
+) -> Result<StopHandle, Error> {
+    let (authorization, body) = options.prepare()?;
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Err(Error::InvalidOption {
+            option: "runtime",
+            message: "chat::start_request must be called inside a tokio runtime".into(),
+        });
+    }
+    let token = CancellationToken::new();
+    let run = Run {
+        tx: sender,
+        acc: Accumulator::default(),
+        queue: VecDeque::new(),
+        last_delivery: Instant::now(),
+        cancel: token.clone(),
+        done_event: None,
+        options,
+    };
+    tokio::spawn(run.run(authorization, body));
+    Ok(StopHandle { token })
+}
+
+/// How a request ends, inside the task.
+enum End {
+    Complete(CompleteReason),
+    Fail(Error),
+    /// The receiver is gone: nobody to tell.
+    Gone,
+}
+
+struct Run {
+    tx: mpsc::Sender<ChatEvent>,
+    options: ChatOptions,
+    acc: Accumulator,
+    queue: VecDeque<ChatEvent>,
+    last_delivery: Instant,
+    cancel: CancellationToken,
+    done_event: Option<Chunk>,
+}
+
+impl Run {
+    async fn run(mut self, authorization: String, body: serde_json::Value) {
+        let end = match self.request(authorization, body).await {
+            Ok(()) => End::Complete(CompleteReason::Done),
+            Err(end) => end,
+        };
+        let terminal = match end {
+            End::Gone => return,
+            End::Complete(reason) => ChatEvent::Complete(Complete {
+                reason,
+                result: Accumulated::from(&self.acc),
+                done_event: self.done_event.take(),
+            }),
+            End::Fail(error) => ChatEvent::Error(ChatError {
+                error,
+                partial: Accumulated::from(&self.acc),
+            }),
+        };
+        // What waits in the queue goes first, in order; then the one terminal event.
+        for ev in std::mem::take(&mut self.queue) {
+            if self.tx.send(ev).await.is_err() {
+                return;
+            }
+        }
+        let _ = self.tx.send(terminal).await;
+    }
+
+    fn idle_deadline(&self) -> Option<Instant> {
+        self.options
+            .channel_idle_timeout
+            .map(|d| self.last_delivery + d)
+    }
+
+    async fn request(&mut self, authorization: String, body: serde_json::Value) -> Result<(), End> {
+        let url = self.options.url.clone();
+        let mut req = client()
+            .post(&url)
+            .header(reqwest::header::AUTHORIZATION, authorization)
+            .json(&body);
+        for (k, v) in &self.options.headers {
+            req = req.header(k, v);
+        }
+        if let Some(t) = self.options.http_timeout {
+            req = req.timeout(t);
+        }
+        let resp = self
+            .guard(req.send())
+            .await?
+            .map_err(|e| End::Fail(http_error(&url, e, self.options.http_timeout)))?;
+        let status = resp.status();
+        if !status.is_success() {
+            let text = self.guard(resp.text()).await?.unwrap_or_default();
+            return Err(End::Fail(Error::Http {
+                status: status.as_u16(),
+                body: text,
+                url,
+            }));
+        }
+        if !self.options.stream {
+            let text = self
+                .guard(resp.text())
+                .await?
+                .map_err(|e| End::Fail(http_error(&url, e, self.options.http_timeout)))?;
+            let delta = Delta::parse(&text).map_err(|e| {
+                End::Fail(Error::InvalidResponse {
+                    url: url.clone(),
+                    message: format!("the completion is not valid JSON: {e}"),
+                })
+            })?;
+            if self.options.accumulate {
+                self.acc.add(&delta);
+            }
+            let chunk = Chunk {
+                data: text,
+                delta: Some(delta),
+                ..Chunk::default()
+            };
+            return self.deliver(ChatEvent::Chunk(chunk)).await;
+        }
+        let mut body = resp.bytes_stream();
+        let mut parser = SseParser::new(self.options.max_event_bytes);
+        let mut events: Vec<SseEvent> = Vec::new();
+        let mut count = 0usize;
+        loop {
+            let idle = self.idle_deadline();
+            let next = tokio::select! {
+                biased;
+                _ = self.cancel.cancelled() => return Err(End::Complete(CompleteReason::Stopped)),
+                permit = self.tx.reserve(), if !self.queue.is_empty() => {
+                    let permit = permit.map_err(|_| End::Gone)?;
+                    permit.send(self.queue.pop_front().expect("not empty"));
+                    self.last_delivery = Instant::now();
+                    continue;
+                }
+                _ = sleep_until(idle), if idle.is_some() => return Err(End::Complete(CompleteReason::Timeout)),
+                next = body.next() => next,
+            };
+            let bytes = match next {
+                Some(Ok(b)) => b,
+                Some(Err(e)) => {
+                    return Err(End::Fail(http_error(&url, e, self.options.http_timeout)));
+                }
+                None => return Err(End::Complete(CompleteReason::Eof)),
+            };
+            parser.feed(&bytes, |e| events.push(e)).map_err(|t| {
+                End::Fail(Error::InvalidResponse {
+                    url: url.clone(),
+                    message: format!("an SSE event is larger than {} bytes", t.limit),
+                })
+            })?;
+            for ev in events.drain(..) {
+                count += 1;
+                if ev.data == "[DONE]" {
+                    self.done_event = Some(Chunk {
+                        id: ev.id,
+                        event: ev.event,
+                        data: ev.data,
+                        delta: None,
+                        done: true,
+                    });
+                    return Ok(());
+                }
+                let delta = match Delta::parse(&ev.data) {
+                    Ok(d) => Some(d),
+                    Err(e) if self.options.on_parse_error == OnParseError::Stop => {
+                        return Err(End::Fail(Error::InvalidResponse {
+                            url: url.clone(),
+                            message: format!("chunk {count} is not a valid chunk: {e}"),
+                        }));
+                    }
+                    Err(e) => {
+                        tracing::debug!(chunk = count, error = %e, "chunk skipped");
+                        None
+                    }
+                };
+                if let (true, Some(d)) = (self.options.accumulate, &delta) {
+                    self.acc.add(d);
+                }
+                let chunk = Chunk {
+                    id: ev.id,
+                    event: ev.event,
+                    data: ev.data,
+                    delta,
+                    done: false,
+                };
+                self.deliver(ChatEvent::Chunk(chunk)).await?;
+            }
+        }
+    }
+
+    /// Runs `fut` unless stopped or idle first.
+    async fn guard<T>(&self, fut: impl std::future::Future<Output = T>) -> Result<T, End> {
+        let idle = self.idle_deadline();
+        tokio::select! {
+            biased;
+            _ = self.cancel.cancelled() => Err(End::Complete(CompleteReason::Stopped)),
+            _ = sleep_until(idle), if idle.is_some() => Err(End::Complete(CompleteReason::Timeout)),
+            v = fut => Ok(v),
+        }
+    }
+
+    /// Hands an event to the consumer under the backpressure policy.
+    async fn deliver(&mut self, ev: ChatEvent) -> Result<(), End> {
+        match self.options.backpressure {
+            Backpressure::Block => {
+                let idle = self.idle_deadline();
+                tokio::select! {
+                    biased;
+                    _ = self.cancel.cancelled() => return Err(End::Complete(CompleteReason::Stopped)),
+                    _ = sleep_until(idle), if idle.is_some() => return Err(End::Complete(CompleteReason::Timeout)),
+                    sent = self.tx.send(ev) => sent.map_err(|_| End::Gone)?,
+                }
+                self.last_delivery = Instant::now();
+            }
+            Backpressure::Queue { capacity } => {
+                if self.queue.is_empty() {
+                    match self.tx.try_send(ev) {
+                        Ok(()) => {
+                            self.last_delivery = Instant::now();
+                            return Ok(());
+                        }
+                        Err(mpsc::error::TrySendError::Full(ev)) => self.queue.push_back(ev),
+                        Err(mpsc::error::TrySendError::Closed(_)) => return Err(End::Gone),
+                    }
+                } else {
+                    self.queue.push_back(ev);
+                }
+                if self.queue.len() > capacity {
+                    self.queue.pop_back();
+                    return Err(End::Fail(Error::ConsumerTooSlow { queued: capacity }));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn http_error(url: &str, e: reqwest::Error, limit: Option<Duration>) -> Error {
+    if e.is_timeout() {
+        return Error::Timeout {
+            operation: "chat request (http_timeout)",
+            after: limit.unwrap_or_default(),
+        };
+    }
+    if e.is_connect() {
+        return Error::Connect {
+            url: url.to_owned(),
+            source: std::sync::Arc::new(e),
+        };
+    }
+    Error::transport(e)
+}

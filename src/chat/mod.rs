@@ -1,0 +1,26 @@
+//! A streaming Chat Completions engine (feature `chat`) for OpenAI-compatible endpoints.
+//!
+//! [`start_request`] sends a request and delivers [`ChatEvent`]s into a channel you own:
+//! chunks as they arrive (raw SSE fields plus the parsed delta), then exactly one terminal
+//! event — [`Complete`] (with why, and everything accumulated) or [`ChatError`] (with what
+//! was received before) — and the channel closes. [`stream`] is the same as a pull-based
+//! `Stream`. Backpressure, stopping, idle timeouts, accumulation and parse errors are set
+//! on [`ChatOptions`].
+
+mod delta;
+mod engine;
+mod options;
+mod out;
+mod sse;
+mod stream;
+
+pub use delta::{
+    Accumulator, Choice, ChoiceDelta, Delta, FunctionDelta, ToolCall, ToolCallDelta, Usage,
+};
+pub use engine::{
+    Accumulated, ChatError, ChatEvent, Chunk, Complete, CompleteReason, StopHandle, start_request,
+};
+pub use options::{Backpressure, ChatAuth, ChatOptions, OnParseError};
+pub use out::{event_to_simplified_sse, format_sse_data, format_sse_done};
+pub use sse::{SseEvent, SseParser, TooLarge};
+pub use stream::{ChatStream, stream};

@@ -1,0 +1,258 @@
+//! Options of a Chat Completions request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::Error;
+
+/// How the request authenticates.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub enum ChatAuth {
+    /// None given: `OPENAI_API_KEY` is used, and if it is not set the request fails
+    /// before any I/O with [`Error::MissingApiKey`].
+    #[default]
+    FromEnv,
+    /// `Authorization: Bearer KEY`.
+    ApiKey(String),
+    /// A function giving the key for each request (rotating keys, vaults).
+    KeyFn(Arc<dyn Fn() -> Option<String> + Send + Sync>),
+    /// A whole `Authorization` header value, used as given.
+    Header(String),
+}
+
+impl std::fmt::Debug for ChatAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key itself.
+        f.write_str(match self {
+            ChatAuth::FromEnv => "FromEnv",
+            ChatAuth::ApiKey(_) => "ApiKey(<redacted>)",
+            ChatAuth::KeyFn(_) => "KeyFn",
+            ChatAuth::Header(_) => "Header(<redacted>)",
+        })
+    }
+}
+
+/// What to do when the consumer's channel is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Backpressure {
+    /// Keep reading the response: events that do not fit wait in a queue of this many,
+    /// delivered in order; a full queue ends the request with an error.
+    Queue {
+        /// Events that may wait.
+        capacity: usize,
+    },
+    /// Wait for room in the channel, which slows reading the response (the server waits).
+    Block,
+}
+
+impl Default for Backpressure {
+    fn default() -> Self {
+        Backpressure::Queue { capacity: 1000 }
+    }
+}
+
+/// What to do with a chunk that is not valid JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OnParseError {
+    /// End the request with an error (what was received is kept in it). The default.
+    #[default]
+    Stop,
+    /// Deliver the chunk with no parsed delta and go on.
+    Continue,
+}
+
+/// A Chat Completions request.
+///
+/// | option | default | meaning |
+/// |---|---|---|
+/// | `url` | `https://api.openai.com/v1/chat/completions` | any OpenAI-compatible endpoint |
+/// | `model` | `gpt-4o-mini` | |
+/// | `messages` | (required, non-empty) | the conversation, as JSON messages |
+/// | `auth` | `OPENAI_API_KEY` | key, key function, or a whole `Authorization` header; none → error before I/O |
+/// | `stream` | `false` | stream with SSE (`true`), or one response |
+/// | `accumulate` | `true` | add the chunks up for `Complete` |
+/// | `backpressure` | `Queue { capacity: 1000 }` | see [`Backpressure`] |
+/// | `channel_idle_timeout` | none | no event delivered for this long → `Complete` with reason `Timeout` (content kept) |
+/// | `http_timeout` | none | limit on the whole HTTP request |
+/// | `include_usage` | `false` | ask for the usage chunk (`stream_options.include_usage`) |
+/// | `on_parse_error` | `Stop` | see [`OnParseError`] |
+/// | `max_event_bytes` | 4 MiB | one SSE event larger than this is an error |
+/// | `params` | empty | extra body fields (temperature, tools, n, …), merged in |
+/// | `headers` | empty | extra request headers |
+///
+/// ```
+/// use serde_json::json;
+/// use vivavoce::chat::ChatOptions;
+///
+/// let options = ChatOptions::new("gpt-4o-mini", vec![json!({"role": "user", "content": "Hi"})])
+///     .stream(true)
+///     .param("temperature", json!(0.2));
+/// assert!(options.accumulate);
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+#[must_use]
+pub struct ChatOptions {
+    /// The endpoint.
+    pub url: String,
+    /// The model.
+    pub model: String,
+    /// The messages.
+    pub messages: Vec<Value>,
+    /// Authentication.
+    pub auth: ChatAuth,
+    /// Stream the answer.
+    pub stream: bool,
+    /// Accumulate the chunks.
+    pub accumulate: bool,
+    /// When the channel is full.
+    pub backpressure: Backpressure,
+    /// Idle limit on delivering events.
+    pub channel_idle_timeout: Option<Duration>,
+    /// Limit on the HTTP request.
+    pub http_timeout: Option<Duration>,
+    /// Ask for usage.
+    pub include_usage: bool,
+    /// On a chunk that is not JSON.
+    pub on_parse_error: OnParseError,
+    /// Cap on one SSE event.
+    pub max_event_bytes: usize,
+    /// Extra body fields.
+    pub params: Map<String, Value>,
+    /// Extra headers.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Default for ChatOptions {
+    fn default() -> Self {
+        ChatOptions {
+            url: "https://api.openai.com/v1/chat/completions".into(),
+            model: "gpt-4o-mini".into(),
+            messages: Vec::new(),
+            auth: ChatAuth::default(),
+            stream: false,
+            accumulate: true,
+            backpressure: Backpressure::default(),
+            channel_idle_timeout: None,
+            http_timeout: None,
+            include_usage: false,
+            on_parse_error: OnParseError::default(),
+            max_event_bytes: 4 << 20,
+            params: Map::new(),
+            headers: Vec::new(),
+        }
+    }
+}
+
+macro_rules! setters {
+    ($( $(#[$m:meta])* $name:ident : $ty:ty ),* $(,)?) => {
+        $( $(#[$m])* pub fn $name(mut self, value: $ty) -> Self { self.$name = value; self } )*
+    };
+}
+
+impl ChatOptions {
+    /// A request for `model` with `messages`.
+    pub fn new(model: impl Into<String>, messages: Vec<Value>) -> Self {
+        ChatOptions {
+            model: model.into(),
+            messages,
+            ..ChatOptions::default()
+        }
+    }
+
+    setters! {
+        /// Sets `stream`.
+        stream: bool,
+        /// Sets `accumulate`.
+        accumulate: bool,
+        /// Sets `backpressure`.
+        backpressure: Backpressure,
+        /// Sets `include_usage`.
+        include_usage: bool,
+        /// Sets `on_parse_error`.
+        on_parse_error: OnParseError,
+        /// Sets `auth`.
+        auth: ChatAuth,
+        /// Sets `max_event_bytes`.
+        max_event_bytes: usize,
+    }
+
+    /// Sets `url`.
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.url = url.into();
+        self
+    }
+
+    /// Sets `auth` to an API key.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.auth = ChatAuth::ApiKey(key.into());
+        self
+    }
+
+    /// Sets `channel_idle_timeout`.
+    pub fn channel_idle_timeout(mut self, d: Duration) -> Self {
+        self.channel_idle_timeout = Some(d);
+        self
+    }
+
+    /// Sets `http_timeout`.
+    pub fn http_timeout(mut self, d: Duration) -> Self {
+        self.http_timeout = Some(d);
+        self
+    }
+
+    /// Adds a body field.
+    pub fn param(mut self, key: impl Into<String>, value: Value) -> Self {
+        self.params.insert(key.into(), value);
+        self
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Checks the options and finds the `Authorization` value, before any I/O.
+    pub(crate) fn prepare(&self) -> Result<(String, Value), Error> {
+        let bad = |option, message: &str| Error::InvalidOption {
+            option,
+            message: message.to_owned(),
+        };
+        if self.messages.is_empty() {
+            return Err(bad("messages", "at least one message is needed"));
+        }
+        if let Backpressure::Queue { capacity: 0 } = self.backpressure {
+            return Err(bad(
+                "backpressure",
+                "the queue needs a capacity of at least 1",
+            ));
+        }
+        let key = |k: Option<String>| k.filter(|k| !k.is_empty()).ok_or(Error::MissingApiKey);
+        let authorization = match &self.auth {
+            ChatAuth::FromEnv => format!("Bearer {}", key(std::env::var("OPENAI_API_KEY").ok())?),
+            ChatAuth::ApiKey(k) => format!("Bearer {}", key(Some(k.clone()))?),
+            ChatAuth::KeyFn(f) => format!("Bearer {}", key(f())?),
+            ChatAuth::Header(h) => key(Some(h.clone()))?,
+        };
+        let mut body = Map::new();
+        body.insert("model".into(), Value::String(self.model.clone()));
+        body.insert("messages".into(), Value::Array(self.messages.clone()));
+        body.insert("stream".into(), Value::Bool(self.stream));
+        if self.stream && self.include_usage {
+            body.insert(
+                "stream_options".into(),
+                serde_json::json!({"include_usage": true}),
+            );
+        }
+        for (k, v) in &self.params {
+            body.insert(k.clone(), v.clone());
+        }
+        Ok((authorization, Value::Object(body)))
+    }
+}

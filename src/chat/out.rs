@@ -1,0 +1,62 @@
+//! Server-Sent Events out: relaying a chat stream to a browser.
+
+use serde_json::{Value, json};
+
+use super::engine::ChatEvent;
+
+/// `data: …` lines for one event, each line of `data` prefixed, and the blank line.
+pub fn format_sse_data(data: &str) -> String {
+    let mut out = String::with_capacity(data.len() + 8);
+    for line in data.split('\n') {
+        out.push_str("data: ");
+        out.push_str(line.strip_suffix('\r').unwrap_or(line));
+        out.push('\n');
+    }
+    out.push('\n');
+    out
+}
+
+/// The closing `data: [DONE]` event.
+pub fn format_sse_done() -> &'static str {
+    "data: [DONE]\n\n"
+}
+
+/// A simplified event for browsers: a chunk becomes `{"text": …}` (with `role` and merged
+/// `tool_calls` fragments when present); the terminal event becomes `[DONE]`; an error
+/// becomes `{"error": "the upstream request failed"}` and `[DONE]` — its details stay on
+/// the server. `None` for a chunk with nothing to show.
+pub fn event_to_simplified_sse(event: &ChatEvent) -> Option<String> {
+    match event {
+        ChatEvent::Chunk(c) => {
+            let choice = c.delta.as_ref()?.choices.first()?;
+            let mut v = json!({ "text": choice.content.clone().unwrap_or_default() });
+            if let Some(role) = &choice.role {
+                v["role"] = Value::String(role.clone());
+            }
+            if !choice.tool_calls.is_empty() {
+                v["tool_calls"] = serde_json::to_value(&choice.tool_calls).ok()?;
+            }
+            if choice.content.is_none() && choice.role.is_none() && choice.tool_calls.is_empty() {
+                return None;
+            }
+            Some(format_sse_data(&v.to_string()))
+        }
+        ChatEvent::Complete(_) => Some(format_sse_done().to_owned()),
+        ChatEvent::Error(_) => Some(format!(
+            "{}{}",
+            format_sse_data(r#"{"error":"the upstream request failed"}"#),
+            format_sse_done()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_line_data_is_split_into_lines() {
+        assert_eq!(format_sse_data("a\nb"), "data: a\ndata: b\n\n");
+        assert_eq!(format_sse_done(), "data: [DONE]\n\n");
+    }
+}

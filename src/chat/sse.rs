@@ -1,0 +1,236 @@
+//! An incremental Server-Sent Events parser.
+//!
+//! Bytes go in as the network delivers them; complete events come out. Lines end with LF,
+//! CR or CRLF (a CR at the end of one read and an LF at the start of the next are one line
+//! end); `data:` lines are joined with `\n`; one space after the colon is dropped; comment
+//! lines (`: OPENROUTER PROCESSING`) are skipped; `id`, `event` and `retry` are kept. Text
+//! is decoded only at line ends, so a UTF-8 character split across reads arrives whole.
+//! One event larger than the cap is an error rather than unbounded memory.
+
+use memchr::memchr2;
+
+/// One parsed event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SseEvent {
+    /// The `id:` field, if the event had one.
+    pub id: Option<String>,
+    /// The `event:` field, if any.
+    pub event: Option<String>,
+    /// The `data:` lines joined with `\n`.
+    pub data: String,
+    /// The `retry:` field in ms, if any.
+    pub retry: Option<u64>,
+}
+
+/// An event grew past the parser's cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooLarge {
+    /// The cap, in bytes.
+    pub limit: usize,
+}
+
+/// The parser's state between reads.
+#[derive(Debug)]
+pub struct SseParser {
+    buf: Vec<u8>,
+    /// Bytes of `buf` already scanned for a line end.
+    scanned: usize,
+    /// The previous read ended in CR: an LF first in the next is part of that line end.
+    skip_lf: bool,
+    current: SseEvent,
+    has_data: bool,
+    size: usize,
+    limit: usize,
+}
+
+impl SseParser {
+    /// A parser refusing events over `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        SseParser {
+            buf: Vec::new(),
+            scanned: 0,
+            skip_lf: false,
+            current: SseEvent::default(),
+            has_data: false,
+            size: 0,
+            limit,
+        }
+    }
+
+    /// Feeds bytes; calls `emit` for each event completed by them.
+    pub fn feed(
+        &mut self,
+        mut bytes: &[u8],
+        mut emit: impl FnMut(SseEvent),
+    ) -> Result<(), TooLarge> {
+        if self.skip_lf && !bytes.is_empty() {
+            self.skip_lf = false;
+            if bytes[0] == b'\n' {
+                bytes = &bytes[1..];
+            }
+        }
+        // Fast path: whole lines straight from `bytes` when nothing is buffered.
+        if self.buf.is_empty() {
+            let mut start = 0;
+            while let Some(i) = memchr2(b'\n', b'\r', &bytes[start..]) {
+                let end = start + i;
+                let mut next = end + 1;
+                if bytes[end] == b'\r' {
+                    match bytes.get(next) {
+                        Some(b'\n') => next += 1,
+                        None => self.skip_lf = true,
+                        _ => {}
+                    }
+                }
+                self.line(&bytes[start..end], &mut emit)?;
+                start = next;
+            }
+            self.buf.extend_from_slice(&bytes[start..]);
+            self.scanned = self.buf.len();
+            return self.check_size();
+        }
+        self.buf.extend_from_slice(bytes);
+        loop {
+            let Some(i) = memchr2(b'\n', b'\r', &self.buf[self.scanned..]) else {
+                self.scanned = self.buf.len();
+                return self.check_size();
+            };
+            let end = self.scanned + i;
+            let mut next = end + 1;
+            if self.buf[end] == b'\r' {
+                match self.buf.get(next) {
+                    Some(b'\n') => next += 1,
+                    None => self.skip_lf = true,
+                    _ => {}
+                }
+            }
+            let line: Vec<u8> = self.buf[..end].to_vec();
+            self.buf.drain(..next);
+            self.scanned = 0;
+            self.line(&line, &mut emit)?;
+        }
+    }
+
+    fn check_size(&self) -> Result<(), TooLarge> {
+        if self.size + self.buf.len() > self.limit {
+            return Err(TooLarge { limit: self.limit });
+        }
+        Ok(())
+    }
+
+    fn line(&mut self, line: &[u8], emit: &mut impl FnMut(SseEvent)) -> Result<(), TooLarge> {
+        if line.is_empty() {
+            if self.has_data {
+                let mut ev = std::mem::take(&mut self.current);
+                if ev.data.ends_with('\n') {
+                    ev.data.pop();
+                }
+                emit(ev);
+            } else {
+                self.current = SseEvent::default();
+            }
+            self.has_data = false;
+            self.size = 0;
+            return Ok(());
+        }
+        if line[0] == b':' {
+            return Ok(()); // a comment
+        }
+        let (field, value) = match memchr::memchr(b':', line) {
+            Some(i) => {
+                let v = &line[i + 1..];
+                (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
+            }
+            None => (line, &b""[..]),
+        };
+        let value = String::from_utf8_lossy(value);
+        match field {
+            b"data" => {
+                self.size += value.len() + 1;
+                if self.size > self.limit {
+                    return Err(TooLarge { limit: self.limit });
+                }
+                self.current.data.push_str(&value);
+                self.current.data.push('\n');
+                self.has_data = true;
+            }
+            b"event" => self.current.event = Some(value.into_owned()),
+            b"id" if !value.contains('\0') => self.current.id = Some(value.into_owned()),
+            b"retry" => self.current.retry = value.parse().ok(),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Whether bytes of an unfinished event are waiting (the stream ended mid-event).
+    pub fn has_partial(&self) -> bool {
+        self.has_data || !self.buf.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_in(pieces: &[&[u8]]) -> Vec<SseEvent> {
+        let mut p = SseParser::new(1 << 20);
+        let mut out = Vec::new();
+        for piece in pieces {
+            p.feed(piece, |e| out.push(e)).unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn fields_comments_and_multi_line_data() {
+        let text = b": OPENROUTER PROCESSING\n\nid: 7\nevent: delta\nretry: 1500\ndata: one\ndata:two\ndata:  three\n\n";
+        let evs = parse_in(&[text]);
+        assert_eq!(
+            evs,
+            vec![SseEvent {
+                id: Some("7".into()),
+                event: Some("delta".into()),
+                data: "one\ntwo\n three".into(),
+                retry: Some(1500),
+            }]
+        );
+    }
+
+    #[test]
+    fn every_line_ending_and_every_split_point() {
+        let text = "data: a\r\n\r\ndata: b\r\rdata: c\n\ndata: é€😀\n\n".as_bytes();
+        let want: Vec<&str> = vec!["a", "b", "c", "é€😀"];
+        for cut in 0..text.len() {
+            for cut2 in cut..text.len() {
+                let evs = parse_in(&[&text[..cut], &text[cut..cut2], &text[cut2..]]);
+                let data: Vec<&str> = evs.iter().map(|e| e.data.as_str()).collect();
+                assert_eq!(data, want, "cuts at {cut}, {cut2}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_oversized_event_is_an_error() {
+        let mut p = SseParser::new(16);
+        assert!(p.feed(b"data: 0123456789\n", |_| {}).is_ok());
+        assert_eq!(
+            p.feed(b"data: 0123456789\n", |_| {}),
+            Err(TooLarge { limit: 16 })
+        );
+        let mut p = SseParser::new(16);
+        assert!(
+            p.feed(b"data: 01234567890123456789", |_| {}).is_err(),
+            "unterminated too"
+        );
+    }
+
+    #[test]
+    fn done_and_partial_tail() {
+        let mut p = SseParser::new(1024);
+        let mut out = Vec::new();
+        p.feed(b"data: [DONE]\n\ndata: {\"x\"", |e| out.push(e))
+            .unwrap();
+        assert_eq!(out[0].data, "[DONE]");
+        assert!(p.has_partial());
+    }
+}

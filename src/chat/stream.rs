@@ -1,0 +1,61 @@
+//! The pull-based form: a `Stream` of [`ChatEvent`]s.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::sync::mpsc;
+
+use super::engine::{ChatEvent, StopHandle, start_request};
+use super::options::{Backpressure, ChatOptions};
+use crate::Error;
+
+/// The events of one request as a [`futures_core::Stream`]. Dropping it stops the request.
+#[derive(Debug)]
+pub struct ChatStream {
+    rx: mpsc::Receiver<ChatEvent>,
+    stop: StopHandle,
+}
+
+/// Starts a request and returns its events as a stream. Reading paces the request
+/// (backpressure `Block`, 64 events of slack).
+///
+/// ```no_run
+/// use futures_util::StreamExt;
+/// use serde_json::json;
+/// use vivavoce::chat::{stream, ChatEvent, ChatOptions};
+///
+/// # async fn run() -> Result<(), vivavoce::Error> {
+/// let mut events = stream(ChatOptions::new("gpt-4o-mini", vec![json!({"role": "user", "content": "Hi"})]).stream(true))?;
+/// while let Some(event) = events.next().await {
+///     if let ChatEvent::Complete(done) = event {
+///         println!("{}", done.result.content);
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+pub fn stream(options: ChatOptions) -> Result<ChatStream, Error> {
+    let (tx, rx) = mpsc::channel(64);
+    let stop = start_request(options.backpressure(Backpressure::Block), tx)?;
+    Ok(ChatStream { rx, stop })
+}
+
+impl ChatStream {
+    /// Stops the request (the stream then ends with `Complete { reason: Stopped }`).
+    pub fn stop(&self) {
+        self.stop.stop();
+    }
+}
+
+impl futures_core::Stream for ChatStream {
+    type Item = ChatEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ChatEvent>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+impl Drop for ChatStream {
+    fn drop(&mut self) {
+        self.stop.stop();
+    }
+}

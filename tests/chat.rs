@@ -1,0 +1,355 @@
+//! The chat engine against the Chat Completions simulator, over real HTTP on 127.0.0.1.
+#![cfg(all(feature = "chat", feature = "mock"))]
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde_json::json;
+use tokio::sync::mpsc;
+use vivavoce::Error;
+use vivavoce::chat::{
+    Backpressure, ChatEvent, ChatOptions, Complete, CompleteReason, OnParseError, start_request,
+    stream,
+};
+use vivavoce::mock::{ChatFault, ChatSimulator, ChatSimulatorOptions};
+
+const REPLY: &str = "Bonjour ! Ça va très bien, merci — et vous ? 😀";
+
+async fn sim(options: ChatSimulatorOptions) -> ChatSimulator {
+    ChatSimulator::start(options).await.unwrap()
+}
+
+fn options(sim: &ChatSimulator) -> ChatOptions {
+    ChatOptions::new(
+        "gpt-4o-mini",
+        vec![json!({"role": "user", "content": "Hello"})],
+    )
+    .url(sim.url())
+    .api_key("sk-simulator")
+    .stream(true)
+}
+
+/// Runs a request to the end; returns the chunks' texts and the terminal event.
+async fn run(options: ChatOptions, capacity: usize) -> (Vec<String>, ChatEvent) {
+    let (tx, mut rx) = mpsc::channel(capacity);
+    let _stop = start_request(options, tx).unwrap();
+    let mut texts = Vec::new();
+    loop {
+        let ev = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .unwrap()
+            .expect("a terminal event");
+        match ev {
+            ChatEvent::Chunk(c) => texts.extend(
+                c.delta
+                    .and_then(|d| d.choices.into_iter().next())
+                    .and_then(|c| c.content),
+            ),
+            terminal => {
+                assert!(
+                    rx.recv().await.is_none(),
+                    "the channel closes after the terminal event"
+                );
+                return (texts, terminal);
+            }
+        }
+    }
+}
+
+fn complete(ev: ChatEvent) -> Complete {
+    match ev {
+        ChatEvent::Complete(c) => c,
+        other => panic!("expected Complete, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_stream_is_delivered_and_accumulated() {
+    let s = sim(ChatSimulatorOptions::default().reply_text(REPLY)).await;
+    let (texts, end) = run(options(&s).include_usage(true), 16).await;
+    let c = complete(end);
+    assert_eq!(c.reason, CompleteReason::Done);
+    assert_eq!(texts.concat(), REPLY);
+    assert_eq!(c.result.content, REPLY);
+    assert_eq!(c.result.role.as_deref(), Some("assistant"));
+    assert_eq!(c.result.finish_reason.as_deref(), Some("stop"));
+    assert!(
+        c.result.usage.as_ref().is_some_and(|u| u.total_tokens > 0),
+        "{:?}",
+        c.result.usage
+    );
+    assert!(c.done_event.is_some_and(|d| d.done && d.data == "[DONE]"));
+}
+
+#[tokio::test]
+async fn tool_calls_comments_and_split_utf8() {
+    let s = sim(ChatSimulatorOptions::default()
+        .reply_text(REPLY)
+        .tool_call("get_weather", r#"{"city":"Paris","unit":"celsius"}"#)
+        .comments(true)
+        .split_writes(true))
+    .await;
+    let (_, end) = run(options(&s), 4).await;
+    let c = complete(end);
+    assert_eq!(c.result.tool_calls.len(), 1);
+    let call = &c.result.tool_calls[0];
+    assert_eq!(call.name, "get_weather");
+    assert_eq!(call.arguments, r#"{"city":"Paris","unit":"celsius"}"#);
+    assert!(!call.id.is_empty());
+}
+
+#[tokio::test]
+async fn http_errors_carry_status_and_body() {
+    for status in [401u16, 429, 500] {
+        let s = sim(ChatSimulatorOptions::default().fault(ChatFault::Status(status))).await;
+        let (_, end) = run(options(&s), 4).await;
+        let ChatEvent::Error(e) = end else {
+            panic!("{status}: {end:?}")
+        };
+        match e.error {
+            Error::Http {
+                status: got, body, ..
+            } => {
+                assert_eq!(got, status);
+                assert!(body.contains("\"error\""), "{body}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // A wrong key is the server's 401.
+    let s = sim(ChatSimulatorOptions::default()).await;
+    let (_, end) = run(options(&s).api_key("sk-wrong"), 4).await;
+    assert!(matches!(end, ChatEvent::Error(e) if e.error.status() == Some(401)));
+}
+
+#[tokio::test]
+async fn a_drop_mid_stream_keeps_the_partial_content() {
+    let s = sim(ChatSimulatorOptions::default()
+        .reply_text(REPLY)
+        .fault(ChatFault::DropAfterChunks(4)))
+    .await;
+    let (texts, end) = run(options(&s), 16).await;
+    let c = complete(end);
+    assert_eq!(c.reason, CompleteReason::Eof);
+    assert!(!c.result.content.is_empty() && REPLY.starts_with(&c.result.content));
+    assert_eq!(c.result.content, texts.concat());
+}
+
+#[tokio::test]
+async fn a_malformed_chunk_stops_or_is_skipped() {
+    let s = sim(ChatSimulatorOptions::default()
+        .reply_text(REPLY)
+        .fault(ChatFault::MalformedChunk(3)))
+    .await;
+    let (_, end) = run(options(&s), 16).await;
+    let ChatEvent::Error(e) = end else {
+        panic!("{end:?}")
+    };
+    assert!(
+        matches!(e.error, Error::InvalidResponse { ref message, .. } if message.contains("chunk 4")),
+        "{:?}",
+        e.error
+    );
+    assert!(!e.partial.content.is_empty(), "what came before is kept");
+
+    let (_, end) = run(options(&s).on_parse_error(OnParseError::Continue), 16).await;
+    let c = complete(end);
+    assert_eq!(c.reason, CompleteReason::Done);
+    assert!(
+        c.result.content.len() < REPLY.len(),
+        "the malformed chunk's text is missing"
+    );
+}
+
+#[tokio::test]
+async fn stop_before_and_during_a_stream() {
+    let s = sim(ChatSimulatorOptions::default()
+        .chunk_count(200)
+        .chunk_delay(Duration::from_millis(10)))
+    .await;
+    // Before anything arrived.
+    let (tx, mut rx) = mpsc::channel(16);
+    let stop = start_request(options(&s), tx).unwrap();
+    stop.stop();
+    let mut last = None;
+    while let Some(ev) = rx.recv().await {
+        last = Some(ev);
+    }
+    assert_eq!(complete(last.unwrap()).reason, CompleteReason::Stopped);
+    // During: after some chunks, with the text so far.
+    let (tx, mut rx) = mpsc::channel(16);
+    let stop = start_request(options(&s), tx).unwrap();
+    let mut text = String::new();
+    let mut n = 0;
+    let end = loop {
+        match rx.recv().await.unwrap() {
+            ChatEvent::Chunk(c) => {
+                n += 1;
+                text.extend(
+                    c.delta
+                        .and_then(|d| d.choices.into_iter().next())
+                        .and_then(|c| c.content),
+                );
+                if n == 20 {
+                    stop.stop();
+                }
+            }
+            other => break other,
+        }
+    };
+    let c = complete(end);
+    assert_eq!(c.reason, CompleteReason::Stopped);
+    assert_eq!(c.result.content, text);
+    assert!(n < 60, "stopped promptly ({n} chunks)");
+}
+
+#[tokio::test]
+async fn stop_cancels_a_non_streaming_request_in_flight() {
+    // A server that accepts and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/v1/chat/completions",
+        listener.local_addr().unwrap()
+    );
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    let opts = ChatOptions::new("m", vec![json!({"role": "user", "content": "x"})])
+        .url(url)
+        .api_key("k");
+    let (tx, mut rx) = mpsc::channel(4);
+    let stop = start_request(opts, tx).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stop.stop();
+    let ev = tokio::time::timeout(Duration::from_secs(2), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(complete(ev).reason, CompleteReason::Stopped);
+}
+
+#[tokio::test]
+async fn idle_timeout_fires_and_keeps_the_content_and_not_when_unset() {
+    let s = sim(ChatSimulatorOptions::default()
+        .reply_text(REPLY)
+        .fault(ChatFault::StallAfterChunks(3, Duration::from_millis(800))))
+    .await;
+    let (texts, end) = run(
+        options(&s).channel_idle_timeout(Duration::from_millis(200)),
+        16,
+    )
+    .await;
+    let c = complete(end);
+    assert_eq!(c.reason, CompleteReason::Timeout);
+    assert_eq!(c.result.content, texts.concat());
+    assert!(!c.result.content.is_empty());
+    // Without the option the stall is waited out.
+    let (_, end) = run(options(&s), 16).await;
+    let c = complete(end);
+    assert_eq!(
+        (c.reason, c.result.content.as_str()),
+        (CompleteReason::Done, REPLY)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_consumer_gets_10000_events_in_order_in_both_modes() {
+    let s = sim(ChatSimulatorOptions::default().chunk_count(10_000)).await;
+    for mode in [
+        Backpressure::Block,
+        Backpressure::Queue { capacity: 20_000 },
+    ] {
+        let (tx, mut rx) = mpsc::channel(1);
+        let _stop = start_request(options(&s).backpressure(mode), tx).unwrap();
+        let mut seen = 0usize;
+        let mut expected_text = String::new();
+        loop {
+            match rx.recv().await.unwrap() {
+                ChatEvent::Chunk(c) => {
+                    if let Some(t) = c
+                        .delta
+                        .and_then(|d| d.choices.into_iter().next())
+                        .and_then(|c| c.content)
+                    {
+                        expected_text.push_str(&t);
+                    }
+                    seen += 1;
+                    if seen.is_multiple_of(1000) {
+                        tokio::time::sleep(Duration::from_millis(20)).await; // slow
+                    }
+                }
+                end => {
+                    let c = complete(end);
+                    assert_eq!(c.result.content, expected_text, "{mode:?}: in order");
+                    break;
+                }
+            }
+        }
+        assert!(seen >= 10_000, "{mode:?}: {seen}");
+    }
+}
+
+#[tokio::test]
+async fn a_full_queue_ends_the_request_with_a_clear_error() {
+    let s = sim(ChatSimulatorOptions::default().chunk_count(2_000)).await;
+    let (tx, mut rx) = mpsc::channel(1);
+    let _stop = start_request(
+        options(&s).backpressure(Backpressure::Queue { capacity: 10 }),
+        tx,
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await; // nobody reads
+    let mut last = None;
+    while let Some(ev) = rx.recv().await {
+        last = Some(ev);
+    }
+    let Some(ChatEvent::Error(e)) = last else {
+        panic!("{last:?}")
+    };
+    assert!(
+        matches!(e.error, Error::ConsumerTooSlow { queued: 10 }),
+        "{}",
+        e.error
+    );
+}
+
+#[tokio::test]
+async fn non_streaming_and_the_pull_api() {
+    let s = sim(ChatSimulatorOptions::default().reply_text(REPLY)).await;
+    let (_, end) = run(options(&s).stream(false), 4).await;
+    assert_eq!(complete(end).result.content, REPLY);
+    let mut events = stream(options(&s)).unwrap();
+    let mut last = None;
+    while let Some(ev) = events.next().await {
+        last = Some(ev);
+    }
+    assert_eq!(complete(last.unwrap()).result.content, REPLY);
+}
+
+#[tokio::test]
+async fn bad_requests_fail_before_any_io() {
+    let no_messages = ChatOptions::new("m", vec![])
+        .api_key("k")
+        .url("http://127.0.0.1:9/");
+    let (tx, _rx) = mpsc::channel(1);
+    assert!(matches!(
+        start_request(no_messages, tx),
+        Err(Error::InvalidOption {
+            option: "messages",
+            ..
+        })
+    ));
+    let no_key = ChatOptions::new("m", vec![json!({"role": "user", "content": "x"})]).auth(
+        vivavoce::chat::ChatAuth::KeyFn(std::sync::Arc::new(|| None)),
+    );
+    let (tx, _rx) = mpsc::channel(1);
+    assert!(matches!(
+        start_request(no_key, tx),
+        Err(Error::MissingApiKey)
+    ));
+    let dbg = format!("{:?}", ChatOptions::default().api_key("sk-secret-123"));
+    assert!(!dbg.contains("sk-secret-123"), "{dbg}");
+}
