@@ -52,7 +52,10 @@ async fn one(url: &str, capacity: usize) -> (usize, CompleteReason) {
     )
     .url(url)
     .api_key("sk-simulator")
-    .stream(true);
+    .stream(true)
+    // The local server writes far faster than any network: the consumer paces the
+    // reading (with Queue, a consumer slower than the producer overflows by design).
+    .backpressure(vivavoce::chat::Backpressure::Block);
     let _stop = start_request(opts, tx).unwrap();
     let mut n = 0;
     loop {

@@ -356,6 +356,11 @@ impl Run {
                 };
                 self.deliver(ChatEvent::Chunk(chunk)).await?;
             }
+            if !self.queue.is_empty() {
+                // The consumer is behind: let it run (it may share this worker thread)
+                // before reading on, rather than filling the queue from buffered bytes.
+                tokio::task::yield_now().await;
+            }
         }
     }
 
@@ -384,6 +389,21 @@ impl Run {
                 self.last_delivery = Instant::now();
             }
             Backpressure::Queue { capacity } => {
+                // Move what waits into whatever room the consumer has made meanwhile.
+                while let Some(front) = self.queue.pop_front() {
+                    match self.tx.try_send(front) {
+                        Ok(()) => self.last_delivery = Instant::now(),
+                        Err(mpsc::error::TrySendError::Full(front)) => {
+                            self.queue.push_front(front);
+                            break;
+                        }
+                        Err(mpsc::error::TrySendError::Closed(_)) => return Err(End::Gone),
+                    }
+                }
+                if !self.queue.is_empty() && self.queue.len().is_multiple_of(64) {
+                    // Let a consumer that shares this worker thread catch up.
+                    tokio::task::yield_now().await;
+                }
                 if self.queue.is_empty() {
                     match self.tx.try_send(ev) {
                         Ok(()) => {
