@@ -21,6 +21,29 @@ pub fn rig() -> MutexGuard<'static, ()> {
     DEVICE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Takes the same lock without needing the rig: for tests that only use CPU, so they do
+/// not compete with the real-time ones.
+pub fn serial() -> MutexGuard<'static, ()> {
+    DEVICE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// SNR per `window` samples, each window aligned on its own within `search` of `guess`:
+/// robust to a recorder that drops a buffer somewhere, strict about the audio itself.
+pub fn windowed_snr(
+    recorded: &[f32],
+    expected: &[f32],
+    guess: usize,
+    window: usize,
+    search: usize,
+) -> Vec<f64> {
+    expected
+        .chunks_exact(window)
+        .enumerate()
+        .filter(|(_, w)| rms(w) > 0.01)
+        .map(|(i, w)| align(recorded, w, guess + i * window, search).1)
+        .collect()
+}
+
 pub fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("vivavoce-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
