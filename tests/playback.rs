@@ -228,7 +228,7 @@ async fn clear_stops_within_one_period_and_the_next_response_plays() {
         "{:?} played after clear",
         m.played - before
     );
-    assert_eq!(m.queued, Duration::ZERO);
+    assert_eq!(m.queued, Duration::ZERO, "{m:?}");
     // Reusable: the next response plays in full.
     let rec = Recorder::start("speaker", 48_000).await;
     let heard = m.played;
@@ -293,7 +293,7 @@ async fn drain_resolves_right_after_the_last_sample() {
         waited <= queued + m.output_latency + Duration::from_secs(1),
         "waited {waited:?} for {queued:?}"
     );
-    assert_eq!(m.queued, Duration::ZERO);
+    assert_eq!(m.queued, Duration::ZERO, "{m:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

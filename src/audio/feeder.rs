@@ -356,6 +356,8 @@ impl Feeder {
         // the timeline from what the ring holds.
         self.produced = self.written;
         s.produced.store(self.produced, Ordering::Release);
+        // Before the skip: the silence after a clear is not an underrun.
+        s.expecting.store(false, Ordering::Release);
         let generation = s.skip_gen.load(Ordering::Relaxed) + 1;
         s.skip_to.store(self.written, Ordering::Release);
         s.skip_gen.store(generation, Ordering::Release);
