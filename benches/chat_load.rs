@@ -24,21 +24,12 @@ fn cpu() -> Duration {
     Duration::from_millis((f[0] + f[1]) * 10) // USER_HZ = 100
 }
 
-fn peak_rss_kib() -> u64 {
+/// A `kB` field of /proc/self/status (`VmHWM` = peak RSS, `VmRSS` = now).
+fn status_kib(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap()
-}
-
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap()
@@ -116,7 +107,7 @@ fn main() {
     let (mut small, url) = spawn("20");
     let concurrent = 10_000;
     rt.block_on(async {
-        let base = rss_kib();
+        let base = status_kib("VmRSS:");
         let t0 = Instant::now();
         let tasks: Vec<_> = (0..concurrent)
             .map(|_| {
@@ -129,7 +120,7 @@ fn main() {
             let (_, reason) = t.await.unwrap();
             done += usize::from(reason == CompleteReason::Done);
         }
-        let peak = peak_rss_kib();
+        let peak = status_kib("VmHWM:");
         println!(
             "{concurrent} concurrent streams: {done} completed in {:.2} s; peak RSS {} MiB, {:.1} KiB per stream above the {} MiB baseline",
             t0.elapsed().as_secs_f64(),
