@@ -17,6 +17,10 @@ use super::resample::Converter;
 use crate::Error;
 use crate::realtime::{AudioFormat, EventSender, InputAudioBufferAppend, g711};
 
+fn to_i16(x: f32) -> i16 {
+    (x * 32768.0).round().clamp(-32768.0, 32767.0) as i16
+}
+
 /// The API's limit on one event, with room for the JSON around the base64.
 const MAX_EVENT_BYTES: usize = 15 * 1024 * 1024 - 1024;
 
@@ -256,27 +260,29 @@ impl Uplink {
     }
 
     fn encode(&mut self, samples: &[f32]) {
-        let to_i16 = |x: f32| (x * 32768.0).round().clamp(-32768.0, 32767.0) as i16;
-        match self.format {
-            AudioFormat::Pcmu | AudioFormat::Pcma => {
-                let law = if self.format == AudioFormat::Pcmu {
-                    g711::ulaw_encode
-                } else {
-                    g711::alaw_encode
-                };
+        match self.down.as_mut() {
+            Some(down) => {
                 self.down_buf.clear();
-                if let Some(down) = self.down.as_mut() {
-                    down.push(samples, &mut self.down_buf);
-                }
-                self.chunk
-                    .extend(self.down_buf.iter().map(|&x| law(to_i16(x))));
+                down.push(samples, &mut self.down_buf);
+                self.encode_g711();
             }
-            _ => {
+            None => {
                 for &x in samples {
                     self.chunk.extend_from_slice(&to_i16(x).to_le_bytes());
                 }
             }
         }
+    }
+
+    /// Appends `down_buf` (8 kHz) as μ-law or A-law.
+    fn encode_g711(&mut self) {
+        let law = if self.format == AudioFormat::Pcmu {
+            g711::ulaw_encode
+        } else {
+            g711::alaw_encode
+        };
+        self.chunk
+            .extend(self.down_buf.iter().map(|&x| law(to_i16(x))));
     }
 
     /// Sends the chunk as one `input_audio_buffer.append`.
@@ -324,15 +330,8 @@ impl Uplink {
         if let Some(down) = self.down.as_mut() {
             self.down_buf.clear();
             down.flush(&mut self.down_buf);
-            let law = if self.format == AudioFormat::Pcmu {
-                g711::ulaw_encode
-            } else {
-                g711::alaw_encode
-            };
-            let to_i16 = |x: f32| (x * 32768.0).round().clamp(-32768.0, 32767.0) as i16;
             if !self.shared.paused.load(Ordering::Acquire) {
-                self.chunk
-                    .extend(self.down_buf.iter().map(|&x| law(to_i16(x))));
+                self.encode_g711();
             }
         }
         if discard {

@@ -90,25 +90,34 @@ impl SseParser {
             return self.check_size();
         }
         self.buf.extend_from_slice(bytes);
-        loop {
-            let Some(i) = memchr2(b'\n', b'\r', &self.buf[self.scanned..]) else {
-                self.scanned = self.buf.len();
-                return self.check_size();
+        // Lines are read in place; the rest is kept once at the end (no copy per line).
+        let buf = std::mem::take(&mut self.buf);
+        let mut start = 0;
+        let mut from = self.scanned;
+        let result = loop {
+            let Some(i) = memchr2(b'\n', b'\r', &buf[from..]) else {
+                break Ok(());
             };
-            let end = self.scanned + i;
+            let end = from + i;
             let mut next = end + 1;
-            if self.buf[end] == b'\r' {
-                match self.buf.get(next) {
+            if buf[end] == b'\r' {
+                match buf.get(next) {
                     Some(b'\n') => next += 1,
                     None => self.skip_lf = true,
                     _ => {}
                 }
             }
-            let line: Vec<u8> = self.buf[..end].to_vec();
-            self.buf.drain(..next);
-            self.scanned = 0;
-            self.line(&line, &mut emit)?;
-        }
+            if let Err(e) = self.line(&buf[start..end], &mut emit) {
+                break Err(e);
+            }
+            start = next;
+            from = next;
+        };
+        self.buf = buf;
+        self.buf.drain(..start);
+        self.scanned = self.buf.len();
+        result?;
+        self.check_size()
     }
 
     fn check_size(&self) -> Result<(), TooLarge> {
