@@ -3,7 +3,7 @@
 use std::io;
 
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
 
 use super::chat::{ChatFault, ChatSimulatorOptions};
@@ -129,6 +129,10 @@ impl Reply {
 }
 
 /// Writes the SSE answer, applying the options' faults.
+///
+/// Events go through a 64 KiB buffer: with no `chunk_delay` the answer leaves as fast as
+/// the socket takes it, many events to a write, as from any buffered server; a delay, a
+/// stall or split writes flush each event on its own.
 pub(crate) async fn stream(
     tcp: &mut TcpStream,
     options: &ChatSimulatorOptions,
@@ -136,35 +140,53 @@ pub(crate) async fn stream(
     include_usage: bool,
 ) -> io::Result<()> {
     let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n";
-    tcp.write_all(head.as_bytes()).await?;
+    let mut out = BufWriter::with_capacity(64 << 10, tcp);
+    out.write_all(head.as_bytes()).await?;
     if options.comments {
-        tcp.write_all(b": OPENROUTER PROCESSING\n\n").await?;
+        out.write_all(b": OPENROUTER PROCESSING\n\n").await?;
     }
-    for (i, chunk) in reply.chunks(include_usage).iter().enumerate() {
+    // Rendered before the first byte, so building JSON does not pace the writes.
+    let events: Vec<String> = reply
+        .chunks(include_usage)
+        .iter()
+        .map(|c| format!("data: {c}\n\n"))
+        .collect();
+    let each_on_its_own = !options.chunk_delay.is_zero() || options.split_writes;
+    for (i, rendered) in events.iter().enumerate() {
         match options.fault {
-            ChatFault::DropAfterChunks(n) if i == n => return tcp.shutdown().await,
-            ChatFault::StallAfterChunks(n, d) if i == n => tokio::time::sleep(d).await,
+            ChatFault::DropAfterChunks(n) if i == n => return out.shutdown().await,
+            ChatFault::StallAfterChunks(n, d) if i == n => {
+                out.flush().await?;
+                tokio::time::sleep(d).await;
+            }
             _ => {}
         }
         let event = if options.fault == ChatFault::MalformedChunk(i) {
-            "data: {not json\n\n".to_owned()
+            "data: {not json\n\n"
         } else {
-            format!("data: {chunk}\n\n")
+            rendered
         };
-        write_event(tcp, &event, options.split_writes).await?;
+        write_event(&mut out, event, options.split_writes).await?;
         if options.comments && i % 5 == 4 {
-            tcp.write_all(b": keep-alive\n\n").await?;
+            out.write_all(b": keep-alive\n\n").await?;
+        }
+        if each_on_its_own {
+            out.flush().await?;
         }
         if !options.chunk_delay.is_zero() {
             tokio::time::sleep(options.chunk_delay).await;
         }
     }
-    write_event(tcp, "data: [DONE]\n\n", false).await?;
-    tcp.shutdown().await
+    write_event(&mut out, "data: [DONE]\n\n", false).await?;
+    out.shutdown().await
 }
 
 /// Writes one event, in two flushed pieces split inside a multi-byte character if asked.
-async fn write_event(tcp: &mut TcpStream, event: &str, split: bool) -> io::Result<()> {
+async fn write_event(
+    out: &mut (impl AsyncWrite + Unpin),
+    event: &str,
+    split: bool,
+) -> io::Result<()> {
     let at = split
         .then(|| {
             event
@@ -175,12 +197,12 @@ async fn write_event(tcp: &mut TcpStream, event: &str, split: bool) -> io::Resul
         .flatten();
     match at {
         Some(at) => {
-            tcp.write_all(&event.as_bytes()[..at]).await?;
-            tcp.flush().await?;
+            out.write_all(&event.as_bytes()[..at]).await?;
+            out.flush().await?;
             // Give the first piece time to leave as its own segment.
             tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-            tcp.write_all(&event.as_bytes()[at..]).await
+            out.write_all(&event.as_bytes()[at..]).await
         }
-        None => tcp.write_all(event.as_bytes()).await,
+        None => out.write_all(event.as_bytes()).await,
     }
 }
