@@ -130,11 +130,7 @@ impl SseParser {
     fn line(&mut self, line: &[u8], emit: &mut impl FnMut(SseEvent)) -> Result<(), TooLarge> {
         if line.is_empty() {
             if self.has_data {
-                let mut ev = std::mem::take(&mut self.current);
-                if ev.data.ends_with('\n') {
-                    ev.data.pop();
-                }
-                emit(ev);
+                emit(std::mem::take(&mut self.current));
             } else {
                 self.current = SseEvent::default();
             }
@@ -152,15 +148,23 @@ impl SseParser {
             }
             None => (line, &b""[..]),
         };
-        let value = String::from_utf8_lossy(value);
+        // Valid UTF-8 (the usual case) is checked without the lossy decoder's overhead.
+        let value = match std::str::from_utf8(value) {
+            Ok(v) => std::borrow::Cow::Borrowed(v),
+            Err(_) => String::from_utf8_lossy(value),
+        };
         match field {
             b"data" => {
                 self.size += value.len() + 1;
                 if self.size > self.limit {
                     return Err(TooLarge { limit: self.limit });
                 }
+                // Lines are joined with `\n` as they come, so a one-line event's text is
+                // allocated once, at its size.
+                if self.has_data {
+                    self.current.data.push('\n');
+                }
                 self.current.data.push_str(&value);
-                self.current.data.push('\n');
                 self.has_data = true;
             }
             b"event" => self.current.event = Some(value.into_owned()),
