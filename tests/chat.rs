@@ -58,7 +58,7 @@ async fn run(options: ChatOptions, capacity: usize) -> (Vec<String>, ChatEvent) 
 
 fn complete(ev: ChatEvent) -> Complete {
     match ev {
-        ChatEvent::Complete(c) => c,
+        ChatEvent::Complete(c) => *c,
         other => panic!("expected Complete, got {other:?}"),
     }
 }

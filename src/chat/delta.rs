@@ -1,5 +1,8 @@
 //! Chat Completions chunks (`chat.completion.chunk`) and what they add up to.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -70,10 +73,10 @@ pub struct ChoiceDelta {
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct Delta {
-    /// The completion's id.
-    pub id: Option<String>,
-    /// The model that answered.
-    pub model: Option<String>,
+    /// The completion's id (shared between the chunks of one stream, which repeat it).
+    pub id: Option<Arc<str>>,
+    /// The model that answered (shared like `id`).
+    pub model: Option<Arc<str>>,
     /// Per choice.
     pub choices: Vec<ChoiceDelta>,
     /// Usage, when this chunk carries it.
@@ -81,9 +84,11 @@ pub struct Delta {
 }
 
 #[derive(Deserialize)]
-struct RawChunk {
-    id: Option<String>,
-    model: Option<String>,
+struct RawChunk<'a> {
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    model: Option<Cow<'a, str>>,
     #[serde(default)]
     choices: Vec<RawChoice>,
     usage: Option<Usage>,
@@ -107,13 +112,35 @@ struct RawDelta {
     tool_calls: Option<Vec<ToolCallDelta>>,
 }
 
+/// The id and model of the last chunk, so the next chunks that repeat them (all of them,
+/// in practice) share one allocation rather than making two each.
+#[derive(Debug, Default)]
+pub(crate) struct Names {
+    id: Option<Arc<str>>,
+    model: Option<Arc<str>>,
+}
+
+fn share(last: &mut Option<Arc<str>>, name: Option<Cow<'_, str>>) -> Option<Arc<str>> {
+    let name = name?;
+    match last {
+        Some(l) if **l == *name => {}
+        _ => *last = Some(Arc::from(name.as_ref())),
+    }
+    last.clone()
+}
+
 impl Delta {
     /// Parses a chunk (or a whole non-streamed completion, whose `message`s read as deltas).
     pub fn parse(data: &str) -> Result<Delta, String> {
+        Self::parse_sharing(data, &mut Names::default())
+    }
+
+    /// [`parse`](Self::parse), reusing the names of the chunk before.
+    pub(crate) fn parse_sharing(data: &str, names: &mut Names) -> Result<Delta, String> {
         let raw: RawChunk = serde_json::from_str(data).map_err(|e| e.to_string())?;
         Ok(Delta {
-            id: raw.id,
-            model: raw.model,
+            id: share(&mut names.id, raw.id),
+            model: share(&mut names.model, raw.model),
             usage: raw.usage,
             choices: raw
                 .choices
@@ -181,9 +208,9 @@ pub struct Accumulator {
     /// Usage, once reported.
     pub usage: Option<Usage>,
     /// The model.
-    pub model: Option<String>,
+    pub model: Option<Arc<str>>,
     /// The completion's id.
-    pub id: Option<String>,
+    pub id: Option<Arc<str>>,
 }
 
 impl Accumulator {

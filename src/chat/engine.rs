@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::delta::{Accumulator, Choice, Delta, ToolCall, Usage};
+use super::delta::{Accumulator, Choice, Delta, Names, ToolCall, Usage};
 use super::options::{Backpressure, ChatOptions, OnParseError};
 use super::sse::{SseEvent, SseParser};
 use crate::Error;
@@ -22,10 +22,11 @@ use crate::Error;
 pub enum ChatEvent {
     /// One SSE event (or the whole body of a non-streamed answer).
     Chunk(Chunk),
-    /// The end: why, and everything accumulated.
-    Complete(Complete),
+    /// The end: why, and everything accumulated. (Boxed: it comes once, and keeps the
+    /// per-chunk event small.)
+    Complete(Box<Complete>),
     /// The request failed; what was received before is kept.
-    Error(ChatError),
+    Error(Box<ChatError>),
 }
 
 /// One chunk as received, and parsed.
@@ -185,6 +186,7 @@ pub fn start_request(
         last_delivery: Instant::now(),
         cancel: token.clone(),
         done_event: None,
+        names: Names::default(),
         options,
     };
     tokio::spawn(run.run(authorization, body));
@@ -207,6 +209,7 @@ struct Run {
     last_delivery: Instant,
     cancel: CancellationToken,
     done_event: Option<Chunk>,
+    names: Names,
 }
 
 impl Run {
@@ -217,15 +220,15 @@ impl Run {
         };
         let terminal = match end {
             End::Gone => return,
-            End::Complete(reason) => ChatEvent::Complete(Complete {
+            End::Complete(reason) => ChatEvent::Complete(Box::new(Complete {
                 reason,
                 result: Accumulated::from(&self.acc),
                 done_event: self.done_event.take(),
-            }),
-            End::Fail(error) => ChatEvent::Error(ChatError {
+            })),
+            End::Fail(error) => ChatEvent::Error(Box::new(ChatError {
                 error,
                 partial: Accumulated::from(&self.acc),
-            }),
+            })),
         };
         // What waits in the queue goes first, in order; then the one terminal event.
         for ev in std::mem::take(&mut self.queue) {
@@ -290,7 +293,9 @@ impl Run {
         }
         let mut body = resp.bytes_stream();
         let mut parser = SseParser::new(self.options.max_event_bytes);
-        let mut events: Vec<SseEvent> = Vec::new();
+        // The chunks of one network read, handed over together: the consumer is woken
+        // once per read rather than once per chunk.
+        let mut batch: Vec<ChatEvent> = Vec::new();
         let mut count = 0usize;
         loop {
             let idle = self.idle_deadline();
@@ -313,48 +318,24 @@ impl Run {
                 }
                 None => return Err(End::Complete(CompleteReason::Eof)),
             };
-            parser.feed(&bytes, |e| events.push(e)).map_err(|t| {
+            // What ends the stream inside this read, if anything: `[DONE]` or a bad chunk.
+            let mut end: Option<Result<(), End>> = None;
+            let fed = parser.feed(&bytes, |ev| {
+                if end.is_none() {
+                    count += 1;
+                    end = self.take(ev, count, &url, &mut batch);
+                }
+            });
+            // Chunks before the end (or before an oversized event) are delivered first.
+            self.deliver_all(&mut batch).await?;
+            fed.map_err(|t| {
                 End::Fail(Error::InvalidResponse {
                     url: url.clone(),
                     message: format!("an SSE event is larger than {} bytes", t.limit),
                 })
             })?;
-            for ev in events.drain(..) {
-                count += 1;
-                if ev.data == "[DONE]" {
-                    self.done_event = Some(Chunk {
-                        id: ev.id,
-                        event: ev.event,
-                        data: ev.data,
-                        delta: None,
-                        done: true,
-                    });
-                    return Ok(());
-                }
-                let delta = match Delta::parse(&ev.data) {
-                    Ok(d) => Some(d),
-                    Err(e) if self.options.on_parse_error == OnParseError::Stop => {
-                        return Err(End::Fail(Error::InvalidResponse {
-                            url: url.clone(),
-                            message: format!("chunk {count} is not a valid chunk: {e}"),
-                        }));
-                    }
-                    Err(e) => {
-                        tracing::debug!(chunk = count, error = %e, "chunk skipped");
-                        None
-                    }
-                };
-                if let (true, Some(d)) = (self.options.accumulate, &delta) {
-                    self.acc.add(d);
-                }
-                let chunk = Chunk {
-                    id: ev.id,
-                    event: ev.event,
-                    data: ev.data,
-                    delta,
-                    done: false,
-                };
-                self.deliver(ChatEvent::Chunk(chunk)).await?;
+            if let Some(end) = end {
+                return end;
             }
             if !self.queue.is_empty() {
                 // The consumer is behind: let it run (it may share this worker thread)
@@ -362,6 +343,85 @@ impl Run {
                 tokio::task::yield_now().await;
             }
         }
+    }
+
+    /// Turns one SSE event into a chunk for `batch` (parsed and accumulated), or says how
+    /// the stream ends: `Ok` at `[DONE]`, an error for a bad chunk under
+    /// [`OnParseError::Stop`].
+    fn take(
+        &mut self,
+        ev: SseEvent,
+        count: usize,
+        url: &str,
+        batch: &mut Vec<ChatEvent>,
+    ) -> Option<Result<(), End>> {
+        if ev.data == "[DONE]" {
+            self.done_event = Some(Chunk {
+                id: ev.id,
+                event: ev.event,
+                data: ev.data,
+                delta: None,
+                done: true,
+            });
+            return Some(Ok(()));
+        }
+        let delta = match Delta::parse_sharing(&ev.data, &mut self.names) {
+            Ok(d) => Some(d),
+            Err(e) if self.options.on_parse_error == OnParseError::Stop => {
+                return Some(Err(End::Fail(Error::InvalidResponse {
+                    url: url.to_owned(),
+                    message: format!("chunk {count} is not a valid chunk: {e}"),
+                })));
+            }
+            Err(e) => {
+                tracing::debug!(chunk = count, error = %e, "chunk skipped");
+                None
+            }
+        };
+        if let (true, Some(d)) = (self.options.accumulate, &delta) {
+            self.acc.add(d);
+        }
+        batch.push(ChatEvent::Chunk(Chunk {
+            id: ev.id,
+            event: ev.event,
+            data: ev.data,
+            delta,
+            done: false,
+        }));
+        None
+    }
+
+    /// Delivers a read's chunks in order, leaving `batch` empty (and its memory for the
+    /// next read).
+    async fn deliver_all(&mut self, batch: &mut Vec<ChatEvent>) -> Result<(), End> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        if self.options.backpressure == Backpressure::Block {
+            // Straight into the channel while it has room; wait only when it is full.
+            let mut sent = false;
+            for ev in batch.drain(..) {
+                match self.tx.try_send(ev) {
+                    Ok(()) => sent = true,
+                    Err(mpsc::error::TrySendError::Full(ev)) => {
+                        if sent {
+                            self.last_delivery = Instant::now();
+                        }
+                        self.deliver(ev).await?;
+                        sent = false;
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => return Err(End::Gone),
+                }
+            }
+            if sent {
+                self.last_delivery = Instant::now();
+            }
+            return Ok(());
+        }
+        for ev in batch.drain(..) {
+            self.deliver(ev).await?;
+        }
+        Ok(())
     }
 
     /// Runs `fut` unless stopped or idle first.
