@@ -1,27 +1,47 @@
 //! End to end against the Chat Completions simulator running in a child process (so its
 //! CPU is not counted): CPU per chunk for one 20,000-chunk stream, and 10,000 concurrent
 //! streams from one process (peak RSS per stream), on the default multi-threaded runtime.
+//! The simulator writes through a 64 KiB buffer, as fast as the socket takes it, so the
+//! client's own cost is what is measured, not its waiting for a slow writer.
 //!
-//! Run: `cargo bench --bench chat_load`
+//! Run: `cargo bench --bench chat_load` (both), `… -- one` or `… -- concurrent` (one part).
 
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use serde_json::json;
 use tokio::sync::mpsc;
-use vivavoce::chat::{ChatEvent, ChatOptions, CompleteReason, start_request};
+use vivavoce::chat::{
+    Backpressure, ChatEvent, ChatOptions, Chunk, CompleteReason, start_request, stream,
+};
 use vivavoce::mock::{ChatSimulator, ChatSimulatorOptions};
 
-/// utime + stime of this process, from /proc.
+/// CPU time (user + system, all threads) of this process so far, to the nanosecond.
 fn cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let after = &stat[stat.rfind(')').unwrap() + 2..];
-    let f: Vec<u64> = after
-        .split(' ')
-        .skip(11)
-        .take(2)
-        .map(|x| x.parse().unwrap())
-        .collect();
-    Duration::from_millis((f[0] + f[1]) * 10) // USER_HZ = 100
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Context switches (voluntary and not) of all this process's threads so far.
+fn switches() -> u64 {
+    let mut total = 0;
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+            continue; // the thread ended meanwhile
+        };
+        total += status
+            .lines()
+            .filter(|l| l.contains("ctxt_switches:"))
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum::<u64>();
+    }
+    total
 }
 
 /// A `kB` field of /proc/self/status (`VmHWM` = peak RSS, `VmRSS` = now).
@@ -35,9 +55,8 @@ fn status_kib(field: &str) -> u64 {
         .unwrap()
 }
 
-async fn one(url: &str, capacity: usize) -> (usize, CompleteReason) {
-    let (tx, mut rx) = mpsc::channel(capacity);
-    let opts = ChatOptions::new(
+fn options(url: &str) -> ChatOptions {
+    ChatOptions::new(
         "gpt-4o-mini",
         vec![json!({"role": "user", "content": "Hi"})],
     )
@@ -46,17 +65,53 @@ async fn one(url: &str, capacity: usize) -> (usize, CompleteReason) {
     .stream(true)
     // The local server writes far faster than any network: the consumer paces the
     // reading (with Queue, a consumer slower than the producer overflows by design).
-    .backpressure(vivavoce::chat::Backpressure::Block);
-    let _stop = start_request(opts, tx).unwrap();
-    let mut n = 0;
+    .backpressure(Backpressure::Block)
+}
+
+/// One request through `start_request`; returns the chunks seen, the text's length, and
+/// how it ended.
+async fn one(url: &str, capacity: usize) -> (usize, usize, CompleteReason) {
+    let (tx, mut rx) = mpsc::channel(capacity);
+    let _stop = start_request(options(url), tx).unwrap();
+    let (mut n, mut text) = (0, 0);
     loop {
         match rx.recv().await.unwrap() {
-            ChatEvent::Chunk(_) => n += 1,
-            ChatEvent::Complete(c) => return (n, c.reason),
+            ChatEvent::Chunk(c) => {
+                n += 1;
+                text += content_len(&c);
+            }
+            ChatEvent::Complete(c) => return (n, text, c.reason),
             ChatEvent::Error(e) => panic!("{}", e.error),
             _ => {}
         }
     }
+}
+
+/// The same through the pull-based `stream`.
+async fn one_pulled(url: &str) -> (usize, usize, CompleteReason) {
+    let mut events = stream(options(url)).unwrap();
+    let (mut n, mut text) = (0, 0);
+    while let Some(ev) = events.next().await {
+        match ev {
+            ChatEvent::Chunk(c) => {
+                n += 1;
+                text += content_len(&c);
+            }
+            ChatEvent::Complete(c) => return (n, text, c.reason),
+            ChatEvent::Error(e) => panic!("{}", e.error),
+            _ => {}
+        }
+    }
+    panic!("the stream ended without a terminal event")
+}
+
+/// What a consumer does with a chunk: look at its text.
+fn content_len(c: &Chunk) -> usize {
+    c.delta
+        .as_ref()
+        .and_then(|d| d.choices.first())
+        .and_then(|c| c.content.as_deref())
+        .map_or(0, str::len)
 }
 
 fn main() {
@@ -86,24 +141,64 @@ fn main() {
         (child, line.trim().to_owned())
     };
     let rt = tokio::runtime::Runtime::new().unwrap(); // the default multi-threaded runtime
+    // `cargo bench` passes `--bench`; a bare word picks one part.
+    let only = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let wants = |part: &str| only.as_deref().is_none_or(|o| o == part);
 
+    if wants("one") {
+        one_stream(&rt, &spawn);
+    }
+    if wants("concurrent") {
+        concurrent(&rt, &spawn);
+    }
+}
+
+fn one_stream(rt: &tokio::runtime::Runtime, spawn: &dyn Fn(&str) -> (std::process::Child, String)) {
     let (mut big, url) = spawn("20000");
-    rt.block_on(async {
-        one(&url, 256).await; // warm up (connection, allocator)
-        for _ in 0..3 {
-            let (c0, t0) = (cpu(), Instant::now());
-            let (n, reason) = one(&url, 256).await;
-            let (cpu_used, wall) = (cpu() - c0, t0.elapsed());
-            assert_eq!(reason, CompleteReason::Done);
-            println!(
-                "one stream: {n} chunks, {:.2} µs CPU per chunk, {:.2} µs wall per chunk",
-                cpu_used.as_secs_f64() * 1e6 / n as f64,
-                wall.as_secs_f64() * 1e6 / n as f64
-            );
+    let runs = 9;
+    let ways: [(&str, u8); 3] = [
+        ("start_request, consumer on the main thread (block_on)", 0),
+        ("start_request, consumer in a spawned task", 1),
+        ("stream(), consumer in a spawned task", 2),
+    ];
+    rt.block_on(one(&url, 256)); // warm up (connection pool, allocator)
+    for (name, way) in ways {
+        let mut per_chunk = Vec::new();
+        let mut switched = Vec::new();
+        for _ in 0..runs {
+            let (c0, s0) = (cpu(), switches());
+            let u = url.clone();
+            let (n, text, reason) = rt.block_on(async move {
+                match way {
+                    0 => one(&u, 256).await,
+                    1 => tokio::spawn(async move { one(&u, 256).await })
+                        .await
+                        .unwrap(),
+                    _ => tokio::spawn(async move { one_pulled(&u).await })
+                        .await
+                        .unwrap(),
+                }
+            });
+            let cpu_used = cpu() - c0;
+            assert_eq!((n, reason), (20_002, CompleteReason::Done));
+            assert!(text > 0);
+            per_chunk.push(cpu_used.as_secs_f64() * 1e6 / n as f64);
+            switched.push((switches() - s0) as f64 / n as f64);
         }
-    });
+        per_chunk.sort_by(f64::total_cmp);
+        switched.sort_by(f64::total_cmp);
+        println!(
+            "one 20,000-chunk stream, {name}: CPU per chunk median {:.2} µs (min {:.2}, max {:.2}; {runs} runs), {:.2} context switches per chunk",
+            per_chunk[runs / 2],
+            per_chunk[0],
+            per_chunk[runs - 1],
+            switched[runs / 2],
+        );
+    }
     let _ = big.kill();
+}
 
+fn concurrent(rt: &tokio::runtime::Runtime, spawn: &dyn Fn(&str) -> (std::process::Child, String)) {
     let (mut small, url) = spawn("20");
     let concurrent = 10_000;
     rt.block_on(async {
@@ -117,7 +212,7 @@ fn main() {
             .collect();
         let mut done = 0;
         for t in tasks {
-            let (_, reason) = t.await.unwrap();
+            let (_, _, reason) = t.await.unwrap();
             done += usize::from(reason == CompleteReason::Done);
         }
         let peak = status_kib("VmHWM:");
