@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -129,14 +130,39 @@ impl ChatSimulatorOptions {
 #[derive(Debug)]
 pub struct ChatSimulator {
     server: Server,
+    state: Arc<State>,
+}
+
+/// The options, and what happened to the streamed answers.
+#[derive(Debug)]
+struct State {
+    options: ChatSimulatorOptions,
+    finished: AtomicUsize,
+    cut: AtomicUsize,
 }
 
 impl ChatSimulator {
     /// Binds 127.0.0.1 on a free port and starts serving.
     pub async fn start(options: ChatSimulatorOptions) -> Result<Self, Error> {
+        let state = Arc::new(State {
+            options,
+            finished: AtomicUsize::new(0),
+            cut: AtomicUsize::new(0),
+        });
         Ok(ChatSimulator {
-            server: Server::start(Arc::new(options), serve).await?,
+            server: Server::start(state.clone(), serve).await?,
+            state,
         })
+    }
+
+    /// Streamed answers written to the end (`[DONE]`, or the injected fault).
+    pub fn streams_finished(&self) -> usize {
+        self.state.finished.load(Ordering::SeqCst)
+    }
+
+    /// Streamed answers cut short because the client closed the connection.
+    pub fn streams_cut(&self) -> usize {
+        self.state.cut.load(Ordering::SeqCst)
     }
 
     /// The address it listens on.
@@ -210,7 +236,8 @@ fn api_error(message: &str, kind: &str, code: Option<&str>, param: Option<&str>)
     json!({ "error": { "message": message, "type": kind, "param": param, "code": code } })
 }
 
-async fn serve(mut stream: TcpStream, options: Arc<ChatSimulatorOptions>) {
+async fn serve(mut stream: TcpStream, state: Arc<State>) {
+    let options = &state.options;
     let _ = stream.set_nodelay(true);
     let Some((head, body)) = read_request(&mut stream).await else {
         return;
@@ -287,9 +314,15 @@ async fn serve(mut stream: TcpStream, options: Arc<ChatSimulatorOptions>) {
         .pointer("/stream_options/include_usage")
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let reply = super::chat_chunks::Reply::new(&options, &model);
+    let reply = super::chat_chunks::Reply::new(options, &model);
     if stream_mode {
-        let _ = super::chat_chunks::stream(&mut stream, &options, &reply, include_usage).await;
+        let outcome = super::chat_chunks::stream(&mut stream, options, &reply, include_usage).await;
+        let counter = if outcome.is_ok() {
+            &state.finished
+        } else {
+            &state.cut
+        };
+        counter.fetch_add(1, Ordering::SeqCst);
     } else {
         respond_json(&mut stream, 200, "", &reply.completion()).await;
     }
