@@ -6,11 +6,17 @@
 //! was received before) — and the channel closes. [`stream`] is the same as a pull-based
 //! `Stream`. Backpressure, stopping, idle timeouts, accumulation and parse errors are set
 //! on [`ChatOptions`].
+//!
+//! To pass a request on to a browser: [`event_to_simplified_sse`] for any server, or
+//! `ChatSse` (feature `axum`), an axum response that relays the events and writes
+//! `[DONE]` exactly once.
 
 mod delta;
 mod engine;
 mod options;
 mod out;
+#[cfg(feature = "axum")]
+mod relay;
 mod sse;
 mod stream;
 
@@ -22,5 +28,7 @@ pub use engine::{
 };
 pub use options::{Backpressure, ChatAuth, ChatOptions, OnParseError};
 pub use out::{event_to_simplified_sse, format_sse_data, format_sse_done};
+#[cfg(feature = "axum")]
+pub use relay::{ChatSse, Relay};
 pub use sse::{SseEvent, SseParser, TooLarge};
 pub use stream::{ChatStream, stream};
