@@ -99,6 +99,40 @@ async fn tool_calls_comments_and_split_utf8() {
 }
 
 #[tokio::test]
+async fn utf8_split_across_writes_arrives_whole_in_both_framings() {
+    for chunked in [false, true] {
+        let s = sim(ChatSimulatorOptions::default()
+            .reply_text(REPLY)
+            .comments(true)
+            .split_writes(true)
+            .chunked(chunked))
+        .await;
+        let (texts, end) = run(options(&s).include_usage(true), 4).await;
+        let c = complete(end);
+        assert_eq!(c.reason, CompleteReason::Done, "chunked {chunked}");
+        assert_eq!(texts.concat(), REPLY, "chunked {chunked}");
+        assert_eq!(c.result.content, REPLY);
+        assert!(c.result.usage.is_some());
+    }
+}
+
+#[tokio::test]
+async fn a_broken_chunked_transfer_is_an_error_that_keeps_the_partial_content() {
+    let s = sim(ChatSimulatorOptions::default()
+        .reply_text(REPLY)
+        .chunked(true)
+        .fault(ChatFault::DropAfterChunks(4)))
+    .await;
+    let (texts, end) = run(options(&s), 16).await;
+    let ChatEvent::Error(e) = end else {
+        panic!("expected an error, got {end:?}")
+    };
+    assert!(matches!(e.error, Error::Transport { .. }), "{:?}", e.error);
+    assert!(!e.partial.content.is_empty() && REPLY.starts_with(&e.partial.content));
+    assert_eq!(e.partial.content, texts.concat());
+}
+
+#[tokio::test]
 async fn http_errors_carry_status_and_body() {
     for status in [401u16, 429, 500] {
         let s = sim(ChatSimulatorOptions::default().fault(ChatFault::Status(status))).await;

@@ -63,6 +63,10 @@ pub struct ChatSimulatorOptions {
     pub split_writes: bool,
     /// Pause between chunks; default none.
     pub chunk_delay: Duration,
+    /// Frame the body as HTTP/1.1 chunked, one chunk per event, as local model servers
+    /// do; default false: the body ends when the connection closes. (Chunked, a
+    /// [`ChatFault::DropAfterChunks`] breaks the transfer instead of ending the body.)
+    pub chunked: bool,
     /// A fault to inject; default [`ChatFault::None`].
     pub fault: ChatFault,
 }
@@ -77,6 +81,7 @@ impl Default for ChatSimulatorOptions {
             comments: false,
             split_writes: false,
             chunk_delay: Duration::ZERO,
+            chunked: false,
             fault: ChatFault::None,
         }
     }
@@ -110,6 +115,12 @@ impl ChatSimulatorOptions {
     /// Sets [`split_writes`](Self::split_writes).
     pub fn split_writes(mut self, on: bool) -> Self {
         self.split_writes = on;
+        self
+    }
+
+    /// Sets [`chunked`](Self::chunked).
+    pub fn chunked(mut self, on: bool) -> Self {
+        self.chunked = on;
         self
     }
 

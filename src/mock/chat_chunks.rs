@@ -132,18 +132,29 @@ impl Reply {
 ///
 /// Events go through a 64 KiB buffer: with no `chunk_delay` the answer leaves as fast as
 /// the socket takes it, many events to a write, as from any buffered server; a delay, a
-/// stall or split writes flush each event on its own.
+/// stall or split writes flush each event on its own. The body ends at the close of the
+/// connection, or, with `chunked`, is HTTP/1.1 chunked with one chunk per event.
 pub(crate) async fn stream(
     tcp: &mut TcpStream,
     options: &ChatSimulatorOptions,
     reply: &Reply,
     include_usage: bool,
 ) -> io::Result<()> {
-    let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n";
-    let mut out = BufWriter::with_capacity(64 << 10, tcp);
-    out.write_all(head.as_bytes()).await?;
+    let head = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n{}connection: close\r\n\r\n",
+        if options.chunked {
+            "transfer-encoding: chunked\r\n"
+        } else {
+            ""
+        }
+    );
+    let mut out = Framed {
+        out: BufWriter::with_capacity(64 << 10, tcp),
+        chunked: options.chunked,
+    };
+    out.out.write_all(head.as_bytes()).await?;
     if options.comments {
-        out.write_all(b": OPENROUTER PROCESSING\n\n").await?;
+        out.event(": OPENROUTER PROCESSING\n\n", false).await?;
     }
     // Rendered before the first byte, so building JSON does not pace the writes.
     let events: Vec<String> = reply
@@ -154,9 +165,10 @@ pub(crate) async fn stream(
     let each_on_its_own = !options.chunk_delay.is_zero() || options.split_writes;
     for (i, rendered) in events.iter().enumerate() {
         match options.fault {
-            ChatFault::DropAfterChunks(n) if i == n => return out.shutdown().await,
+            // Chunked, this ends the body mid-way (no last chunk): a broken transfer.
+            ChatFault::DropAfterChunks(n) if i == n => return out.out.shutdown().await,
             ChatFault::StallAfterChunks(n, d) if i == n => {
-                out.flush().await?;
+                out.out.flush().await?;
                 tokio::time::sleep(d).await;
             }
             _ => {}
@@ -166,43 +178,58 @@ pub(crate) async fn stream(
         } else {
             rendered
         };
-        write_event(&mut out, event, options.split_writes).await?;
+        out.event(event, options.split_writes).await?;
         if options.comments && i % 5 == 4 {
-            out.write_all(b": keep-alive\n\n").await?;
+            out.event(": keep-alive\n\n", false).await?;
         }
         if each_on_its_own {
-            out.flush().await?;
+            out.out.flush().await?;
         }
         if !options.chunk_delay.is_zero() {
             tokio::time::sleep(options.chunk_delay).await;
         }
     }
-    write_event(&mut out, "data: [DONE]\n\n", false).await?;
-    out.shutdown().await
+    out.event("data: [DONE]\n\n", false).await?;
+    if options.chunked {
+        out.out.write_all(b"0\r\n\r\n").await?;
+    }
+    out.out.shutdown().await
 }
 
-/// Writes one event, in two flushed pieces split inside a multi-byte character if asked.
-async fn write_event(
-    out: &mut (impl AsyncWrite + Unpin),
-    event: &str,
-    split: bool,
-) -> io::Result<()> {
-    let at = split
-        .then(|| {
-            event
-                .char_indices()
-                .find(|(_, c)| c.len_utf8() > 1)
-                .map(|(i, _)| i + 1)
-        })
-        .flatten();
-    match at {
-        Some(at) => {
-            out.write_all(&event.as_bytes()[..at]).await?;
-            out.flush().await?;
+/// The response body's writer: plain, or one HTTP/1.1 chunk per event.
+struct Framed<W> {
+    out: W,
+    chunked: bool,
+}
+
+impl<W: AsyncWrite + Unpin> Framed<W> {
+    /// Writes one event, in two flushed pieces split inside a multi-byte character if
+    /// asked (within one HTTP chunk, when chunked).
+    async fn event(&mut self, event: &str, split: bool) -> io::Result<()> {
+        if self.chunked {
+            let size = format!("{:x}\r\n", event.len());
+            self.out.write_all(size.as_bytes()).await?;
+        }
+        let at = split
+            .then(|| {
+                event
+                    .char_indices()
+                    .find(|(_, c)| c.len_utf8() > 1)
+                    .map(|(i, _)| i + 1)
+            })
+            .flatten();
+        if let Some(at) = at {
+            self.out.write_all(&event.as_bytes()[..at]).await?;
+            self.out.flush().await?;
             // Give the first piece time to leave as its own segment.
             tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-            out.write_all(&event.as_bytes()[at..]).await
+            self.out.write_all(&event.as_bytes()[at..]).await?;
+        } else {
+            self.out.write_all(event.as_bytes()).await?;
         }
-        None => out.write_all(event.as_bytes()).await,
+        if self.chunked {
+            self.out.write_all(b"\r\n").await?;
+        }
+        Ok(())
     }
 }
