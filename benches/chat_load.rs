@@ -2,7 +2,10 @@
 //! CPU is not counted): CPU per chunk for one 20,000-chunk stream, and 10,000 concurrent
 //! streams from one process (peak RSS per stream), on the default multi-threaded runtime.
 //! The simulator writes through a 64 KiB buffer, as fast as the socket takes it, so the
-//! client's own cost is what is measured, not its waiting for a slow writer.
+//! client's own cost is what is measured, not its waiting for a slow writer; once with a
+//! body that ends at the connection's close (hyper hands it over in reads of up to 8 KiB),
+//! once HTTP/1.1 chunked with a chunk per event, as local model servers write (hyper hands
+//! over each chunk from its connection task on its own).
 //!
 //! Run: `cargo bench --bench chat_load` (both), `… -- one` or `… -- concurrent` (one part).
 
@@ -117,21 +120,25 @@ fn content_len(c: &Chunk) -> usize {
 fn main() {
     if let Ok(chunks) = std::env::var("VIVAVOCE_CHAT_SERVER_CHUNKS") {
         // The child: serve until killed, printing the URL.
+        let chunked = std::env::var_os("VIVAVOCE_CHAT_SERVER_CHUNKED").is_some();
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(async {
-            let options = ChatSimulatorOptions::default().chunk_count(chunks.parse().unwrap());
+            let options = ChatSimulatorOptions::default()
+                .chunk_count(chunks.parse().unwrap())
+                .chunked(chunked);
             let sim = ChatSimulator::start(options).await.unwrap();
             println!("{}", sim.url());
             std::future::pending::<()>().await;
         });
         return;
     }
-    let spawn = |chunks: &str| {
-        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-            .env("VIVAVOCE_CHAT_SERVER_CHUNKS", chunks)
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+    let spawn = |chunks: &str, chunked: bool| {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+        child.env("VIVAVOCE_CHAT_SERVER_CHUNKS", chunks);
+        if chunked {
+            child.env("VIVAVOCE_CHAT_SERVER_CHUNKED", "1");
+        }
+        let mut child = child.stdout(std::process::Stdio::piped()).spawn().unwrap();
         let mut line = String::new();
         std::io::BufRead::read_line(
             &mut std::io::BufReader::new(child.stdout.take().unwrap()),
@@ -153,8 +160,20 @@ fn main() {
     }
 }
 
-fn one_stream(rt: &tokio::runtime::Runtime, spawn: &dyn Fn(&str) -> (std::process::Child, String)) {
-    let (mut big, url) = spawn("20000");
+type Spawn<'a> = &'a dyn Fn(&str, bool) -> (std::process::Child, String);
+
+fn one_stream(rt: &tokio::runtime::Runtime, spawn: Spawn<'_>) {
+    for (framing, chunked) in [
+        ("body to the connection's close", false),
+        ("HTTP/1.1 chunked, a chunk per event", true),
+    ] {
+        println!("server framing: {framing}");
+        one_framing(rt, spawn, chunked);
+    }
+}
+
+fn one_framing(rt: &tokio::runtime::Runtime, spawn: Spawn<'_>, chunked: bool) {
+    let (mut big, url) = spawn("20000", chunked);
     let runs = 9;
     let ways: [(&str, u8); 3] = [
         ("start_request, consumer on the main thread (block_on)", 0),
@@ -188,7 +207,7 @@ fn one_stream(rt: &tokio::runtime::Runtime, spawn: &dyn Fn(&str) -> (std::proces
         per_chunk.sort_by(f64::total_cmp);
         switched.sort_by(f64::total_cmp);
         println!(
-            "one 20,000-chunk stream, {name}: CPU per chunk median {:.2} µs (min {:.2}, max {:.2}; {runs} runs), {:.2} context switches per chunk",
+            "  one 20,000-chunk stream, {name}: CPU per chunk median {:.2} µs (min {:.2}, max {:.2}; {runs} runs), {:.2} context switches per chunk",
             per_chunk[runs / 2],
             per_chunk[0],
             per_chunk[runs - 1],
@@ -198,8 +217,8 @@ fn one_stream(rt: &tokio::runtime::Runtime, spawn: &dyn Fn(&str) -> (std::proces
     let _ = big.kill();
 }
 
-fn concurrent(rt: &tokio::runtime::Runtime, spawn: &dyn Fn(&str) -> (std::process::Child, String)) {
-    let (mut small, url) = spawn("20");
+fn concurrent(rt: &tokio::runtime::Runtime, spawn: Spawn<'_>) {
+    let (mut small, url) = spawn("20", false);
     let concurrent = 10_000;
     rt.block_on(async {
         let base = status_kib("VmRSS:");

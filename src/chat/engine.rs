@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -14,6 +14,9 @@ use super::delta::{Accumulator, Choice, Delta, Names, ToolCall, Usage};
 use super::options::{Backpressure, ChatOptions, OnParseError};
 use super::sse::{SseEvent, SseParser};
 use crate::Error;
+
+/// The most chunks gathered from ready body frames before they are handed over.
+const MAX_BURST: usize = 256;
 
 /// What a request delivers: chunks, then exactly one `Complete` or `Error`, after which
 /// the channel closes.
@@ -293,13 +296,13 @@ impl Run {
         }
         let mut body = resp.bytes_stream();
         let mut parser = SseParser::new(self.options.max_event_bytes);
-        // The chunks of one network read, handed over together: the consumer is woken
-        // once per read rather than once per chunk.
+        // The chunks of all the body frames that are ready, handed over together: the
+        // consumer is woken once per burst rather than once per chunk.
         let mut batch: Vec<ChatEvent> = Vec::new();
         let mut count = 0usize;
         loop {
             let idle = self.idle_deadline();
-            let next = tokio::select! {
+            let mut next = tokio::select! {
                 biased;
                 _ = self.cancel.cancelled() => return Err(End::Complete(CompleteReason::Stopped)),
                 permit = self.tx.reserve(), if !self.queue.is_empty() => {
@@ -311,29 +314,53 @@ impl Run {
                 _ = sleep_until(idle), if idle.is_some() => return Err(End::Complete(CompleteReason::Timeout)),
                 next = body.next() => next,
             };
-            let bytes = match next {
-                Some(Ok(b)) => b,
-                Some(Err(e)) => {
-                    return Err(End::Fail(http_error(&url, e, self.options.http_timeout)));
-                }
-                None => return Err(End::Complete(CompleteReason::Eof)),
-            };
-            // What ends the stream inside this read, if anything: `[DONE]` or a bad chunk.
+            // How the stream ends within this burst, if it does: `[DONE]`, a bad or
+            // oversized event, a failed read, the end of the body.
             let mut end: Option<Result<(), End>> = None;
-            let fed = parser.feed(&bytes, |ev| {
-                if end.is_none() {
-                    count += 1;
-                    end = self.take(ev, count, &url, &mut batch);
+            loop {
+                let bytes = match next {
+                    Some(Ok(b)) => b,
+                    Some(Err(e)) => {
+                        let e = http_error(&url, e, self.options.http_timeout);
+                        end = Some(Err(End::Fail(e)));
+                        break;
+                    }
+                    None => {
+                        end = Some(Err(End::Complete(CompleteReason::Eof)));
+                        break;
+                    }
+                };
+                let fed = parser.feed(&bytes, |ev| {
+                    if end.is_none() {
+                        count += 1;
+                        end = self.take(ev, count, &url, &mut batch);
+                    }
+                });
+                if let Err(t) = fed {
+                    end.get_or_insert(Err(End::Fail(Error::InvalidResponse {
+                        url: url.clone(),
+                        message: format!("an SSE event is larger than {} bytes", t.limit),
+                    })));
                 }
-            });
-            // Chunks before the end (or before an oversized event) are delivered first.
+                if end.is_some() || batch.len() >= MAX_BURST {
+                    break;
+                }
+                // HTTP/1.1 chunked bodies arrive a frame (often one event) at a time from
+                // the connection's task: take the frames it has ready, letting it run
+                // once if none is.
+                next = match body.next().now_or_never() {
+                    Some(n) => n,
+                    None => {
+                        tokio::task::yield_now().await;
+                        match body.next().now_or_never() {
+                            Some(n) => n,
+                            None => break,
+                        }
+                    }
+                };
+            }
+            // Chunks before the end are delivered first.
             self.deliver_all(&mut batch).await?;
-            fed.map_err(|t| {
-                End::Fail(Error::InvalidResponse {
-                    url: url.clone(),
-                    message: format!("an SSE event is larger than {} bytes", t.limit),
-                })
-            })?;
             if let Some(end) = end {
                 return end;
             }
