@@ -90,7 +90,7 @@ struct RawChunk<'a> {
     #[serde(borrow)]
     model: Option<Cow<'a, str>>,
     #[serde(default)]
-    choices: Vec<RawChoice>,
+    choices: Vec<ChoiceDelta>,
     usage: Option<Usage>,
 }
 
@@ -104,12 +104,28 @@ struct RawChoice {
     finish_reason: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct RawDelta {
     content: Option<String>,
     role: Option<String>,
     refusal: Option<String>,
     tool_calls: Option<Vec<ToolCallDelta>>,
+}
+
+/// Read through [`RawChoice`] straight into the choices' vector (no second vector).
+impl<'de> Deserialize<'de> for ChoiceDelta {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let c = RawChoice::deserialize(deserializer)?;
+        let d = c.delta.unwrap_or_default();
+        Ok(ChoiceDelta {
+            index: c.index,
+            content: d.content,
+            role: d.role,
+            refusal: d.refusal,
+            tool_calls: d.tool_calls.unwrap_or_default(),
+            finish_reason: c.finish_reason,
+        })
+    }
 }
 
 /// The id and model of the last chunk, so the next chunks that repeat them (all of them,
@@ -142,26 +158,7 @@ impl Delta {
             id: share(&mut names.id, raw.id),
             model: share(&mut names.model, raw.model),
             usage: raw.usage,
-            choices: raw
-                .choices
-                .into_iter()
-                .map(|c| {
-                    let d = c.delta.unwrap_or(RawDelta {
-                        content: None,
-                        role: None,
-                        refusal: None,
-                        tool_calls: None,
-                    });
-                    ChoiceDelta {
-                        index: c.index,
-                        content: d.content,
-                        role: d.role,
-                        refusal: d.refusal,
-                        tool_calls: d.tool_calls.unwrap_or_default(),
-                        finish_reason: c.finish_reason,
-                    }
-                })
-                .collect(),
+            choices: raw.choices,
         })
     }
 }
