@@ -14,9 +14,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde_json::json;
 use tokio::sync::mpsc;
-use vivavoce::chat::{
-    Backpressure, ChatEvent, ChatOptions, Chunk, CompleteReason, start_request, stream,
-};
+use vivavoce::chat::{Backpressure, ChatEvent, ChatOptions, CompleteReason, start_request, stream};
 use vivavoce::mock::{ChatSimulator, ChatSimulatorOptions};
 
 /// CPU time (user + system, all threads) of this process so far, to the nanosecond.
@@ -76,16 +74,10 @@ fn options(url: &str) -> ChatOptions {
 async fn one(url: &str, capacity: usize) -> (usize, usize, CompleteReason) {
     let (tx, mut rx) = mpsc::channel(capacity);
     let _stop = start_request(options(url), tx).unwrap();
-    let (mut n, mut text) = (0, 0);
+    let mut tally = Tally::default();
     loop {
-        match rx.recv().await.unwrap() {
-            ChatEvent::Chunk(c) => {
-                n += 1;
-                text += content_len(&c);
-            }
-            ChatEvent::Complete(c) => return (n, text, c.reason),
-            ChatEvent::Error(e) => panic!("{}", e.error),
-            _ => {}
+        if let Some(end) = tally.see(rx.recv().await.unwrap()) {
+            return end;
         }
     }
 }
@@ -93,28 +85,41 @@ async fn one(url: &str, capacity: usize) -> (usize, usize, CompleteReason) {
 /// The same through the pull-based `stream`.
 async fn one_pulled(url: &str) -> (usize, usize, CompleteReason) {
     let mut events = stream(options(url)).unwrap();
-    let (mut n, mut text) = (0, 0);
+    let mut tally = Tally::default();
     while let Some(ev) = events.next().await {
-        match ev {
-            ChatEvent::Chunk(c) => {
-                n += 1;
-                text += content_len(&c);
-            }
-            ChatEvent::Complete(c) => return (n, text, c.reason),
-            ChatEvent::Error(e) => panic!("{}", e.error),
-            _ => {}
+        if let Some(end) = tally.see(ev) {
+            return end;
         }
     }
     panic!("the stream ended without a terminal event")
 }
 
-/// What a consumer does with a chunk: look at its text.
-fn content_len(c: &Chunk) -> usize {
-    c.delta
-        .as_ref()
-        .and_then(|d| d.choices.first())
-        .and_then(|c| c.content.as_deref())
-        .map_or(0, str::len)
+/// What the consumer does: count the chunks and look at their text.
+#[derive(Default)]
+struct Tally {
+    chunks: usize,
+    text: usize,
+}
+
+impl Tally {
+    /// Takes one event; at the terminal one, the chunks, the text's length and why.
+    fn see(&mut self, event: ChatEvent) -> Option<(usize, usize, CompleteReason)> {
+        match event {
+            ChatEvent::Chunk(c) => {
+                self.chunks += 1;
+                self.text += c
+                    .delta
+                    .as_ref()
+                    .and_then(|d| d.choices.first())
+                    .and_then(|c| c.content.as_deref())
+                    .map_or(0, str::len);
+                None
+            }
+            ChatEvent::Complete(c) => Some((self.chunks, self.text, c.reason)),
+            ChatEvent::Error(e) => panic!("{}", e.error),
+            _ => None,
+        }
+    }
 }
 
 fn main() {
