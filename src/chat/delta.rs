@@ -112,7 +112,7 @@ struct RawDelta {
     tool_calls: Option<Vec<ToolCallDelta>>,
 }
 
-/// Read through [`RawChoice`] straight into the choices' vector (no second vector).
+/// Reads a choice as the API writes it (`delta`, or `message` in a whole completion).
 impl<'de> Deserialize<'de> for ChoiceDelta {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let c = RawChoice::deserialize(deserializer)?;
