@@ -70,7 +70,8 @@ pub(crate) struct Control {
     pub dropped: AtomicU64,
     pub tracker: Mutex<Tracker>,
     pub reference: Mutex<ReferenceTap>,
-    pub thread: Mutex<Option<std::thread::Thread>>,
+    /// The playback thread, once started (set once; read without a lock on every wake).
+    pub thread: std::sync::OnceLock<std::thread::Thread>,
     pub device_rate: u32,
     /// The playback resampler's delay, in device frames.
     pub resampler_delay: u64,
@@ -78,12 +79,7 @@ pub(crate) struct Control {
 
 impl Control {
     pub(crate) fn wake(&self) {
-        if let Some(t) = self
-            .thread
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-        {
+        if let Some(t) = self.thread.get() {
             t.unpark();
         }
     }

@@ -84,7 +84,7 @@ pub fn stream(
         dropped: 0.into(),
         tracker: Mutex::default(),
         reference: Mutex::new(reference),
-        thread: Mutex::new(None),
+        thread: std::sync::OnceLock::new(),
         device_rate: rate,
         resampler_delay: converter.delay_frames() as u64,
     });
@@ -118,7 +118,7 @@ pub fn stream(
             device: info.name.clone(),
             message: format!("could not start the playback thread: {e}"),
         })?;
-    *control.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(join.thread().clone());
+    let _ = control.thread.set(join.thread().clone());
     let (evt_tx, evt_rx) = mpsc::channel(options.event_capacity);
     let split = Split {
         tx: tx.clone(),
