@@ -106,7 +106,30 @@ pub(crate) fn find(
     ))
 }
 
-/// Formats the callback can write.
+/// `$build::<T>(args…)` with `T` the sample type of cpal's `$format` (one of [`FORMATS`]);
+/// `Err(Error::AudioDevice)` naming `$device` for any other format.
+macro_rules! with_sample_type {
+    ($format:expr, $device:expr, $build:ident($($arg:expr),* $(,)?)) => {{
+        use cpal::SampleFormat as F;
+        match $format {
+            F::F32 => Ok($build::<f32>($($arg),*)),
+            F::I16 => Ok($build::<i16>($($arg),*)),
+            F::I32 => Ok($build::<i32>($($arg),*)),
+            F::U16 => Ok($build::<u16>($($arg),*)),
+            F::F64 => Ok($build::<f64>($($arg),*)),
+            F::I8 => Ok($build::<i8>($($arg),*)),
+            F::U8 => Ok($build::<u8>($($arg),*)),
+            F::U32 => Ok($build::<u32>($($arg),*)),
+            other => Err($crate::Error::AudioDevice {
+                device: ($device).to_owned(),
+                message: format!("unsupported sample format {other}"),
+            }),
+        }
+    }};
+}
+pub(crate) use with_sample_type;
+
+/// Formats the callback can read and write.
 const FORMATS: [SampleFormat; 8] = [
     SampleFormat::F32,
     SampleFormat::I16,

@@ -179,24 +179,11 @@ pub(crate) fn open(
                     sample_format: format.to_string(),
                 },
                 start: Box::new(move |writer| {
-                    use cpal::SampleFormat as F;
-                    let s = shared;
-                    let stream = match format {
-                        F::F32 => build::<f32>(&dev, config, writer, s),
-                        F::I16 => build::<i16>(&dev, config, writer, s),
-                        F::I32 => build::<i32>(&dev, config, writer, s),
-                        F::U16 => build::<u16>(&dev, config, writer, s),
-                        F::F64 => build::<f64>(&dev, config, writer, s),
-                        F::I8 => build::<i8>(&dev, config, writer, s),
-                        F::U8 => build::<u8>(&dev, config, writer, s),
-                        F::U32 => build::<u32>(&dev, config, writer, s),
-                        other => {
-                            return Err(Error::AudioDevice {
-                                device: name,
-                                message: format!("unsupported sample format {other}"),
-                            });
-                        }
-                    }
+                    let stream = device::with_sample_type!(
+                        format,
+                        &name,
+                        build(&dev, config, writer, shared)
+                    )?
                     .map_err(|e| {
                         device::open_error(Direction::Input, wanted.as_deref(), &name, &e)
                     })?;

@@ -164,24 +164,11 @@ pub(crate) fn open(
                     sample_format: format.to_string(),
                 },
                 start: Box::new(move |renderer| {
-                    use cpal::SampleFormat as F;
-                    let s = shared;
-                    let stream = match format {
-                        F::F32 => build::<f32>(&dev, config, renderer, s),
-                        F::I16 => build::<i16>(&dev, config, renderer, s),
-                        F::I32 => build::<i32>(&dev, config, renderer, s),
-                        F::U16 => build::<u16>(&dev, config, renderer, s),
-                        F::F64 => build::<f64>(&dev, config, renderer, s),
-                        F::I8 => build::<i8>(&dev, config, renderer, s),
-                        F::U8 => build::<u8>(&dev, config, renderer, s),
-                        F::U32 => build::<u32>(&dev, config, renderer, s),
-                        other => {
-                            return Err(Error::AudioDevice {
-                                device: name,
-                                message: format!("unsupported sample format {other}"),
-                            });
-                        }
-                    }
+                    let stream = device::with_sample_type!(
+                        format,
+                        &name,
+                        build(&dev, config, renderer, shared)
+                    )?
                     .map_err(|e| {
                         device::open_error(Direction::Output, wanted.as_deref(), &name, &e)
                     })?;
