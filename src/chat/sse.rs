@@ -32,9 +32,8 @@ pub struct TooLarge {
 /// The parser's state between reads.
 #[derive(Debug)]
 pub struct SseParser {
+    /// A line begun but not ended by the reads so far.
     buf: Vec<u8>,
-    /// Bytes of `buf` already scanned for a line end.
-    scanned: usize,
     /// The previous read ended in CR: an LF first in the next is part of that line end.
     skip_lf: bool,
     current: SseEvent,
@@ -48,7 +47,6 @@ impl SseParser {
     pub fn new(limit: usize) -> Self {
         SseParser {
             buf: Vec::new(),
-            scanned: 0,
             skip_lf: false,
             current: SseEvent::default(),
             has_data: false,
@@ -69,55 +67,44 @@ impl SseParser {
                 bytes = &bytes[1..];
             }
         }
-        // Fast path: whole lines straight from `bytes` when nothing is buffered.
-        if self.buf.is_empty() {
-            let mut start = 0;
-            while let Some(i) = memchr2(b'\n', b'\r', &bytes[start..]) {
-                let end = start + i;
-                let mut next = end + 1;
-                if bytes[end] == b'\r' {
-                    match bytes.get(next) {
-                        Some(b'\n') => next += 1,
-                        None => self.skip_lf = true,
-                        _ => {}
-                    }
-                }
-                self.line(&bytes[start..end], &mut emit)?;
-                start = next;
-            }
-            self.buf.extend_from_slice(&bytes[start..]);
-            self.scanned = self.buf.len();
-            return self.check_size();
-        }
-        self.buf.extend_from_slice(bytes);
-        // Lines are read in place; the rest is kept once at the end (no copy per line).
-        let buf = std::mem::take(&mut self.buf);
-        let mut start = 0;
-        let mut from = self.scanned;
-        let result = loop {
-            let Some(i) = memchr2(b'\n', b'\r', &buf[from..]) else {
-                break Ok(());
+        if !self.buf.is_empty() {
+            // The rest of a line begun in an earlier read: only it is copied.
+            let Some(end) = memchr2(b'\n', b'\r', bytes) else {
+                self.buf.extend_from_slice(bytes);
+                return self.check_size();
             };
-            let end = from + i;
-            let mut next = end + 1;
-            if buf[end] == b'\r' {
-                match buf.get(next) {
-                    Some(b'\n') => next += 1,
-                    None => self.skip_lf = true,
-                    _ => {}
-                }
-            }
-            if let Err(e) = self.line(&buf[start..end], &mut emit) {
-                break Err(e);
-            }
+            self.buf.extend_from_slice(&bytes[..end]);
+            let next = self.after_line_end(bytes, end);
+            let line = std::mem::take(&mut self.buf);
+            let done = self.line(&line, &mut emit);
+            self.buf = line;
+            self.buf.clear(); // keeps its capacity for the next partial line
+            done?;
+            bytes = &bytes[next..];
+        }
+        // Whole lines straight from `bytes`; a partial last line waits in `buf`.
+        let mut start = 0;
+        while let Some(i) = memchr2(b'\n', b'\r', &bytes[start..]) {
+            let end = start + i;
+            let next = self.after_line_end(bytes, end);
+            self.line(&bytes[start..end], &mut emit)?;
             start = next;
-            from = next;
-        };
-        self.buf = buf;
-        self.buf.drain(..start);
-        self.scanned = self.buf.len();
-        result?;
+        }
+        self.buf.extend_from_slice(&bytes[start..]);
         self.check_size()
+    }
+
+    /// Where the next line starts after the line end (CR, LF or CRLF) at `end`; a CR
+    /// last in the read may have its LF first in the next one.
+    fn after_line_end(&mut self, bytes: &[u8], end: usize) -> usize {
+        if bytes[end] == b'\r' {
+            match bytes.get(end + 1) {
+                Some(b'\n') => return end + 2,
+                None => self.skip_lf = true,
+                _ => {}
+            }
+        }
+        end + 1
     }
 
     fn check_size(&self) -> Result<(), TooLarge> {
