@@ -1,7 +1,8 @@
 //! Server-Sent Events out: relaying a chat stream to a browser.
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
+use super::delta::ToolCallDelta;
 use super::engine::{ChatEvent, Chunk};
 
 /// `data: …` lines for one event, each line of `data` prefixed, and the blank line.
@@ -48,19 +49,66 @@ pub(crate) fn simplified_json(c: &Chunk) -> Option<String> {
     if choice.content.is_none() && choice.role.is_none() && choice.tool_calls.is_empty() {
         return None;
     }
-    let mut v = json!({ "text": choice.content.as_deref().unwrap_or_default() });
-    if let Some(role) = &choice.role {
-        v["role"] = Value::String(role.clone());
-    }
-    if !choice.tool_calls.is_empty() {
-        v["tool_calls"] = serde_json::to_value(&choice.tool_calls).ok()?;
-    }
-    Some(v.to_string())
+    serde_json::to_string(&Simplified {
+        text: choice.content.as_deref().unwrap_or_default(),
+        role: choice.role.as_deref(),
+        tool_calls: &choice.tool_calls,
+    })
+    .ok()
+}
+
+/// What a browser gets of a chunk, written straight from the chunk's strings.
+#[derive(Serialize)]
+struct Simplified<'a> {
+    text: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    tool_calls: &'a [ToolCallDelta],
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn chunk(data: &str) -> ChatEvent {
+        ChatEvent::Chunk(Chunk {
+            data: data.to_owned(),
+            delta: Some(super::super::Delta::parse(data).unwrap()),
+            ..Chunk::default()
+        })
+    }
+
+    #[test]
+    fn simplified_events_for_browsers() {
+        let first = chunk(r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#);
+        assert_eq!(
+            event_to_simplified_sse(&first).unwrap(),
+            "data: {\"text\":\"\",\"role\":\"assistant\"}\n\n"
+        );
+        let text = chunk(r#"{"choices":[{"index":0,"delta":{"content":"a \"b\"\nc"}}]}"#);
+        assert_eq!(
+            event_to_simplified_sse(&text).unwrap(),
+            "data: {\"text\":\"a \\\"b\\\"\\nc\"}\n\n"
+        );
+        let call = chunk(
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c1","function":{"name":"f","arguments":"{}"}}]}}]}"#,
+        );
+        let json: serde_json::Value = serde_json::from_str(
+            event_to_simplified_sse(&call)
+                .unwrap()
+                .strip_prefix("data: ")
+                .unwrap()
+                .trim(),
+        )
+        .unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"text": "", "tool_calls": [{"index": 0, "id": "c1", "function": {"name": "f", "arguments": "{}"}}]})
+        );
+        let empty = chunk(r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#);
+        assert_eq!(event_to_simplified_sse(&empty), None);
+    }
 
     #[test]
     fn multi_line_data_is_split_into_lines() {
