@@ -190,6 +190,7 @@ pub fn start_request(
         cancel: token.clone(),
         done_event: None,
         names: Names::default(),
+        received: 0,
         options,
     };
     tokio::spawn(run.run(authorization, body));
@@ -213,6 +214,8 @@ struct Run {
     cancel: CancellationToken,
     done_event: Option<Chunk>,
     names: Names,
+    /// SSE events read so far (to name a bad one).
+    received: usize,
 }
 
 impl Run {
@@ -299,10 +302,9 @@ impl Run {
         // The chunks of all the body frames that are ready, handed over together: the
         // consumer is woken once per burst rather than once per chunk.
         let mut batch: Vec<ChatEvent> = Vec::new();
-        let mut count = 0usize;
         loop {
             let idle = self.idle_deadline();
-            let mut next = tokio::select! {
+            let next = tokio::select! {
                 biased;
                 _ = self.cancel.cancelled() => return Err(End::Complete(CompleteReason::Stopped)),
                 permit = self.tx.reserve(), if !self.queue.is_empty() => {
@@ -314,51 +316,7 @@ impl Run {
                 _ = sleep_until(idle), if idle.is_some() => return Err(End::Complete(CompleteReason::Timeout)),
                 next = body.next() => next,
             };
-            // How the stream ends within this burst, if it does: `[DONE]`, a bad or
-            // oversized event, a failed read, the end of the body.
-            let mut end: Option<Result<(), End>> = None;
-            loop {
-                let bytes = match next {
-                    Some(Ok(b)) => b,
-                    Some(Err(e)) => {
-                        let e = http_error(&url, e, self.options.http_timeout);
-                        end = Some(Err(End::Fail(e)));
-                        break;
-                    }
-                    None => {
-                        end = Some(Err(End::Complete(CompleteReason::Eof)));
-                        break;
-                    }
-                };
-                let fed = parser.feed(&bytes, |ev| {
-                    if end.is_none() {
-                        count += 1;
-                        end = self.take(ev, count, &url, &mut batch);
-                    }
-                });
-                if let Err(t) = fed {
-                    end.get_or_insert(Err(End::Fail(Error::InvalidResponse {
-                        url: url.clone(),
-                        message: format!("an SSE event is larger than {} bytes", t.limit),
-                    })));
-                }
-                if end.is_some() || batch.len() >= MAX_BURST {
-                    break;
-                }
-                // HTTP/1.1 chunked bodies arrive a frame (often one event) at a time from
-                // the connection's task: take the frames it has ready, letting it run
-                // once if none is.
-                next = match body.next().now_or_never() {
-                    Some(n) => n,
-                    None => {
-                        tokio::task::yield_now().await;
-                        match body.next().now_or_never() {
-                            Some(n) => n,
-                            None => break,
-                        }
-                    }
-                };
-            }
+            let end = self.burst(next, &mut body, &mut parser, &mut batch).await;
             // Chunks before the end are delivered first.
             self.deliver_all(&mut batch).await?;
             if let Some(end) = end {
@@ -372,16 +330,60 @@ impl Run {
         }
     }
 
+    /// Parses `first` and every further body frame that is ready into `batch` (up to
+    /// [`MAX_BURST`] chunks); says how the stream ends if it ends within them: `[DONE]`,
+    /// a bad or oversized event, a failed read, the end of the body.
+    async fn burst<B: AsRef<[u8]>>(
+        &mut self,
+        first: Option<reqwest::Result<B>>,
+        body: &mut (impl futures_core::Stream<Item = reqwest::Result<B>> + Unpin),
+        parser: &mut SseParser,
+        batch: &mut Vec<ChatEvent>,
+    ) -> Option<Result<(), End>> {
+        let mut next = first;
+        loop {
+            let bytes = match next {
+                Some(Ok(b)) => b,
+                Some(Err(e)) => {
+                    let e = http_error(&self.options.url, e, self.options.http_timeout);
+                    return Some(Err(End::Fail(e)));
+                }
+                None => return Some(Err(End::Complete(CompleteReason::Eof))),
+            };
+            let mut end = None;
+            let fed = parser.feed(bytes.as_ref(), |ev| {
+                if end.is_none() {
+                    end = self.take(ev, batch);
+                }
+            });
+            if let Err(t) = fed {
+                end.get_or_insert(Err(End::Fail(Error::InvalidResponse {
+                    url: self.options.url.clone(),
+                    message: format!("an SSE event is larger than {} bytes", t.limit),
+                })));
+            }
+            if end.is_some() || batch.len() >= MAX_BURST {
+                return end;
+            }
+            // HTTP/1.1 bodies arrive a frame (8 KiB, or one chunk) at a time from the
+            // connection's task: take the frames it has ready, letting it run once if
+            // none is.
+            next = match body.next().now_or_never() {
+                Some(n) => n,
+                None => {
+                    tokio::task::yield_now().await;
+                    body.next().now_or_never()?
+                }
+            };
+        }
+    }
+
     /// Turns one SSE event into a chunk for `batch` (parsed and accumulated), or says how
     /// the stream ends: `Ok` at `[DONE]`, an error for a bad chunk under
     /// [`OnParseError::Stop`].
-    fn take(
-        &mut self,
-        ev: SseEvent,
-        count: usize,
-        url: &str,
-        batch: &mut Vec<ChatEvent>,
-    ) -> Option<Result<(), End>> {
+    fn take(&mut self, ev: SseEvent, batch: &mut Vec<ChatEvent>) -> Option<Result<(), End>> {
+        self.received += 1;
+        let count = self.received;
         if ev.data == "[DONE]" {
             self.done_event = Some(Chunk {
                 id: ev.id,
@@ -396,7 +398,7 @@ impl Run {
             Ok(d) => Some(d),
             Err(e) if self.options.on_parse_error == OnParseError::Stop => {
                 return Some(Err(End::Fail(Error::InvalidResponse {
-                    url: url.to_owned(),
+                    url: self.options.url.clone(),
                     message: format!("chunk {count} is not a valid chunk: {e}"),
                 })));
             }
