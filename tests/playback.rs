@@ -542,6 +542,27 @@ async fn echo_reference_is_what_was_played_with_play_times() {
 
 /// Starts playback into a 24 kHz mono WAV file, sends `setup`, and plays until
 /// `response.done`. Returns the file's samples, the events seen and the deltas' bytes.
+#[tokio::test]
+async fn a_wav_sink_that_cannot_be_written_is_a_lost_device() {
+    let _serial = rig::serial();
+    // /dev/full takes the header into hound's buffer, then refuses the first flush.
+    let (_sim, tx, rx) = session(SimulatorOptions::default().pace(Pace::Fast)).await;
+    let target = OutputTarget::Wav {
+        path: "/dev/full".into(),
+        sample_rate: 24_000,
+        channels: 1,
+    };
+    let (mut events, playback) =
+        stream(rx, PlaybackOptions::new(tx.clone()).target(target)).unwrap();
+    ask(&tx).await;
+    collect(&mut events, is_done).await;
+    let drained = tokio::time::timeout(Duration::from_secs(10), playback.drain())
+        .await
+        .expect("drain returns instead of hanging");
+    assert!(drained.is_err(), "nothing was heard: {drained:?}");
+    assert!(playback.metrics().device_lost);
+}
+
 async fn play_to_wav(
     rx: EventReceiver,
     tx: &EventSender,

@@ -1,5 +1,9 @@
 //! Audio devices: listing, choosing by name, and picking a stream configuration.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
 use cpal::traits::{DeviceTrait, HostTrait};
 use cpal::{SampleFormat, SupportedStreamConfig};
 
@@ -209,5 +213,72 @@ pub(crate) fn open_error(
             }
         }
         _ => device_error(device, e),
+    }
+}
+
+/// A device or WAV file found and configured, not yet started: [`start`](Self::start)
+/// builds the stream around the callback's half `C` (the renderer, or the ring writer).
+pub(crate) struct Opened<I, C> {
+    pub info: I,
+    start: Box<dyn FnOnce(C) -> Result<Running, Error> + Send>,
+}
+
+impl<I, C> Opened<I, C> {
+    pub(crate) fn new(
+        info: I,
+        start: impl FnOnce(C) -> Result<Running, Error> + Send + 'static,
+    ) -> Self {
+        Opened {
+            info,
+            start: Box::new(start),
+        }
+    }
+
+    pub(crate) fn start(self, callback_half: C) -> Result<Running, Error> {
+        (self.start)(callback_half)
+    }
+}
+
+/// A running stream. Dropping it stops the device, or tells the thread that clocks a WAV
+/// file in a device's place to stop, and joins it.
+pub(crate) enum Running {
+    Device(#[allow(dead_code)] cpal::Stream),
+    Wav {
+        thread: Option<JoinHandle<()>>,
+        stop: Arc<AtomicBool>,
+    },
+}
+
+impl Running {
+    /// Runs `clock` on a thread named `name`, standing in for a device; it returns once
+    /// the flag it is given is raised (or the file ends).
+    pub(crate) fn wav_thread(
+        name: &str,
+        clock: impl FnOnce(&AtomicBool) + Send + 'static,
+    ) -> Result<Running, Error> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || clock(&flag))
+            .map_err(|e| Error::AudioDevice {
+                device: "wav".into(),
+                message: format!("could not start the {name} thread: {e}"),
+            })?;
+        Ok(Running::Wav {
+            thread: Some(thread),
+            stop,
+        })
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Running::Wav { thread, stop } = self {
+            stop.store(true, Ordering::Release);
+            if let Some(t) = thread.take() {
+                let _ = t.join();
+            }
+        }
     }
 }

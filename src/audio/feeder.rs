@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::output::Output;
+use super::device::Running;
 use super::position::{self, Tracker};
 use super::reference::ReferenceTap;
 use super::render::Shared;
@@ -95,7 +95,7 @@ pub(crate) struct Feeder {
     pub converter: Converter,
     pub max_queue: usize,
     pub prebuffer: Duration,
-    pub output: Output,
+    pub output: Running,
     pub queue: VecDeque<f32>,
     pub produced: u64,
     pub written: u64,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use cpal::traits::{DeviceTrait, StreamTrait};
 use cpal::{FromSample, Sample, SizedSample};
 
-use super::device::{self, Direction};
+use super::device::{self, Direction, Running};
 use super::render::Mark;
 use crate::Error;
 
@@ -55,7 +55,6 @@ pub(crate) struct InputShared {
     /// The source has ended (end of the WAV file, or the device failed).
     pub ended: AtomicBool,
     pub device_lost: AtomicBool,
-    pub stop: AtomicBool,
 }
 
 /// The ring writer inside a callback.
@@ -118,34 +117,8 @@ impl Writer {
     }
 }
 
-/// A running source; dropping it stops the device or the file.
-pub(crate) enum Source {
-    Device(#[allow(dead_code)] cpal::Stream),
-    Wav(Option<std::thread::JoinHandle<()>>, Arc<InputShared>),
-}
-
-impl Drop for Source {
-    fn drop(&mut self) {
-        if let Source::Wav(join, shared) = self {
-            shared.stop.store(true, Ordering::Release);
-            if let Some(j) = join.take() {
-                let _ = j.join();
-            }
-        }
-    }
-}
-
-/// Opened but not started.
-pub(crate) struct Opened {
-    pub info: InputInfo,
-    start: Box<dyn FnOnce(Writer) -> Result<Source, Error> + Send>,
-}
-
-impl Opened {
-    pub(crate) fn start(self, writer: Writer) -> Result<Source, Error> {
-        (self.start)(writer)
-    }
-}
+/// Found and configured, not started: `start` builds the stream around the ring writer.
+pub(crate) type Opened = device::Opened<InputInfo, Writer>;
 
 pub(crate) fn open(
     source: &InputSource,
@@ -171,14 +144,14 @@ pub(crate) fn open(
             let format = supported.sample_format();
             let config = supported.config();
             let wanted = wanted.map(str::to_owned);
-            Ok(Opened {
-                info: InputInfo {
+            Ok(Opened::new(
+                InputInfo {
                     name: name.clone(),
                     sample_rate: config.sample_rate,
                     channels: config.channels,
                     sample_format: format.to_string(),
                 },
-                start: Box::new(move |writer| {
+                move |writer| {
                     let stream = device::with_sample_type!(
                         format,
                         &name,
@@ -190,9 +163,9 @@ pub(crate) fn open(
                     stream.play().map_err(|e| {
                         device::open_error(Direction::Input, wanted.as_deref(), &name, &e)
                     })?;
-                    Ok(Source::Device(stream))
-                }),
-            })
+                    Ok(Running::Device(stream))
+                },
+            ))
         }
     }
 }
@@ -249,35 +222,35 @@ fn open_wav(path: &std::path::Path, shared: Arc<InputShared>) -> Result<Opened, 
                 .map_err(wav_error)?
         }
     };
-    Ok(Opened {
-        info: InputInfo {
+    Ok(Opened::new(
+        InputInfo {
             name: path.display().to_string(),
             sample_rate: spec.sample_rate,
             channels: spec.channels,
             sample_format: format!("wav {} bit", spec.bits_per_sample),
         },
-        start: Box::new(move |writer| {
-            let s = shared.clone();
-            let join = std::thread::Builder::new()
-                .name("vivavoce-wav-in".into())
-                .spawn(move || wav_clock(samples, spec, writer, &s))
-                .map_err(|e| Error::AudioDevice {
-                    device: "wav".into(),
-                    message: e.to_string(),
-                })?;
-            Ok(Source::Wav(Some(join), shared))
-        }),
-    })
+        move |writer| {
+            Running::wav_thread("vivavoce-wav-in", move |stop| {
+                wav_clock(samples, spec, writer, &shared, stop)
+            })
+        },
+    ))
 }
 
 /// Delivers the file 10 ms at a time at the pace of a microphone.
-fn wav_clock(samples: Vec<f32>, spec: hound::WavSpec, mut writer: Writer, shared: &InputShared) {
+fn wav_clock(
+    samples: Vec<f32>,
+    spec: hound::WavSpec,
+    mut writer: Writer,
+    shared: &InputShared,
+    stop: &AtomicBool,
+) {
     let channels = usize::from(spec.channels.max(1));
     let period = (spec.sample_rate as usize / 100).max(1) * channels;
     let step = Duration::from_millis(10);
     let mut next = Instant::now();
     for chunk in samples.chunks(period) {
-        if shared.stop.load(Ordering::Acquire) {
+        if stop.load(Ordering::Acquire) {
             return;
         }
         writer.write(chunk, Duration::ZERO);

@@ -2,13 +2,13 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use cpal::traits::{DeviceTrait, StreamTrait};
 use cpal::{FromSample, SizedSample};
 
-use super::device::{self, Direction};
+use super::device::{self, Direction, Running};
 use super::render::{Renderer, Shared};
 use crate::Error;
 
@@ -58,37 +58,9 @@ pub struct OutputInfo {
     pub sample_format: String,
 }
 
-/// A running output; dropping it stops the device or finishes the file.
-pub(crate) enum Output {
-    Device(#[allow(dead_code)] cpal::Stream),
-    Wav(
-        Option<std::thread::JoinHandle<Result<(), Error>>>,
-        Arc<Shared>,
-    ),
-}
-
-impl Drop for Output {
-    fn drop(&mut self) {
-        if let Output::Wav(join, shared) = self {
-            shared.stop.store(true, Ordering::Release);
-            if let Some(j) = join.take() {
-                let _ = j.join();
-            }
-        }
-    }
-}
-
-/// Opened but not yet started: the rate and channels decide how the feeder converts.
-pub(crate) struct Opened {
-    pub info: OutputInfo,
-    start: Box<dyn FnOnce(Renderer) -> Result<Output, Error> + Send>,
-}
-
-impl Opened {
-    pub(crate) fn start(self, renderer: Renderer) -> Result<Output, Error> {
-        (self.start)(renderer)
-    }
-}
+/// Found and configured, not started: the rate and channels decide how the feeder
+/// converts; `start` builds the stream around a renderer.
+pub(crate) type Opened = device::Opened<OutputInfo, Renderer>;
 
 /// Finds and configures the output; [`Opened::start`] builds the stream around a renderer.
 pub(crate) fn open(
@@ -116,25 +88,24 @@ pub(crate) fn open(
             let writer = hound::WavWriter::create(path, spec).map_err(wav_error)?;
             let period = buffer_frames.unwrap_or(sample_rate / 100).max(1) as usize;
             let path = path.clone();
-            Ok(Opened {
-                info: OutputInfo {
+            Ok(Opened::new(
+                OutputInfo {
                     name: path.display().to_string(),
                     sample_rate: *sample_rate,
                     channels: *channels,
                     sample_format: "i16".into(),
                 },
-                start: Box::new(move |renderer| {
-                    let s = shared.clone();
-                    let join = std::thread::Builder::new()
-                        .name("vivavoce-wav-out".into())
-                        .spawn(move || wav_clock(writer, renderer, period, spec, &s, &path))
-                        .map_err(|e| Error::AudioDevice {
-                            device: "wav".into(),
-                            message: e.to_string(),
-                        })?;
-                    Ok(Output::Wav(Some(join), shared))
-                }),
-            })
+                move |renderer| {
+                    Running::wav_thread("vivavoce-wav-out", move |stop| {
+                        if let Err(error) = wav_clock(writer, renderer, period, spec, stop, &path) {
+                            // Not silent: playback sees a lost device (drain and interrupts
+                            // fail) and the log says why.
+                            tracing::warn!(%error, "writing the playback WAV file failed");
+                            shared.device_lost.store(true, Ordering::Release);
+                        }
+                    })
+                },
+            ))
         }
         OutputTarget::Default | OutputTarget::Device(_) => {
             let wanted = match target {
@@ -156,14 +127,14 @@ pub(crate) fn open(
                 config.buffer_size = cpal::BufferSize::Fixed(n);
             }
             let wanted = wanted.map(str::to_owned);
-            Ok(Opened {
-                info: OutputInfo {
+            Ok(Opened::new(
+                OutputInfo {
                     name: name.clone(),
                     sample_rate: config.sample_rate,
                     channels: config.channels,
                     sample_format: format.to_string(),
                 },
-                start: Box::new(move |renderer| {
+                move |renderer| {
                     let stream = device::with_sample_type!(
                         format,
                         &name,
@@ -175,9 +146,9 @@ pub(crate) fn open(
                     stream.play().map_err(|e| {
                         device::open_error(Direction::Output, wanted.as_deref(), &name, &e)
                     })?;
-                    Ok(Output::Device(stream))
-                }),
-            })
+                    Ok(Running::Device(stream))
+                },
+            ))
         }
     }
 }
@@ -219,7 +190,7 @@ fn wav_clock(
     mut renderer: Renderer,
     period: usize,
     spec: hound::WavSpec,
-    shared: &Shared,
+    stop: &AtomicBool,
     path: &std::path::Path,
 ) -> Result<(), Error> {
     let mut buf = vec![0i16; period * spec.channels as usize];
@@ -229,7 +200,7 @@ fn wav_clock(
         path: path.to_owned(),
         message: e.to_string(),
     };
-    while !shared.stop.load(Ordering::Acquire) {
+    while !stop.load(Ordering::Acquire) {
         renderer.render(&mut buf, Duration::ZERO);
         for &x in &buf {
             writer.write_sample(x).map_err(wav_error)?;

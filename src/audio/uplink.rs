@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use super::clock::DeviceClock;
-use super::input::{InputShared, Source};
+use super::device::Running;
+use super::input::InputShared;
 use super::processor::{AudioProcessor, FRAME, RATE};
 use super::reference::{EchoReference, ReferenceFrame};
 use super::render::Mark;
@@ -87,7 +88,7 @@ pub(crate) struct Uplink {
     pub shared: Arc<CaptureShared>,
     pub input: Arc<InputShared>,
     pub ctl: mpsc::Receiver<Ctl>,
-    pub source: Option<Source>,
+    pub source: Option<Running>,
 }
 
 impl Uplink {
