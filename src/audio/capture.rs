@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use super::clock::DeviceClock;
+use super::device;
 use super::input::{self, InputInfo, InputShared, InputSource, Writer};
 use super::processor::{AudioProcessor, PassThrough, ProcessingOptions, RATE, SonoraProcessor};
 use super::reference::EchoReference;
@@ -278,13 +279,7 @@ pub fn capture_audio(sender: EventSender, options: CaptureOptions) -> Result<Cap
         ctl: ctl_rx,
         source: Some(source),
     };
-    let join = std::thread::Builder::new()
-        .name("vivavoce-capture".into())
-        .spawn(move || uplink.run())
-        .map_err(|e| Error::AudioDevice {
-            device: info.name.clone(),
-            message: format!("could not start the capture thread: {e}"),
-        })?;
+    let join = device::spawn("vivavoce-capture", &info.name, move || uplink.run())?;
     Ok(Capture {
         shared,
         input,

@@ -258,13 +258,7 @@ impl Running {
     ) -> Result<Running, Error> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name(name.into())
-            .spawn(move || clock(&flag))
-            .map_err(|e| Error::AudioDevice {
-                device: "wav".into(),
-                message: format!("could not start the {name} thread: {e}"),
-            })?;
+        let thread = spawn(name, "wav", move || clock(&flag))?;
         Ok(Running::Wav {
             thread: Some(thread),
             stop,
@@ -281,4 +275,19 @@ impl Drop for Running {
             }
         }
     }
+}
+
+/// Starts one of the audio threads, named `name`; a failure is an error about `device`.
+pub(crate) fn spawn<T: Send + 'static>(
+    name: &str,
+    device: &str,
+    run: impl FnOnce() -> T + Send + 'static,
+) -> Result<JoinHandle<T>, Error> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(run)
+        .map_err(|e| Error::AudioDevice {
+            device: device.into(),
+            message: format!("could not start the {name} thread: {e}"),
+        })
 }

@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 use super::feeder::{Control, Feeder, Msg};
-use super::output;
 use super::playback::{Playback, PlaybackOptions, send_interruption};
 use super::reference::ReferenceTap;
 use super::render::{Renderer, Shared};
 use super::resample::Converter;
+use super::{device, output};
 use crate::Error;
 use crate::realtime::{
     AudioFormat, EventReceiver, EventSender, ServerEvent, Session, TurnDetection, g711,
@@ -111,13 +111,7 @@ pub fn stream(
         converted: Vec::new(),
         last_callbacks: (0, std::time::Instant::now()),
     };
-    let join = std::thread::Builder::new()
-        .name("vivavoce-playback".into())
-        .spawn(move || feeder.run())
-        .map_err(|e| Error::AudioDevice {
-            device: info.name.clone(),
-            message: format!("could not start the playback thread: {e}"),
-        })?;
+    let join = device::spawn("vivavoce-playback", &info.name, move || feeder.run())?;
     let _ = control.thread.set(join.thread().clone());
     let (evt_tx, evt_rx) = mpsc::channel(options.event_capacity);
     let split = Split {
