@@ -70,6 +70,24 @@ impl Direction {
     }
 }
 
+/// [`find`] and [`pick_config`] together: the device, its name and the configuration to
+/// open it with. A default device that cannot be configured counts as no device.
+pub(crate) fn find_configured(
+    direction: Direction,
+    wanted: Option<&str>,
+    rate: Option<u32>,
+) -> Result<(cpal::Device, String, SupportedStreamConfig), Error> {
+    let (dev, name) = find(direction, wanted)?;
+    let config = pick_config(&dev, &name, direction, rate).map_err(|e| match e {
+        Error::AudioDevice { .. } if wanted.is_none() => Error::NoAudioDevice {
+            direction: direction.word(),
+            name: None,
+        },
+        e => e,
+    })?;
+    Ok((dev, name, config))
+}
+
 /// The default device, or the one whose name or description matches `name` (exactly,
 /// else case-insensitively as a substring).
 pub(crate) fn find(

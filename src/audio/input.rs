@@ -132,15 +132,7 @@ pub(crate) fn open(
                 InputSource::Device(n) => Some(n.as_str()),
                 _ => None,
             };
-            let (dev, name) = device::find(Direction::Input, wanted)?;
-            let supported =
-                device::pick_config(&dev, &name, Direction::Input, rate).map_err(|e| match e {
-                    Error::AudioDevice { .. } if wanted.is_none() => Error::NoAudioDevice {
-                        direction: "input",
-                        name: None,
-                    },
-                    e => e,
-                })?;
+            let (dev, name, supported) = device::find_configured(Direction::Input, wanted, rate)?;
             let format = supported.sample_format();
             let config = supported.config();
             let wanted = wanted.map(str::to_owned);

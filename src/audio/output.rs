@@ -112,15 +112,7 @@ pub(crate) fn open(
                 OutputTarget::Device(n) => Some(n.as_str()),
                 _ => None,
             };
-            let (dev, name) = device::find(Direction::Output, wanted)?;
-            let supported =
-                device::pick_config(&dev, &name, Direction::Output, rate).map_err(|e| match e {
-                    Error::AudioDevice { .. } if wanted.is_none() => Error::NoAudioDevice {
-                        direction: "output",
-                        name: None,
-                    },
-                    e => e,
-                })?;
+            let (dev, name, supported) = device::find_configured(Direction::Output, wanted, rate)?;
             let format = supported.sample_format();
             let mut config = supported.config();
             if let Some(n) = buffer_frames {
