@@ -42,17 +42,37 @@ async fn session(sim: &RealtimeSimulator) -> (EventSender, EventReceiver, Sent) 
     (tx, rx, sent)
 }
 
-fn appended(sent: &Sent) -> Vec<i16> {
+/// The bytes of every `input_audio_buffer.append` sent, in order.
+fn appended_bytes(sent: &Sent) -> Vec<u8> {
     sent.lock()
         .unwrap()
         .iter()
         .filter(|(t, _, _)| t == "input_audio_buffer.append")
-        .flat_map(|(_, b, _)| {
-            b.chunks_exact(2)
-                .map(|c| i16::from_le_bytes([c[0], c[1]]))
-                .collect::<Vec<_>>()
-        })
+        .flat_map(|(_, b, _)| b.clone())
         .collect()
+}
+
+/// The same as PCM16 samples.
+fn appended(sent: &Sent) -> Vec<i16> {
+    appended_bytes(sent)
+        .chunks_exact(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect()
+}
+
+async fn simulator() -> RealtimeSimulator {
+    RealtimeSimulator::start(SimulatorOptions::default())
+        .await
+        .unwrap()
+}
+
+/// Capture from a WAV file of these samples, without processing.
+fn from_file(name: &str, rate: u32, channels: u16, samples: &[f32]) -> CaptureOptions {
+    let path = rig::temp(name);
+    rig::write_wav(&path, rate, channels, samples);
+    CaptureOptions::default()
+        .source(InputSource::Wav(path))
+        .processing(Processing::PassThrough)
 }
 
 fn tone(rate: u32, hz: f32, secs: f32, amp: f32) -> Vec<f32> {
@@ -99,17 +119,11 @@ async fn wait_ended(capture: &vivavoce::audio::Capture) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wav_source_arrives_exactly_and_stop_flushes_the_last_chunk() {
-    let sim = RealtimeSimulator::start(SimulatorOptions::default())
-        .await
-        .unwrap();
+    let sim = simulator().await;
     let (tx, _rx, sent) = session(&sim).await;
     // 1.234 s: not a whole number of 20 ms chunks nor of 10 ms frames.
     let voice: Vec<f32> = pcm_to_f32(&synthesize("hello there, how are you"))[..29_616].to_vec();
-    let path = rig::temp("voice24.wav");
-    rig::write_wav(&path, 24_000, 1, &voice);
-    let options = CaptureOptions::default()
-        .source(InputSource::Wav(path))
-        .processing(Processing::PassThrough);
+    let options = from_file("voice24.wav", 24_000, 1, &voice);
     let capture = capture_audio(tx.clone(), options).unwrap();
     wait_ended(&capture).await;
     capture.stop().await.unwrap();
@@ -138,18 +152,12 @@ async fn a_wav_source_arrives_exactly_and_stop_flushes_the_last_chunk() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stereo_44_1_khz_source_is_downmixed_and_resampled() {
-    let sim = RealtimeSimulator::start(SimulatorOptions::default())
-        .await
-        .unwrap();
+    let sim = simulator().await;
     let (tx, _rx, sent) = session(&sim).await;
     let mono = tone(44_100, 440.0, 1.0, 0.25);
     // Left and right differ; their mean is the tone.
     let stereo: Vec<f32> = mono.iter().flat_map(|&x| [x * 1.5, x * 0.5]).collect();
-    let path = rig::temp("stereo44.wav");
-    rig::write_wav(&path, 44_100, 2, &stereo);
-    let options = CaptureOptions::default()
-        .source(InputSource::Wav(path))
-        .processing(Processing::PassThrough);
+    let options = from_file("stereo44.wav", 44_100, 2, &stereo);
     let capture = capture_audio(tx.clone(), options).unwrap();
     assert_eq!(
         (capture.input().sample_rate, capture.input().channels),
@@ -170,26 +178,14 @@ async fn a_stereo_44_1_khz_source_is_downmixed_and_resampled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn g711_input_is_encoded_at_8_khz() {
-    let sim = RealtimeSimulator::start(SimulatorOptions::default())
-        .await
-        .unwrap();
+    let sim = simulator().await;
     let (tx, _rx, sent) = session(&sim).await;
-    let path = rig::temp("tone-ulaw.wav");
-    rig::write_wav(&path, 24_000, 1, &tone(24_000, 440.0, 0.5, 0.3));
-    let options = CaptureOptions::default()
-        .source(InputSource::Wav(path))
-        .processing(Processing::PassThrough)
+    let options = from_file("tone-ulaw.wav", 24_000, 1, &tone(24_000, 440.0, 0.5, 0.3))
         .format(AudioFormat::Pcmu);
     let capture = capture_audio(tx.clone(), options).unwrap();
     wait_ended(&capture).await;
     capture.stop().await.unwrap();
-    let bytes: Vec<u8> = sent
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|(t, _, _)| t == "input_audio_buffer.append")
-        .flat_map(|(_, b, _)| b.clone())
-        .collect();
+    let bytes = appended_bytes(&sent);
     assert_eq!(bytes.len(), 4_000, "0.5 s at 8 kHz, one byte a sample");
     let got: Vec<f32> = bytes
         .iter()
@@ -201,15 +197,9 @@ async fn g711_input_is_encoded_at_8_khz() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mute_sends_silence_and_the_meter_reads_the_level() {
-    let sim = RealtimeSimulator::start(SimulatorOptions::default())
-        .await
-        .unwrap();
+    let sim = simulator().await;
     let (tx, _rx, sent) = session(&sim).await;
-    let path = rig::temp("tone-2s.wav");
-    rig::write_wav(&path, 24_000, 1, &tone(24_000, 440.0, 2.0, 0.1));
-    let options = CaptureOptions::default()
-        .source(InputSource::Wav(path))
-        .processing(Processing::PassThrough);
+    let options = from_file("tone-2s.wav", 24_000, 1, &tone(24_000, 440.0, 2.0, 0.1));
     let capture = capture_audio(tx.clone(), options).unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let level = capture.level();
@@ -238,23 +228,11 @@ async fn mute_sends_silence_and_the_meter_reads_the_level() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_to_talk_sends_commit_response_and_clear_in_order() {
-    let sim = RealtimeSimulator::start(SimulatorOptions::default())
-        .await
-        .unwrap();
+    let sim = simulator().await;
     let (tx, mut rx, sent) = session(&sim).await;
     tx.send(rig::push_to_talk_session()).await.unwrap();
-    let path = rig::temp("ptt.wav");
-    rig::write_wav(
-        &path,
-        24_000,
-        1,
-        &pcm_to_f32(&synthesize(
-            "a long question to push and talk over the wire",
-        )),
-    );
-    let options = CaptureOptions::default()
-        .source(InputSource::Wav(path))
-        .processing(Processing::PassThrough);
+    let voice = synthesize("a long question to push and talk over the wire");
+    let options = from_file("ptt.wav", 24_000, 1, &pcm_to_f32(&voice));
     let ptt = PushToTalk::new(capture_audio(tx.clone(), options).unwrap(), tx.clone());
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(appended(&sent).is_empty(), "nothing before the press");
@@ -319,9 +297,7 @@ async fn push_to_talk_sends_commit_response_and_clear_in_order() {
 
 #[tokio::test]
 async fn no_such_microphone_is_a_typed_error() {
-    let sim = RealtimeSimulator::start(SimulatorOptions::default())
-        .await
-        .unwrap();
+    let sim = simulator().await;
     let (tx, _rx, _) = session(&sim).await;
     let options =
         CaptureOptions::default().source(InputSource::Device("no-such-mic-anywhere".into()));
@@ -341,9 +317,7 @@ async fn capture_from_device(
     feed: &str,
     wav: &std::path::Path,
 ) -> (Vec<i16>, vivavoce::audio::InputInfo) {
-    let sim = RealtimeSimulator::start(SimulatorOptions::default())
-        .await
-        .unwrap();
+    let sim = simulator().await;
     let (tx, _rx, sent) = session(&sim).await;
     let mut options = CaptureOptions::default()
         .source(source)
