@@ -268,6 +268,21 @@ pub(crate) enum Running {
 }
 
 impl Running {
+    /// Starts a stream cpal has built (or says why it could not build or start it).
+    pub(crate) fn play(
+        built: Result<cpal::Stream, cpal::Error>,
+        direction: Direction,
+        wanted: Option<&str>,
+        name: &str,
+    ) -> Result<Running, Error> {
+        use cpal::traits::StreamTrait;
+        let stream = built.map_err(|e| open_error(direction, wanted, name, &e))?;
+        stream
+            .play()
+            .map_err(|e| open_error(direction, wanted, name, &e))?;
+        Ok(Running::Device(stream))
+    }
+
     /// Runs `clock` on a thread named `name`, standing in for a device; it returns once
     /// the flag it is given is raised (or the file ends).
     pub(crate) fn wav_thread(

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use cpal::traits::{DeviceTrait, StreamTrait};
+use cpal::traits::DeviceTrait;
 use cpal::{FromSample, Sample, SizedSample};
 
 use super::device::{self, Direction, Running};
@@ -144,18 +144,12 @@ pub(crate) fn open(
                     sample_format: format.to_string(),
                 },
                 move |writer| {
-                    let stream = device::with_sample_type!(
+                    let built = device::with_sample_type!(
                         format,
                         &name,
                         build(&dev, config, writer, shared)
-                    )?
-                    .map_err(|e| {
-                        device::open_error(Direction::Input, wanted.as_deref(), &name, &e)
-                    })?;
-                    stream.play().map_err(|e| {
-                        device::open_error(Direction::Input, wanted.as_deref(), &name, &e)
-                    })?;
-                    Ok(Running::Device(stream))
+                    )?;
+                    Running::play(built, Direction::Input, wanted.as_deref(), &name)
                 },
             ))
         }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use cpal::traits::{DeviceTrait, StreamTrait};
+use cpal::traits::DeviceTrait;
 use cpal::{FromSample, SizedSample};
 
 use super::device::{self, Direction, Running};
@@ -127,18 +127,12 @@ pub(crate) fn open(
                     sample_format: format.to_string(),
                 },
                 move |renderer| {
-                    let stream = device::with_sample_type!(
+                    let built = device::with_sample_type!(
                         format,
                         &name,
                         build(&dev, config, renderer, shared)
-                    )?
-                    .map_err(|e| {
-                        device::open_error(Direction::Output, wanted.as_deref(), &name, &e)
-                    })?;
-                    stream.play().map_err(|e| {
-                        device::open_error(Direction::Output, wanted.as_deref(), &name, &e)
-                    })?;
-                    Ok(Running::Device(stream))
+                    )?;
+                    Running::play(built, Direction::Output, wanted.as_deref(), &name)
                 },
             ))
         }
