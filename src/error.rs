@@ -26,17 +26,12 @@ pub enum Error {
         message: String,
     },
 
-    /// The server answered an HTTP request (the WebSocket handshake, or a REST call)
-    /// with an error status. `body` is the server's answer, usually a JSON error object.
-    #[error("HTTP {status} from {url}: {body}")]
-    Http {
-        /// The HTTP status code, e.g. 401.
-        status: u16,
-        /// The response body as text.
-        body: String,
-        /// The URL that was requested.
-        url: String,
-    },
+    /// The API answered an HTTP request (the WebSocket handshake, a client secret, a chat
+    /// request) with an error status. The [`HttpError`] holds the status, the body, the
+    /// API's parsed error object ([`Error::api_error`]) and the server's `Retry-After`
+    /// ([`Error::retry_after`]).
+    #[error("{0}")]
+    Http(Box<HttpError>),
 
     /// The server could not be reached: refused, DNS, TLS, or a broken handshake.
     #[error("could not connect to {url}: {source}")]
@@ -171,6 +166,32 @@ pub enum Error {
         message: String,
     },
 
+    /// The playback was stopped (by [`Playback::stop`](crate::audio::Playback::stop), by
+    /// dropping it, or because its output failed) before the call could be answered.
+    #[error("playback has stopped")]
+    PlaybackStopped,
+
+    /// The capture has ended (stopped, its WAV file ended, or its device failed) before the
+    /// call could be answered.
+    #[error("capture has ended")]
+    CaptureEnded,
+
+    /// A function that starts background work was called outside a tokio runtime.
+    #[error("{function} must be called inside a tokio runtime")]
+    NoRuntime {
+        /// The function, e.g. `chat::start_request`.
+        function: &'static str,
+    },
+
+    /// One of the embedded JSON Schemas (feature `schema`) did not compile.
+    #[error("JSON Schema {name}: {message}")]
+    InvalidSchema {
+        /// The schema's event type.
+        name: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+
     /// A WAV file could not be written or read.
     #[error("WAV file {}: {message}", path.display())]
     Wav {
@@ -184,30 +205,216 @@ pub enum Error {
 impl Error {
     /// The HTTP status, for [`Error::Http`].
     pub fn status(&self) -> Option<u16> {
+        self.http().map(|h| h.status)
+    }
+
+    /// The details of an [`Error::Http`].
+    pub fn http(&self) -> Option<&HttpError> {
         match self {
-            Error::Http { status, .. } => Some(*status),
+            Error::Http(h) => Some(h),
+            Error::ReconnectFailed { last, .. } => last.http(),
             _ => None,
         }
     }
 
-    /// Whether a new connection might succeed where this one failed: transport loss,
-    /// timeouts, and close codes 1001, 1005, 1006, 1011–1013 and 1015.
-    pub fn is_recoverable(&self) -> bool {
+    /// The API's error object (`type`, `code`, `param`, `message`) when the server
+    /// answered with one: an HTTP error whose body is `{"error": {…}}`.
+    ///
+    /// ```
+    /// # fn check(e: &vivavoce::Error) {
+    /// if let Some(api) = e.api_error() {
+    ///     if api.code.as_deref() == Some("invalid_api_key") { /* ask for a new key */ }
+    /// }
+    /// # }
+    /// ```
+    pub fn api_error(&self) -> Option<&ApiError> {
+        self.http().and_then(|h| h.api.as_ref())
+    }
+
+    /// How long the server asked to wait before trying again (`Retry-After`, or OpenAI's
+    /// `retry-after-ms`), when it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.http().and_then(|h| h.retry_after)
+    }
+
+    /// Whether the same request, or a new connection, might succeed later: connection
+    /// failures and losses, timeouts, a missed pong, close codes 1001, 1005, 1006,
+    /// 1011–1013 and 1015, and HTTP 408, 409, 429 and 5xx, except a 429 for an exhausted
+    /// quota (`insufficient_quota`). A server's `x-should-retry` header decides over the
+    /// status. Wait [`retry_after`](Self::retry_after) first when it is given.
+    pub fn is_retryable(&self) -> bool {
         match self {
             Error::Transport { .. }
             | Error::PongTimeout(_)
             | Error::Timeout { .. }
             | Error::Connect { .. } => true,
             Error::Closed { code, .. } => is_recoverable_close(*code),
-            Error::Http { status, .. } => *status >= 500 || *status == 429,
+            Error::Http(h) => h.is_retryable(),
             _ => false,
         }
+    }
+
+    /// The same as [`is_retryable`](Self::is_retryable).
+    #[deprecated(since = "0.2.0", note = "use `is_retryable`")]
+    pub fn is_recoverable(&self) -> bool {
+        self.is_retryable()
     }
 
     pub(crate) fn transport(e: impl std::error::Error + Send + Sync + 'static) -> Self {
         Error::Transport {
             source: Arc::new(e),
         }
+    }
+
+    /// An HTTP error answer, with the API's error object and the retry headers parsed.
+    pub(crate) fn http_status(
+        status: u16,
+        url: impl Into<String>,
+        body: String,
+        headers: Option<&http::HeaderMap>,
+    ) -> Self {
+        let header = |name: &str| {
+            headers
+                .and_then(|h| h.get(name))
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        };
+        let retry_after = header("retry-after-ms")
+            .and_then(|v| v.parse::<f64>().ok())
+            .and_then(|ms| Duration::try_from_secs_f64(ms / 1000.0).ok())
+            .or_else(|| header("retry-after").and_then(parse_retry_after));
+        let should_retry = match header("x-should-retry") {
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            _ => None,
+        };
+        Error::Http(Box::new(HttpError {
+            status,
+            url: url.into(),
+            api: ApiError::from_body(&body),
+            body,
+            retry_after,
+            should_retry,
+        }))
+    }
+}
+
+/// `Retry-After`: seconds, or an HTTP date (how long from now until then).
+fn parse_retry_after(v: &str) -> Option<Duration> {
+    if let Ok(seconds) = v.parse::<f64>() {
+        return Duration::try_from_secs_f64(seconds).ok();
+    }
+    let at = httpdate::parse_http_date(v).ok()?;
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// An HTTP error answer from the API, in [`Error::Http`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct HttpError {
+    /// The HTTP status code, e.g. 401.
+    pub status: u16,
+    /// The URL that was requested.
+    pub url: String,
+    /// The response body as text.
+    pub body: String,
+    /// The API's error object, when the body holds one.
+    pub api: Option<ApiError>,
+    /// How long the server asked to wait before trying again (`retry-after-ms` or
+    /// `Retry-After`).
+    pub retry_after: Option<Duration>,
+    /// The server's `x-should-retry` header, when it sent one.
+    pub should_retry: Option<bool>,
+}
+
+impl HttpError {
+    /// See [`Error::is_retryable`].
+    pub fn is_retryable(&self) -> bool {
+        if let Some(yes) = self.should_retry {
+            return yes;
+        }
+        let quota = self
+            .api
+            .as_ref()
+            .is_some_and(|a| a.code.as_deref() == Some("insufficient_quota"));
+        match self.status {
+            408 | 409 => true,
+            429 => !quota,
+            s => s >= 500,
+        }
+    }
+}
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HTTP {} from {}: ", self.status, self.url)?;
+        match &self.api {
+            Some(api) => std::fmt::Display::fmt(api, f),
+            None => f.write_str(&self.body),
+        }
+    }
+}
+
+/// The error object of an API error answer: `{"error": {"type", "code", "param",
+/// "message"}}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApiError {
+    /// The error's `type`, e.g. `invalid_request_error` (empty when not given).
+    pub kind: String,
+    /// The error's `code`, e.g. `invalid_api_key` or `rate_limit_exceeded`.
+    pub code: Option<String>,
+    /// The parameter at fault, e.g. `messages`.
+    pub param: Option<String>,
+    /// The API's message.
+    pub message: String,
+}
+
+impl ApiError {
+    /// Reads `{"error": {…}}` (OpenAI and most compatible servers), `{"error": "text"}`,
+    /// or a bare `{"type", "message", …}`; `None` for anything else.
+    pub fn from_body(body: &str) -> Option<ApiError> {
+        let v: serde_json::Value = serde_json::from_str(body).ok()?;
+        let text = |v: Option<&serde_json::Value>| match v? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        let obj = match v.get("error") {
+            Some(serde_json::Value::String(message)) => {
+                return Some(ApiError {
+                    message: message.clone(),
+                    ..ApiError::default()
+                });
+            }
+            Some(e @ serde_json::Value::Object(_)) => e,
+            _ if v.get("message").is_some() => &v,
+            _ => return None,
+        };
+        Some(ApiError {
+            kind: text(obj.get("type")).unwrap_or_default(),
+            code: text(obj.get("code")),
+            param: text(obj.get("param")),
+            message: text(obj.get("message")).unwrap_or_default(),
+        })
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.code, self.kind.is_empty()) {
+            (Some(code), _) => write!(f, "{code}: ")?,
+            (None, false) => write!(f, "{}: ", self.kind)?,
+            (None, true) => {}
+        }
+        f.write_str(&self.message)?;
+        if let Some(param) = &self.param {
+            write!(f, " (param `{param}`)")?;
+        }
+        Ok(())
     }
 }
 
@@ -239,7 +446,7 @@ mod tests {
                     code,
                     reason: String::new()
                 }
-                .is_recoverable(),
+                .is_retryable(),
                 "{code}"
             );
         }
@@ -249,17 +456,66 @@ mod tests {
                     code,
                     reason: String::new()
                 }
-                .is_recoverable(),
+                .is_retryable(),
                 "{code}"
             );
         }
-        assert!(
-            !Error::Http {
-                status: 401,
-                body: String::new(),
-                url: String::new()
-            }
-            .is_recoverable()
+        assert!(!Error::http_status(401, "u", String::new(), None).is_retryable());
+    }
+
+    #[test]
+    fn api_errors_are_parsed_with_retry_hints() {
+        let body = r#"{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#;
+        let mut headers = http::HeaderMap::new();
+        headers.insert("retry-after", "2".parse().unwrap());
+        let e = Error::http_status(429, "https://x/v1/chat", body.into(), Some(&headers));
+        let api = e.api_error().expect("parsed");
+        assert_eq!(api.kind, "requests");
+        assert_eq!(api.code.as_deref(), Some("rate_limit_exceeded"));
+        assert_eq!(api.param, None);
+        assert_eq!(api.message, "Rate limit reached");
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(2)));
+        assert!(e.is_retryable());
+        assert_eq!(
+            e.to_string(),
+            "HTTP 429 from https://x/v1/chat: rate_limit_exceeded: Rate limit reached"
         );
+
+        // OpenAI's millisecond header wins; an exhausted quota is not worth retrying.
+        headers.insert("retry-after-ms", "1500".parse().unwrap());
+        let quota = r#"{"error":{"message":"You exceeded your current quota","type":"insufficient_quota","code":"insufficient_quota"}}"#;
+        let e = Error::http_status(429, "u", quota.into(), Some(&headers));
+        assert_eq!(e.retry_after(), Some(Duration::from_millis(1500)));
+        assert!(!e.is_retryable());
+
+        // x-should-retry decides; an HTTP date is a wait from now.
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-should-retry", "false".parse().unwrap());
+        let later = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(90));
+        headers.insert("retry-after", later.parse().unwrap());
+        let e = Error::http_status(503, "u", "busy".into(), Some(&headers));
+        assert!(!e.is_retryable());
+        assert!(e.api_error().is_none());
+        let wait = e.retry_after().unwrap();
+        assert!(
+            wait > Duration::from_secs(80) && wait <= Duration::from_secs(90),
+            "{wait:?}"
+        );
+        assert_eq!(e.to_string(), "HTTP 503 from u: busy");
+
+        // Other shapes compatible servers use.
+        let e = Error::http_status(400, "u", r#"{"error":"bad model"}"#.into(), None);
+        assert_eq!(e.api_error().unwrap().message, "bad model");
+        let e = Error::http_status(
+            401,
+            "u",
+            r#"{"type":"auth","message":"no","code":401}"#.into(),
+            None,
+        );
+        assert_eq!(e.api_error().unwrap().code.as_deref(), Some("401"));
+        assert!(!e.is_retryable());
+        for status in [408, 409, 500, 502] {
+            assert!(Error::http_status(status, "u", String::new(), None).is_retryable());
+        }
     }
 }

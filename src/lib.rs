@@ -12,4 +12,4 @@ pub mod realtime;
 #[cfg(feature = "schema")]
 pub mod schema;
 
-pub use error::Error;
+pub use error::{ApiError, Error, HttpError};

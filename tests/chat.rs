@@ -140,14 +140,31 @@ async fn http_errors_carry_status_and_body() {
         let ChatEvent::Error(e) = end else {
             panic!("{status}: {end:?}")
         };
-        match e.error {
-            Error::Http {
-                status: got, body, ..
-            } => {
-                assert_eq!(got, status);
-                assert!(body.contains("\"error\""), "{body}");
+        match &e.error {
+            Error::Http(h) => {
+                assert_eq!(h.status, status);
+                assert!(h.body.contains("\"error\""), "{}", h.body);
             }
             other => panic!("{other:?}"),
+        }
+        // The API's error object, parsed, and whether to try again.
+        let api = e.error.api_error().expect("parsed error body");
+        assert!(!api.message.is_empty() && !api.kind.is_empty(), "{api:?}");
+        match status {
+            401 => {
+                assert_eq!(api.code.as_deref(), Some("invalid_api_key"));
+                assert!(!e.error.is_retryable());
+            }
+            429 => {
+                assert_eq!(api.code.as_deref(), Some("rate_limit_exceeded"));
+                assert_eq!(e.error.retry_after(), Some(Duration::from_secs(1)));
+                assert!(e.error.is_retryable());
+            }
+            _ => {
+                assert_eq!(api.kind, "server_error");
+                assert_eq!(e.error.retry_after(), None);
+                assert!(e.error.is_retryable());
+            }
         }
     }
     // A wrong key is the server's 401.

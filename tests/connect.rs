@@ -146,17 +146,20 @@ async fn wrong_key_is_a_typed_401_with_the_body_and_no_key() {
         .await
         .unwrap_err();
     match &err {
-        Error::Http {
-            status: 401,
-            body,
-            url,
-        } => {
-            assert!(body.contains("invalid_api_key"), "{body}");
-            assert!(url.ends_with("/v1/realtime?model=gpt-realtime"));
+        Error::Http(h) if h.status == 401 => {
+            assert!(h.body.contains("invalid_api_key"), "{}", h.body);
+            assert!(h.url.ends_with("/v1/realtime?model=gpt-realtime"));
         }
         other => panic!("{other:?}"),
     }
     assert_eq!(err.status(), Some(401));
+    // The API's error object, parsed: a program can match on its code.
+    let api = err
+        .api_error()
+        .expect("the simulator answers with the API's error body");
+    assert_eq!(api.code.as_deref(), Some("invalid_api_key"));
+    assert_eq!(api.kind, "invalid_request_error");
+    assert!(!err.is_retryable());
     assert!(!format!("{err} {err:?}").contains("sk-wrong-secret-key"));
     assert_eq!(
         server.connections.load(std::sync::atomic::Ordering::SeqCst),
@@ -170,7 +173,7 @@ async fn not_found_refused_and_tls_failures_are_typed() {
     let err = connect(options(&server).base_url(format!("ws://{}/v2/nowhere", server.addr)))
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Http { status: 404, .. }), "{err:?}");
+    assert!(matches!(&err, Error::Http(h) if h.status == 404), "{err:?}");
 
     // Refused: a port with nothing listening.
     let port = {
@@ -461,7 +464,7 @@ async fn reconnects_replays_the_merged_session_and_flushes_the_queue() {
     match next(&mut rx).await.unwrap() {
         ServerEvent::Disconnected(d) => {
             assert!(d.will_reconnect, "{d:?}");
-            assert!(d.error.is_recoverable());
+            assert!(d.error.is_retryable());
         }
         other => panic!("{other:?}"),
     }

@@ -71,11 +71,13 @@ async fn client_secret_round_trip_and_errors() {
     .await
     .unwrap_err();
     match &err {
-        Error::Http {
-            status: 401, body, ..
-        } => assert!(body.contains("invalid_api_key")),
+        Error::Http(h) if h.status == 401 => assert!(h.body.contains("invalid_api_key")),
         other => panic!("{other:?}"),
     }
+    assert_eq!(
+        err.api_error().and_then(|a| a.code.as_deref()),
+        Some("invalid_api_key")
+    );
     assert!(!format!("{err} {err:?}").contains("sk-bad-key-999"));
 }
 

@@ -90,11 +90,13 @@ async fn wrong_key_gets_the_apis_401() {
     let err = connect(sim.connect_options().api_key("sk-nope"))
         .await
         .unwrap_err();
+    assert_eq!(
+        err.api_error().and_then(|a| a.code.as_deref()),
+        Some("invalid_api_key")
+    );
     match err {
-        Error::Http {
-            status: 401, body, ..
-        } => {
-            let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        Error::Http(h) if h.status == 401 => {
+            let body: serde_json::Value = serde_json::from_str(&h.body).unwrap();
             assert_eq!(body["error"]["code"], "invalid_api_key");
             assert_eq!(body["error"]["type"], "invalid_request_error");
         }
@@ -409,7 +411,7 @@ async fn scripted_drop_is_a_transport_loss() {
         "response.output_item.added"
     );
     match rx.recv().await.unwrap() {
-        ServerEvent::Disconnected(d) => assert!(d.error.is_recoverable(), "{:?}", d.error),
+        ServerEvent::Disconnected(d) => assert!(d.error.is_retryable(), "{:?}", d.error),
         other => panic!("{other:?}"),
     }
 }
@@ -597,7 +599,7 @@ async fn scripted_close_code_and_session_expiry() {
     match rx.recv().await.unwrap() {
         ServerEvent::Disconnected(d) => {
             assert_eq!(d.close_code, Some(1011));
-            assert!(d.error.is_recoverable());
+            assert!(d.error.is_retryable());
         }
         other => panic!("{other:?}"),
     }

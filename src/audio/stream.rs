@@ -50,9 +50,8 @@ pub fn stream(
 ) -> Result<(EventReceiver, Playback), Error> {
     options.validate()?;
     if tokio::runtime::Handle::try_current().is_err() {
-        return Err(Error::InvalidOption {
-            option: "runtime",
-            message: "audio::stream must be called inside a tokio runtime".into(),
+        return Err(Error::NoRuntime {
+            function: "audio::stream",
         });
     }
     let shared = Arc::new(Shared::new(options.volume));

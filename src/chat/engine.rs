@@ -176,9 +176,8 @@ pub fn start_request(
 ) -> Result<StopHandle, Error> {
     let (authorization, body) = options.prepare()?;
     if tokio::runtime::Handle::try_current().is_err() {
-        return Err(Error::InvalidOption {
-            option: "runtime",
-            message: "chat::start_request must be called inside a tokio runtime".into(),
+        return Err(Error::NoRuntime {
+            function: "chat::start_request",
         });
     }
     let token = CancellationToken::new();
@@ -269,12 +268,14 @@ impl Run {
             .map_err(|e| End::Fail(http_error(&url, e, self.options.http_timeout)))?;
         let status = resp.status();
         if !status.is_success() {
+            let headers = resp.headers().clone();
             let text = self.guard(resp.text()).await?.unwrap_or_default();
-            return Err(End::Fail(Error::Http {
-                status: status.as_u16(),
-                body: text,
+            return Err(End::Fail(Error::http_status(
+                status.as_u16(),
                 url,
-            }));
+                text,
+                Some(&headers),
+            )));
         }
         if !self.options.stream {
             let text = self

@@ -257,10 +257,10 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) {
         let e = api_error("Not found.", "invalid_request_error", None, None);
         return respond_json(&mut stream, 404, "", &e).await;
     }
-    if let Some(key) = &options.api_key
-        && header(&head, "authorization").and_then(|v| v.strip_prefix("Bearer "))
-            != Some(key.as_str())
-    {
+    let wrong_key = options.api_key.as_ref().is_some_and(|key| {
+        header(&head, "authorization").and_then(|v| v.strip_prefix("Bearer ")) != Some(key.as_str())
+    });
+    if wrong_key || options.fault == ChatFault::Status(401) {
         let e = api_error(
             "Incorrect API key provided.",
             "invalid_request_error",

@@ -121,16 +121,18 @@ pub async fn create_client_secret(options: ClientSecretOptions) -> Result<Client
         .await
         .map_err(|e| request_error(e, &url, options.timeout))?;
     let status = response.status();
+    let headers = response.headers().clone();
     let text = response
         .text()
         .await
         .map_err(|e| request_error(e, &url, options.timeout))?;
     if !status.is_success() {
-        return Err(Error::Http {
-            status: status.as_u16(),
-            body: text,
+        return Err(Error::http_status(
+            status.as_u16(),
             url,
-        });
+            text,
+            Some(&headers),
+        ));
     }
 
     #[derive(Deserialize)]

@@ -75,7 +75,12 @@ pub(crate) async fn handshake(options: &ConnectOptions, key: &ApiKey) -> Result<
                 .unwrap_or_default()
                 .into_owned();
             tracing::warn!(%url, status, "handshake refused");
-            Err(Error::Http { status, body, url })
+            Err(Error::http_status(
+                status,
+                url,
+                body,
+                Some(response.headers()),
+            ))
         }
         Ok(Err(e)) => Err(Error::Connect {
             url,
@@ -142,7 +147,7 @@ impl Task {
                 .options
                 .reconnect
                 .clone()
-                .filter(|_| error.is_recoverable());
+                .filter(|_| error.is_retryable());
             tracing::warn!(%error, will_reconnect = policy.is_some(), "connection lost");
             let Some(policy) = policy else {
                 self.deliver(ServerEvent::Disconnected(Disconnected::new(
@@ -379,7 +384,7 @@ impl Task {
                     }
                     Err(e) => last = Some(e),
                 },
-                Err(e) if !e.is_recoverable() => {
+                Err(e) if !e.is_retryable() => {
                     return Err(Some(Error::ReconnectFailed {
                         attempts: attempt,
                         last: Box::new(e),

@@ -96,10 +96,7 @@ fn compile(
     files
         .iter()
         .map(|&(ty, text)| {
-            let bad = |message: String| Error::InvalidResponse {
-                url: format!("schemas/{ty}.json"),
-                message,
-            };
+            let bad = |message: String| Error::InvalidSchema { name: ty, message };
             let schema: Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
             let v = jsonschema::validator_for(&schema).map_err(|e| bad(e.to_string()))?;
             Ok((ty, v))
