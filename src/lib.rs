@@ -11,5 +11,6 @@ pub mod mock;
 pub mod realtime;
 #[cfg(feature = "schema")]
 pub mod schema;
+mod time;
 
 pub use error::{ApiError, Error, HttpError};

@@ -14,6 +14,7 @@ use super::delta::{Accumulator, Choice, Delta, Names, ToolCall, Usage};
 use super::options::{Backpressure, ChatOptions, OnParseError};
 use super::sse::{SseEvent, SseParser};
 use crate::Error;
+use crate::time::{deadline_after, sleep_until};
 
 /// The most chunks gathered from ready body frames before they are handed over.
 const MAX_BURST: usize = 256;
@@ -245,9 +246,11 @@ impl Run {
     }
 
     fn idle_deadline(&self) -> Option<Instant> {
-        self.options
-            .channel_idle_timeout
-            .map(|d| self.last_delivery + d)
+        self.options.channel_idle_timeout.map(|d| {
+            self.last_delivery
+                .checked_add(d)
+                .unwrap_or_else(|| deadline_after(d))
+        })
     }
 
     async fn request(&mut self, authorization: String, body: serde_json::Value) -> Result<(), End> {
@@ -513,13 +516,6 @@ impl Run {
             }
         }
         Ok(())
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
     }
 }
 

@@ -20,7 +20,8 @@ use super::vad::Vad;
 use super::voice;
 use crate::Error;
 use crate::realtime::ConnectOptions;
-use crate::realtime::transport::merge;
+use crate::realtime::session_merge::merge;
+use crate::time::{deadline_after, sleep_until};
 
 /// A running simulator. Dropping it stops the server and its connections.
 #[derive(Debug)]
@@ -194,10 +195,7 @@ impl Session {
         let session = self.config.clone();
         self.emit(json!({ "type": "session.created", "session": session }))
             .await?;
-        let expiry = self
-            .options
-            .session_expires_after
-            .map(|d| Instant::now() + d);
+        let expiry = self.options.session_expires_after.map(deadline_after);
         loop {
             let due = self.queue.front().map(|(t, _)| *t);
             tokio::select! {
@@ -387,13 +385,6 @@ fn drop_nulls(v: &mut Value) {
         }
         Value::Array(a) => a.iter_mut().for_each(drop_nulls),
         _ => {}
-    }
-}
-
-pub(super) async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
     }
 }
 

@@ -77,7 +77,16 @@ struct SenderShared {
 /// happens while reconnecting).
 ///
 /// When every clone is dropped, or [`close`](Self::close) is called, the connection
-/// sends close code 1000; the receiver ends after the server's last event.
+/// sends close code 1000; the receiver ends after the server's last event. A
+/// [`WeakEventSender`] ([`downgrade`](Self::downgrade)) does not keep the connection open.
+///
+/// # Lost connections
+///
+/// `send` returning `Ok` means the event was queued, not that it was written. If the
+/// connection is then lost for good (no reconnect policy, or reconnecting gave up), the
+/// final [`Disconnected`](super::Disconnected) event says how many queued events were
+/// never written ([`unsent`](super::Disconnected::unsent)); with a reconnect policy they
+/// are written on the new connection.
 #[derive(Clone)]
 pub struct EventSender {
     tx: mpsc::Sender<Command>,
@@ -111,26 +120,52 @@ impl EventSender {
         }
     }
 
-    /// Sends one event. Returns once it is queued for writing, not when it is written.
+    /// Sends one event. Returns once it is queued for writing, not when it is written;
+    /// waits while [`send_capacity`](super::ConnectOptions::send_capacity) events are
+    /// already queued.
     ///
-    /// Errors: [`Error::ConnectionClosed`] after the connection ended,
-    /// [`Error::SendQueueFull`], [`Error::Serialize`].
+    /// # Errors
+    ///
+    /// [`Error::ConnectionClosed`] after the connection ended, [`Error::SendQueueFull`],
+    /// [`Error::Serialize`], and the check's error ([`Error::InvalidEvent`]) when one is
+    /// set.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: it waits for a free slot first and only then serialises and queues
+    /// the event, with no await in between. Dropped while waiting (in `select!` or
+    /// `timeout`), it has queued nothing and holds nothing; the event is dropped.
     pub async fn send(&self, event: impl Into<ClientEvent>) -> Result<(), Error> {
-        let Some(out) = self.prepare(event.into())? else {
-            return Ok(());
-        };
-        let n = out.text.len();
-        self.tx.send(Command::Send(out)).await.map_err(|_| {
-            self.shared.budget.release(n);
-            Error::ConnectionClosed
-        })
+        let permit = self
+            .tx
+            .reserve()
+            .await
+            .map_err(|_| Error::ConnectionClosed)?;
+        if let Some(out) = self.prepare(event.into())? {
+            permit.send(Command::Send(out));
+        }
+        Ok(())
     }
 
-    /// Sends one event from a thread that is not running async code (an audio thread,
+    /// A handle that does not keep the connection open; [`upgrade`](WeakEventSender::upgrade)
+    /// it to send.
+    pub fn downgrade(&self) -> WeakEventSender {
+        WeakEventSender {
+            tx: self.tx.downgrade(),
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Sends one event from a thread that is not running async code (a worker thread,
     /// say), waiting while the send queue is full.
     ///
-    /// Same errors as [`send`](Self::send). Panics if called from inside an async
-    /// context (use `send` there).
+    /// # Errors
+    ///
+    /// The same as [`send`](Self::send).
+    ///
+    /// # Panics
+    ///
+    /// If called from inside an async context (use `send` there).
     pub fn blocking_send(&self, event: impl Into<ClientEvent>) -> Result<(), Error> {
         let Some(out) = self.prepare(event.into())? else {
             return Ok(());
@@ -144,6 +179,11 @@ impl EventSender {
 
     /// Asks the connection to close (code 1000) after the events already sent, and waits
     /// until the close frame is written. The receiver still gets the server's last events.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: once the request is queued the connection closes whether or not this
+    /// future is still polled; dropped earlier, nothing was asked.
     pub async fn close(&self) -> Result<(), Error> {
         let (done, wait) = oneshot::channel();
         if self.tx.send(Command::Close(done)).await.is_err() {
@@ -191,6 +231,34 @@ impl EventSender {
             text: text.into(),
             session,
         }))
+    }
+}
+
+/// A [`EventSender`] that does not keep the connection open, from
+/// [`EventSender::downgrade`]: for tasks that send only while the user still holds the
+/// session (playback's barge-in, say).
+#[derive(Clone)]
+pub struct WeakEventSender {
+    tx: mpsc::WeakSender<Command>,
+    shared: Arc<SenderShared>,
+}
+
+impl std::fmt::Debug for WeakEventSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WeakEventSender").finish_non_exhaustive()
+    }
+}
+
+impl WeakEventSender {
+    /// A sender again, or `None` when every [`EventSender`] has been dropped (the
+    /// connection is closing or closed).
+    pub fn upgrade(&self) -> Option<EventSender> {
+        let tx = self.tx.upgrade()?;
+        Some(EventSender {
+            sink: PollSender::new(tx.clone()),
+            tx,
+            shared: self.shared.clone(),
+        })
     }
 }
 
@@ -244,6 +312,10 @@ impl EventReceiver {
     }
 
     /// The next event, or `None` once the connection has ended.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: dropped before it completes, no event was taken.
     pub async fn recv(&mut self) -> Option<ServerEvent> {
         let ev = self.rx.recv().await;
         self.done = ev.is_none();
@@ -296,6 +368,7 @@ mod tests {
     fn _assert_impls() {
         fn send_sync<T: Send + Sync>() {}
         send_sync::<EventSender>();
+        send_sync::<WeakEventSender>();
         send_sync::<EventReceiver>();
     }
 }

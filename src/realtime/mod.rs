@@ -1,7 +1,9 @@
 //! The Realtime API: typed events, [`connect`], and the session handles.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use futures_util::FutureExt;
 use tokio::sync::mpsc;
 
 mod client_secret;
@@ -10,11 +12,12 @@ mod events;
 pub mod g711;
 mod handle;
 mod options;
-pub(crate) mod transport;
+pub(crate) mod session_merge;
+mod transport;
 
 pub use client_secret::{ClientSecret, ClientSecretOptions, create_client_secret};
 pub use events::*;
-pub use handle::{EventReceiver, EventSender};
+pub use handle::{EventReceiver, EventSender, WeakEventSender};
 pub use options::{
     ApiKey, AuthScheme, ConnectOptions, EventCheck, IncomingHook, OutgoingHook, ReconnectPolicy,
 };
@@ -28,6 +31,11 @@ use crate::Error;
 /// and the server's body, an unreachable server as [`Error::Connect`]. On success one
 /// background task owns the socket; it ends when the connection closes and every handle
 /// is dropped.
+///
+/// # Cancel safety
+///
+/// Cancel-safe: dropped before it completes, the half-open socket is dropped with it and
+/// no task is left behind.
 ///
 /// ```no_run
 /// use vivavoce::realtime::{connect, ConnectOptions, Item, ConversationItemCreate, ResponseCreate, ServerEvent};
@@ -54,8 +62,15 @@ pub async fn connect(options: ConnectOptions) -> Result<(EventSender, EventRecei
     let budget = Arc::new(handle::SendBudget::new(options.send_queue_bytes));
     let outgoing = options.outgoing.clone();
     let check = options.check.clone();
-    let task = transport::Task::new(options, key, cmd_rx, evt_tx, budget.clone());
-    tokio::spawn(task.run(ws));
+    let task = transport::Task::new(options, key, cmd_rx, evt_tx.clone(), budget.clone());
+    tokio::spawn(async move {
+        // A bug in the task must not end the receiver silently.
+        if AssertUnwindSafe(task.run(ws)).catch_unwind().await.is_err() {
+            let error = Error::transport(std::io::Error::other("the connection task failed"));
+            let lost = Disconnected::new(error, None, false, 0);
+            let _ = evt_tx.send(ServerEvent::Disconnected(lost)).await;
+        }
+    });
     Ok((
         EventSender::new(cmd_tx, budget, outgoing, check),
         EventReceiver::new(evt_rx),

@@ -133,7 +133,8 @@ impl ReconnectPolicy {
         self
     }
 
-    /// The wait before `attempt` (1-based), with jitter.
+    /// The wait before `attempt` (1-based), with jitter. Any durations work, up to
+    /// `Duration::MAX` (the wait saturates).
     pub(crate) fn backoff(&self, attempt: u32) -> Duration {
         let exp = self
             .multiplier
@@ -141,7 +142,21 @@ impl ReconnectPolicy {
             .powi(attempt.saturating_sub(1).min(64) as i32);
         let base = self.initial_backoff.as_secs_f64() * exp;
         let capped = base.min(self.max_backoff.as_secs_f64());
-        Duration::from_secs_f64(capped * (1.0 - 0.5 * fastrand::f64()))
+        let jittered = capped * (1.0 - 0.5 * fastrand::f64());
+        Duration::try_from_secs_f64(jittered).unwrap_or(self.max_backoff)
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        if !self.multiplier.is_finite() || self.multiplier < 1.0 {
+            return Err(Error::InvalidOption {
+                option: "reconnect.multiplier",
+                message: format!(
+                    "must be a finite number of at least 1.0, not {}",
+                    self.multiplier
+                ),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -193,14 +208,17 @@ pub struct ConnectOptions {
     /// Most bytes of events accepted but not yet written, e.g. while reconnecting
     /// (default 16 MiB). Past it, `send` fails with [`Error::SendQueueFull`].
     pub send_queue_bytes: usize,
-    /// How often to ping the server. Default `Some(20 s)`; `None` never pings.
+    /// How often to ping the server. Default `Some(20 s)`; `None` never pings. Must be
+    /// above zero; any larger value works (up to `Duration::MAX`, which never pings).
     pub ping_interval: Option<Duration>,
     /// How long to wait for any frame after a ping before the connection is declared dead.
-    /// Default 10 s.
+    /// Default 10 s. Must be above zero.
     pub pong_timeout: Duration,
-    /// Time limit of the TCP, TLS and WebSocket handshake. Default 15 s.
+    /// Time limit of the TCP, TLS and WebSocket handshake. Default 15 s. Must be above
+    /// zero.
     pub connect_timeout: Duration,
-    /// How long to wait for the server's close frame after ours. Default 5 s.
+    /// How long to wait for the server's close frame after ours. Default 5 s; zero does
+    /// not wait.
     pub close_timeout: Duration,
     /// Reconnect after a recoverable loss. Default `None`: a loss ends the receiver.
     pub reconnect: Option<ReconnectPolicy>,
@@ -437,6 +455,15 @@ impl ConnectOptions {
                 "must be longer than zero (use None to turn pings off)",
             );
         }
+        if self.pong_timeout.is_zero() {
+            return bad("pong_timeout", "must be longer than zero");
+        }
+        if self.connect_timeout.is_zero() {
+            return bad("connect_timeout", "must be longer than zero");
+        }
+        if let Some(policy) = &self.reconnect {
+            policy.validate()?;
+        }
         let url = self.url();
         if !(url.starts_with("ws://") || url.starts_with("wss://")) {
             return Err(Error::InvalidOption {
@@ -549,6 +576,41 @@ mod tests {
                 b20 >= Duration::from_millis(500) && b20 <= Duration::from_millis(1000),
                 "{b20:?}"
             );
+        }
+    }
+
+    #[test]
+    fn backoff_saturates_and_bad_multipliers_are_refused() {
+        let p = ReconnectPolicy::default()
+            .initial_backoff(Duration::MAX)
+            .max_backoff(Duration::MAX)
+            .multiplier(f64::MAX);
+        for attempt in [1, 2, 64, u32::MAX] {
+            assert!(p.backoff(attempt) >= Duration::from_secs(1 << 40));
+        }
+        let p = ReconnectPolicy::default().max_backoff(Duration::MAX);
+        assert!(p.backoff(1) <= Duration::from_millis(250));
+        for m in [f64::NAN, f64::INFINITY, 0.5] {
+            let err = ConnectOptions::default()
+                .reconnect(Some(ReconnectPolicy::default().multiplier(m)))
+                .validate()
+                .unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::InvalidOption {
+                        option: "reconnect.multiplier",
+                        ..
+                    }
+                ),
+                "{m}: {err}"
+            );
+        }
+        for o in [
+            ConnectOptions::default().pong_timeout(Duration::ZERO),
+            ConnectOptions::default().connect_timeout(Duration::ZERO),
+        ] {
+            assert!(matches!(o.validate(), Err(Error::InvalidOption { .. })));
         }
     }
 

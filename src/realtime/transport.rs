@@ -20,7 +20,9 @@ use super::decode::parse_server_event;
 use super::events::{Disconnected, Reconnected, ServerEvent};
 use super::handle::{Command, Outgoing, SendBudget};
 use super::options::{ApiKey, AuthScheme, ConnectOptions, ReconnectPolicy};
+use super::session_merge::merge;
 use crate::Error;
+use crate::time::{deadline_after, sleep_until};
 
 pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -150,22 +152,30 @@ impl Task {
                 .filter(|_| error.is_retryable());
             tracing::warn!(%error, will_reconnect = policy.is_some(), "connection lost");
             let Some(policy) = policy else {
+                let unsent = self.abandon();
                 self.deliver(ServerEvent::Disconnected(Disconnected::new(
-                    error, code, false,
+                    error, code, false, unsent,
                 )))
                 .await;
                 break;
             };
             self.deliver(ServerEvent::Disconnected(Disconnected::new(
-                error, code, true,
+                error, code, true, 0,
             )))
             .await;
             match self.reconnect(&policy).await {
                 Ok(new_ws) => ws = new_ws,
-                Err(None) => break,
+                Err(None) => {
+                    let unsent = self.abandon();
+                    if unsent > 0 {
+                        tracing::debug!(unsent, "closed while reconnecting: events not sent");
+                    }
+                    break;
+                }
                 Err(Some(error)) => {
+                    let unsent = self.abandon();
                     self.deliver(ServerEvent::Disconnected(Disconnected::new(
-                        error, None, false,
+                        error, None, false, unsent,
                     )))
                     .await;
                     break;
@@ -177,6 +187,30 @@ impl Task {
         }
     }
 
+    /// Gives up on every event accepted and not yet written: stops taking commands, and
+    /// returns how many there were (the final `Disconnected` reports them).
+    fn abandon(&mut self) -> usize {
+        self.cmd_rx.close();
+        let mut unsent = 0;
+        for out in self.backlog.drain(..) {
+            self.budget.release(out.text.len());
+            unsent += 1;
+        }
+        while let Ok(cmd) = self.cmd_rx.try_recv() {
+            match cmd {
+                Command::Send(out) => {
+                    self.budget.release(out.text.len());
+                    unsent += 1;
+                }
+                Command::Close(done) => self.close_waiters.push(done),
+            }
+        }
+        if unsent > 0 {
+            tracing::warn!(unsent, "connection lost: queued events were not sent");
+        }
+        unsent
+    }
+
     /// Delivers a local event, waiting for room; dropped if the receiver is gone.
     async fn deliver(&self, event: ServerEvent) {
         let _ = self.evt_tx.send(event).await;
@@ -185,11 +219,8 @@ impl Task {
     /// Runs one connection until it closes or is lost.
     async fn drive(&mut self, ws: &mut Ws) -> End {
         let pong_timeout = self.options.pong_timeout;
-        let mut ping = self.options.ping_interval.map(|every| {
-            let mut i = tokio::time::interval_at(Instant::now() + every, every);
-            i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            i
-        });
+        let ping_interval = self.options.ping_interval;
+        let mut next_ping = ping_interval.map(deadline_after);
         let mut pong_deadline: Option<Instant> = None;
         let mut close_deadline: Option<Instant> = None;
         // Events waiting for room in the receiver's channel (a checked event may bring
@@ -212,13 +243,13 @@ impl Task {
                     }
                     // Time spent waiting for the receiver does not count against the pong.
                     if let Some(d) = pong_deadline {
-                        pong_deadline = Some(d.max(Instant::now() + pong_timeout));
+                        pong_deadline = Some(d.max(deadline_after(pong_timeout)));
                     }
                     continue;
                 }
                 cmd = self.cmd_rx.recv(), if close_deadline.is_none() => Step::Command(cmd),
                 msg = ws.next(), if pending.is_empty() => Step::Frame(msg),
-                _ = async { ping.as_mut().expect("guarded").tick().await }, if ping.is_some() && close_deadline.is_none() => Step::Ping,
+                _ = sleep_until(next_ping), if next_ping.is_some() && close_deadline.is_none() => Step::Ping,
                 _ = sleep_until(pong_deadline), if pong_deadline.is_some() && pending.is_empty() => {
                     return End::Lost(Error::PongTimeout(pong_timeout), None);
                 }
@@ -243,7 +274,8 @@ impl Task {
                     if let Err(e) = ws.send(Message::Ping(Default::default())).await {
                         return End::Lost(Error::transport(e), None);
                     }
-                    pong_deadline.get_or_insert(Instant::now() + pong_timeout);
+                    pong_deadline.get_or_insert_with(|| deadline_after(pong_timeout));
+                    next_ping = ping_interval.map(deadline_after);
                 }
                 Step::Frame(msg) => {
                     pong_deadline = None; // Any frame shows the peer is alive.
@@ -309,11 +341,15 @@ impl Task {
         }
     }
 
+    /// Writes one event. One that fails goes back to the front of the backlog: written
+    /// first after a reconnect, or counted as unsent.
     async fn write(&mut self, ws: &mut Ws, out: Outgoing) -> Result<(), Error> {
         let n = out.text.len();
-        let result = ws.send(Message::Text(out.text)).await;
+        if let Err(e) = ws.send(Message::Text(out.text.clone())).await {
+            self.backlog.push_front(out);
+            return Err(Error::transport(e));
+        }
         self.budget.release(n);
-        result.map_err(Error::transport)?;
         self.remember_session(out.session);
         Ok(())
     }
@@ -344,7 +380,7 @@ impl Task {
             tracing::debug!(bytes = out.text.len(), "event sent after close was dropped");
             self.budget.release(out.text.len());
         }
-        Instant::now() + self.options.close_timeout
+        deadline_after(self.options.close_timeout)
     }
 
     /// Tries to connect again. `Err(None)`: every handle closed meanwhile; `Err(Some(e))`:
@@ -353,7 +389,7 @@ impl Task {
         let lost_at = Instant::now();
         let mut last = None;
         for attempt in 1..=policy.max_attempts.max(1) {
-            let wait_until = Instant::now() + policy.backoff(attempt);
+            let wait_until = deadline_after(policy.backoff(attempt));
             loop {
                 tokio::select! {
                     _ = tokio::time::sleep_until(wait_until) => break,
@@ -425,55 +461,5 @@ impl Task {
             flushed += 1;
         }
         Ok((replayed, flushed))
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Merges `patch` into `target`: objects key by key, recursively; anything else
-/// (including `null`, which turns a setting off) replaces.
-pub(crate) fn merge(target: &mut Value, patch: Value) {
-    match (target, patch) {
-        (Value::Object(t), Value::Object(p)) => {
-            for (k, v) in p {
-                match t.get_mut(&k) {
-                    Some(existing) if existing.is_object() && v.is_object() => merge(existing, v),
-                    _ => {
-                        t.insert(k, v);
-                    }
-                }
-            }
-        }
-        (t, p) => *t = p,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn merge_keeps_earlier_fields_and_explicit_nulls() {
-        let mut s = json!({"type": "realtime", "instructions": "a", "audio": {"output": {"voice": "marin"}}});
-        merge(
-            &mut s,
-            json!({"audio": {"input": {"turn_detection": null}}, "instructions": "b"}),
-        );
-        assert_eq!(
-            s,
-            json!({"type": "realtime", "instructions": "b",
-                   "audio": {"output": {"voice": "marin"}, "input": {"turn_detection": null}}})
-        );
-        merge(
-            &mut s,
-            json!({"audio": {"input": {"turn_detection": {"type": "server_vad"}}}}),
-        );
-        assert_eq!(s["audio"]["input"]["turn_detection"]["type"], "server_vad");
     }
 }

@@ -22,17 +22,26 @@ pub struct Disconnected {
     pub close_code: Option<u16>,
     /// Whether a reconnect is being attempted.
     pub will_reconnect: bool,
+    /// Events that `send` accepted and that were never written, now dropped: always 0
+    /// while `will_reconnect` (they are written on the new connection).
+    pub unsent: usize,
 }
 
 impl Disconnected {
     /// The `type` local disconnect events serialise with.
     pub const TYPE: &'static str = "vivavoce.disconnected";
 
-    pub(crate) fn new(error: Error, close_code: Option<u16>, will_reconnect: bool) -> Self {
+    pub(crate) fn new(
+        error: Error,
+        close_code: Option<u16>,
+        will_reconnect: bool,
+        unsent: usize,
+    ) -> Self {
         Disconnected {
             error,
             close_code,
             will_reconnect,
+            unsent,
         }
     }
 }
@@ -63,6 +72,7 @@ impl PartialEq for Disconnected {
         self.error.to_string() == other.error.to_string()
             && self.close_code == other.close_code
             && self.will_reconnect == other.will_reconnect
+            && self.unsent == other.unsent
     }
 }
 

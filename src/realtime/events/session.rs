@@ -297,6 +297,16 @@ pub struct SessionUpdate {
     pub session: Session,
 }
 
+impl SessionUpdate {
+    /// A `session.update` with these fields to change.
+    pub fn new(session: Session) -> Self {
+        SessionUpdate {
+            event_id: None,
+            session,
+        }
+    }
+}
+
 super::server_event! {
     /// `session.created` (server): the first event of every connection.
     pub struct SessionCreated {
