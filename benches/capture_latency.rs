@@ -15,14 +15,17 @@ async fn run(name: &str, interval: Duration, with_playback: bool, processing: Pr
         .await
         .unwrap();
     let (tx, rx) = connect(sim.connect_options()).await.unwrap();
-    let (_events, playback) = stream(rx, PlaybackOptions::new(tx.clone())).unwrap();
-    let mut options = CaptureOptions::default()
+    let (_events, playback) = stream(rx, PlaybackOptions::new(tx.clone())).await.unwrap();
+    let reference = if with_playback {
+        playback.echo_reference()
+    } else {
+        None
+    };
+    let options = CaptureOptions::default()
         .interval(interval)
-        .processing(processing);
-    if with_playback {
-        options.reference = playback.echo_reference();
-    }
-    let capture = capture_audio(tx.clone(), options).unwrap();
+        .processing(processing)
+        .reference(reference);
+    let capture = capture_audio(tx.clone(), options).await.unwrap();
     tokio::time::sleep(Duration::from_secs(5)).await;
     capture.stop().await.unwrap();
     let m = capture.metrics();

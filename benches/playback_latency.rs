@@ -26,7 +26,7 @@ async fn measure(prebuffer: Duration, rate: Option<u32>, runs: usize) -> (Vec<Du
     if let Some(r) = rate {
         options = options.sample_rate(r);
     }
-    let (mut events, playback) = stream(rx, options).unwrap();
+    let (mut events, playback) = stream(rx, options).await.unwrap();
     let mut out = Vec::new();
     for _ in 0..runs {
         tx.send(ConversationItemCreate::new(Item::user_text("Hello.")))

@@ -8,7 +8,7 @@
 use std::io::Write;
 
 use vivavoce::Error;
-use vivavoce::audio::{OutputTarget, Playback, PlaybackOptions, stream};
+use vivavoce::audio::{OutputTarget, Playback, PlaybackOptions};
 use vivavoce::mock::{RealtimeSimulator, SimulatorOptions};
 use vivavoce::realtime::{
     ConnectOptions, ConversationItemCreate, EventReceiver, EventSender, Item, ResponseCreate,
@@ -34,21 +34,19 @@ async fn main() -> Result<(), Error> {
         (Some(sim), options)
     };
 
-    let (tx, rx) = connect(options.clone()).await?;
-    // Audio goes to the speakers; every other event comes back here.
-    let (tx, (events, playback)) = match stream(rx, PlaybackOptions::new(tx.clone())) {
-        Ok(x) => (tx, x),
+    let (tx, rx) = connect(options).await?;
+    // Open the speakers first: without a sound device, fall back to a file.
+    let playback = match Playback::open(PlaybackOptions::new(tx.clone())).await {
+        Ok(playback) => playback,
         Err(Error::NoAudioDevice { .. }) => {
             println!("no sound device here: the reply goes to quickstart.wav");
-            // `stream` took the receiver: start a fresh session for the file.
-            tx.close().await?;
-            let (tx, rx) = connect(options).await?;
             let target = OutputTarget::wav("quickstart.wav");
-            let out = stream(rx, PlaybackOptions::new(tx.clone()).target(target))?;
-            (tx, out)
+            Playback::open(PlaybackOptions::new(tx.clone()).target(target)).await?
         }
         Err(e) => return Err(e),
     };
+    // Audio goes to the output; every other event comes back here.
+    let events = playback.attach(rx);
     println!("playing on {}", playback.output().name);
     converse(&prompt, tx, events, playback).await
 }
@@ -86,6 +84,6 @@ async fn converse(
         }
         std::io::stdout().flush().ok();
     }
-    playback.stop();
+    playback.stop().await;
     tx.close().await
 }

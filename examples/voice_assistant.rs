@@ -27,10 +27,10 @@ async fn main() -> Result<(), vivavoce::Error> {
     };
     let (tx, rx) = connect(options).await?;
     // Server VAD is the default: it hears the turns; barge-in is on by default.
-    let (mut events, playback) = stream(rx, PlaybackOptions::new(tx.clone()))?;
-    let mut capture_options = CaptureOptions::default();
-    capture_options.reference = playback.echo_reference();
-    let capture = capture_audio(tx.clone(), capture_options)?;
+    let (mut events, playback) = stream(rx, PlaybackOptions::new(tx.clone())).await?;
+    // What the speakers play is the echo canceller's far end.
+    let mic = CaptureOptions::default().reference(playback.echo_reference());
+    let capture = capture_audio(tx.clone(), mic).await?;
     println!(
         "listening on {} ({} Hz), playing on {} — speak; Ctrl-C to quit",
         capture.input().name,
@@ -63,6 +63,6 @@ async fn main() -> Result<(), vivavoce::Error> {
         capture.processor(),
         m.processing_mean
     );
-    playback.stop();
+    playback.stop().await;
     tx.close().await
 }

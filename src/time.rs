@@ -13,6 +13,11 @@ pub(crate) fn deadline_after(d: Duration) -> Instant {
     now.checked_add(d).unwrap_or(now + FAR)
 }
 
+/// `at + d` for a `std` instant, saturating the same way.
+pub(crate) fn std_after(at: std::time::Instant, d: Duration) -> std::time::Instant {
+    at.checked_add(d).unwrap_or(at + FAR)
+}
+
 /// Sleeps until `deadline`, or forever without one (for an optional `select!` branch).
 ///
 /// Cancel-safe: it holds nothing.
@@ -32,5 +37,11 @@ mod tests {
         let now = Instant::now();
         let at = deadline_after(Duration::MAX);
         assert!(at > now + Duration::from_secs(86_400 * 365));
+        let s = std::time::Instant::now();
+        assert!(std_after(s, Duration::MAX) > s + Duration::from_secs(86_400 * 365));
+        assert_eq!(
+            std_after(s, Duration::from_secs(1)),
+            s + Duration::from_secs(1)
+        );
     }
 }

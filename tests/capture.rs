@@ -124,7 +124,7 @@ async fn a_wav_source_arrives_exactly_and_stop_flushes_the_last_chunk() {
     // 1.234 s: not a whole number of 20 ms chunks nor of 10 ms frames.
     let voice: Vec<f32> = pcm_to_f32(&synthesize("hello there, how are you"))[..29_616].to_vec();
     let options = from_file("voice24.wav", 24_000, 1, &voice);
-    let capture = capture_audio(tx.clone(), options).unwrap();
+    let capture = capture_audio(tx.clone(), options).await.unwrap();
     wait_ended(&capture).await;
     capture.stop().await.unwrap();
     let got = appended(&sent);
@@ -158,7 +158,7 @@ async fn a_stereo_44_1_khz_source_is_downmixed_and_resampled() {
     // Left and right differ; their mean is the tone.
     let stereo: Vec<f32> = mono.iter().flat_map(|&x| [x * 1.5, x * 0.5]).collect();
     let options = from_file("stereo44.wav", 44_100, 2, &stereo);
-    let capture = capture_audio(tx.clone(), options).unwrap();
+    let capture = capture_audio(tx.clone(), options).await.unwrap();
     assert_eq!(
         (capture.input().sample_rate, capture.input().channels),
         (44_100, 2)
@@ -182,7 +182,7 @@ async fn g711_input_is_encoded_at_8_khz() {
     let (tx, _rx, sent) = session(&sim).await;
     let options = from_file("tone-ulaw.wav", 24_000, 1, &tone(24_000, 440.0, 0.5, 0.3))
         .format(AudioFormat::Pcmu);
-    let capture = capture_audio(tx.clone(), options).unwrap();
+    let capture = capture_audio(tx.clone(), options).await.unwrap();
     wait_ended(&capture).await;
     capture.stop().await.unwrap();
     let bytes = appended_bytes(&sent);
@@ -200,7 +200,7 @@ async fn mute_sends_silence_and_the_meter_reads_the_level() {
     let sim = simulator().await;
     let (tx, _rx, sent) = session(&sim).await;
     let options = from_file("tone-2s.wav", 24_000, 1, &tone(24_000, 440.0, 2.0, 0.1));
-    let capture = capture_audio(tx.clone(), options).unwrap();
+    let capture = capture_audio(tx.clone(), options).await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let level = capture.level();
     // A sine of peak 0.1 (−20 dBFS) has an RMS of −23 dBFS.
@@ -233,7 +233,10 @@ async fn push_to_talk_sends_commit_response_and_clear_in_order() {
     tx.send(rig::push_to_talk_session()).await.unwrap();
     let voice = synthesize("a long question to push and talk over the wire");
     let options = from_file("ptt.wav", 24_000, 1, &pcm_to_f32(&voice));
-    let ptt = PushToTalk::new(capture_audio(tx.clone(), options).unwrap(), tx.clone());
+    let ptt = PushToTalk::new(
+        capture_audio(tx.clone(), options).await.unwrap(),
+        tx.clone(),
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(appended(&sent).is_empty(), "nothing before the press");
     ptt.press();
@@ -301,7 +304,7 @@ async fn no_such_microphone_is_a_typed_error() {
     let (tx, _rx, _) = session(&sim).await;
     let options =
         CaptureOptions::default().source(InputSource::Device("no-such-mic-anywhere".into()));
-    match capture_audio(tx, options) {
+    match capture_audio(tx, options).await {
         Err(Error::NoAudioDevice {
             direction: "input",
             name: Some(n),
@@ -323,7 +326,7 @@ async fn capture_from_device(
         .source(source)
         .processing(Processing::PassThrough);
     options.sample_rate = rate;
-    let capture = capture_audio(tx, options).unwrap();
+    let capture = capture_audio(tx, options).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     rig::play_into(feed, wav).wait();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -369,16 +372,16 @@ async fn echo_is_cancelled_end_to_end_and_the_user_still_gets_through() {
         .unwrap();
     // Session A: playback, and capture with echo cancellation against the playback.
     let (tx, rx, sent_a) = session(&sim).await;
-    let (mut events, playback) = stream(rx, PlaybackOptions::new(tx.clone())).unwrap();
-    let mut options = CaptureOptions::default();
-    options.reference = playback.echo_reference();
-    let capture = capture_audio(tx.clone(), options).unwrap();
+    let (mut events, playback) = stream(rx, PlaybackOptions::new(tx.clone())).await.unwrap();
+    let options = CaptureOptions::default().reference(playback.echo_reference());
+    let capture = capture_audio(tx.clone(), options).await.unwrap();
     // Session B: the same microphone without processing, to measure the echo.
     let (tx_b, mut rx_b, sent_b) = session(&sim).await;
     let raw = capture_audio(
         tx_b,
         CaptureOptions::default().processing(Processing::PassThrough),
     )
+    .await
     .unwrap();
 
     tx.send(ConversationItemCreate::new(Item::user_text(

@@ -80,8 +80,9 @@ fn compare(recorded: &[f32], rate: u32, sent: &[i16]) -> (usize, f64) {
 async fn simulator_audio_plays_in_order_without_gaps() {
     let _rig = rig::rig();
     let (_sim, tx, rx) = session(SimulatorOptions::default()).await;
-    let (mut events, playback) =
-        stream(rx, PlaybackOptions::new(tx.clone()).forward_audio(true)).unwrap();
+    let (mut events, playback) = stream(rx, PlaybackOptions::new(tx.clone()).forward_audio(true))
+        .await
+        .unwrap();
     assert_eq!(playback.output().sample_rate, 48_000);
     let rec = Recorder::start("speaker", 48_000).await;
     ask(&tx).await;
@@ -143,8 +144,9 @@ fn cut_point(recorded: &[f32], expected: &[f32], offset: usize, rate: u32) -> (f
 async fn barge_in_truncates_at_what_was_heard() {
     let _rig = rig::rig();
     let (_sim, tx, rx) = session(SimulatorOptions::default().reply_text(LONG)).await;
-    let (mut events, playback) =
-        stream(rx, PlaybackOptions::new(tx.clone()).forward_audio(true)).unwrap();
+    let (mut events, playback) = stream(rx, PlaybackOptions::new(tx.clone()).forward_audio(true))
+        .await
+        .unwrap();
     let rec = Recorder::start("speaker", 48_000).await;
     ask(&tx).await;
     let (_, mut sent) = collect(&mut events, |e| {
@@ -206,7 +208,7 @@ async fn clear_stops_within_one_period_and_the_next_response_plays() {
         .reply_text(LONG)
         .pace(Pace::Fast);
     let (_sim, tx, rx) = session(options).await;
-    let (mut events, playback) = stream(rx, PlaybackOptions::new(tx.clone())).unwrap();
+    let (mut events, playback) = stream(rx, PlaybackOptions::new(tx.clone())).await.unwrap();
     ask(&tx).await;
     collect(&mut events, is_done).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -266,8 +268,9 @@ async fn clear_stops_within_one_period_and_the_next_response_plays() {
 async fn drain_resolves_right_after_the_last_sample() {
     let _rig = rig::rig();
     let (_sim, tx, rx) = session(SimulatorOptions::default().pace(Pace::Fast)).await;
-    let (mut events, playback) =
-        stream(rx, PlaybackOptions::new(tx.clone()).forward_audio(true)).unwrap();
+    let (mut events, playback) = stream(rx, PlaybackOptions::new(tx.clone()).forward_audio(true))
+        .await
+        .unwrap();
     ask(&tx).await;
     let (_, sent) = collect(&mut events, is_done).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -310,7 +313,7 @@ async fn plays_on_a_named_44_1_khz_device() {
         .target(OutputTarget::Device("speaker44".into()))
         .sample_rate(44_100)
         .forward_audio(true);
-    let (mut events, playback) = stream(rx, options).unwrap();
+    let (mut events, playback) = stream(rx, options).await.unwrap();
     assert_eq!(playback.output().sample_rate, 44_100);
     assert_eq!(playback.output().name, "speaker44");
     let rec = Recorder::start("speaker44", 44_100).await;
@@ -329,7 +332,9 @@ async fn push_to_talk_interrupt_truncates_and_cancels() {
     let _rig = rig::rig();
     let (_sim, tx, rx) = session(SimulatorOptions::default().reply_text(LONG)).await;
     tx.send(rig::push_to_talk_session()).await.unwrap();
-    let (mut events, playback) = stream(rx, PlaybackOptions::default().barge_in(false)).unwrap();
+    let (mut events, playback) = stream(rx, PlaybackOptions::default().barge_in(false))
+        .await
+        .unwrap();
     collect(&mut events, |e| matches!(e, ServerEvent::SessionUpdated(_))).await;
     ask(&tx).await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
@@ -358,7 +363,7 @@ async fn push_to_talk_interrupt_truncates_and_cancels() {
 async fn pause_holds_the_position_and_resume_continues() {
     let _rig = rig::rig();
     let (_sim, tx, rx) = session(SimulatorOptions::default().pace(Pace::Fast)).await;
-    let (mut events, playback) = stream(rx, PlaybackOptions::new(tx.clone())).unwrap();
+    let (mut events, playback) = stream(rx, PlaybackOptions::new(tx.clone())).await.unwrap();
     ask(&tx).await;
     collect(&mut events, is_done).await;
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -373,7 +378,7 @@ async fn pause_holds_the_position_and_resume_continues() {
     playback.resume();
     playback.drain().await.unwrap();
     assert!(playback.metrics().played > at);
-    playback.stop();
+    playback.stop().await;
     assert!(
         playback.drain().await.is_err(),
         "stopped playback cannot drain"
@@ -397,11 +402,12 @@ async fn a_wav_file_sink_records_exactly_what_was_sent() {
             .target(target)
             .forward_audio(true),
     )
+    .await
     .unwrap();
     ask(&tx).await;
     let (_, sent) = collect(&mut events, is_done).await;
     playback.drain().await.unwrap();
-    playback.stop();
+    playback.stop().await;
     let written: Vec<i16> = hound::WavReader::open(&path)
         .unwrap()
         .samples::<i16>()
@@ -423,7 +429,7 @@ async fn a_wav_file_sink_records_exactly_what_was_sent() {
 async fn no_such_device_is_a_typed_error() {
     let (_sim, _tx, rx) = session(SimulatorOptions::default()).await;
     let target = OutputTarget::Device("no-such-device-anywhere".into());
-    match stream(rx, PlaybackOptions::default().target(target)) {
+    match stream(rx, PlaybackOptions::default().target(target)).await {
         Err(Error::NoAudioDevice {
             direction: "output",
             name: Some(n),
@@ -442,7 +448,7 @@ fn no_audio_server_is_a_typed_error() {
         let rt = tokio::runtime::Runtime::new().unwrap();
         rt.block_on(async {
             let (_sim, _tx, rx) = session(SimulatorOptions::default()).await;
-            match stream(rx, PlaybackOptions::default()) {
+            match stream(rx, PlaybackOptions::default()).await {
                 Err(e @ Error::NoAudioDevice { .. }) => {
                     let msg = e.to_string();
                     assert!(msg.contains("start an audio server"), "{msg}");
@@ -474,7 +480,7 @@ fn no_audio_server_is_a_typed_error() {
 #[tokio::test]
 async fn bad_options_are_refused_before_any_device_is_opened() {
     let (_sim, _tx, rx) = session(SimulatorOptions::default()).await;
-    match stream(rx, PlaybackOptions::default().volume(9.0)) {
+    match stream(rx, PlaybackOptions::default().volume(9.0)).await {
         Err(Error::InvalidOption {
             option: "volume", ..
         }) => {}
@@ -497,6 +503,7 @@ async fn echo_reference_is_what_was_played_with_play_times() {
             .forward_audio(true)
             .volume(0.5),
     )
+    .await
     .unwrap();
     let mut reference = playback.echo_reference().expect("first call gets it");
     assert!(playback.echo_reference().is_none(), "only one consumer");
@@ -552,8 +559,9 @@ async fn a_wav_sink_that_cannot_be_written_is_a_lost_device() {
         sample_rate: 24_000,
         channels: 1,
     };
-    let (mut events, playback) =
-        stream(rx, PlaybackOptions::new(tx.clone()).target(target)).unwrap();
+    let (mut events, playback) = stream(rx, PlaybackOptions::new(tx.clone()).target(target))
+        .await
+        .unwrap();
     ask(&tx).await;
     collect(&mut events, is_done).await;
     let drained = tokio::time::timeout(Duration::from_secs(10), playback.drain())
@@ -578,7 +586,7 @@ async fn play_to_wav(
     let options = PlaybackOptions::new(tx.clone())
         .target(target)
         .forward_audio(true);
-    let (mut events, playback) = stream(rx, options).unwrap();
+    let (mut events, playback) = stream(rx, options).await.unwrap();
     for event in setup {
         tx.send(event).await.unwrap();
     }
@@ -599,7 +607,7 @@ async fn play_to_wav(
         }
     }
     playback.drain().await.unwrap();
-    playback.stop();
+    playback.stop().await;
     let wav = hound::WavReader::open(&path)
         .unwrap()
         .samples::<i16>()

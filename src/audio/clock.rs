@@ -7,6 +7,14 @@
 
 use std::time::{Duration, Instant};
 
+/// One callback's position on a device clock: the index of its first frame, and the
+/// instant that frame was played (output) or captured (input).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mark {
+    pub frame: u64,
+    pub at: Instant,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct DeviceClock {
     rate: f64,

@@ -324,3 +324,17 @@ pub(crate) fn spawn<T: Send + 'static>(
             message: format!("could not start the {name} thread: {e}"),
         })
 }
+
+/// Waits for an audio thread that was told to stop, without blocking an async thread:
+/// inside a tokio runtime on its blocking pool (a runtime shutting down waits for it, so a
+/// WAV file is completed before the program ends), elsewhere right here.
+pub(crate) fn finish_off_thread(join: std::thread::JoinHandle<()>) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn_blocking(move || {
+            let _ = join.join();
+        })),
+        Err(_) => {
+            let _ = join.join();
+        }
+    }
+}

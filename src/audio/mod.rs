@@ -1,9 +1,10 @@
 //! Native audio for Realtime sessions (feature `audio`).
 //!
-//! [`stream`] plays a session's audio on an output device and hands back the other
-//! events; the [`Playback`] handle stops, drains, clears, interrupts, pauses and reports.
-//! The device callback only reads a lock-free ring and writes atomics: decoding,
-//! resampling (rubato's FFT resampler) and bookkeeping happen on a playback thread.
+//! [`Playback::open`] opens an output device (or a WAV file), [`Playback::attach`] plays a
+//! session's audio on it and hands back the other events, and [`stream`] does both; the
+//! [`Playback`] handle stops, drains, clears, interrupts, pauses and reports. The device
+//! callback only reads a lock-free ring and writes atomics: decoding, resampling (rubato's
+//! FFT resampler) and bookkeeping happen on a playback thread.
 //!
 //! [`capture_audio`] streams the microphone into the session through resampling and
 //! echo cancellation, with what the device played ([`Playback::echo_reference`]) as the
@@ -12,32 +13,27 @@
 mod capture;
 mod clock;
 mod device;
-mod feeder;
-mod input;
-mod output;
 mod playback;
-mod position;
-mod processor;
-mod reference;
-mod render;
+mod priority;
 mod resample;
-mod stream;
-mod uplink;
 
+/// The session's audio rate: what playback decodes from and capture sends, and the echo
+/// canceller's rate (Hz).
+pub const RATE: u32 = 24_000;
+/// Samples in the echo canceller's frame and the echo reference's: 10 ms at [`RATE`].
+pub const FRAME: usize = 240;
+
+#[cfg(feature = "aec-webrtc")]
+pub use capture::WebRtcProcessor;
 pub use capture::{
-    Capture, CaptureMetrics, CaptureOptions, Level, Processing, PushToTalk, capture_audio,
+    AudioProcessor, Capture, CaptureMetrics, CaptureOptions, InputInfo, InputSource, Level,
+    PassThrough, Processing, ProcessingOptions, PushToTalk, SonoraProcessor, capture_audio,
 };
 pub use device::{DeviceInfo, devices};
-pub use feeder::Interruption;
-pub use input::{InputInfo, InputSource};
-pub use output::{OutputInfo, OutputTarget};
-pub use playback::{Playback, PlaybackMetrics, PlaybackOptions};
-pub use position::ItemPosition;
-#[cfg(feature = "aec-webrtc")]
-pub use processor::WebRtcProcessor;
-pub use processor::{AudioProcessor, FRAME, PassThrough, ProcessingOptions, RATE, SonoraProcessor};
-pub use reference::{EchoReference, REFERENCE_FRAME, REFERENCE_RATE, ReferenceFrame};
-pub use stream::stream;
+pub use playback::{
+    EchoReference, Interruption, ItemPosition, OutputInfo, OutputTarget, Playback, PlaybackMetrics,
+    PlaybackOptions, ReferenceFrame, stream,
+};
 
 /// Internals exposed for the benchmarks in `benches/`; not part of the API.
 #[doc(hidden)]
@@ -45,7 +41,8 @@ pub mod bench {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use super::render::{Renderer, Shared};
+    use super::clock::Mark;
+    use super::playback::{Renderer, Shared};
     use super::resample::Converter;
 
     /// A device callback fed from a ring, as the device would run it.
@@ -53,7 +50,7 @@ pub mod bench {
         renderer: Renderer,
         tx: rtrb::Producer<f32>,
         _tap: rtrb::Consumer<f32>,
-        _marks: rtrb::Consumer<super::render::Mark>,
+        _marks: rtrb::Consumer<Mark>,
     }
 
     impl Callback {

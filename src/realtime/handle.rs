@@ -147,6 +147,20 @@ impl EventSender {
         Ok(())
     }
 
+    /// Queues the event `make` builds if there is room now, without waiting; `Ok(false)`
+    /// (and `make` not called) when the queue is full, so a thread can try again later.
+    pub(crate) fn try_send_with(&self, make: impl FnOnce() -> ClientEvent) -> Result<bool, Error> {
+        let permit = match self.tx.try_reserve() {
+            Ok(permit) => permit,
+            Err(mpsc::error::TrySendError::Full(())) => return Ok(false),
+            Err(mpsc::error::TrySendError::Closed(())) => return Err(Error::ConnectionClosed),
+        };
+        if let Some(out) = self.prepare(make())? {
+            permit.send(Command::Send(out));
+        }
+        Ok(true)
+    }
+
     /// A handle that does not keep the connection open; [`upgrade`](WeakEventSender::upgrade)
     /// it to send.
     pub fn downgrade(&self) -> WeakEventSender {

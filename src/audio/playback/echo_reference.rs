@@ -4,22 +4,19 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use super::clock::DeviceClock;
-use super::render::{Mark, Shared};
-use super::resample::Converter;
+use super::callback::Shared;
 use crate::Error;
+use crate::audio::clock::{DeviceClock, Mark};
+use crate::audio::resample::Converter;
+use crate::audio::{FRAME, RATE};
 
-/// Sample rate of the reference.
-pub const REFERENCE_RATE: u32 = 24_000;
-/// Samples per reference frame (10 ms at 24 kHz, the echo canceller's frame).
-pub const REFERENCE_FRAME: usize = 240;
-
-/// 10 ms of what the output device played, as mono 24 kHz, with when it was played.
+/// 10 ms of what the output device played, as mono 24 kHz ([`FRAME`] samples at
+/// [`RATE`]), with when it was played.
 #[derive(Debug, Clone, Copy)]
 pub struct ReferenceFrame {
     /// The samples, after volume, in −1.0 ..= 1.0 (silence included: the stream is
     /// continuous while the device runs).
-    pub samples: [f32; REFERENCE_FRAME],
+    pub samples: [f32; FRAME],
     /// When the first sample reached the device output (the callback's estimate).
     pub played_at: Instant,
 }
@@ -101,7 +98,7 @@ impl ReferenceTap {
             marks,
             out: None,
             shared,
-            converter: Converter::new(device_rate, REFERENCE_RATE)?,
+            converter: Converter::new(device_rate, RATE)?,
             device_rate,
             tapped: 0,
             made: 0,
@@ -144,14 +141,13 @@ impl ReferenceTap {
             return;
         };
         let mut used = 0;
-        while self.pending.len() - used >= REFERENCE_FRAME {
+        while self.pending.len() - used >= FRAME {
             let index = self.made;
-            let mut samples = [0.0; REFERENCE_FRAME];
-            samples.copy_from_slice(&self.pending[used..used + REFERENCE_FRAME]);
-            used += REFERENCE_FRAME;
-            self.made += REFERENCE_FRAME as u64;
-            let device_frame =
-                index as f64 * f64::from(self.device_rate) / f64::from(REFERENCE_RATE);
+            let mut samples = [0.0; FRAME];
+            samples.copy_from_slice(&self.pending[used..used + FRAME]);
+            used += FRAME;
+            self.made += FRAME as u64;
+            let device_frame = index as f64 * f64::from(self.device_rate) / f64::from(RATE);
             let played_at = self.clock.at(device_frame).unwrap_or_else(Instant::now);
             if out.push(ReferenceFrame { samples, played_at }).is_err() {
                 self.shared.tap_overflows.fetch_add(1, Ordering::Relaxed);

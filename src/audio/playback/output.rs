@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use cpal::traits::DeviceTrait;
 use cpal::{FromSample, SizedSample};
 
-use super::device::{self, Direction, Running};
-use super::render::{Renderer, Shared};
+use super::callback::{Renderer, Shared};
 use crate::Error;
+use crate::audio::device::{self, Direction, Running};
 
-/// Where [`stream`](crate::audio::stream) plays to.
+/// Where [`Playback`](crate::audio::Playback) plays to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum OutputTarget {

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use cpal::{FromSample, Sample};
 
+use crate::audio::clock::Mark;
+
 /// Counters and controls shared by the callback, the feeder thread and the handle.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -93,13 +95,6 @@ impl Shared {
     pub(crate) fn volume(&self) -> f32 {
         f32::from_bits(self.volume.load(Ordering::Relaxed))
     }
-}
-
-/// When a callback's first frame is played: its tap position and the instant.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Mark {
-    pub frame: u64,
-    pub at: Instant,
 }
 
 /// The callback's state. Built by the feeder, moved into the device callback.

@@ -1,14 +1,11 @@
 //! The audio processor between the microphone and the session: echo cancellation with
 //! the playback as far end, and optional noise suppression, gain control and high-pass.
 //!
-//! Everything runs on 10 ms frames of 24 kHz mono ([`FRAME`] samples, −1.0 ..= 1.0).
+//! Everything runs on 10 ms frames of 24 kHz mono ([`FRAME`] samples at [`RATE`],
+//! −1.0 ..= 1.0).
 
 use crate::Error;
-
-/// Samples per processing frame: 10 ms at 24 kHz.
-pub const FRAME: usize = 240;
-/// The processing rate.
-pub const RATE: u32 = 24_000;
+use crate::audio::{FRAME, RATE};
 
 /// One audio processor: told what the speaker played, it cleans what the microphone heard.
 ///

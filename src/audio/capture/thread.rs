@@ -1,5 +1,10 @@
-//! The capture processing thread: ring → mono → 24 kHz → 10 ms frames through the audio
-//! processor (with the playback as far end) → encoded → `input_audio_buffer.append`.
+//! The capture thread: it opens the input (so the async caller never waits on a device),
+//! then runs ring → mono → 24 kHz → 10 ms frames through the audio processor (with the
+//! playback as far end) → encoded → `input_audio_buffer.append`.
+//!
+//! It never blocks on the session: when the send queue is full it waits in short naps,
+//! watching for a stop, and while it waits the device keeps filling the ring (what does
+//! not fit is dropped and counted).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -8,15 +13,20 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::clock::DeviceClock;
-use super::device::Running;
-use super::input::InputShared;
-use super::processor::{AudioProcessor, FRAME, RATE};
-use super::reference::{EchoReference, ReferenceFrame};
-use super::render::Mark;
-use super::resample::Converter;
+use super::callback::Writer;
+use super::input::{self, InputInfo, InputShared, InputSource};
+use super::options::Processing;
+use super::processor::{AudioProcessor, PassThrough, SonoraProcessor};
 use crate::Error;
-use crate::realtime::{AudioFormat, EventSender, InputAudioBufferAppend, g711};
+use crate::audio::clock::{DeviceClock, Mark};
+use crate::audio::device::Running;
+use crate::audio::priority::{self, PrioritySlot};
+use crate::audio::resample::Converter;
+use crate::audio::{EchoReference, FRAME, RATE, ReferenceFrame};
+use crate::realtime::{AudioFormat, ClientEvent, EventSender, InputAudioBufferAppend, g711};
+
+/// How long a stopping capture waits for room in the send queue for its last audio.
+const STOP_GRACE: Duration = Duration::from_secs(2);
 
 fn to_i16(x: f32) -> i16 {
     (x * 32768.0).round().clamp(-32768.0, 32767.0) as i16
@@ -56,43 +66,150 @@ pub(crate) struct CaptureShared {
     pub latency_sum_ns: AtomicU64,
     pub render_frames: AtomicU64,
     pub error: Mutex<Option<Error>>,
+    /// What scheduling the capture thread got.
+    pub thread_priority: PrioritySlot,
+}
+
+/// What the thread needs to open the input and process it.
+pub(crate) struct Setup {
+    pub source: InputSource,
+    pub sample_rate: Option<u32>,
+    pub interval: Duration,
+    pub format: AudioFormat,
+    pub processing: Processing,
+    pub reference: Option<EchoReference>,
+}
+
+/// What the handle gets once the input runs.
+pub(crate) struct Started {
+    pub info: InputInfo,
+    pub input: Arc<InputShared>,
+    pub processor: &'static str,
+}
+
+/// The thread's body: opens the input, says how that went on `ready`, then captures until
+/// stopped. If nobody waits for `ready` any more (the call was cancelled), the input is
+/// released at once.
+pub(crate) fn run(
+    setup: Setup,
+    sender: EventSender,
+    shared: Arc<CaptureShared>,
+    ctl: mpsc::Receiver<Ctl>,
+    ready: oneshot::Sender<Result<Started, Error>>,
+) {
+    let (uplink, started) = match Uplink::open(setup, sender, shared, ctl) {
+        Ok(opened) => opened,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    if ready.send(Ok(started)).is_err() {
+        tracing::debug!("capture opened after its caller went away: released");
+        return;
+    }
+    priority::promote_current("vivavoce-capture", &uplink.shared.thread_priority);
+    uplink.run();
 }
 
 pub(crate) struct Uplink {
-    pub ring: rtrb::Consumer<f32>,
-    pub marks: rtrb::Consumer<Mark>,
-    pub channels: usize,
-    pub in_rate: u32,
-    pub clock: DeviceClock,
-    pub recent: VecDeque<Mark>,
+    ring: rtrb::Consumer<f32>,
+    marks: rtrb::Consumer<Mark>,
+    channels: usize,
+    in_rate: u32,
+    clock: DeviceClock,
+    recent: VecDeque<Mark>,
     /// Device frames read from the ring.
-    pub read: u64,
-    pub converter: Converter,
-    pub scratch: Vec<f32>,
-    pub mono: Vec<f32>,
+    read: u64,
+    converter: Converter,
+    scratch: Vec<f32>,
+    mono: Vec<f32>,
     /// 24 kHz samples not yet processed; `pending_index` is the index of the first.
-    pub pending: Vec<f32>,
-    pub pending_index: u64,
-    pub processor: Box<dyn AudioProcessor>,
-    pub reference: Option<EchoReference>,
-    pub renders: VecDeque<ReferenceFrame>,
-    pub format: AudioFormat,
-    pub down: Option<Converter>,
-    pub chunk: Vec<u8>,
-    pub chunk_samples: usize,
-    pub down_buf: Vec<f32>,
+    pending: Vec<f32>,
+    pending_index: u64,
+    processor: Box<dyn AudioProcessor>,
+    reference: Option<EchoReference>,
+    renders: VecDeque<ReferenceFrame>,
+    format: AudioFormat,
+    down: Option<Converter>,
+    chunk: Vec<u8>,
+    chunk_samples: usize,
+    down_buf: Vec<f32>,
     /// Device frame of the newest sample in the chunk.
-    pub chunk_last_frame: u64,
-    pub interval_samples: usize,
-    pub sender: EventSender,
-    pub shared: Arc<CaptureShared>,
-    pub input: Arc<InputShared>,
-    pub ctl: mpsc::Receiver<Ctl>,
-    pub source: Option<Running>,
+    chunk_last_frame: u64,
+    interval_samples: usize,
+    sender: EventSender,
+    shared: Arc<CaptureShared>,
+    input: Arc<InputShared>,
+    ctl: mpsc::Receiver<Ctl>,
+    source: Option<Running>,
 }
 
 impl Uplink {
-    pub(crate) fn run(mut self) {
+    /// Opens and starts the input, with the processor and converters behind it.
+    fn open(
+        setup: Setup,
+        sender: EventSender,
+        shared: Arc<CaptureShared>,
+        ctl: mpsc::Receiver<Ctl>,
+    ) -> Result<(Uplink, Started), Error> {
+        let input = Arc::new(InputShared::default());
+        let opened = input::open(&setup.source, setup.sample_rate, input.clone())?;
+        let info = opened.info.clone();
+        let channels = usize::from(info.channels.max(1));
+        let (ring_tx, ring_rx) = rtrb::RingBuffer::new(info.sample_rate as usize * channels * 2);
+        let (marks_tx, marks_rx) = rtrb::RingBuffer::new(1024);
+        let processor: Box<dyn AudioProcessor> = match setup.processing {
+            Processing::Default(o) => Box::new(SonoraProcessor::new(o)),
+            Processing::PassThrough => Box::new(PassThrough),
+            #[cfg(feature = "aec-webrtc")]
+            Processing::WebRtc(o) => Box::new(super::processor::WebRtcProcessor::new(o)?),
+            Processing::Custom(p) => p,
+        };
+        let down = match setup.format {
+            AudioFormat::Pcmu | AudioFormat::Pcma => Some(Converter::fixed_input(RATE, 8_000)?),
+            _ => None,
+        };
+        let converter = Converter::fixed_input(info.sample_rate, RATE)?;
+        let source = opened.start(Writer::new(ring_tx, marks_tx, channels, input.clone()))?;
+        let started = Started {
+            info: info.clone(),
+            input: input.clone(),
+            processor: processor.name(),
+        };
+        let uplink = Uplink {
+            ring: ring_rx,
+            marks: marks_rx,
+            channels,
+            in_rate: info.sample_rate,
+            clock: DeviceClock::new(info.sample_rate),
+            recent: VecDeque::new(),
+            read: 0,
+            converter,
+            scratch: Vec::new(),
+            mono: Vec::new(),
+            pending: Vec::new(),
+            pending_index: 0,
+            processor,
+            reference: setup.reference,
+            renders: VecDeque::new(),
+            format: setup.format,
+            down,
+            chunk: Vec::new(),
+            chunk_samples: 0,
+            down_buf: Vec::new(),
+            chunk_last_frame: 0,
+            interval_samples: (setup.interval.as_secs_f64() * f64::from(RATE)) as usize,
+            sender,
+            shared,
+            input,
+            ctl,
+            source: Some(source),
+        };
+        Ok((uplink, started))
+    }
+
+    fn run(mut self) {
         let result = self.run_inner();
         if let Err(e) = &result {
             tracing::warn!(error = %e, "audio capture stopped");
@@ -292,8 +409,14 @@ impl Uplink {
             self.chunk_samples = 0;
             return Ok(());
         }
-        let event = InputAudioBufferAppend::from_bytes(&self.chunk);
-        self.sender.blocking_send(event)?;
+        if !self.queue()? {
+            self.chunk.clear();
+            self.chunk_samples = 0;
+            return Err(Error::Timeout {
+                operation: "sending the last captured audio (the session's send queue stayed full)",
+                after: STOP_GRACE,
+            });
+        }
         let s = &*self.shared;
         s.appends.fetch_add(1, Ordering::Relaxed);
         s.bytes
@@ -311,6 +434,27 @@ impl Uplink {
         self.chunk.clear();
         self.chunk_samples = 0;
         Ok(())
+    }
+
+    /// Queues the chunk as one append, waiting in short naps while the session's send
+    /// queue is full (never blocking on it, so a stop is always seen). `false` when
+    /// stopping and the queue stayed full for [`STOP_GRACE`].
+    fn queue(&mut self) -> Result<bool, Error> {
+        let mut stopping_since: Option<Instant> = None;
+        loop {
+            let chunk = &self.chunk;
+            let make = || ClientEvent::from(InputAudioBufferAppend::from_bytes(chunk));
+            if self.sender.try_send_with(make)? {
+                return Ok(true);
+            }
+            if self.shared.stop.load(Ordering::Acquire) {
+                let since = *stopping_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= STOP_GRACE {
+                    return Ok(false);
+                }
+            }
+            std::thread::park_timeout(Duration::from_millis(2));
+        }
     }
 
     /// Everything captured so far goes out now (or is dropped with `discard`): the

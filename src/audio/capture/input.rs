@@ -1,8 +1,7 @@
 //! Where capture comes from: a cpal input device, or a WAV file played in real time.
 //!
-//! Either way, frames land in a lock-free ring as interleaved `f32`, with a mark per
-//! callback (its first frame's index and when the callback ran). The input callback only
-//! converts and copies: no allocation, lock, log or block.
+//! Either way, frames land in a lock-free ring as interleaved `f32` through the
+//! callback's [`Writer`](super::callback::Writer).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,11 +9,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use cpal::traits::DeviceTrait;
-use cpal::{FromSample, Sample, SizedSample};
+use cpal::{FromSample, SizedSample};
 
-use super::device::{self, Direction, Running};
-use super::render::Mark;
+use super::callback::Writer;
 use crate::Error;
+use crate::audio::device::{self, Direction, Running};
 
 /// Where [`capture_audio`](crate::audio::capture_audio) records from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -55,66 +54,6 @@ pub(crate) struct InputShared {
     /// The source has ended (end of the WAV file, or the device failed).
     pub ended: AtomicBool,
     pub device_lost: AtomicBool,
-}
-
-/// The ring writer inside a callback.
-pub(crate) struct Writer {
-    ring: rtrb::Producer<f32>,
-    marks: rtrb::Producer<Mark>,
-    channels: usize,
-    frames: u64,
-    shared: Arc<InputShared>,
-}
-
-impl Writer {
-    pub(crate) fn new(
-        ring: rtrb::Producer<f32>,
-        marks: rtrb::Producer<Mark>,
-        channels: usize,
-        shared: Arc<InputShared>,
-    ) -> Self {
-        Writer {
-            ring,
-            marks,
-            channels: channels.max(1),
-            frames: 0,
-            shared,
-        }
-    }
-
-    /// Copies one callback's samples (interleaved) into the ring.
-    pub(crate) fn write<T: Sample>(&mut self, data: &[T], latency: Duration)
-    where
-        f32: FromSample<T>,
-    {
-        let at = Instant::now();
-        let frames = data.len() / self.channels;
-        let room = self.ring.slots() / self.channels;
-        let n = frames.min(room);
-        if n < frames {
-            self.shared
-                .dropped
-                .fetch_add((frames - n) as u64, Ordering::Relaxed);
-        }
-        if n == 0 {
-            return;
-        }
-        let _ = self.marks.push(Mark {
-            frame: self.frames,
-            at,
-        });
-        if let Ok(chunk) = self.ring.write_chunk_uninit(n * self.channels) {
-            chunk.fill_from_iter(
-                data[..n * self.channels]
-                    .iter()
-                    .map(|&x| f32::from_sample(x)),
-            );
-        }
-        self.frames += n as u64;
-        self.shared
-            .input_latency_ns
-            .store(latency.as_nanos() as u64, Ordering::Relaxed);
-    }
 }
 
 /// Found and configured, not started: `start` builds the stream around the ring writer.

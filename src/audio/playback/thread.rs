@@ -1,10 +1,13 @@
 //! The playback thread: decoded audio in, resampled frames into the callback's ring.
 //!
-//! One thread per [`Playback`](super::Playback). It converts each item's 24 kHz audio to
-//! the device rate, keeps the lock-free ring topped up (audio beyond the ring waits in a
-//! bounded queue here, never in the callback), tracks which item each ring position
-//! belongs to, carries out clears and interruptions, resolves drains, and turns the
-//! callback's tap into the echo reference. It wakes on every message and every few ms.
+//! One thread per [`Playback`](super::Playback). It opens the output (so the async caller
+//! never waits on a device), converts each item's audio to the device rate, keeps the
+//! lock-free ring topped up (audio beyond the ring waits in a bounded queue here, never in
+//! the callback), tracks which item each ring position belongs to, carries out clears and
+//! interruptions, resolves drains, and turns the callback's tap into the echo reference.
+//! It wakes on every message and every few ms. After an underrun it grows a cushion of
+//! audio it holds back before playing on, so a starved machine glitches once rather than
+//! on every delta.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,12 +16,20 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::device::Running;
+use super::callback::{Renderer, Shared};
+use super::echo_reference::ReferenceTap;
+use super::output::{self, OutputInfo, OutputTarget};
 use super::position::{self, Tracker};
-use super::reference::ReferenceTap;
-use super::render::Shared;
-use super::resample::Converter;
 use crate::Error;
+use crate::audio::RATE;
+use crate::audio::device::Running;
+use crate::audio::priority::{self, PrioritySlot};
+use crate::audio::resample::Converter;
+use crate::time::std_after;
+
+/// How much the cushion grows after each underrun, and its limit.
+const CUSHION_STEP: Duration = Duration::from_millis(20);
+const CUSHION_MAX: Duration = Duration::from_millis(200);
 
 /// What the stream task and the handle tell the thread, in order.
 pub(crate) enum Msg {
@@ -68,10 +79,14 @@ pub(crate) struct Control {
     pub clear_upto: AtomicU64,
     /// Frames dropped because the queue was full.
     pub dropped: AtomicU64,
+    /// The cushion held back after underruns, in ns.
+    pub cushion_ns: AtomicU64,
     pub tracker: Mutex<Tracker>,
     pub reference: Mutex<ReferenceTap>,
-    /// The playback thread, once started (set once; read without a lock on every wake).
+    /// The playback thread (set once; read without a lock on every wake).
     pub thread: std::sync::OnceLock<std::thread::Thread>,
+    /// What scheduling the playback thread got.
+    pub thread_priority: PrioritySlot,
     pub device_rate: u32,
     /// The playback resampler's delay, in device frames.
     pub resampler_delay: u64,
@@ -85,36 +100,143 @@ impl Control {
     }
 }
 
+/// What the thread needs to open the output.
+pub(crate) struct Setup {
+    pub target: OutputTarget,
+    pub sample_rate: Option<u32>,
+    pub buffer_frames: Option<u32>,
+    pub volume: f32,
+    pub prebuffer: Duration,
+    pub max_queued: Duration,
+}
+
+/// What the handle gets once the output runs.
+pub(crate) struct Started {
+    pub control: Arc<Control>,
+    pub info: OutputInfo,
+}
+
+/// The thread's body: opens the output, says how that went on `ready`, then plays until
+/// stopped. If nobody waits for `ready` any more (the open was cancelled), the output is
+/// released at once.
+pub(crate) fn run(
+    setup: Setup,
+    rx: mpsc::Receiver<Msg>,
+    ready: oneshot::Sender<Result<Started, Error>>,
+) {
+    let (feeder, started) = match Feeder::open(setup, rx) {
+        Ok(opened) => opened,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let control = started.control.clone();
+    if ready.send(Ok(started)).is_err() {
+        tracing::debug!("playback opened after its caller went away: released");
+        return;
+    }
+    priority::promote_current("vivavoce-playback", &control.thread_priority);
+    feeder.run();
+}
+
 /// A pending drain: the position to reach, then when it is heard, then the answer.
 pub(crate) type Drain = (u64, Option<Instant>, oneshot::Sender<Result<(), Error>>);
 
 pub(crate) struct Feeder {
-    pub rx: mpsc::Receiver<Msg>,
-    pub control: Arc<Control>,
-    pub ring: rtrb::Producer<f32>,
-    pub converter: Converter,
-    pub max_queue: usize,
-    pub prebuffer: Duration,
-    pub output: Running,
-    pub queue: VecDeque<f32>,
-    pub produced: u64,
-    pub written: u64,
+    rx: mpsc::Receiver<Msg>,
+    control: Arc<Control>,
+    ring: rtrb::Producer<f32>,
+    converter: Converter,
+    max_queue: usize,
+    prebuffer: Duration,
+    /// Grown after each underrun (up to [`CUSHION_MAX`]) and held back before playing on.
+    cushion: Duration,
+    /// The underrun count last acted on.
+    underruns_seen: u64,
+    output: Running,
+    /// The output's name, for errors.
+    device_name: String,
+    queue: VecDeque<f32>,
+    produced: u64,
+    written: u64,
     /// The item whose audio is inside the converter.
-    pub segment: Option<(String, u32)>,
+    segment: Option<(String, u32)>,
     /// Until when the start of the current item is held back (see `prebuffer`).
-    pub hold: Option<Instant>,
-    pub active: Vec<String>,
-    pub cancelled: VecDeque<String>,
-    pub cleared: u64,
-    pub drains: Vec<Drain>,
-    pub scratch: Vec<f32>,
-    pub converted: Vec<f32>,
+    hold: Option<Instant>,
+    active: Vec<String>,
+    cancelled: VecDeque<String>,
+    cleared: u64,
+    drains: Vec<Drain>,
+    scratch: Vec<f32>,
+    converted: Vec<f32>,
     /// The callback count and when it last changed.
-    pub last_callbacks: (u64, Instant),
+    last_callbacks: (u64, Instant),
 }
 
 impl Feeder {
-    pub(crate) fn run(mut self) {
+    /// Opens and starts the output, with everything the callback and this thread share.
+    fn open(setup: Setup, rx: mpsc::Receiver<Msg>) -> Result<(Feeder, Started), Error> {
+        let shared = Arc::new(Shared::new(setup.volume));
+        let opened = output::open(
+            &setup.target,
+            setup.sample_rate,
+            setup.buffer_frames,
+            shared.clone(),
+        )?;
+        let info = opened.info.clone();
+        let rate = info.sample_rate;
+        let (ring_tx, ring_rx) = rtrb::RingBuffer::new(rate as usize * 2);
+        let (tap_tx, tap_rx) = rtrb::RingBuffer::new(rate as usize);
+        let (marks_tx, marks_rx) = rtrb::RingBuffer::new(512);
+        let channels = usize::from(info.channels);
+        let renderer = Renderer::new(ring_rx, shared.clone(), channels, tap_tx, marks_tx);
+        let converter = Converter::new(RATE, rate)?;
+        let reference = ReferenceTap::new(tap_rx, marks_rx, shared.clone(), rate)?;
+        let output = opened.start(renderer)?;
+        let control = Arc::new(Control {
+            shared,
+            seq: 0.into(),
+            clear_upto: 0.into(),
+            dropped: 0.into(),
+            cushion_ns: 0.into(),
+            tracker: Mutex::default(),
+            reference: Mutex::new(reference),
+            thread: std::sync::OnceLock::new(),
+            thread_priority: PrioritySlot::default(),
+            device_rate: rate,
+            resampler_delay: converter.delay_frames() as u64,
+        });
+        let _ = control.thread.set(std::thread::current());
+        let max_queue = (setup.max_queued.as_secs_f64() * f64::from(rate)) as usize;
+        let feeder = Feeder {
+            rx,
+            control: control.clone(),
+            ring: ring_tx,
+            converter,
+            max_queue,
+            prebuffer: setup.prebuffer,
+            cushion: Duration::ZERO,
+            underruns_seen: 0,
+            output,
+            device_name: info.name.clone(),
+            queue: VecDeque::new(),
+            produced: 0,
+            written: 0,
+            segment: None,
+            hold: None,
+            active: Vec::new(),
+            cancelled: VecDeque::new(),
+            cleared: 0,
+            drains: Vec::new(),
+            scratch: Vec::new(),
+            converted: Vec::new(),
+            last_callbacks: (0, Instant::now()),
+        };
+        Ok((feeder, Started { control, info }))
+    }
+
+    fn run(mut self) {
         let tick = Duration::from_millis(4);
         let shared = self.control.shared.clone();
         while !shared.stop.load(Ordering::Acquire) {
@@ -137,10 +259,7 @@ impl Feeder {
             std::thread::park_timeout(wait);
         }
         for (_, _, reply) in self.drains.drain(..) {
-            let _ = reply.send(Err(Error::AudioDevice {
-                device: "playback".into(),
-                message: "playback stopped before the audio was heard".into(),
-            }));
+            let _ = reply.send(Err(Error::PlaybackStopped));
         }
         drop(self.output);
     }
@@ -232,22 +351,36 @@ impl Feeder {
             };
             entry.received += samples.len() as u64;
         }
+        let s = &*self.control.shared;
+        let dry = self.written <= s.consumed.load(Ordering::Acquire) && self.queue.is_empty();
         if self.segment.is_none() {
             self.segment = Some((item_id, ci));
-            // Hold the start back for the resampler's delay plus `prebuffer`, unless audio
-            // is still playing ahead of it: every delta's last few ms come out of the
-            // resampler only with the next delta, so deltas arriving just in time would
-            // otherwise leave a gap each.
-            let s = &*self.control.shared;
-            let consumed = s.consumed.load(Ordering::Acquire);
-            if self.written <= consumed && self.queue.is_empty() {
+            // Hold the start back for the resampler's delay plus `prebuffer` (and the
+            // cushion), unless audio is still playing ahead of it: every delta's last few
+            // ms come out of the resampler only with the next delta, so deltas arriving
+            // just in time would otherwise leave a gap each.
+            if dry {
                 // Time this start: from the delta's arrival to the callback playing it.
                 let at = arrived.saturating_duration_since(s.base).as_nanos() as u64;
                 s.watch_arrival_ns.store(at, Ordering::Release);
                 s.watch_pos.store(self.produced, Ordering::Release);
                 let delay = self.converter.delay_frames() as u64 * 1_000_000_000
                     / u64::from(self.control.device_rate);
-                self.hold = Some(Instant::now() + self.prebuffer + Duration::from_nanos(delay));
+                let hold = self.prebuffer + self.cushion + Duration::from_nanos(delay);
+                self.hold = Some(std_after(Instant::now(), hold));
+            }
+        } else if dry && self.hold.is_none() {
+            let underruns = s.underruns.load(Ordering::Relaxed);
+            if underruns > self.underruns_seen {
+                // The ring ran dry in the middle of an item: grow the cushion and build it
+                // up again before playing on, rather than glitching on every delta.
+                self.underruns_seen = underruns;
+                self.cushion = (self.cushion + CUSHION_STEP).min(CUSHION_MAX);
+                self.control
+                    .cushion_ns
+                    .store(self.cushion.as_nanos() as u64, Ordering::Relaxed);
+                tracing::debug!(cushion = ?self.cushion, "playback underrun: holding back more audio");
+                self.hold = Some(Instant::now() + self.cushion);
             }
         }
         self.scratch.clear();
@@ -427,7 +560,7 @@ impl Feeder {
             if lost {
                 let (_, _, reply) = self.drains.swap_remove(i);
                 let _ = reply.send(Err(Error::AudioDevice {
-                    device: "playback".into(),
+                    device: self.device_name.clone(),
                     message: "the output device stopped".into(),
                 }));
                 continue;

@@ -1,0 +1,62 @@
+//! [`PushToTalk`]: a capture driven by hand, for sessions without turn detection.
+
+use super::handle::Capture;
+use crate::Error;
+use crate::realtime::{EventSender, InputAudioBufferClear, InputAudioBufferCommit, ResponseCreate};
+
+/// Push-to-talk over a [`Capture`]: nothing is sent until [`press`](Self::press); on
+/// [`release`](Self::release) the captured audio is sent and committed and a response is
+/// asked for; [`cancel`](Self::cancel) throws the turn away. Made for sessions with
+/// `turn_detection: null`.
+#[derive(Debug)]
+pub struct PushToTalk {
+    capture: Capture,
+    sender: EventSender,
+}
+
+impl PushToTalk {
+    /// Wraps `capture` (paused from now on) and the session's sender.
+    pub fn new(capture: Capture, sender: EventSender) -> Self {
+        capture.pause();
+        PushToTalk { capture, sender }
+    }
+
+    /// Starts sending the microphone.
+    pub fn press(&self) {
+        self.capture.resume();
+    }
+
+    /// Sends what was captured, then `input_audio_buffer.commit` and `response.create`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CaptureEnded`] after capture ended; the session's send errors.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel-safe: dropped midway, the turn may be sent without its commit.
+    pub async fn release(&self) -> Result<(), Error> {
+        self.capture.request(false, true).await?;
+        self.sender.send(InputAudioBufferCommit::default()).await?;
+        self.sender.send(ResponseCreate::default()).await
+    }
+
+    /// Drops what was captured since the press and sends `input_audio_buffer.clear`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CaptureEnded`] after capture ended; the session's send errors.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel-safe: dropped midway, the audio is dropped but the clear may be unsent.
+    pub async fn cancel(&self) -> Result<(), Error> {
+        self.capture.request(true, true).await?;
+        self.sender.send(InputAudioBufferClear::default()).await
+    }
+
+    /// The capture underneath (levels, metrics, stop).
+    pub fn capture(&self) -> &Capture {
+        &self.capture
+    }
+}

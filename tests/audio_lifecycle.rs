@@ -1,0 +1,360 @@
+//! The audio handles' lifecycles: they never hold the connection open, never block the
+//! async thread that opens or drops them, and survive what a server may say. WAV files
+//! and FIFOs stand in for devices (no audio server needed); real WebSockets on 127.0.0.1.
+#![cfg(feature = "audio")]
+
+mod rig;
+mod support;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde_json::json;
+use support::{Conn, Server, options};
+use tokio::sync::mpsc;
+use vivavoce::Error;
+use vivavoce::audio::{
+    CaptureOptions, InputSource, OutputTarget, Playback, PlaybackOptions, capture_audio, stream,
+};
+use vivavoce::realtime::{EventSender, InputAudioBufferAppend, ServerEvent, connect};
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+/// Runs `f` on its own thread inside a current-thread runtime, as the quick start does,
+/// and fails if it has not finished within `limit` (a blocked thread would otherwise hang
+/// the test). Returns what `f` returned; the runtime is dropped afterwards, on the same
+/// thread, by `finish`.
+fn within<T: Send + 'static>(
+    limit: Duration,
+    f: impl AsyncFnOnce() -> T + Send + 'static,
+) -> (T, std::thread::JoinHandle<()>) {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let value = rt.block_on(f());
+        done_tx.send(value).unwrap();
+        drop(rt); // waits for the blocking pool: the audio threads' joins
+    });
+    let value = done_rx
+        .recv_timeout(limit)
+        .expect("the async thread was blocked");
+    (value, thread)
+}
+
+fn fifo(name: &str) -> PathBuf {
+    let path = rig::temp(name);
+    let _ = std::fs::remove_file(&path);
+    let ok = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    path
+}
+
+/// Reads a FIFO to its end on a thread (opening it lets its writer's open return).
+fn drain(path: &Path) -> std::thread::JoinHandle<usize> {
+    let path = path.to_owned();
+    std::thread::spawn(move || {
+        let mut f = std::fs::File::open(path).unwrap();
+        let mut n = 0;
+        let mut buf = [0u8; 65536];
+        loop {
+            match f.read(&mut buf) {
+                Ok(0) | Err(_) => return n,
+                Ok(k) => n += k,
+            }
+        }
+    })
+}
+
+fn wav_out(path: &Path) -> OutputTarget {
+    OutputTarget::Wav {
+        path: path.to_owned(),
+        sample_rate: 48_000,
+        channels: 2,
+    }
+}
+
+/// A server that sends `session.created`, then reports the close code it gets.
+async fn close_reporting_server() -> (Server, mpsc::UnboundedReceiver<Option<u16>>) {
+    let (code_tx, code_rx) = mpsc::unbounded_channel();
+    let server = Server::start(move |mut c: Conn| {
+        let code_tx = code_tx.clone();
+        async move {
+            c.session_created().await;
+            use tokio_tungstenite::tungstenite::Message;
+            while let Some(msg) = c.ws.next().await {
+                if let Ok(Message::Close(frame)) = msg {
+                    let _ = code_tx.send(frame.map(|f| u16::from(f.code)));
+                    return;
+                }
+            }
+            let _ = code_tx.send(None);
+        }
+    })
+    .await;
+    (server, code_rx)
+}
+
+#[tokio::test]
+async fn dropping_every_handle_after_stream_closes_the_connection() {
+    let (server, mut codes) = close_reporting_server().await;
+    let (tx, rx) = connect(options(&server)).await.unwrap();
+    let out = rig::temp("hidden-sender.wav");
+    let (mut events, playback) = stream(rx, PlaybackOptions::new(tx.clone()).target(wav_out(&out)))
+        .await
+        .unwrap();
+    assert!(matches!(
+        tokio::time::timeout(LIMIT, events.recv()).await.unwrap(),
+        Some(ServerEvent::SessionCreated(_))
+    ));
+    drop(tx);
+    drop(events);
+    drop(playback);
+    let code = tokio::time::timeout(LIMIT, codes.recv())
+        .await
+        .expect("the connection stays open after every handle was dropped");
+    assert_eq!(code, Some(Some(1000)));
+}
+
+#[tokio::test]
+async fn playback_keeps_no_sender_alive_and_either_half_may_go_first() {
+    // Dropping only the events keeps the audio playing; dropping only the playback
+    // keeps the events flowing; the sender alone decides when the connection closes.
+    let (server, mut codes) = close_reporting_server().await;
+    let (tx, rx) = connect(options(&server)).await.unwrap();
+    let out = rig::temp("halves.wav");
+    let playback = Playback::open(PlaybackOptions::new(tx.clone()).target(wav_out(&out)))
+        .await
+        .unwrap();
+    let mut events = playback.attach(rx);
+    drop(playback);
+    assert!(matches!(
+        tokio::time::timeout(LIMIT, events.recv()).await.unwrap(),
+        Some(ServerEvent::SessionCreated(_))
+    ));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), codes.recv())
+            .await
+            .is_err(),
+        "closed while the sender lives"
+    );
+    drop(tx);
+    let code = tokio::time::timeout(LIMIT, codes.recv()).await.unwrap();
+    assert_eq!(code, Some(Some(1000)));
+    assert!(
+        tokio::time::timeout(LIMIT, events.recv())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn opening_an_output_never_blocks_the_async_thread() {
+    // Opening a FIFO for writing waits for a reader: a device that takes its time.
+    let path = fifo("slow-device.wav");
+    let target = wav_out(&path);
+    let (opened, thread) = within(Duration::from_secs(5), async move || {
+        let open = Playback::open(PlaybackOptions::default().target(target));
+        tokio::time::timeout(Duration::from_millis(300), open)
+            .await
+            .is_ok()
+    });
+    assert!(!opened, "there is no reader yet: the open is still waiting");
+    // The open was cancelled: once the device answers, the thread lets it go again.
+    let reader = drain(&path);
+    thread.join().unwrap();
+    reader.join().unwrap();
+}
+
+#[test]
+fn dropping_a_playback_never_blocks_even_when_its_device_is_stuck() {
+    // A WAV "device" whose reader stops reading: its thread blocks on the full pipe.
+    let path = fifo("stuck-device.wav");
+    let reader_path = path.clone();
+    let stuck = std::thread::spawn(move || {
+        let f = std::fs::File::open(reader_path).unwrap();
+        std::thread::sleep(Duration::from_secs(2));
+        f // then read it to the end
+    });
+    let target = wav_out(&path);
+    let (took, thread) = within(Duration::from_secs(5), async move || {
+        let playback = Playback::open(PlaybackOptions::default().target(target))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(800)).await; // the pipe fills up
+        let start = Instant::now();
+        drop(playback);
+        start.elapsed()
+    });
+    assert!(took < Duration::from_millis(500), "drop took {took:?}");
+    let mut f = stuck.join().unwrap();
+    let mut rest = Vec::new();
+    let _ = f.read_to_end(&mut rest);
+    thread.join().unwrap();
+}
+
+/// Sends `event` until a send has waited 500 ms: the session's send queue is full.
+async fn fill(tx: &EventSender) {
+    let big = InputAudioBufferAppend::from_pcm16(&[1000; 24_000]);
+    for _ in 0..100_000 {
+        let send = tx.send(big.clone());
+        if tokio::time::timeout(Duration::from_millis(500), send)
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+    panic!("the send queue never filled up");
+}
+
+#[test]
+fn dropping_a_capture_never_blocks_even_with_a_full_send_queue() {
+    let wav = rig::temp("full-queue.wav");
+    rig::write_wav(&wav, 24_000, 1, &vec![0.1; 24_000 * 5]);
+    let (took, thread) = within(Duration::from_secs(20), async move || {
+        // A server that stops reading: the connection's writes stall, its queue fills.
+        let server = Server::start(|mut c: Conn| async move {
+            c.session_created().await;
+            std::future::pending::<()>().await;
+        })
+        .await;
+        let (tx, _rx) = connect(options(&server).send_capacity(1)).await.unwrap();
+        fill(&tx).await;
+        let capture = capture_audio(
+            tx.clone(),
+            CaptureOptions::default()
+                .source(InputSource::Wav(wav))
+                .interval(Duration::from_millis(10)),
+        )
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await; // its appends wait for room
+        let start = Instant::now();
+        drop(capture);
+        let took = start.elapsed();
+        drop(server);
+        took
+    });
+    assert!(took < Duration::from_millis(500), "drop took {took:?}");
+    thread.join().unwrap();
+}
+
+/// Collects what the crate logs at `warn`.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn an_absurd_pcm_rate_plays_nothing_warns_and_the_session_goes_on() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    for rate in [0u32, 1, 4_294_967_295] {
+        let server = Server::start(move |mut c: Conn| async move {
+            c.session_created().await;
+            c.send(json!({"type": "session.updated", "event_id": "e1", "session": {
+                "type": "realtime", "audio": {"output": {"format": {"type": "audio/pcm", "rate": rate}}}}}))
+                .await;
+            for i in 0..5 {
+                c.send(json!({"type": "response.output_audio.delta", "event_id": format!("d{i}"),
+                    "response_id": "r", "item_id": "i", "output_index": 0, "content_index": 0,
+                    "delta": "AAABAAIAAwAEAAUA"}))
+                    .await;
+            }
+            c.send(json!({"type": "response.done", "event_id": "e9", "response": {
+                "object": "realtime.response", "id": "r", "status": "completed", "output": []}}))
+                .await;
+            while c.recv().await.is_some() {}
+        })
+        .await;
+        let (tx, rx) = connect(options(&server)).await.unwrap();
+        let out = rig::temp(&format!("rate-{rate}.wav"));
+        let (mut events, playback) =
+            stream(rx, PlaybackOptions::new(tx.clone()).target(wav_out(&out)))
+                .await
+                .unwrap();
+        let mut deltas = 0;
+        loop {
+            match tokio::time::timeout(LIMIT, events.recv()).await.unwrap() {
+                Some(ServerEvent::ResponseOutputAudioDelta(_)) => deltas += 1,
+                Some(ServerEvent::ResponseDone(_)) => break,
+                Some(ServerEvent::Disconnected(d)) => panic!("{rate}: {:?}", d.error),
+                Some(_) => {}
+                None => panic!("{rate}: the session ended"),
+            }
+        }
+        assert_eq!(deltas, 5, "{rate}: unplayed audio is passed on, not lost");
+        playback.drain().await.unwrap();
+        assert_eq!(playback.metrics().played, Duration::ZERO, "{rate}");
+        let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            logged.contains("not played") && logged.contains(&format!("rate={rate}")),
+            "{rate}: {logged}"
+        );
+        tx.close().await.unwrap();
+        playback.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn playback_durations_out_of_range_are_refused_before_anything_opens() {
+    // A path that cannot be created: had anything been opened, the error would say so.
+    let nowhere = PathBuf::from("/nonexistent-dir/out.wav");
+    for (option, o) in [
+        (
+            "prebuffer",
+            PlaybackOptions::default().prebuffer(Duration::MAX),
+        ),
+        (
+            "max_queued",
+            PlaybackOptions::default().max_queued(Duration::MAX),
+        ),
+        ("buffer_frames", PlaybackOptions::default().buffer_frames(0)),
+    ] {
+        match Playback::open(o.target(wav_out(&nowhere))).await {
+            Err(Error::InvalidOption { option: got, .. }) => assert_eq!(got, option),
+            other => panic!("{option}: {other:?}"),
+        }
+    }
+    let c = CaptureOptions::default()
+        .source(InputSource::Wav(nowhere.clone()))
+        .interval(Duration::MAX);
+    let (tx, _rx) = {
+        let server =
+            Server::start(|mut c: Conn| async move { while c.recv().await.is_some() {} }).await;
+        let pair = connect(options(&server)).await.unwrap();
+        std::mem::forget(server); // keep it up for the rest of the test
+        pair
+    };
+    assert!(matches!(
+        capture_audio(tx, c).await,
+        Err(Error::InvalidOption {
+            option: "interval",
+            ..
+        })
+    ));
+}
