@@ -15,6 +15,13 @@ set -euo pipefail
 
 RIG="${VIVAVOCE_AUDIO_RIG:-${TMPDIR:-/tmp}/vivavoce-audio-rig}"
 
+# The rig's own audio processes stand in for hardware, which a busy CPU cannot starve:
+# they run with real-time scheduling where that is allowed (as root in CI), as the
+# PipeWire daemon's data thread already does.
+rt() {
+  if chrt -f 80 true 2>/dev/null; then chrt -f 80 "$@"; else "$@"; fi
+}
+
 stop() {
   if [ -f "$RIG/pids" ]; then
     while read -r pid; do kill "$pid" 2>/dev/null || true; done < "$RIG/pids"
@@ -52,14 +59,14 @@ ALSA
   sleep 1
   pw-cli create-node adapter '{ factory.name=support.null-audio-sink node.name=speaker media.class=Audio/Sink audio.rate=48000 audio.position=[FL FR] object.linger=true priority.session=2000 }' > /dev/null
   pw-cli create-node adapter '{ factory.name=support.null-audio-sink node.name=speaker44 media.class=Audio/Sink audio.rate=44100 audio.position=[FL FR] object.linger=true }' > /dev/null
-  pw-loopback --capture-props='media.class=Audio/Sink node.name=micfeed audio.position=[MONO]' \
+  rt pw-loopback --capture-props='media.class=Audio/Sink node.name=micfeed audio.position=[MONO]' \
               --playback-props='media.class=Audio/Source node.name=mic audio.position=[MONO] priority.session=2000' \
               > "$RIG/micfeed.log" 2>&1 & echo $! >> "$RIG/pids"
-  pw-loopback --capture-props='media.class=Audio/Sink node.name=micfeed44 audio.position=[FL FR] audio.rate=44100' \
+  rt pw-loopback --capture-props='media.class=Audio/Sink node.name=micfeed44 audio.position=[FL FR] audio.rate=44100' \
               --playback-props='media.class=Audio/Source node.name=mic44 audio.position=[FL FR] audio.rate=44100 priority.session=1000' \
               > "$RIG/micfeed44.log" 2>&1 & echo $! >> "$RIG/pids"
   if [ -n "$echo_ms" ]; then
-    pw-loopback -d "$(awk "BEGIN { print $echo_ms / 1000 }")" \
+    rt pw-loopback -d "$(awk "BEGIN { print $echo_ms / 1000 }")" \
                 --capture-props='stream.capture.sink=true target.object=speaker node.name=echo-in' \
                 --playback-props='target.object=micfeed node.name=echo-out' \
                 > "$RIG/echo.log" 2>&1 & echo $! >> "$RIG/pids"

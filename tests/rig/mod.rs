@@ -44,6 +44,26 @@ pub fn windowed_snr(
         .collect()
 }
 
+/// A command for one of the rig's audio helpers (`pw-record`, `pw-play`, `pw-loopback`):
+/// they stand in for hardware, which a busy CPU cannot starve, so they run with real-time
+/// scheduling where that is allowed (as `scripts/audio-rig.sh` runs its own).
+pub fn audio_helper(program: &str) -> Command {
+    static RT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let rt = *RT.get_or_init(|| {
+        Command::new("chrt")
+            .args(["-f", "80", "true"])
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if rt {
+        let mut c = Command::new("chrt");
+        c.args(["-f", "80", program]);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
 pub fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("vivavoce-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -60,7 +80,7 @@ pub struct Recorder {
 impl Recorder {
     pub async fn start(sink: &str, rate: u32) -> Recorder {
         let path = temp(&format!("{sink}-{}.wav", fastrand::u64(..)));
-        let child = Command::new("pw-record")
+        let child = audio_helper("pw-record")
             .args(["-P", "{ stream.capture.sink=true }", "--target", sink])
             .args([
                 "--rate",
@@ -214,7 +234,7 @@ impl Helper {
 /// Plays a WAV file into a sink (e.g. `micfeed`, the default microphone's input).
 pub fn play_into(sink: &str, wav: &Path) -> Helper {
     Helper(
-        Command::new("pw-play")
+        audio_helper("pw-play")
             .args(["--target", sink])
             .arg(wav)
             .spawn()
@@ -225,7 +245,7 @@ pub fn play_into(sink: &str, wav: &Path) -> Helper {
 /// A real echo path: what the speaker plays comes back into the microphone `delay_ms`
 /// later.
 pub async fn echo_path(delay_ms: u32) -> Helper {
-    let child = Command::new("pw-loopback")
+    let child = audio_helper("pw-loopback")
         .args(["-d", &format!("{}", f64::from(delay_ms) / 1000.0)])
         .args([
             "--capture-props",
