@@ -358,3 +358,67 @@ async fn playback_durations_out_of_range_are_refused_before_anything_opens() {
         })
     ));
 }
+
+#[tokio::test]
+async fn after_an_underrun_playback_holds_back_a_growing_cushion() {
+    // One item whose audio stops coming twice for 300 ms: the ring runs dry in the middle
+    // of it, an underrun; the audio after each gap is held back a little longer.
+    let server = Server::start(|mut c: Conn| async move {
+        c.session_created().await;
+        // 200 ms of a 500 Hz tone at 24 kHz, as base64 PCM16.
+        let pcm: Vec<i16> = (0..4_800).map(|i| ((i % 48) - 24) * 400).collect();
+        let chunk = InputAudioBufferAppend::from_pcm16(&pcm).audio;
+        c.send(
+            json!({"type": "response.created", "event_id": "e0", "response": {
+            "object": "realtime.response", "id": "r", "status": "in_progress", "output": []}}),
+        )
+        .await;
+        for part in 0..3 {
+            if part > 0 {
+                tokio::time::sleep(Duration::from_millis(400)).await;
+            }
+            c.send(
+                json!({"type": "response.output_audio.delta", "event_id": format!("d{part}"),
+                "response_id": "r", "item_id": "i", "output_index": 0, "content_index": 0,
+                "delta": chunk}),
+            )
+            .await;
+            c.send(json!({"type": "input_audio_buffer.cleared", "event_id": format!("m{part}")}))
+                .await;
+        }
+        c.send(
+            json!({"type": "response.done", "event_id": "e9", "response": {
+            "object": "realtime.response", "id": "r", "status": "completed", "output": []}}),
+        )
+        .await;
+        while c.recv().await.is_some() {}
+    })
+    .await;
+    let (tx, rx) = connect(options(&server)).await.unwrap();
+    let out = rig::temp("cushion.wav");
+    let (mut events, playback) = stream(rx, PlaybackOptions::new(tx.clone()).target(wav_out(&out)))
+        .await
+        .unwrap();
+    let mut cushions = Vec::new();
+    loop {
+        match tokio::time::timeout(LIMIT, events.recv()).await.unwrap() {
+            // Just after each delta was handed over.
+            Some(ServerEvent::InputAudioBufferCleared(_)) => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                cushions.push(playback.metrics().cushion);
+            }
+            Some(ServerEvent::ResponseDone(_)) => break,
+            Some(_) => {}
+            None => panic!("the session ended"),
+        }
+    }
+    playback.drain().await.unwrap();
+    let m = playback.metrics();
+    let ms = Duration::from_millis;
+    assert_eq!(cushions, [ms(0), ms(20), ms(40)], "{m:?}");
+    assert_eq!(m.cushion, ms(40));
+    assert!(m.underruns >= 2, "{m:?}");
+    // Everything was played: the cushion delays audio, it never drops it.
+    assert!(m.played >= ms(600) && m.dropped.is_zero(), "{m:?}");
+    playback.stop().await;
+}
