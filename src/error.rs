@@ -166,13 +166,13 @@ pub enum Error {
         message: String,
     },
 
-    /// The playback was stopped (by [`Playback::stop`](crate::audio::Playback::stop), by
-    /// dropping it, or because its output failed) before the call could be answered.
+    /// The playback was stopped (by `Playback::stop`, by dropping it, or because its
+    /// output failed) before the call could be answered (feature `audio`).
     #[error("playback has stopped")]
     PlaybackStopped,
 
     /// The capture has ended (stopped, its WAV file ended, or its device failed) before the
-    /// call could be answered.
+    /// call could be answered (feature `audio`).
     #[error("capture has ended")]
     CaptureEnded,
 

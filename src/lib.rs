@@ -1,5 +1,8 @@
 #![doc = include_str!("../README.md")]
-#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(missing_docs, missing_debug_implementations)]
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+#![deny(unsafe_code)]
 
 #[cfg(feature = "audio")]
 pub mod audio;

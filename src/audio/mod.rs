@@ -46,6 +46,7 @@ pub mod bench {
     use super::resample::Converter;
 
     /// A device callback fed from a ring, as the device would run it.
+    #[allow(missing_debug_implementations)]
     pub struct Callback {
         renderer: Renderer,
         tx: rtrb::Producer<f32>,
@@ -88,6 +89,7 @@ pub mod bench {
     }
 
     /// The playback resampler glue.
+    #[derive(Debug)]
     pub struct Resample(Converter);
 
     impl Resample {

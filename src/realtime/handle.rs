@@ -147,6 +147,7 @@ impl EventSender {
         Ok(())
     }
 
+    #[cfg(feature = "audio")]
     /// Queues the event `make` builds if there is room now, without waiting; `Ok(false)`
     /// (and `make` not called) when the queue is full, so a thread can try again later.
     pub(crate) fn try_send_with(&self, make: impl FnOnce() -> ClientEvent) -> Result<bool, Error> {

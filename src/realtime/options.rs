@@ -58,8 +58,8 @@ pub type OutgoingHook = Arc<dyn Fn(ClientEvent) -> Option<ClientEvent> + Send + 
 /// A hook run on each incoming event before it is delivered; `None` drops the event.
 pub type IncomingHook = Arc<dyn Fn(ServerEvent) -> Option<ServerEvent> + Send + Sync>;
 
-/// Checks events against a contract, e.g. [`schema::Validator`](crate::schema) (feature
-/// `schema`): an outgoing event that fails is not sent (`send` returns the error); an
+/// Checks events against a contract, e.g. `schema::Validator` (feature `schema`): an
+/// outgoing event that fails is not sent (`send` returns the error); an
 /// incoming one that fails is delivered anyway, after a [`Warning`] event.
 ///
 /// [`Warning`]: crate::realtime::Warning

@@ -34,7 +34,7 @@ impl std::fmt::Debug for Processing {
     }
 }
 
-/// Options of [`capture_audio`].
+/// Options of [`capture_audio`](super::capture_audio).
 ///
 /// | option | default | meaning |
 /// |---|---|---|
@@ -80,7 +80,7 @@ pub struct CaptureOptions {
     pub processing: Processing,
     /// The far-end reference from playback.
     pub reference: Option<EchoReference>,
-    /// Start paused (nothing sent until [`Capture::resume`]).
+    /// Start paused (nothing sent until [`Capture::resume`](super::Capture::resume)).
     pub start_paused: bool,
 }
 

@@ -266,6 +266,7 @@ impl Tap {
 }
 
 #[cfg(test)]
+#[allow(unsafe_code)] // the counting allocator
 mod tests {
     use std::alloc::{GlobalAlloc, Layout, System};
     use std::cell::Cell;
