@@ -63,7 +63,6 @@ fn options(url: &str) -> ChatOptions {
     )
     .url(url)
     .api_key("sk-simulator")
-    .stream(true)
     // The local server writes far faster than any network: the consumer paces the
     // reading (with Queue, a consumer slower than the producer overflows by design).
     .backpressure(Backpressure::Block)

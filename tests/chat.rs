@@ -26,7 +26,6 @@ fn options(sim: &ChatSimulator) -> ChatOptions {
     )
     .url(sim.url())
     .api_key("sk-simulator")
-    .stream(true)
 }
 
 /// Runs a request to the end; returns the chunks' texts and the terminal event.
@@ -270,7 +269,8 @@ async fn stop_cancels_a_non_streaming_request_in_flight() {
     });
     let opts = ChatOptions::new("m", vec![json!({"role": "user", "content": "x"})])
         .url(url)
-        .api_key("k");
+        .api_key("k")
+        .stream(false);
     let (tx, mut rx) = mpsc::channel(4);
     let stop = start_request(opts, tx).unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -403,4 +403,44 @@ async fn bad_requests_fail_before_any_io() {
     ));
     let dbg = format!("{:?}", ChatOptions::default().api_key("sk-secret-123"));
     assert!(!dbg.contains("sk-secret-123"), "{dbg}");
+}
+
+#[tokio::test]
+async fn the_pull_api_always_streams_and_streaming_is_the_default() {
+    let s = sim(ChatSimulatorOptions::default().reply_text(REPLY)).await;
+    let words = REPLY.split_inclusive(' ').count();
+    // `stream()` asks for SSE even when the options say otherwise: the simulator answers a
+    // request without `"stream": true` with one whole completion (one chunk, no `[DONE]`).
+    let mut events = stream(options(&s).stream(false)).unwrap();
+    let (mut chunks, mut last) = (0, None);
+    while let Some(ev) = events.next().await {
+        match ev {
+            ChatEvent::Chunk(_) => chunks += 1,
+            terminal => last = Some(terminal),
+        }
+    }
+    let c = complete(last.expect("a terminal event"));
+    assert!(chunks > words, "streamed chunk by chunk: {chunks} chunks");
+    assert_eq!(
+        (c.reason, c.result.content.as_str()),
+        (CompleteReason::Done, REPLY)
+    );
+    assert!(c.done_event.is_some(), "a streamed answer ends with [DONE]");
+
+    // Options that do not say: streamed, through `start_request` too.
+    let default = ChatOptions::new(
+        "gpt-4o-mini",
+        vec![json!({"role": "user", "content": "Hi"})],
+    )
+    .url(s.url())
+    .api_key("sk-simulator");
+    assert!(default.stream);
+    let (texts, end) = run(default, 16).await;
+    let pieces = texts.iter().filter(|t| !t.is_empty()).count();
+    assert_eq!(
+        (pieces, texts.concat().as_str()),
+        (words, REPLY),
+        "one chunk per word"
+    );
+    assert!(complete(end).done_event.is_some());
 }

@@ -23,7 +23,6 @@ fn options(upstream: &str) -> ChatOptions {
     )
     .url(upstream)
     .api_key("sk-simulator")
-    .stream(true)
 }
 
 /// Starts the simulator and an axum app whose `/chat` relays one request to it, through

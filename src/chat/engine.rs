@@ -153,13 +153,20 @@ fn client() -> &'static reqwest::Client {
 /// the key first: a bad request fails here, before any I/O. Must be called inside a tokio
 /// runtime.
 ///
+/// # Errors
+///
+/// All before any I/O: [`Error::InvalidOption`] for options that cannot work (no
+/// messages, a zero queue capacity), [`Error::MissingApiKey`] without a key,
+/// [`Error::NoRuntime`] outside a tokio runtime. What goes wrong once the request runs
+/// (HTTP status, connection, parse) arrives as the terminal [`ChatEvent::Error`].
+///
 /// ```no_run
 /// use serde_json::json;
 /// use vivavoce::chat::{start_request, ChatEvent, ChatOptions};
 ///
 /// # async fn run() -> Result<(), vivavoce::Error> {
 /// let (tx, mut rx) = tokio::sync::mpsc::channel(64);
-/// let options = ChatOptions::new("gpt-4o-mini", vec![json!({"role": "user", "content": "Hi"})]).stream(true);
+/// let options = ChatOptions::new("gpt-4o-mini", vec![json!({"role": "user", "content": "Hi"})]);
 /// let stop = start_request(options, tx)?;
 /// while let Some(event) = rx.recv().await {
 ///     match event {

@@ -74,7 +74,7 @@ pub enum OnParseError {
 /// | `model` | `gpt-4o-mini` | |
 /// | `messages` | (required, non-empty) | the conversation, as JSON messages |
 /// | `auth` | `OPENAI_API_KEY` | key, key function, or a whole `Authorization` header; none → error before I/O |
-/// | `stream` | `false` | stream with SSE (`true`), or one response |
+/// | `stream` | `true` | `true`: SSE, chunk by chunk; `false`: one whole answer, as one chunk ([`start_request`] only: [`stream`] always streams) |
 /// | `accumulate` | `true` | add the chunks up for `Complete` |
 /// | `backpressure` | `Queue { capacity: 1000 }` | see [`Backpressure`] |
 /// | `channel_idle_timeout` | none | no event delivered for this long → `Complete` with reason `Timeout` (content kept) |
@@ -90,10 +90,12 @@ pub enum OnParseError {
 /// use vivavoce::chat::ChatOptions;
 ///
 /// let options = ChatOptions::new("gpt-4o-mini", vec![json!({"role": "user", "content": "Hi"})])
-///     .stream(true)
 ///     .param("temperature", json!(0.2));
-/// assert!(options.accumulate);
+/// assert!(options.stream && options.accumulate);
 /// ```
+///
+/// [`start_request`]: super::start_request
+/// [`stream`]: super::stream()
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 #[must_use]
@@ -106,7 +108,7 @@ pub struct ChatOptions {
     pub messages: Vec<Value>,
     /// Authentication.
     pub auth: ChatAuth,
-    /// Stream the answer.
+    /// Stream the answer (SSE); `false`: one whole answer, as one chunk.
     pub stream: bool,
     /// Accumulate the chunks.
     pub accumulate: bool,
@@ -135,7 +137,7 @@ impl Default for ChatOptions {
             model: "gpt-4o-mini".into(),
             messages: Vec::new(),
             auth: ChatAuth::default(),
-            stream: false,
+            stream: true,
             accumulate: true,
             backpressure: Backpressure::default(),
             channel_idle_timeout: None,

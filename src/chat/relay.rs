@@ -64,7 +64,7 @@ enum Source {
 /// use vivavoce::chat::{ChatEvent, ChatOptions, ChatSse, Relay, stream};
 ///
 /// async fn chat() -> ChatSse {
-///     let options = ChatOptions::new("gpt-4o-mini", vec![json!({"role": "user", "content": "Hi"})]).stream(true);
+///     let options = ChatOptions::new("gpt-4o-mini", vec![json!({"role": "user", "content": "Hi"})]);
 ///     match stream(options) {
 ///         Ok(events) => ChatSse::new(events).hook(|event| match event {
 ///             // Say nothing for chunks without text.

@@ -16,8 +16,17 @@ pub struct ChatStream {
     stop: StopHandle,
 }
 
-/// Starts a request and returns its events as a stream. Reading paces the request
-/// (backpressure `Block`, 64 events of slack).
+/// Starts a streamed request and returns its events as a stream. Reading paces the
+/// request (backpressure `Block`, 64 events of slack).
+///
+/// The request always streams: `options.stream` is set to `true` (a whole answer, with
+/// `stream(false)`, is for [`start_request`]).
+///
+/// # Errors
+///
+/// As [`start_request`]: [`Error::InvalidOption`] for bad options,
+/// [`Error::MissingApiKey`] without a key, [`Error::NoRuntime`] outside a tokio runtime —
+/// all before any I/O. What goes wrong later arrives as [`ChatEvent::Error`].
 ///
 /// ```no_run
 /// use futures_util::StreamExt;
@@ -25,7 +34,7 @@ pub struct ChatStream {
 /// use vivavoce::chat::{stream, ChatEvent, ChatOptions};
 ///
 /// # async fn run() -> Result<(), vivavoce::Error> {
-/// let mut events = stream(ChatOptions::new("gpt-4o-mini", vec![json!({"role": "user", "content": "Hi"})]).stream(true))?;
+/// let mut events = stream(ChatOptions::new("gpt-4o-mini", vec![json!({"role": "user", "content": "Hi"})]))?;
 /// while let Some(event) = events.next().await {
 ///     if let ChatEvent::Complete(done) = event {
 ///         println!("{}", done.result.content);
@@ -35,7 +44,7 @@ pub struct ChatStream {
 /// ```
 pub fn stream(options: ChatOptions) -> Result<ChatStream, Error> {
     let (tx, rx) = mpsc::channel(64);
-    let stop = start_request(options.backpressure(Backpressure::Block), tx)?;
+    let stop = start_request(options.stream(true).backpressure(Backpressure::Block), tx)?;
     Ok(ChatStream { rx, stop })
 }
 
