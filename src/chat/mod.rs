@@ -13,6 +13,7 @@
 
 mod delta;
 mod engine;
+mod event;
 mod options;
 mod out;
 #[cfg(feature = "axum")]
@@ -23,9 +24,8 @@ mod stream;
 pub use delta::{
     Accumulator, Choice, ChoiceDelta, Delta, FunctionDelta, ToolCall, ToolCallDelta, Usage,
 };
-pub use engine::{
-    Accumulated, ChatError, ChatEvent, Chunk, Complete, CompleteReason, StopHandle, start_request,
-};
+pub use engine::{StopHandle, start_request};
+pub use event::{Accumulated, ChatError, ChatEvent, Chunk, Complete, CompleteReason};
 pub use options::{Backpressure, ChatAuth, ChatOptions, OnParseError};
 pub use out::{event_to_simplified_sse, format_sse_data, format_sse_done};
 #[cfg(feature = "axum")]

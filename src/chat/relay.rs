@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use futures_core::Stream;
 use tokio::sync::mpsc;
 
-use super::engine::{ChatEvent, StopHandle};
+use super::engine::StopHandle;
+use super::event::ChatEvent;
 use super::out::{UPSTREAM_FAILED, simplified_json};
 use super::stream::ChatStream;
 

@@ -5,7 +5,8 @@ use std::task::{Context, Poll};
 
 use tokio::sync::mpsc;
 
-use super::engine::{ChatEvent, StopHandle, start_request};
+use super::engine::{StopHandle, start_request};
+use super::event::ChatEvent;
 use super::options::{Backpressure, ChatOptions};
 use crate::Error;
 
