@@ -106,12 +106,7 @@ impl Tally {
         match event {
             ChatEvent::Chunk(c) => {
                 self.chunks += 1;
-                self.text += c
-                    .delta
-                    .as_ref()
-                    .and_then(|d| d.choices.first())
-                    .and_then(|c| c.content.as_deref())
-                    .map_or(0, str::len);
+                self.text += c.text().map_or(0, str::len);
                 None
             }
             ChatEvent::Complete(c) => Some((self.chunks, self.text, c.reason)),

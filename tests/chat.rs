@@ -39,11 +39,7 @@ async fn run(options: ChatOptions, capacity: usize) -> (Vec<String>, ChatEvent) 
             .unwrap()
             .expect("a terminal event");
         match ev {
-            ChatEvent::Chunk(c) => texts.extend(
-                c.delta
-                    .and_then(|d| d.choices.into_iter().next())
-                    .and_then(|c| c.content),
-            ),
+            ChatEvent::Chunk(c) => texts.extend(c.text().map(str::to_owned)),
             terminal => {
                 assert!(
                     rx.recv().await.is_none(),
@@ -235,11 +231,7 @@ async fn stop_before_and_during_a_stream() {
         match rx.recv().await.unwrap() {
             ChatEvent::Chunk(c) => {
                 n += 1;
-                text.extend(
-                    c.delta
-                        .and_then(|d| d.choices.into_iter().next())
-                        .and_then(|c| c.content),
-                );
+                text.push_str(c.text().unwrap_or_default());
                 if n == 20 {
                     stop.stop();
                 }
@@ -320,13 +312,7 @@ async fn a_slow_consumer_gets_10000_events_in_order_in_both_modes() {
         loop {
             match rx.recv().await.unwrap() {
                 ChatEvent::Chunk(c) => {
-                    if let Some(t) = c
-                        .delta
-                        .and_then(|d| d.choices.into_iter().next())
-                        .and_then(|c| c.content)
-                    {
-                        expected_text.push_str(&t);
-                    }
+                    expected_text.push_str(c.text().unwrap_or_default());
                     seen += 1;
                     if seen.is_multiple_of(1000) {
                         tokio::time::sleep(Duration::from_millis(20)).await; // slow

@@ -66,7 +66,7 @@ fn client() -> &'static reqwest::Client {
 /// let stop = start_request(options, tx)?;
 /// while let Some(event) = rx.recv().await {
 ///     match event {
-///         ChatEvent::Chunk(c) => print!("{}", c.delta.and_then(|d| d.choices.into_iter().next()).and_then(|c| c.content).unwrap_or_default()),
+///         ChatEvent::Chunk(c) => print!("{}", c.text().unwrap_or_default()),
 ///         ChatEvent::Complete(done) => println!("\n{:?}: {}", done.reason, done.result.content),
 ///         ChatEvent::Error(e) => eprintln!("{} (after {:?})", e.error, e.partial.content),
 ///         _ => {}

@@ -69,7 +69,7 @@ enum Source {
 ///     match stream(options) {
 ///         Ok(events) => ChatSse::new(events).hook(|event| match event {
 ///             // Say nothing for chunks without text.
-///             ChatEvent::Chunk(c) if c.delta.as_ref().is_none_or(|d| d.choices.is_empty()) => Relay::Skip,
+///             ChatEvent::Chunk(c) if c.text().is_none_or(str::is_empty) => Relay::Skip,
 ///             _ => Relay::Default,
 ///         }),
 ///         Err(e) => ChatSse::failed(&e),
