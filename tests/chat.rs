@@ -430,3 +430,33 @@ async fn the_pull_api_always_streams_and_streaming_is_the_default() {
     );
     assert!(complete(end).done_event.is_some());
 }
+
+#[tokio::test]
+async fn the_pull_api_is_a_fused_stream() {
+    use futures_util::stream::FusedStream;
+
+    let s = sim(ChatSimulatorOptions::default().reply_text(REPLY)).await;
+    let mut events = stream(options(&s)).unwrap();
+    assert!(!events.is_terminated());
+    let mut terminal = None;
+    while terminal.is_none() {
+        match events.next().await.expect("events until the terminal one") {
+            ChatEvent::Chunk(_) => assert!(!events.is_terminated()),
+            end => terminal = Some(end),
+        }
+    }
+    // The terminal event is not the end of the stream: `None` is.
+    assert!(!events.is_terminated());
+    assert_eq!(complete(terminal.unwrap()).result.content, REPLY);
+    assert!(events.next().await.is_none());
+    assert!(events.is_terminated());
+    // Polled again, it ends again at once; `select_next_some` (which needs a fused
+    // stream) takes it as done.
+    assert!(events.next().await.is_none());
+    let mut skipped = false;
+    futures_util::select! {
+        _ = events.select_next_some() => {}
+        complete => skipped = true,
+    }
+    assert!(skipped, "a terminated stream is skipped by select!");
+}

@@ -10,11 +10,17 @@ use super::event::ChatEvent;
 use super::options::{Backpressure, ChatOptions};
 use crate::Error;
 
-/// The events of one request as a [`futures_core::Stream`]. Dropping it stops the request.
+/// The events of one request as a [`futures_core::Stream`]: chunks, then one terminal
+/// event, then `None`. Dropping it stops the request.
+///
+/// It is a [`FusedStream`](futures_core::FusedStream): once it has yielded `None` it is
+/// terminated and yields `None` again at once (for `select!` loops).
 #[derive(Debug)]
 pub struct ChatStream {
     rx: mpsc::Receiver<ChatEvent>,
     stop: StopHandle,
+    /// It has yielded `None`.
+    done: bool,
 }
 
 /// Starts a streamed request and returns its events as a stream. Reading paces the
@@ -46,7 +52,11 @@ pub struct ChatStream {
 pub fn stream(options: ChatOptions) -> Result<ChatStream, Error> {
     let (tx, rx) = mpsc::channel(64);
     let stop = start_request(options.stream(true).backpressure(Backpressure::Block), tx)?;
-    Ok(ChatStream { rx, stop })
+    Ok(ChatStream {
+        rx,
+        stop,
+        done: false,
+    })
 }
 
 impl ChatStream {
@@ -60,7 +70,18 @@ impl futures_core::Stream for ChatStream {
     type Item = ChatEvent;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ChatEvent>> {
-        self.rx.poll_recv(cx)
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let next = std::task::ready!(self.rx.poll_recv(cx));
+        self.done = next.is_none();
+        Poll::Ready(next)
+    }
+}
+
+impl futures_core::FusedStream for ChatStream {
+    fn is_terminated(&self) -> bool {
+        self.done
     }
 }
 
