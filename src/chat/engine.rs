@@ -191,7 +191,7 @@ impl Run {
             let delta = Delta::parse(&text).map_err(|e| {
                 End::Fail(Error::InvalidResponse {
                     url: url.clone(),
-                    message: format!("the completion is not valid JSON: {e}"),
+                    message: format!("the completion does not parse: {e}"),
                 })
             })?;
             if self.options.accumulate {

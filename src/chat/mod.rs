@@ -22,7 +22,8 @@ mod sse;
 mod stream;
 
 pub use delta::{
-    Accumulator, Choice, ChoiceDelta, Delta, FunctionDelta, ToolCall, ToolCallDelta, Usage,
+    Accumulator, Choice, ChoiceDelta, Delta, DeltaError, DeltaErrorKind, FunctionDelta, ToolCall,
+    ToolCallDelta, Usage,
 };
 pub use engine::{StopHandle, start_request};
 pub use event::{Accumulated, ChatError, ChatEvent, Chunk, Complete, CompleteReason};
