@@ -461,3 +461,46 @@ async fn the_pull_api_is_a_fused_stream() {
     }
     assert!(skipped, "a terminated stream is skipped by select!");
 }
+
+#[tokio::test]
+async fn the_longest_timeouts_work_and_zero_ones_are_refused() {
+    let s = sim(ChatSimulatorOptions::default().reply_text(REPLY)).await;
+    for streamed in [true, false] {
+        let huge = options(&s)
+            .stream(streamed)
+            .channel_idle_timeout(Duration::MAX)
+            .http_timeout(Duration::MAX);
+        let (texts, end) = run(huge, 16).await;
+        let c = complete(end);
+        assert_eq!(c.reason, CompleteReason::Done, "streamed {streamed}");
+        assert_eq!(
+            (texts.concat(), c.result.content),
+            (REPLY.into(), REPLY.into())
+        );
+    }
+    // Through the pull API as well.
+    let huge = options(&s)
+        .channel_idle_timeout(Duration::MAX)
+        .http_timeout(Duration::MAX);
+    let last = stream(huge).unwrap().collect::<Vec<_>>().await.pop();
+    assert_eq!(complete(last.unwrap()).result.content, REPLY);
+
+    // A zero timeout would end every request at once: refused before any I/O.
+    for (name, zero) in [
+        (
+            "channel_idle_timeout",
+            options(&s).channel_idle_timeout(Duration::ZERO),
+        ),
+        ("http_timeout", options(&s).http_timeout(Duration::ZERO)),
+    ] {
+        let (tx, _rx) = mpsc::channel(1);
+        match start_request(zero.clone(), tx) {
+            Err(Error::InvalidOption { option, message }) => {
+                assert_eq!(option, name);
+                assert!(message.contains("zero"), "{message}");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+        assert!(matches!(stream(zero), Err(Error::InvalidOption { option, .. }) if option == name));
+    }
+}

@@ -52,7 +52,7 @@ fn client() -> &'static reqwest::Client {
 /// # Errors
 ///
 /// All before any I/O: [`Error::InvalidOption`] for options that cannot work (no
-/// messages, a zero queue capacity), [`Error::MissingApiKey`] without a key,
+/// messages, a zero queue capacity or timeout), [`Error::MissingApiKey`] without a key,
 /// [`Error::NoRuntime`] outside a tokio runtime. What goes wrong once the request runs
 /// (HTTP status, connection, parse) arrives as the terminal [`ChatEvent::Error`].
 ///
