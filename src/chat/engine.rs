@@ -266,7 +266,7 @@ impl Run {
             if let Err(t) = fed {
                 end.get_or_insert(Err(End::Fail(Error::InvalidResponse {
                     url: self.options.url.clone(),
-                    message: format!("an SSE event is larger than {} bytes", t.limit),
+                    message: t.to_string(),
                 })));
             }
             if end.is_some() || batch.len() >= MAX_BURST {

@@ -15,6 +15,12 @@ use crate::Error;
 ///
 /// It is a [`FusedStream`](futures_core::FusedStream): once it has yielded `None` it is
 /// terminated and yields `None` again at once (for `select!` loops).
+///
+/// # Cancel safety
+///
+/// Waiting for the next event (`StreamExt::next`, a `select!` branch) is cancel-safe: an
+/// event leaves the stream only when it is returned, so a wait that loses a `select!`
+/// loses nothing.
 #[derive(Debug)]
 pub struct ChatStream {
     rx: mpsc::Receiver<ChatEvent>,
