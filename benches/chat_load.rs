@@ -63,7 +63,6 @@ fn options(url: &str) -> ChatOptions {
     )
     .url(url)
     .api_key("sk-simulator")
-    .stream(true)
     // The local server writes far faster than any network: the consumer paces the
     // reading (with Queue, a consumer slower than the producer overflows by design).
     .backpressure(Backpressure::Block)
@@ -107,12 +106,7 @@ impl Tally {
         match event {
             ChatEvent::Chunk(c) => {
                 self.chunks += 1;
-                self.text += c
-                    .delta
-                    .as_ref()
-                    .and_then(|d| d.choices.first())
-                    .and_then(|c| c.content.as_deref())
-                    .map_or(0, str::len);
+                self.text += c.text().map_or(0, str::len);
                 None
             }
             ChatEvent::Complete(c) => Some((self.chunks, self.text, c.reason)),

@@ -50,8 +50,7 @@ async fn chat(
     let mut options = ChatOptions::new(
         "gpt-4o-mini",
         vec![json!({"role": "user", "content": question})],
-    )
-    .stream(true);
+    );
     if let Some(url) = &upstream.url {
         options = options.url(url);
     }

@@ -26,7 +26,6 @@ fn options(sim: &ChatSimulator) -> ChatOptions {
     )
     .url(sim.url())
     .api_key("sk-simulator")
-    .stream(true)
 }
 
 /// Runs a request to the end; returns the chunks' texts and the terminal event.
@@ -40,11 +39,7 @@ async fn run(options: ChatOptions, capacity: usize) -> (Vec<String>, ChatEvent) 
             .unwrap()
             .expect("a terminal event");
         match ev {
-            ChatEvent::Chunk(c) => texts.extend(
-                c.delta
-                    .and_then(|d| d.choices.into_iter().next())
-                    .and_then(|c| c.content),
-            ),
+            ChatEvent::Chunk(c) => texts.extend(c.text().map(str::to_owned)),
             terminal => {
                 assert!(
                     rx.recv().await.is_none(),
@@ -197,7 +192,8 @@ async fn a_malformed_chunk_stops_or_is_skipped() {
         panic!("{end:?}")
     };
     assert!(
-        matches!(e.error, Error::InvalidResponse { ref message, .. } if message.contains("chunk 4")),
+        matches!(e.error, Error::InvalidResponse { ref message, .. }
+            if message.ends_with("chunk 4 is not a valid chunk: key must be a string at line 1 column 2")),
         "{:?}",
         e.error
     );
@@ -236,11 +232,7 @@ async fn stop_before_and_during_a_stream() {
         match rx.recv().await.unwrap() {
             ChatEvent::Chunk(c) => {
                 n += 1;
-                text.extend(
-                    c.delta
-                        .and_then(|d| d.choices.into_iter().next())
-                        .and_then(|c| c.content),
-                );
+                text.push_str(c.text().unwrap_or_default());
                 if n == 20 {
                     stop.stop();
                 }
@@ -270,7 +262,8 @@ async fn stop_cancels_a_non_streaming_request_in_flight() {
     });
     let opts = ChatOptions::new("m", vec![json!({"role": "user", "content": "x"})])
         .url(url)
-        .api_key("k");
+        .api_key("k")
+        .stream(false);
     let (tx, mut rx) = mpsc::channel(4);
     let stop = start_request(opts, tx).unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -320,13 +313,7 @@ async fn a_slow_consumer_gets_10000_events_in_order_in_both_modes() {
         loop {
             match rx.recv().await.unwrap() {
                 ChatEvent::Chunk(c) => {
-                    if let Some(t) = c
-                        .delta
-                        .and_then(|d| d.choices.into_iter().next())
-                        .and_then(|c| c.content)
-                    {
-                        expected_text.push_str(&t);
-                    }
+                    expected_text.push_str(c.text().unwrap_or_default());
                     seen += 1;
                     if seen.is_multiple_of(1000) {
                         tokio::time::sleep(Duration::from_millis(20)).await; // slow
@@ -403,4 +390,117 @@ async fn bad_requests_fail_before_any_io() {
     ));
     let dbg = format!("{:?}", ChatOptions::default().api_key("sk-secret-123"));
     assert!(!dbg.contains("sk-secret-123"), "{dbg}");
+}
+
+#[tokio::test]
+async fn the_pull_api_always_streams_and_streaming_is_the_default() {
+    let s = sim(ChatSimulatorOptions::default().reply_text(REPLY)).await;
+    let words = REPLY.split_inclusive(' ').count();
+    // `stream()` asks for SSE even when the options say otherwise: the simulator answers a
+    // request without `"stream": true` with one whole completion (one chunk, no `[DONE]`).
+    let mut events = stream(options(&s).stream(false)).unwrap();
+    let (mut chunks, mut last) = (0, None);
+    while let Some(ev) = events.next().await {
+        match ev {
+            ChatEvent::Chunk(_) => chunks += 1,
+            terminal => last = Some(terminal),
+        }
+    }
+    let c = complete(last.expect("a terminal event"));
+    assert!(chunks > words, "streamed chunk by chunk: {chunks} chunks");
+    assert_eq!(
+        (c.reason, c.result.content.as_str()),
+        (CompleteReason::Done, REPLY)
+    );
+    assert!(c.done_event.is_some(), "a streamed answer ends with [DONE]");
+
+    // Options that do not say: streamed, through `start_request` too.
+    let default = ChatOptions::new(
+        "gpt-4o-mini",
+        vec![json!({"role": "user", "content": "Hi"})],
+    )
+    .url(s.url())
+    .api_key("sk-simulator");
+    assert!(default.stream);
+    let (texts, end) = run(default, 16).await;
+    let pieces = texts.iter().filter(|t| !t.is_empty()).count();
+    assert_eq!(
+        (pieces, texts.concat().as_str()),
+        (words, REPLY),
+        "one chunk per word"
+    );
+    assert!(complete(end).done_event.is_some());
+}
+
+#[tokio::test]
+async fn the_pull_api_is_a_fused_stream() {
+    use futures_util::stream::FusedStream;
+
+    let s = sim(ChatSimulatorOptions::default().reply_text(REPLY)).await;
+    let mut events = stream(options(&s)).unwrap();
+    assert!(!events.is_terminated());
+    let mut terminal = None;
+    while terminal.is_none() {
+        match events.next().await.expect("events until the terminal one") {
+            ChatEvent::Chunk(_) => assert!(!events.is_terminated()),
+            end => terminal = Some(end),
+        }
+    }
+    // The terminal event is not the end of the stream: `None` is.
+    assert!(!events.is_terminated());
+    assert_eq!(complete(terminal.unwrap()).result.content, REPLY);
+    assert!(events.next().await.is_none());
+    assert!(events.is_terminated());
+    // Polled again, it ends again at once; `select_next_some` (which needs a fused
+    // stream) takes it as done.
+    assert!(events.next().await.is_none());
+    let mut skipped = false;
+    futures_util::select! {
+        _ = events.select_next_some() => {}
+        complete => skipped = true,
+    }
+    assert!(skipped, "a terminated stream is skipped by select!");
+}
+
+#[tokio::test]
+async fn the_longest_timeouts_work_and_zero_ones_are_refused() {
+    let s = sim(ChatSimulatorOptions::default().reply_text(REPLY)).await;
+    for streamed in [true, false] {
+        let huge = options(&s)
+            .stream(streamed)
+            .channel_idle_timeout(Duration::MAX)
+            .http_timeout(Duration::MAX);
+        let (texts, end) = run(huge, 16).await;
+        let c = complete(end);
+        assert_eq!(c.reason, CompleteReason::Done, "streamed {streamed}");
+        assert_eq!(
+            (texts.concat(), c.result.content),
+            (REPLY.into(), REPLY.into())
+        );
+    }
+    // Through the pull API as well.
+    let huge = options(&s)
+        .channel_idle_timeout(Duration::MAX)
+        .http_timeout(Duration::MAX);
+    let last = stream(huge).unwrap().collect::<Vec<_>>().await.pop();
+    assert_eq!(complete(last.unwrap()).result.content, REPLY);
+
+    // A zero timeout would end every request at once: refused before any I/O.
+    for (name, zero) in [
+        (
+            "channel_idle_timeout",
+            options(&s).channel_idle_timeout(Duration::ZERO),
+        ),
+        ("http_timeout", options(&s).http_timeout(Duration::ZERO)),
+    ] {
+        let (tx, _rx) = mpsc::channel(1);
+        match start_request(zero.clone(), tx) {
+            Err(Error::InvalidOption { option, message }) => {
+                assert_eq!(option, name);
+                assert!(message.contains("zero"), "{message}");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+        assert!(matches!(stream(zero), Err(Error::InvalidOption { option, .. }) if option == name));
+    }
 }

@@ -23,7 +23,6 @@ fn options(upstream: &str) -> ChatOptions {
     )
     .url(upstream)
     .api_key("sk-simulator")
-    .stream(true)
 }
 
 /// Starts the simulator and an axum app whose `/chat` relays one request to it, through
@@ -210,8 +209,8 @@ async fn hooks_replace_skip_and_stop() {
             log.lock().unwrap().push("terminal".to_owned());
             return Relay::Default;
         };
+        let text = c.text().unwrap_or_default().to_owned();
         let choice = c.delta.as_ref().and_then(|d| d.choices.first());
-        let text = choice.and_then(|c| c.content.clone()).unwrap_or_default();
         log.lock().unwrap().push(text.clone());
         if choice.is_some_and(|c| c.role.is_some()) {
             return Relay::Data("start\nof answer".into());

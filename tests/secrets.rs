@@ -129,3 +129,14 @@ async fn the_key_never_reaches_the_logs() {
         "{logs}"
     );
 }
+
+#[tokio::test]
+async fn client_secret_with_the_longest_timeout() {
+    let server = Server::start(|_c: Conn| async {}).await;
+    let mut options = ClientSecretOptions::default()
+        .api_key(KEY)
+        .base_url(server.http_url());
+    options.timeout = std::time::Duration::MAX;
+    let secret = create_client_secret(options).await.unwrap();
+    assert_eq!(secret.value.expose_secret(), "ek_test_secret");
+}

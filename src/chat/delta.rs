@@ -1,6 +1,7 @@
 //! Chat Completions chunks (`chat.completion.chunk`) and what they add up to.
 
 use std::borrow::Cow;
+use std::fmt;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -83,7 +84,9 @@ pub struct Delta {
     pub usage: Option<Usage>,
 }
 
+// What an error says was expected: "expected a choice object".
 #[derive(Deserialize)]
+#[serde(expecting = "a chat.completion.chunk object")]
 struct RawChunk<'a> {
     #[serde(borrow)]
     id: Option<Cow<'a, str>>,
@@ -95,6 +98,7 @@ struct RawChunk<'a> {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a choice object")]
 struct RawChoice {
     #[serde(default)]
     index: u32,
@@ -105,6 +109,7 @@ struct RawChoice {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(expecting = "a delta object")]
 struct RawDelta {
     content: Option<String>,
     role: Option<String>,
@@ -147,13 +152,31 @@ fn share(last: &mut Option<Arc<str>>, name: Option<Cow<'_, str>>) -> Option<Arc<
 
 impl Delta {
     /// Parses a chunk (or a whole non-streamed completion, whose `message`s read as deltas).
-    pub fn parse(data: &str) -> Result<Delta, String> {
+    ///
+    /// # Errors
+    ///
+    /// [`DeltaError`] when `data` is not JSON, is cut short, or is JSON that does not fit
+    /// a chunk (a value of the wrong type): what was wrong, where (line, column) and in
+    /// which field.
+    ///
+    /// ```
+    /// use vivavoce::chat::{Delta, DeltaErrorKind};
+    ///
+    /// let e = Delta::parse(r#"{"choices":[{"index":"one"}]}"#).unwrap_err();
+    /// assert_eq!(e.kind, DeltaErrorKind::Data);
+    /// assert_eq!(e.path.as_deref(), Some("choices[0].index"));
+    /// assert_eq!((e.line, e.column), (1, 26));
+    /// ```
+    pub fn parse(data: &str) -> Result<Delta, DeltaError> {
         Self::parse_sharing(data, &mut Names::default())
     }
 
     /// [`parse`](Self::parse), reusing the names of the chunk before.
-    pub(crate) fn parse_sharing(data: &str, names: &mut Names) -> Result<Delta, String> {
-        let raw: RawChunk = serde_json::from_str(data).map_err(|e| e.to_string())?;
+    pub(crate) fn parse_sharing(data: &str, names: &mut Names) -> Result<Delta, DeltaError> {
+        let raw: RawChunk = match serde_json::from_str(data) {
+            Ok(raw) => raw,
+            Err(e) => return Err(DeltaError::new(data, &e)),
+        };
         Ok(Delta {
             id: share(&mut names.id, raw.id),
             model: share(&mut names.model, raw.model),
@@ -162,6 +185,88 @@ impl Delta {
         })
     }
 }
+
+/// Why a chunk could not be read: see [`Delta::parse`].
+///
+/// Displays as serde_json does, with the field in front when known:
+/// `choices[0].index: invalid type: string "one", expected u32 at line 1 column 26`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeltaError {
+    /// What kind of error.
+    pub kind: DeltaErrorKind,
+    /// The line (1-based) where it was found.
+    pub line: usize,
+    /// The column (1-based) where it was found.
+    pub column: usize,
+    /// The JSON path of the value that was wrong (`choices[0].delta.content`), when it is
+    /// inside the chunk; `None` for an error at the top level.
+    pub path: Option<String>,
+    /// What was wrong, as serde_json says it (without the position).
+    pub message: String,
+}
+
+/// What kind of [`DeltaError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeltaErrorKind {
+    /// Not JSON (`{not json`), or something after the JSON value.
+    Syntax,
+    /// JSON that does not fit a chunk: a value of the wrong type.
+    Data,
+    /// The text ends before the JSON value does (a chunk cut short).
+    Eof,
+}
+
+impl DeltaError {
+    /// Describes `error`, met parsing `data`. Only failures pay for this: the path comes
+    /// from parsing `data` again, tracking where the parser is.
+    #[cold]
+    #[inline(never)]
+    fn new(data: &str, error: &serde_json::Error) -> Self {
+        use serde_json::error::Category;
+        use serde_path_to_error::Segment;
+        let kind = match error.classify() {
+            Category::Data => DeltaErrorKind::Data,
+            Category::Eof => DeltaErrorKind::Eof,
+            Category::Syntax | Category::Io => DeltaErrorKind::Syntax,
+        };
+        let (line, column) = (error.line(), error.column());
+        let text = error.to_string();
+        let position = format!(" at line {line} column {column}");
+        let message = text.strip_suffix(&position).unwrap_or(&text).to_owned();
+        let mut de = serde_json::Deserializer::from_str(data);
+        let path = match serde_path_to_error::deserialize::<_, RawChunk>(&mut de) {
+            // A path of only `?` (a map key being read) says nothing.
+            Err(e) if e.path().iter().any(|s| !matches!(s, Segment::Unknown)) => {
+                Some(e.path().to_string())
+            }
+            _ => None,
+        };
+        DeltaError {
+            kind,
+            line,
+            column,
+            path,
+            message,
+        }
+    }
+}
+
+impl fmt::Display for DeltaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(path) = &self.path {
+            write!(f, "{path}: ")?;
+        }
+        write!(f, "{}", self.message)?;
+        if self.line > 0 {
+            write!(f, " at line {} column {}", self.line, self.column)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for DeltaError {}
 
 /// A tool call, merged from its fragments.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -319,6 +424,57 @@ mod tests {
         assert!(c.refused);
         assert_eq!(c.content, "I can't help.");
         assert_eq!(c.refusal.as_deref(), Some("I can't help."));
+    }
+
+    #[test]
+    fn parse_errors_say_what_and_where() {
+        fn is_error<E: std::error::Error + Clone + Send + Sync + 'static>(_: &E) {}
+
+        let e = Delta::parse("{not json").unwrap_err();
+        is_error(&e);
+        assert_eq!((e.kind, e.line, e.column), (DeltaErrorKind::Syntax, 1, 2));
+        assert_eq!(
+            (e.path.as_deref(), e.message.as_str()),
+            (None, "key must be a string")
+        );
+        assert_eq!(e.to_string(), "key must be a string at line 1 column 2");
+
+        let data = "{\"id\":\"c1\",\n\"choices\":[{\"index\":0,\"delta\":{\"content\":7}}]}";
+        let e = Delta::parse(data).unwrap_err();
+        assert_eq!((e.kind, e.line), (DeltaErrorKind::Data, 2));
+        assert_eq!(e.path.as_deref(), Some("choices[0].delta.content"));
+        assert!(e.message.starts_with("invalid type: integer `7`"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "choices[0].delta.content: {} at line 2 column {}",
+                e.message, e.column
+            )
+        );
+
+        let e = Delta::parse(r#"{"usage":{"total_tokens":-1}}"#).unwrap_err();
+        assert_eq!(e.path.as_deref(), Some("usage.total_tokens"));
+
+        let e = Delta::parse(r#"{"choices":[{"index":0,"delta":{"content":"cut"#).unwrap_err();
+        assert_eq!(e.kind, DeltaErrorKind::Eof);
+        assert_eq!(e.path.as_deref(), Some("choices[0].delta.content"));
+
+        let e = Delta::parse(r#"{"choices":[]} more"#).unwrap_err();
+        assert_eq!((e.kind, e.path.as_deref()), (DeltaErrorKind::Syntax, None));
+        assert_eq!(e.message, "trailing characters");
+
+        let e = Delta::parse(r#""hello""#).unwrap_err();
+        assert_eq!((e.kind, e.path.as_deref()), (DeltaErrorKind::Data, None));
+        assert_eq!(
+            e.to_string(),
+            r#"invalid type: string "hello", expected a chat.completion.chunk object at line 1 column 7"#
+        );
+        let e = Delta::parse(r#"{"choices":[5]}"#).unwrap_err();
+        assert_eq!(e.path.as_deref(), Some("choices[0]"));
+        assert_eq!(
+            e.message,
+            "invalid type: integer `5`, expected a choice object"
+        );
     }
 
     #[test]

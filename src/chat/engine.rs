@@ -10,7 +10,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::delta::{Accumulator, Choice, Delta, Names, ToolCall, Usage};
+use super::delta::{Accumulator, Delta, Names};
+use super::event::{Accumulated, ChatError, ChatEvent, Chunk, Complete, CompleteReason};
 use super::options::{Backpressure, ChatOptions, OnParseError};
 use super::sse::{SseEvent, SseParser};
 use crate::Error;
@@ -18,111 +19,6 @@ use crate::time::{deadline_after, sleep_until};
 
 /// The most chunks gathered from ready body frames before they are handed over.
 const MAX_BURST: usize = 256;
-
-/// What a request delivers: chunks, then exactly one `Complete` or `Error`, after which
-/// the channel closes.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum ChatEvent {
-    /// One SSE event (or the whole body of a non-streamed answer).
-    Chunk(Chunk),
-    /// The end: why, and everything accumulated. (Boxed: it comes once, and keeps the
-    /// per-chunk event small.)
-    Complete(Box<Complete>),
-    /// The request failed; what was received before is kept.
-    Error(Box<ChatError>),
-}
-
-/// One chunk as received, and parsed.
-#[derive(Debug, Clone, Default)]
-#[non_exhaustive]
-pub struct Chunk {
-    /// The SSE `id:` field.
-    pub id: Option<String>,
-    /// The SSE `event:` field.
-    pub event: Option<String>,
-    /// The SSE `data:` (the JSON text).
-    pub data: String,
-    /// The parsed delta (`None` for `[DONE]` and for chunks that did not parse under
-    /// [`OnParseError::Continue`]).
-    pub delta: Option<Delta>,
-    /// Whether this is the `[DONE]` event.
-    pub done: bool,
-}
-
-/// Why a request completed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CompleteReason {
-    /// The stream ended with `[DONE]` (or the whole answer came, when not streaming).
-    Done,
-    /// [`StopHandle::stop`] was called.
-    Stopped,
-    /// No event was delivered for `channel_idle_timeout`.
-    Timeout,
-    /// The connection ended without `[DONE]`.
-    Eof,
-}
-
-/// What the chunks added up to (with `accumulate` on).
-#[derive(Debug, Clone, Default, PartialEq)]
-#[non_exhaustive]
-pub struct Accumulated {
-    /// The first choice's text (a refusal folded in).
-    pub content: String,
-    /// Its role.
-    pub role: Option<String>,
-    /// The API's finish reason for it.
-    pub finish_reason: Option<String>,
-    /// Its tool calls, merged.
-    pub tool_calls: Vec<ToolCall>,
-    /// Its refusal, if any.
-    pub refusal: Option<String>,
-    /// Whether it refused.
-    pub refused: bool,
-    /// Usage, if reported.
-    pub usage: Option<Usage>,
-    /// Every choice (`n > 1`), apart.
-    pub choices: Vec<Choice>,
-}
-
-impl Accumulated {
-    fn from(acc: &Accumulator) -> Self {
-        let first = acc.choices.first().cloned().unwrap_or_default();
-        Accumulated {
-            content: first.content,
-            role: first.role,
-            finish_reason: first.finish_reason,
-            tool_calls: first.tool_calls,
-            refusal: first.refusal,
-            refused: first.refused,
-            usage: acc.usage.clone(),
-            choices: acc.choices.clone(),
-        }
-    }
-}
-
-/// The terminal event of a request that ended normally (or was stopped or timed out).
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Complete {
-    /// Why it ended.
-    pub reason: CompleteReason,
-    /// What was accumulated.
-    pub result: Accumulated,
-    /// The `[DONE]` event, when there was one.
-    pub done_event: Option<Chunk>,
-}
-
-/// The terminal event of a request that failed.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct ChatError {
-    /// What went wrong: HTTP status and body, parse, connection, timeout, …
-    pub error: Error,
-    /// What was received before.
-    pub partial: Accumulated,
-}
 
 /// Stops a request: [`stop`](Self::stop) drops the connection at once and the request
 /// ends with `Complete { reason: Stopped }` and the text so far. Dropping the handle does
@@ -153,17 +49,24 @@ fn client() -> &'static reqwest::Client {
 /// the key first: a bad request fails here, before any I/O. Must be called inside a tokio
 /// runtime.
 ///
+/// # Errors
+///
+/// All before any I/O: [`Error::InvalidOption`] for options that cannot work (no
+/// messages, a zero queue capacity or timeout), [`Error::MissingApiKey`] without a key,
+/// [`Error::NoRuntime`] outside a tokio runtime. What goes wrong once the request runs
+/// (HTTP status, connection, parse) arrives as the terminal [`ChatEvent::Error`].
+///
 /// ```no_run
 /// use serde_json::json;
 /// use vivavoce::chat::{start_request, ChatEvent, ChatOptions};
 ///
 /// # async fn run() -> Result<(), vivavoce::Error> {
 /// let (tx, mut rx) = tokio::sync::mpsc::channel(64);
-/// let options = ChatOptions::new("gpt-4o-mini", vec![json!({"role": "user", "content": "Hi"})]).stream(true);
+/// let options = ChatOptions::new("gpt-4o-mini", vec![json!({"role": "user", "content": "Hi"})]);
 /// let stop = start_request(options, tx)?;
 /// while let Some(event) = rx.recv().await {
 ///     match event {
-///         ChatEvent::Chunk(c) => print!("{}", c.delta.and_then(|d| d.choices.into_iter().next()).and_then(|c| c.content).unwrap_or_default()),
+///         ChatEvent::Chunk(c) => print!("{}", c.text().unwrap_or_default()),
 ///         ChatEvent::Complete(done) => println!("\n{:?}: {}", done.reason, done.result.content),
 ///         ChatEvent::Error(e) => eprintln!("{} (after {:?})", e.error, e.partial.content),
 ///         _ => {}
@@ -288,7 +191,7 @@ impl Run {
             let delta = Delta::parse(&text).map_err(|e| {
                 End::Fail(Error::InvalidResponse {
                     url: url.clone(),
-                    message: format!("the completion is not valid JSON: {e}"),
+                    message: format!("the completion does not parse: {e}"),
                 })
             })?;
             if self.options.accumulate {
@@ -363,7 +266,7 @@ impl Run {
             if let Err(t) = fed {
                 end.get_or_insert(Err(End::Fail(Error::InvalidResponse {
                     url: self.options.url.clone(),
-                    message: format!("an SSE event is larger than {} bytes", t.limit),
+                    message: t.to_string(),
                 })));
             }
             if end.is_some() || batch.len() >= MAX_BURST {

@@ -13,6 +13,7 @@
 
 mod delta;
 mod engine;
+mod event;
 mod options;
 mod out;
 #[cfg(feature = "axum")]
@@ -21,11 +22,11 @@ mod sse;
 mod stream;
 
 pub use delta::{
-    Accumulator, Choice, ChoiceDelta, Delta, FunctionDelta, ToolCall, ToolCallDelta, Usage,
+    Accumulator, Choice, ChoiceDelta, Delta, DeltaError, DeltaErrorKind, FunctionDelta, ToolCall,
+    ToolCallDelta, Usage,
 };
-pub use engine::{
-    Accumulated, ChatError, ChatEvent, Chunk, Complete, CompleteReason, StopHandle, start_request,
-};
+pub use engine::{StopHandle, start_request};
+pub use event::{Accumulated, ChatError, ChatEvent, Chunk, Complete, CompleteReason};
 pub use options::{Backpressure, ChatAuth, ChatOptions, OnParseError};
 pub use out::{event_to_simplified_sse, format_sse_data, format_sse_done};
 #[cfg(feature = "axum")]

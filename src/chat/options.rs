@@ -74,11 +74,11 @@ pub enum OnParseError {
 /// | `model` | `gpt-4o-mini` | |
 /// | `messages` | (required, non-empty) | the conversation, as JSON messages |
 /// | `auth` | `OPENAI_API_KEY` | key, key function, or a whole `Authorization` header; none → error before I/O |
-/// | `stream` | `false` | stream with SSE (`true`), or one response |
+/// | `stream` | `true` | `true`: SSE, chunk by chunk; `false`: one whole answer, as one chunk ([`start_request`] only: [`stream`] always streams) |
 /// | `accumulate` | `true` | add the chunks up for `Complete` |
 /// | `backpressure` | `Queue { capacity: 1000 }` | see [`Backpressure`] |
-/// | `channel_idle_timeout` | none | no event delivered for this long → `Complete` with reason `Timeout` (content kept) |
-/// | `http_timeout` | none | limit on the whole HTTP request |
+/// | `channel_idle_timeout` | none | no event delivered for this long → `Complete` with reason `Timeout` (content kept); not zero, up to `Duration::MAX` |
+/// | `http_timeout` | none | limit on the whole HTTP request; not zero, up to `Duration::MAX` |
 /// | `include_usage` | `false` | ask for the usage chunk (`stream_options.include_usage`) |
 /// | `on_parse_error` | `Stop` | see [`OnParseError`] |
 /// | `max_event_bytes` | 4 MiB | one SSE event larger than this is an error |
@@ -90,10 +90,12 @@ pub enum OnParseError {
 /// use vivavoce::chat::ChatOptions;
 ///
 /// let options = ChatOptions::new("gpt-4o-mini", vec![json!({"role": "user", "content": "Hi"})])
-///     .stream(true)
 ///     .param("temperature", json!(0.2));
-/// assert!(options.accumulate);
+/// assert!(options.stream && options.accumulate);
 /// ```
+///
+/// [`start_request`]: super::start_request
+/// [`stream`]: super::stream()
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 #[must_use]
@@ -106,7 +108,7 @@ pub struct ChatOptions {
     pub messages: Vec<Value>,
     /// Authentication.
     pub auth: ChatAuth,
-    /// Stream the answer.
+    /// Stream the answer (SSE); `false`: one whole answer, as one chunk.
     pub stream: bool,
     /// Accumulate the chunks.
     pub accumulate: bool,
@@ -135,7 +137,7 @@ impl Default for ChatOptions {
             model: "gpt-4o-mini".into(),
             messages: Vec::new(),
             auth: ChatAuth::default(),
-            stream: false,
+            stream: true,
             accumulate: true,
             backpressure: Backpressure::default(),
             channel_idle_timeout: None,
@@ -194,13 +196,15 @@ impl ChatOptions {
         self
     }
 
-    /// Sets `channel_idle_timeout`.
+    /// Sets `channel_idle_timeout`. Zero is refused when the request starts
+    /// ([`Error::InvalidOption`]).
     pub fn channel_idle_timeout(mut self, d: Duration) -> Self {
         self.channel_idle_timeout = Some(d);
         self
     }
 
-    /// Sets `http_timeout`.
+    /// Sets `http_timeout`. Zero is refused when the request starts
+    /// ([`Error::InvalidOption`]).
     pub fn http_timeout(mut self, d: Duration) -> Self {
         self.http_timeout = Some(d);
         self
@@ -231,6 +235,20 @@ impl ChatOptions {
             return Err(bad(
                 "backpressure",
                 "the queue needs a capacity of at least 1",
+            ));
+        }
+        // A zero limit would end every request at once. (The largest, up to
+        // `Duration::MAX`, work: deadlines saturate.)
+        if self.channel_idle_timeout == Some(Duration::ZERO) {
+            return Err(bad(
+                "channel_idle_timeout",
+                "a zero idle timeout would end the request at once; leave it unset for none",
+            ));
+        }
+        if self.http_timeout == Some(Duration::ZERO) {
+            return Err(bad(
+                "http_timeout",
+                "a zero timeout would end the request at once; leave it unset for none",
             ));
         }
         let key = |k: Option<String>| k.filter(|k| !k.is_empty()).ok_or(Error::MissingApiKey);

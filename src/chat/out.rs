@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::delta::ToolCallDelta;
-use super::engine::{ChatEvent, Chunk};
+use super::event::{ChatEvent, Chunk};
 
 /// `data: …` lines for one event, each line of `data` prefixed, and the blank line.
 pub fn format_sse_data(data: &str) -> String {

@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use futures_core::Stream;
 use tokio::sync::mpsc;
 
-use super::engine::{ChatEvent, StopHandle};
+use super::engine::StopHandle;
+use super::event::ChatEvent;
 use super::out::{UPSTREAM_FAILED, simplified_json};
 use super::stream::ChatStream;
 
@@ -64,11 +65,11 @@ enum Source {
 /// use vivavoce::chat::{ChatEvent, ChatOptions, ChatSse, Relay, stream};
 ///
 /// async fn chat() -> ChatSse {
-///     let options = ChatOptions::new("gpt-4o-mini", vec![json!({"role": "user", "content": "Hi"})]).stream(true);
+///     let options = ChatOptions::new("gpt-4o-mini", vec![json!({"role": "user", "content": "Hi"})]);
 ///     match stream(options) {
 ///         Ok(events) => ChatSse::new(events).hook(|event| match event {
 ///             // Say nothing for chunks without text.
-///             ChatEvent::Chunk(c) if c.delta.as_ref().is_none_or(|d| d.choices.is_empty()) => Relay::Skip,
+///             ChatEvent::Chunk(c) if c.text().is_none_or(str::is_empty) => Relay::Skip,
 ///             _ => Relay::Default,
 ///         }),
 ///         Err(e) => ChatSse::failed(&e),

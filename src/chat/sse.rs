@@ -29,6 +29,14 @@ pub struct TooLarge {
     pub limit: usize,
 }
 
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "an SSE event is larger than {} bytes", self.limit)
+    }
+}
+
+impl std::error::Error for TooLarge {}
+
 /// The parser's state between reads.
 #[derive(Debug)]
 pub struct SseParser {
@@ -56,6 +64,12 @@ impl SseParser {
     }
 
     /// Feeds bytes; calls `emit` for each event completed by them.
+    ///
+    /// # Errors
+    ///
+    /// [`TooLarge`] when one event (its `data` lines, or a line not yet ended) grows past
+    /// the cap. The events completed before it in these bytes have been emitted; the rest
+    /// of the stream cannot be read reliably (the parser is not reset).
     pub fn feed(
         &mut self,
         mut bytes: &[u8],
@@ -216,6 +230,10 @@ mod tests {
         assert_eq!(
             p.feed(b"data: 0123456789\n", |_| {}),
             Err(TooLarge { limit: 16 })
+        );
+        assert_eq!(
+            TooLarge { limit: 16 }.to_string(),
+            "an SSE event is larger than 16 bytes"
         );
         let mut p = SseParser::new(16);
         assert!(

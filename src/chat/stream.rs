@@ -5,19 +5,41 @@ use std::task::{Context, Poll};
 
 use tokio::sync::mpsc;
 
-use super::engine::{ChatEvent, StopHandle, start_request};
+use super::engine::{StopHandle, start_request};
+use super::event::ChatEvent;
 use super::options::{Backpressure, ChatOptions};
 use crate::Error;
 
-/// The events of one request as a [`futures_core::Stream`]. Dropping it stops the request.
+/// The events of one request as a [`futures_core::Stream`]: chunks, then one terminal
+/// event, then `None`. Dropping it stops the request.
+///
+/// It is a [`FusedStream`](futures_core::FusedStream): once it has yielded `None` it is
+/// terminated and yields `None` again at once (for `select!` loops).
+///
+/// # Cancel safety
+///
+/// Waiting for the next event (`StreamExt::next`, a `select!` branch) is cancel-safe: an
+/// event leaves the stream only when it is returned, so a wait that loses a `select!`
+/// loses nothing.
 #[derive(Debug)]
 pub struct ChatStream {
     rx: mpsc::Receiver<ChatEvent>,
     stop: StopHandle,
+    /// It has yielded `None`.
+    done: bool,
 }
 
-/// Starts a request and returns its events as a stream. Reading paces the request
-/// (backpressure `Block`, 64 events of slack).
+/// Starts a streamed request and returns its events as a stream. Reading paces the
+/// request (backpressure `Block`, 64 events of slack).
+///
+/// The request always streams: `options.stream` is set to `true` (a whole answer, with
+/// `stream(false)`, is for [`start_request`]).
+///
+/// # Errors
+///
+/// As [`start_request`]: [`Error::InvalidOption`] for bad options,
+/// [`Error::MissingApiKey`] without a key, [`Error::NoRuntime`] outside a tokio runtime —
+/// all before any I/O. What goes wrong later arrives as [`ChatEvent::Error`].
 ///
 /// ```no_run
 /// use futures_util::StreamExt;
@@ -25,7 +47,7 @@ pub struct ChatStream {
 /// use vivavoce::chat::{stream, ChatEvent, ChatOptions};
 ///
 /// # async fn run() -> Result<(), vivavoce::Error> {
-/// let mut events = stream(ChatOptions::new("gpt-4o-mini", vec![json!({"role": "user", "content": "Hi"})]).stream(true))?;
+/// let mut events = stream(ChatOptions::new("gpt-4o-mini", vec![json!({"role": "user", "content": "Hi"})]))?;
 /// while let Some(event) = events.next().await {
 ///     if let ChatEvent::Complete(done) = event {
 ///         println!("{}", done.result.content);
@@ -35,8 +57,12 @@ pub struct ChatStream {
 /// ```
 pub fn stream(options: ChatOptions) -> Result<ChatStream, Error> {
     let (tx, rx) = mpsc::channel(64);
-    let stop = start_request(options.backpressure(Backpressure::Block), tx)?;
-    Ok(ChatStream { rx, stop })
+    let stop = start_request(options.stream(true).backpressure(Backpressure::Block), tx)?;
+    Ok(ChatStream {
+        rx,
+        stop,
+        done: false,
+    })
 }
 
 impl ChatStream {
@@ -50,7 +76,18 @@ impl futures_core::Stream for ChatStream {
     type Item = ChatEvent;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ChatEvent>> {
-        self.rx.poll_recv(cx)
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let next = std::task::ready!(self.rx.poll_recv(cx));
+        self.done = next.is_none();
+        Poll::Ready(next)
+    }
+}
+
+impl futures_core::FusedStream for ChatStream {
+    fn is_terminated(&self) -> bool {
+        self.done
     }
 }
 

@@ -7,135 +7,14 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::chat_options::{ChatFault, ChatSimulatorOptions};
 use super::server::Server;
 use crate::Error;
-
-/// A fault to inject into every request.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum ChatFault {
-    /// None: answer normally. The default.
-    #[default]
-    None,
-    /// Answer with this HTTP status and the API's JSON error body; 429 adds
-    /// `retry-after: 1`.
-    Status(u16),
-    /// Close the connection after this many chunks, without `[DONE]`.
-    DropAfterChunks(usize),
-    /// Stop writing for this long after this many chunks, then go on.
-    StallAfterChunks(usize, Duration),
-    /// Send `data: {not json` in place of this chunk (0-based), then go on.
-    MalformedChunk(usize),
-}
-
-/// What the Chat Completions simulator answers.
-///
-/// ```
-/// use vivavoce::mock::{ChatFault, ChatSimulatorOptions};
-/// let options = ChatSimulatorOptions::default().reply_text("Hi!").fault(ChatFault::Status(429));
-/// assert_eq!(options.chunk_count, None);
-/// ```
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-#[must_use]
-pub struct ChatSimulatorOptions {
-    /// The key clients must send as `Bearer`; default `sk-simulator`; `None` accepts any.
-    pub api_key: Option<String>,
-    /// The assistant's answer; streamed one word per chunk. Default a short greeting.
-    pub reply_text: String,
-    /// Stream exactly this many content chunks (the reply's words repeated); default
-    /// `None`: one chunk per word.
-    pub chunk_count: Option<usize>,
-    /// Answer with a call of this function (`name`, JSON `arguments`) instead of text,
-    /// its arguments split across chunks. Default `None`.
-    pub tool_call: Option<(String, String)>,
-    /// Send SSE comment lines (`: OPENROUTER PROCESSING`) before and between chunks.
-    /// Default false.
-    pub comments: bool,
-    /// Write each chunk in two pieces, split inside a multi-byte UTF-8 character when the
-    /// chunk has one. Default false.
-    pub split_writes: bool,
-    /// Pause between chunks; default none.
-    pub chunk_delay: Duration,
-    /// Frame the body as HTTP/1.1 chunked, one chunk per event, as local model servers
-    /// do; default false: the body ends when the connection closes. (Chunked, a
-    /// [`ChatFault::DropAfterChunks`] breaks the transfer instead of ending the body.)
-    pub chunked: bool,
-    /// A fault to inject; default [`ChatFault::None`].
-    pub fault: ChatFault,
-}
-
-impl Default for ChatSimulatorOptions {
-    fn default() -> Self {
-        ChatSimulatorOptions {
-            api_key: Some("sk-simulator".to_owned()),
-            reply_text: "Hello! I am the vivavoce simulator.".to_owned(),
-            chunk_count: None,
-            tool_call: None,
-            comments: false,
-            split_writes: false,
-            chunk_delay: Duration::ZERO,
-            chunked: false,
-            fault: ChatFault::None,
-        }
-    }
-}
-
-impl ChatSimulatorOptions {
-    /// Sets [`reply_text`](Self::reply_text).
-    pub fn reply_text(mut self, text: impl Into<String>) -> Self {
-        self.reply_text = text.into();
-        self
-    }
-
-    /// Sets [`chunk_count`](Self::chunk_count).
-    pub fn chunk_count(mut self, n: usize) -> Self {
-        self.chunk_count = Some(n);
-        self
-    }
-
-    /// Sets [`tool_call`](Self::tool_call).
-    pub fn tool_call(mut self, name: impl Into<String>, arguments: impl Into<String>) -> Self {
-        self.tool_call = Some((name.into(), arguments.into()));
-        self
-    }
-
-    /// Sets [`comments`](Self::comments).
-    pub fn comments(mut self, on: bool) -> Self {
-        self.comments = on;
-        self
-    }
-
-    /// Sets [`split_writes`](Self::split_writes).
-    pub fn split_writes(mut self, on: bool) -> Self {
-        self.split_writes = on;
-        self
-    }
-
-    /// Sets [`chunked`](Self::chunked).
-    pub fn chunked(mut self, on: bool) -> Self {
-        self.chunked = on;
-        self
-    }
-
-    /// Sets [`chunk_delay`](Self::chunk_delay).
-    pub fn chunk_delay(mut self, d: Duration) -> Self {
-        self.chunk_delay = d;
-        self
-    }
-
-    /// Sets [`fault`](Self::fault).
-    pub fn fault(mut self, fault: ChatFault) -> Self {
-        self.fault = fault;
-        self
-    }
-}
 
 /// A running Chat Completions simulator. Dropping it stops the server.
 #[derive(Debug)]

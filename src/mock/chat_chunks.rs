@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
 
-use super::chat::{ChatFault, ChatSimulatorOptions};
+use super::chat_options::{ChatFault, ChatSimulatorOptions};
 
 /// One answer: the same id on every chunk.
 pub(crate) struct Reply {

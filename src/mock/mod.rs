@@ -12,6 +12,7 @@
 
 mod chat;
 mod chat_chunks;
+mod chat_options;
 mod options;
 mod params;
 mod realtime;
@@ -21,6 +22,7 @@ mod turns;
 mod vad;
 pub mod voice;
 
-pub use chat::{ChatFault, ChatSimulator, ChatSimulatorOptions};
+pub use chat::ChatSimulator;
+pub use chat_options::{ChatFault, ChatSimulatorOptions};
 pub use options::{Pace, SimulatorOptions};
 pub use realtime::RealtimeSimulator;
