@@ -633,7 +633,7 @@ async fn g711_mu_law_output_is_decoded_and_resampled() {
     );
     let pcm8: Vec<f32> = ulaw
         .iter()
-        .map(|&b| f32::from(vivavoce::realtime::g711::ulaw_decode(b)) / 32768.0)
+        .map(|&b| f32::from(vivavoce::realtime::codec::ulaw_decode(b)) / 32768.0)
         .collect();
     let expected = rig::resample(&pcm8, 8_000, 24_000);
     let got = pcm_to_f32(&written);

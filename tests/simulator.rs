@@ -491,7 +491,7 @@ async fn speech_interrupts_the_response_in_progress() {
 
 #[tokio::test]
 async fn g711_formats_in_and_out() {
-    use vivavoce::realtime::g711;
+    use vivavoce::realtime::codec;
     let (_sim, tx, mut rx) = start(
         SimulatorOptions::default()
             .reply_text("mu law")
@@ -505,9 +505,9 @@ async fn g711_formats_in_and_out() {
     assert_eq!(next(&mut rx).await.event_type(), "session.updated");
 
     // Input: 8 kHz A-law speech is heard by the VAD at the right times.
-    let mut law = vec![g711::alaw_encode(0); 4000]; // 500 ms
-    law.extend((0..8000).map(|i| g711::alaw_encode(((i as f32 * 0.36).sin() * 8000.0) as i16)));
-    law.extend(vec![g711::alaw_encode(0); 5600]); // 700 ms
+    let mut law = vec![codec::alaw_encode(0); 4000]; // 500 ms
+    law.extend((0..8000).map(|i| codec::alaw_encode(((i as f32 * 0.36).sin() * 8000.0) as i16)));
+    law.extend(vec![codec::alaw_encode(0); 5600]); // 700 ms
     for chunk in law.chunks(800) {
         tx.send(InputAudioBufferAppend::from_bytes(chunk))
             .await
@@ -530,7 +530,7 @@ async fn g711_formats_in_and_out() {
         .collect();
     let voice = vivavoce::mock::voice::synthesize("mu law");
     assert_eq!(bytes.len(), voice.len().div_ceil(3));
-    let decoded: Vec<i16> = bytes.iter().map(|&b| g711::ulaw_decode(b)).collect();
+    let decoded: Vec<i16> = bytes.iter().map(|&b| codec::ulaw_decode(b)).collect();
     let rms =
         (decoded.iter().map(|&s| (s as f64).powi(2)).sum::<f64>() / decoded.len() as f64).sqrt();
     assert!(rms > 1000.0, "{rms}");

@@ -13,7 +13,7 @@ use super::resample::Converter;
 use super::{device, output};
 use crate::Error;
 use crate::realtime::{
-    AudioFormat, EventReceiver, EventSender, ServerEvent, Session, TurnDetection, g711,
+    AudioFormat, EventReceiver, EventSender, ServerEvent, Session, TurnDetection, codec,
 };
 
 /// Plays a session's audio and hands back every other event.
@@ -166,9 +166,9 @@ impl Split {
                 let decoded = match self.format {
                     AudioFormat::Pcmu | AudioFormat::Pcma => d.bytes().map(|b| {
                         let f = if self.format == AudioFormat::Pcmu {
-                            g711::ulaw_decode
+                            codec::ulaw_decode
                         } else {
-                            g711::alaw_decode
+                            codec::alaw_decode
                         };
                         (8_000, b.into_iter().map(f).collect())
                     }),

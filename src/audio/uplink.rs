@@ -16,7 +16,7 @@ use super::reference::{EchoReference, ReferenceFrame};
 use super::render::Mark;
 use super::resample::Converter;
 use crate::Error;
-use crate::realtime::{AudioFormat, EventSender, InputAudioBufferAppend, g711};
+use crate::realtime::{AudioFormat, EventSender, InputAudioBufferAppend, codec};
 
 fn to_i16(x: f32) -> i16 {
     (x * 32768.0).round().clamp(-32768.0, 32767.0) as i16
@@ -278,9 +278,9 @@ impl Uplink {
     /// Appends `down_buf` (8 kHz) as μ-law or A-law.
     fn encode_g711(&mut self) {
         let law = if self.format == AudioFormat::Pcmu {
-            g711::ulaw_encode
+            codec::ulaw_encode
         } else {
-            g711::alaw_encode
+            codec::alaw_encode
         };
         self.chunk
             .extend(self.down_buf.iter().map(|&x| law(to_i16(x))));

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::options::Pace;
 use super::voice;
-use crate::realtime::g711;
+use crate::realtime::codec;
 
 /// The wire format of audio.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,8 +23,8 @@ pub(crate) enum Format {
 pub(crate) fn encode(format: Format, pcm: &[i16]) -> Vec<u8> {
     let g711: fn(i16) -> u8 = match format {
         Format::Pcm => return pcm.iter().flat_map(|s| s.to_le_bytes()).collect(),
-        Format::Pcmu => g711::ulaw_encode,
-        Format::Pcma => g711::alaw_encode,
+        Format::Pcmu => codec::ulaw_encode,
+        Format::Pcma => codec::alaw_encode,
     };
     pcm.chunks(3)
         .map(|c| g711((c.iter().map(|&s| s as i32).sum::<i32>() / c.len() as i32) as i16))

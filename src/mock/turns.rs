@@ -6,7 +6,7 @@ use tokio::time::Instant;
 use super::realtime::{Session, Stop, StoredItem};
 use super::response::{self, Format};
 use super::vad::{VadConfig, VadEvent};
-use crate::realtime::g711;
+use crate::realtime::codec;
 
 impl Session {
     pub(super) async fn response_create(
@@ -158,8 +158,8 @@ pub(super) fn to_pcm24(format: Format, bytes: &[u8]) -> Vec<i16> {
                 .map(|b| i16::from_le_bytes([b[0], b[1]]))
                 .collect();
         }
-        Format::Pcmu => g711::ulaw_decode,
-        Format::Pcma => g711::alaw_decode,
+        Format::Pcmu => codec::ulaw_decode,
+        Format::Pcma => codec::alaw_decode,
     };
     bytes.iter().flat_map(|&b| [decode(b); 3]).collect()
 }

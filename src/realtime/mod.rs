@@ -7,9 +7,8 @@ use futures_util::FutureExt;
 use tokio::sync::mpsc;
 
 mod client_secret;
-pub(crate) mod decode;
+pub mod codec;
 mod events;
-pub mod g711;
 mod handle;
 mod options;
 pub(crate) mod session_merge;

@@ -40,6 +40,7 @@ mod conversation;
 mod error;
 mod input_audio;
 mod local;
+mod parse;
 mod response;
 mod session;
 mod tools;
@@ -52,6 +53,8 @@ pub use local::*;
 pub use response::*;
 pub use session::*;
 pub use tools::*;
+
+pub(crate) use parse::parse_server_event;
 
 /// The JSON text of a received event, shared without copying.
 #[derive(Clone, PartialEq, Eq)]
@@ -344,7 +347,7 @@ impl ServerEvent {
     /// Parses one event from shared JSON text without copying it (a clone of
     /// [`RawJson`] only bumps a reference count).
     pub fn parse(raw: RawJson) -> ServerEvent {
-        crate::realtime::decode::parse_server_event(raw.0)
+        parse::parse_server_event(raw.0)
     }
 }
 

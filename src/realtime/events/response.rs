@@ -320,7 +320,7 @@ impl ResponseOutputAudioDelta {
 
     /// Decodes the delta as PCM16 samples appended to `out`, reusing its allocation.
     pub fn pcm16_into(&self, out: &mut Vec<i16>) -> Result<(), Error> {
-        crate::realtime::decode::base64_pcm16_into(self.delta.as_bytes(), out)
+        crate::realtime::codec::base64_pcm16_into(self.delta.as_bytes(), out)
     }
 
     /// Decodes the delta to raw bytes (for μ-law or A-law output formats).
