@@ -16,9 +16,9 @@ use vivavoce::audio::{
 };
 use vivavoce::mock::voice::synthesize;
 use vivavoce::mock::{RealtimeSimulator, SimulatorOptions};
+use vivavoce::realtime::events::{AudioFormat, ConversationItemCreate, ResponseCreate};
 use vivavoce::realtime::{
-    AudioFormat, ClientEvent, ConversationItemCreate, EventReceiver, EventSender, Item,
-    ResponseCreate, ServerEvent, codec, connect,
+    ClientEvent, EventReceiver, EventSender, Item, ServerEvent, codec, connect,
 };
 
 /// What the client sent, in order: `(type, audio bytes for appends, when)`.

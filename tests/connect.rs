@@ -9,10 +9,10 @@ use serde_json::json;
 use support::{Conn, KEY, Server, options};
 use tokio::sync::mpsc;
 use vivavoce::Error;
-use vivavoce::realtime::{
-    ClientEvent, ConversationItemCreate, InputAudioBufferAppend, Item, ReconnectPolicy,
-    ResponseCreate, ServerEvent, Session, SessionUpdate, connect,
+use vivavoce::realtime::events::{
+    ConversationItemCreate, InputAudioBufferAppend, ResponseCreate, SessionUpdate,
 };
+use vivavoce::realtime::{ClientEvent, Item, ReconnectPolicy, ServerEvent, Session, connect};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
@@ -635,7 +635,7 @@ async fn hooks_transform_outgoing_and_filter_incoming() {
         matches!(next(&mut rx).await, Some(ServerEvent::SessionCreated(_))),
         "rate limits filtered out"
     );
-    tx.send(vivavoce::realtime::InputAudioBufferClear::default())
+    tx.send(vivavoce::realtime::events::InputAudioBufferClear::default())
         .await
         .unwrap();
     tx.send(ResponseCreate::default()).await.unwrap();

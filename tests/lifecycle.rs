@@ -10,9 +10,9 @@ use std::time::Duration;
 use support::{Conn, Server, options};
 use tokio::sync::{Notify, mpsc};
 use vivavoce::Error;
+use vivavoce::realtime::events::{InputAudioBufferAppend, SessionUpdate};
 use vivavoce::realtime::{
-    ConnectOptions, EventReceiver, EventSender, InputAudioBufferAppend, ReconnectPolicy,
-    ServerEvent, Session, SessionUpdate, connect,
+    ConnectOptions, EventReceiver, EventSender, ReconnectPolicy, ServerEvent, Session, connect,
 };
 
 const LIMIT: Duration = Duration::from_secs(10);

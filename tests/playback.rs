@@ -14,10 +14,8 @@ use rig::{Recorder, align, onset, pcm_to_f32, rms};
 use vivavoce::Error;
 use vivavoce::audio::{OutputTarget, Playback, PlaybackOptions, stream};
 use vivavoce::mock::{Pace, RealtimeSimulator, SimulatorOptions};
-use vivavoce::realtime::{
-    ClientEvent, ConversationItemCreate, EventReceiver, EventSender, InputAudioBufferAppend, Item,
-    ResponseCreate, ServerEvent, connect,
-};
+use vivavoce::realtime::events::{ConversationItemCreate, InputAudioBufferAppend, ResponseCreate};
+use vivavoce::realtime::{ClientEvent, EventReceiver, EventSender, Item, ServerEvent, connect};
 
 const LONG: &str = "This reply is long enough to be interrupted in the middle of a word, \
                     with plenty of syllables left to play after the cut.";

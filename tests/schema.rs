@@ -10,10 +10,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use vivavoce::Error;
 use vivavoce::mock::{RealtimeSimulator, SimulatorOptions};
-use vivavoce::realtime::{
-    ClientEvent, ConversationItemCreate, ConversationItemTruncate, InputAudioBufferAppend, Item,
-    ResponseCreate, ServerEvent, SessionUpdate, connect,
+use vivavoce::realtime::events::{
+    ConversationItemCreate, ConversationItemTruncate, InputAudioBufferAppend, ResponseCreate,
+    SessionUpdate,
 };
+use vivavoce::realtime::{ClientEvent, Item, ServerEvent, connect};
 use vivavoce::schema::{Side, Validator};
 
 fn examples(side: &str) -> Vec<(String, Value)> {

@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use support::{Conn, KEY, Server, options};
 use vivavoce::Error;
+use vivavoce::realtime::events::ResponseCreate;
 use vivavoce::realtime::{
-    ClientSecretOptions, ConnectOptions, ResponseCreate, Session, connect, create_client_secret,
+    ClientSecretOptions, ConnectOptions, Session, connect, create_client_secret,
 };
 
 #[tokio::test]

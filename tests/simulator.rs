@@ -5,12 +5,12 @@ use std::time::Duration;
 use serde_json::json;
 use vivavoce::Error;
 use vivavoce::mock::{Pace, RealtimeSimulator, SimulatorOptions};
-use vivavoce::realtime::{
-    ClientEvent, ConversationItemCreate, ConversationItemDelete, ConversationItemRetrieve,
-    ConversationItemTruncate, EventReceiver, EventSender, InputAudioBufferAppend,
-    InputAudioBufferCommit, Item, Modality, ResponseCancel, ResponseConfig, ResponseCreate,
-    ServerEvent, connect,
+use vivavoce::realtime::events::{
+    ConversationItemCreate, ConversationItemDelete, ConversationItemRetrieve,
+    ConversationItemTruncate, InputAudioBufferAppend, InputAudioBufferCommit, Modality,
+    ResponseCancel, ResponseConfig, ResponseCreate,
 };
+use vivavoce::realtime::{ClientEvent, EventReceiver, EventSender, Item, ServerEvent, connect};
 
 async fn next(rx: &mut EventReceiver) -> ServerEvent {
     let ev = tokio::time::timeout(Duration::from_secs(10), rx.recv())
@@ -51,7 +51,7 @@ async fn start(options: SimulatorOptions) -> (RealtimeSimulator, EventSender, Ev
 
 /// A harmless request still gets its answer.
 async fn assert_session_goes_on(tx: &EventSender, rx: &mut EventReceiver) {
-    tx.send(vivavoce::realtime::InputAudioBufferClear::default())
+    tx.send(vivavoce::realtime::events::InputAudioBufferClear::default())
         .await
         .unwrap();
     assert_eq!(next(rx).await.event_type(), "input_audio_buffer.cleared");

@@ -14,8 +14,9 @@ use super::reference::EchoReference;
 use super::resample::Converter;
 use super::uplink::{CaptureShared, Ctl, Uplink};
 use crate::Error;
-use crate::realtime::{
-    AudioFormat, EventSender, InputAudioBufferClear, InputAudioBufferCommit, ResponseCreate,
+use crate::realtime::EventSender;
+use crate::realtime::events::{
+    AudioFormat, InputAudioBufferClear, InputAudioBufferCommit, ResponseCreate,
 };
 
 /// Which audio processor capture uses.

@@ -11,7 +11,8 @@ use super::output::{OutputInfo, OutputTarget};
 use super::position::ItemPosition;
 use super::reference::EchoReference;
 use crate::Error;
-use crate::realtime::{ConversationItemTruncate, EventSender, ResponseCancel};
+use crate::realtime::EventSender;
+use crate::realtime::events::{ConversationItemTruncate, ResponseCancel};
 
 /// Options of [`stream`](super::stream).
 ///

@@ -12,9 +12,8 @@ use super::render::{Renderer, Shared};
 use super::resample::Converter;
 use super::{device, output};
 use crate::Error;
-use crate::realtime::{
-    AudioFormat, EventReceiver, EventSender, ServerEvent, Session, TurnDetection, codec,
-};
+use crate::realtime::events::{AudioFormat, TurnDetection};
+use crate::realtime::{EventReceiver, EventSender, ServerEvent, Session, codec};
 
 /// Plays a session's audio and hands back every other event.
 ///

@@ -16,7 +16,8 @@ use super::reference::{EchoReference, ReferenceFrame};
 use super::render::Mark;
 use super::resample::Converter;
 use crate::Error;
-use crate::realtime::{AudioFormat, EventSender, InputAudioBufferAppend, codec};
+use crate::realtime::events::{AudioFormat, InputAudioBufferAppend};
+use crate::realtime::{EventSender, codec};
 
 fn to_i16(x: f32) -> i16 {
     (x * 32768.0).round().clamp(-32768.0, 32767.0) as i16

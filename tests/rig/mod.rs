@@ -242,8 +242,9 @@ pub async fn echo_path(delay_ms: u32) -> Helper {
 }
 
 /// A `session.update` that turns turn detection off (push-to-talk).
-pub fn push_to_talk_session() -> vivavoce::realtime::SessionUpdate {
-    use vivavoce::realtime::{AudioInput, Session, SessionAudio, SessionUpdate};
+pub fn push_to_talk_session() -> vivavoce::realtime::events::SessionUpdate {
+    use vivavoce::realtime::Session;
+    use vivavoce::realtime::events::{AudioInput, SessionAudio, SessionUpdate};
     let session = Session {
         audio: Some(SessionAudio {
             input: Some(AudioInput {

@@ -1,11 +1,64 @@
-//! Typed Realtime events (GA protocol), grouped by topic.
+//! Typed Realtime events (GA protocol) and the types they carry, grouped by topic.
 //!
-//! [`ClientEvent`] is what you send, [`ServerEvent`] what you receive. Every received
-//! event keeps the JSON text it was parsed from ([`ServerEvent::raw`]); an event type this
-//! version does not know arrives as [`ServerEvent::Unknown`], a known type whose payload
-//! does not parse as [`ServerEvent::Malformed`]. Neither stops the session. Beta event
-//! names (`response.audio.delta`, `response.text.delta`, …) are accepted and arrive as
-//! their GA variants.
+//! [`ClientEvent`] is what you send, [`ServerEvent`] what you receive; each variant holds
+//! one of the payload structs below. Every received event keeps the JSON text it was
+//! parsed from ([`ServerEvent::raw`]); an event type this version does not know arrives as
+//! [`ServerEvent::Unknown`], a known type whose payload does not parse as
+//! [`ServerEvent::Malformed`]. Neither stops the session. Beta event names
+//! (`response.audio.delta`, `response.text.delta`, …) are accepted and arrive as their GA
+//! variants.
+//!
+//! Client payloads and the configuration types are plain structs you build (most have a
+//! constructor, and [`Session`] has chainable setters); server payloads are
+//! `#[non_exhaustive]`: you read them, and a field the API adds later is not a breaking
+//! change.
+//!
+//! # Contents
+//!
+//! - **Session.** Send [`SessionUpdate`]; receive [`SessionCreated`] and
+//!   [`SessionUpdated`]. The configuration: [`Session`], [`SessionKind`],
+//!   [`SessionAudio`], [`AudioInput`], [`AudioOutput`], [`Transcription`],
+//!   [`NoiseReduction`] ([`NoiseReductionKind`]), [`TurnDetection`] ([`ServerVad`],
+//!   [`SemanticVad`]), and the tools the model may call: [`Tool`], [`FunctionTool`],
+//!   [`ToolChoice`], [`ToolChoiceMode`].
+//! - **Conversation.** Send [`ConversationItemCreate`], [`ConversationItemRetrieve`],
+//!   [`ConversationItemDelete`], [`ConversationItemTruncate`]; receive
+//!   [`ConversationCreated`], [`ConversationItemAdded`], [`ConversationItemDone`],
+//!   [`ConversationItemCreated`], [`ConversationItemRetrieved`],
+//!   [`ConversationItemDeleted`], [`ConversationItemTruncated`]. Items: [`Item`]
+//!   ([`MessageItem`], [`FunctionCallItem`], [`FunctionCallOutputItem`],
+//!   [`ItemReference`]), [`ContentPart`], [`Role`], [`ItemStatus`], [`Conversation`].
+//! - **Input audio.** Send [`InputAudioBufferAppend`], [`InputAudioBufferCommit`],
+//!   [`InputAudioBufferClear`], [`OutputAudioBufferClear`]; receive
+//!   [`InputAudioBufferCommitted`], [`InputAudioBufferCleared`],
+//!   [`InputAudioBufferSpeechStarted`], [`InputAudioBufferSpeechStopped`],
+//!   [`InputAudioBufferTimeoutTriggered`], [`InputAudioBufferDtmfEventReceived`],
+//!   [`OutputAudioBufferStarted`], [`OutputAudioBufferStopped`],
+//!   [`OutputAudioBufferCleared`]. Transcription of the input:
+//!   [`InputAudioTranscriptionDelta`], [`InputAudioTranscriptionCompleted`],
+//!   [`InputAudioTranscriptionSegment`], [`InputAudioTranscriptionFailed`]
+//!   ([`TranscriptionError`]).
+//! - **Responses.** Send [`ResponseCreate`] ([`ResponseConfig`], [`ResponseAudio`]) and
+//!   [`ResponseCancel`]; receive [`ResponseCreated`] and [`ResponseDone`] ([`Response`],
+//!   [`ResponseStatus`], [`StatusDetails`], [`Usage`], [`InputTokenDetails`],
+//!   [`OutputTokenDetails`]), [`ResponseOutputItemAdded`], [`ResponseOutputItemDone`],
+//!   [`ResponseContentPartAdded`], [`ResponseContentPartDone`], the streams
+//!   [`ResponseOutputTextDelta`], [`ResponseOutputTextDone`],
+//!   [`ResponseOutputAudioDelta`], [`ResponseOutputAudioDone`],
+//!   [`ResponseOutputAudioTranscriptDelta`], [`ResponseOutputAudioTranscriptDone`], and
+//!   [`RateLimitsUpdated`] ([`RateLimit`]).
+//! - **Tool calls.** Receive [`ResponseFunctionCallArgumentsDelta`],
+//!   [`ResponseFunctionCallArgumentsDone`], [`ResponseMcpCallArgumentsDelta`],
+//!   [`ResponseMcpCallArgumentsDone`], [`ResponseMcpCallInProgress`],
+//!   [`ResponseMcpCallCompleted`], [`ResponseMcpCallFailed`], [`McpListToolsInProgress`],
+//!   [`McpListToolsCompleted`], [`McpListToolsFailed`]; answer a function call with
+//!   [`Item::function_output`].
+//! - **Errors.** Receive [`ErrorEvent`] ([`ErrorDetails`]).
+//! - **Local events**, reported by the connection itself in the same stream:
+//!   [`Disconnected`], [`Reconnected`], [`Warning`].
+//! - **Shared values.** [`AudioFormat`], [`Voice`] ([`VoiceName`]), [`Modality`],
+//!   [`MaxOutputTokens`].
+//! - **Received events.** [`Received`] wraps a payload with its [`RawJson`].
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -356,7 +409,8 @@ macro_rules! client_events {
         /// An event to send to the server.
         ///
         /// ```
-        /// use vivavoce::realtime::{ClientEvent, ResponseCreate};
+        /// use vivavoce::realtime::ClientEvent;
+        /// use vivavoce::realtime::events::ResponseCreate;
         /// let event = ClientEvent::from(ResponseCreate::default());
         /// assert_eq!(serde_json::to_string(&event).unwrap(), r#"{"type":"response.create"}"#);
         /// ```

@@ -306,7 +306,7 @@ impl ResponseOutputAudioDelta {
     /// Decodes the delta as PCM16 little-endian samples (the default output format).
     ///
     /// ```
-    /// use vivavoce::realtime::ResponseOutputAudioDelta;
+    /// use vivavoce::realtime::events::ResponseOutputAudioDelta;
     /// # let mut ev: ResponseOutputAudioDelta = serde_json::from_str(
     /// #   r#"{"event_id":"e","response_id":"r","item_id":"i","output_index":0,"content_index":0,"delta":""}"#).unwrap();
     /// ev.delta = "AAABAP//".into();

@@ -34,7 +34,8 @@ impl Default for SessionKind {
 /// `None` leaves them out, `Some(None)` sends `null`.
 ///
 /// ```
-/// use vivavoce::realtime::{Session, SessionAudio, AudioInput, TurnDetection};
+/// use vivavoce::realtime::Session;
+/// use vivavoce::realtime::events::{SessionAudio, AudioInput, TurnDetection};
 ///
 /// // Push-to-talk: turn server voice activity detection off.
 /// let session = Session {
