@@ -184,6 +184,7 @@ super::server_event! {
 /// Why a transcription failed.
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TranscriptionError {
     /// The error's type.
     #[serde(rename = "type")]

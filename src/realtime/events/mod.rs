@@ -67,7 +67,20 @@ use serde::{Serialize, Serializer};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-/// Defines a server event payload: the fields given plus `event_id`.
+/// Defines a server event payload: the fields given plus `event_id`. Payloads are only
+/// read, so they are `#[non_exhaustive]`: a field the API adds is not a breaking change.
+/// Outside the crate they come from JSON, not from struct literals:
+///
+/// ```compile_fail,E0639
+/// use vivavoce::realtime::events::OutputAudioBufferStarted;
+/// let _ = OutputAudioBufferStarted { event_id: String::new(), response_id: String::new() };
+/// ```
+///
+/// ```
+/// use vivavoce::realtime::events::OutputAudioBufferStarted;
+/// let e: OutputAudioBufferStarted = serde_json::from_str(r#"{"response_id":"r"}"#).unwrap();
+/// assert_eq!(e.response_id, "r");
+/// ```
 macro_rules! server_event {
     (
         $(#[$meta:meta])*
@@ -78,6 +91,7 @@ macro_rules! server_event {
         $(#[$meta])*
         #[serde_with::skip_serializing_none]
         #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[non_exhaustive]
         pub struct $name {
             /// The server's id of this event (empty if the server sent none).
             #[serde(default, skip_serializing_if = "String::is_empty")]
