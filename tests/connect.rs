@@ -10,7 +10,7 @@ use support::{Conn, KEY, Server, options};
 use tokio::sync::mpsc;
 use vivavoce::Error;
 use vivavoce::realtime::events::{
-    ConversationItemCreate, InputAudioBufferAppend, ResponseCreate, SessionUpdate,
+    ConversationItemCreate, InputAudioBufferAppend, ResponseCreate, SessionUpdate, VoiceName,
 };
 use vivavoce::realtime::{ClientEvent, Item, ReconnectPolicy, ServerEvent, Session, connect};
 
@@ -441,19 +441,12 @@ async fn reconnects_replays_the_merged_session_and_flushes_the_queue() {
         Some(ServerEvent::SessionCreated(_))
     ));
 
-    let voice = SessionUpdate {
-        session: serde_json::from_value(json!({"type": "realtime", "instructions": "Be brief.",
-            "audio": {"output": {"voice": "marin"}}}))
-        .unwrap(),
-        ..Default::default()
-    };
-    let ptt = SessionUpdate {
-        session: serde_json::from_value(
-            json!({"type": "realtime", "audio": {"input": {"turn_detection": null}}}),
-        )
-        .unwrap(),
-        ..Default::default()
-    };
+    let voice = SessionUpdate::new(
+        Session::default()
+            .instructions("Be brief.")
+            .voice(VoiceName::Marin),
+    );
+    let ptt = SessionUpdate::new(Session::default().push_to_talk());
     tx.send(voice).await.unwrap();
     tx.send(ptt).await.unwrap();
     tx.send(ResponseCreate::default()).await.unwrap();

@@ -190,10 +190,9 @@ async fn giving_up_on_reconnecting_reports_the_queued_events() {
 /// end without a `Disconnected`.
 async fn round_trip(options: ConnectOptions) {
     let (tx, mut rx) = connect(options).await.unwrap();
-    tx.send(SessionUpdate::new(Session {
-        instructions: Some("Be brief.".into()),
-        ..Session::default()
-    }))
+    tx.send(SessionUpdate::new(
+        Session::default().instructions("Be brief."),
+    ))
     .await
     .unwrap();
     loop {

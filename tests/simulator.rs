@@ -6,11 +6,13 @@ use serde_json::json;
 use vivavoce::Error;
 use vivavoce::mock::{Pace, RealtimeSimulator, SimulatorOptions};
 use vivavoce::realtime::events::{
-    ConversationItemCreate, ConversationItemDelete, ConversationItemRetrieve,
+    AudioFormat, ConversationItemCreate, ConversationItemDelete, ConversationItemRetrieve,
     ConversationItemTruncate, InputAudioBufferAppend, InputAudioBufferCommit, Modality,
-    ResponseCancel, ResponseConfig, ResponseCreate,
+    ResponseCancel, ResponseConfig, ResponseCreate, SessionUpdate,
 };
-use vivavoce::realtime::{ClientEvent, EventReceiver, EventSender, Item, ServerEvent, connect};
+use vivavoce::realtime::{
+    ClientEvent, EventReceiver, EventSender, Item, ServerEvent, Session, connect,
+};
 
 async fn next(rx: &mut EventReceiver) -> ServerEvent {
     let ev = tokio::time::timeout(Duration::from_secs(10), rx.recv())
@@ -460,8 +462,7 @@ async fn server_vad_detects_the_turn_commits_and_responds() {
 #[tokio::test]
 async fn push_to_talk_has_no_vad_events() {
     let (_sim, tx, mut rx) = start(SimulatorOptions::default()).await;
-    tx.send(ClientEvent::Raw(json!({"type": "session.update",
-        "session": {"type": "realtime", "audio": {"input": {"turn_detection": null}}}})))
+    tx.send(SessionUpdate::new(Session::default().push_to_talk()))
         .await
         .unwrap();
     assert_eq!(next(&mut rx).await.event_type(), "session.updated");
@@ -498,10 +499,10 @@ async fn g711_formats_in_and_out() {
             .pace(Pace::Fast),
     )
     .await;
-    tx.send(ClientEvent::Raw(json!({"type": "session.update", "session": {"type": "realtime", "audio": {
-        "input": {"format": {"type": "audio/pcma"}}, "output": {"format": {"type": "audio/pcmu"}}}}})))
-        .await
-        .unwrap();
+    let formats = Session::default()
+        .input_format(AudioFormat::Pcma)
+        .output_format(AudioFormat::Pcmu);
+    tx.send(SessionUpdate::new(formats)).await.unwrap();
     assert_eq!(next(&mut rx).await.event_type(), "session.updated");
 
     // Input: 8 kHz A-law speech is heard by the VAD at the right times.

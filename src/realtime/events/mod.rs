@@ -110,6 +110,7 @@ mod local;
 mod parse;
 mod response;
 mod session;
+mod session_setters;
 mod tools;
 
 pub use common::{AudioFormat, MaxOutputTokens, Modality, Voice, VoiceName};
