@@ -5,7 +5,8 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
-use vivavoce::realtime::{InputAudioBufferAppend, RawJson, ServerEvent};
+use vivavoce::realtime::ServerEvent;
+use vivavoce::realtime::events::{InputAudioBufferAppend, RawJson};
 
 fn audio_delta_json() -> String {
     // 100 ms at 24 kHz: a 440 Hz tone.

@@ -7,7 +7,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use vivavoce::audio::bench::{Callback, Resample};
-use vivavoce::realtime::{InputAudioBufferAppend, RawJson, ServerEvent};
+use vivavoce::realtime::ServerEvent;
+use vivavoce::realtime::events::{InputAudioBufferAppend, RawJson};
 
 fn callback(c: &mut Criterion) {
     let mut group = c.benchmark_group("callback");

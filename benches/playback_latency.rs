@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use vivavoce::audio::{PlaybackOptions, stream};
 use vivavoce::mock::{Pace, RealtimeSimulator, SimulatorOptions};
-use vivavoce::realtime::{ConversationItemCreate, Item, ResponseCreate, ServerEvent, connect};
+use vivavoce::realtime::events::{ConversationItemCreate, ResponseCreate};
+use vivavoce::realtime::{Item, ServerEvent, connect};
 
 async fn measure(prebuffer: Duration, rate: Option<u32>, runs: usize) -> (Vec<Duration>, String) {
     let sim = RealtimeSimulator::start(

@@ -8,7 +8,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
-use vivavoce::realtime::{ClientEvent, EventCheck, InputAudioBufferAppend};
+use vivavoce::realtime::events::InputAudioBufferAppend;
+use vivavoce::realtime::{ClientEvent, EventCheck};
 use vivavoce::schema::Validator;
 
 fn events() -> Vec<(&'static str, String)> {

@@ -12,7 +12,8 @@
 use std::time::{Duration, Instant};
 
 use vivavoce::mock::{RealtimeSimulator, SimulatorOptions};
-use vivavoce::realtime::{ConnectOptions, ResponseCreate, ServerEvent, connect};
+use vivavoce::realtime::events::ResponseCreate;
+use vivavoce::realtime::{ConnectOptions, ServerEvent, connect};
 
 /// About 4 s of speech.
 const REPLY: &str = "This is a benchmark reply that lasts for about four seconds of audio.";

@@ -10,10 +10,8 @@ use std::io::Write;
 use vivavoce::Error;
 use vivavoce::audio::{OutputTarget, Playback, PlaybackOptions};
 use vivavoce::mock::{RealtimeSimulator, SimulatorOptions};
-use vivavoce::realtime::{
-    ConnectOptions, ConversationItemCreate, EventReceiver, EventSender, Item, ResponseCreate,
-    ServerEvent, connect,
-};
+use vivavoce::realtime::events::{ConversationItemCreate, ResponseCreate};
+use vivavoce::realtime::{ConnectOptions, EventReceiver, EventSender, Item, ServerEvent, connect};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {

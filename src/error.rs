@@ -9,7 +9,7 @@ pub type BoxError = Arc<dyn std::error::Error + Send + Sync + 'static>;
 /// Everything that can go wrong, with kinds you can match.
 ///
 /// Errors never contain the API key. `Error` is `Clone` (sources are shared), so it can
-/// travel inside events such as [`Disconnected`](crate::realtime::Disconnected).
+/// travel inside events such as [`Disconnected`](crate::realtime::events::Disconnected).
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

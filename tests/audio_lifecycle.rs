@@ -19,7 +19,8 @@ use vivavoce::Error;
 use vivavoce::audio::{
     CaptureOptions, InputSource, OutputTarget, Playback, PlaybackOptions, capture_audio, stream,
 };
-use vivavoce::realtime::{EventSender, InputAudioBufferAppend, ServerEvent, connect};
+use vivavoce::realtime::events::InputAudioBufferAppend;
+use vivavoce::realtime::{EventSender, ServerEvent, connect};
 
 const LIMIT: Duration = Duration::from_secs(10);
 

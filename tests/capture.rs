@@ -16,9 +16,9 @@ use vivavoce::audio::{
 };
 use vivavoce::mock::voice::synthesize;
 use vivavoce::mock::{RealtimeSimulator, SimulatorOptions};
+use vivavoce::realtime::events::{AudioFormat, ConversationItemCreate, ResponseCreate};
 use vivavoce::realtime::{
-    AudioFormat, ClientEvent, ConversationItemCreate, EventReceiver, EventSender, Item,
-    ResponseCreate, ServerEvent, connect, g711,
+    ClientEvent, EventReceiver, EventSender, Item, ServerEvent, codec, connect,
 };
 
 /// What the client sent, in order: `(type, audio bytes for appends, when)`.
@@ -189,7 +189,7 @@ async fn g711_input_is_encoded_at_8_khz() {
     assert_eq!(bytes.len(), 4_000, "0.5 s at 8 kHz, one byte a sample");
     let got: Vec<f32> = bytes
         .iter()
-        .map(|&b| f32::from(g711::ulaw_decode(b)) / 32768.0)
+        .map(|&b| f32::from(codec::ulaw_decode(b)) / 32768.0)
         .collect();
     let s = tone_snr(&got[400..3_600], 8_000, 440.0);
     assert!(s > 30.0, "SNR {s:.1} dB");

@@ -9,10 +9,10 @@ use serde_json::json;
 use support::{Conn, KEY, Server, options};
 use tokio::sync::mpsc;
 use vivavoce::Error;
-use vivavoce::realtime::{
-    ClientEvent, ConversationItemCreate, InputAudioBufferAppend, Item, ReconnectPolicy,
-    ResponseCreate, ServerEvent, Session, SessionUpdate, connect,
+use vivavoce::realtime::events::{
+    ConversationItemCreate, InputAudioBufferAppend, ResponseCreate, SessionUpdate, VoiceName,
 };
+use vivavoce::realtime::{ClientEvent, Item, ReconnectPolicy, ServerEvent, Session, connect};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
@@ -441,19 +441,12 @@ async fn reconnects_replays_the_merged_session_and_flushes_the_queue() {
         Some(ServerEvent::SessionCreated(_))
     ));
 
-    let voice = SessionUpdate {
-        session: serde_json::from_value(json!({"type": "realtime", "instructions": "Be brief.",
-            "audio": {"output": {"voice": "marin"}}}))
-        .unwrap(),
-        ..Default::default()
-    };
-    let ptt = SessionUpdate {
-        session: serde_json::from_value(
-            json!({"type": "realtime", "audio": {"input": {"turn_detection": null}}}),
-        )
-        .unwrap(),
-        ..Default::default()
-    };
+    let voice = SessionUpdate::new(
+        Session::default()
+            .instructions("Be brief.")
+            .voice(VoiceName::Marin),
+    );
+    let ptt = SessionUpdate::new(Session::default().push_to_talk());
     tx.send(voice).await.unwrap();
     tx.send(ptt).await.unwrap();
     tx.send(ResponseCreate::default()).await.unwrap();
@@ -635,7 +628,7 @@ async fn hooks_transform_outgoing_and_filter_incoming() {
         matches!(next(&mut rx).await, Some(ServerEvent::SessionCreated(_))),
         "rate limits filtered out"
     );
-    tx.send(vivavoce::realtime::InputAudioBufferClear::default())
+    tx.send(vivavoce::realtime::events::InputAudioBufferClear::default())
         .await
         .unwrap();
     tx.send(ResponseCreate::default()).await.unwrap();

@@ -10,9 +10,9 @@ use std::time::Duration;
 use support::{Conn, Server, options};
 use tokio::sync::{Notify, mpsc};
 use vivavoce::Error;
+use vivavoce::realtime::events::{InputAudioBufferAppend, SessionUpdate};
 use vivavoce::realtime::{
-    ConnectOptions, EventReceiver, EventSender, InputAudioBufferAppend, ReconnectPolicy,
-    ServerEvent, Session, SessionUpdate, connect,
+    ConnectOptions, EventReceiver, EventSender, ReconnectPolicy, ServerEvent, Session, connect,
 };
 
 const LIMIT: Duration = Duration::from_secs(10);
@@ -190,10 +190,9 @@ async fn giving_up_on_reconnecting_reports_the_queued_events() {
 /// end without a `Disconnected`.
 async fn round_trip(options: ConnectOptions) {
     let (tx, mut rx) = connect(options).await.unwrap();
-    tx.send(SessionUpdate::new(Session {
-        instructions: Some("Be brief.".into()),
-        ..Session::default()
-    }))
+    tx.send(SessionUpdate::new(
+        Session::default().instructions("Be brief."),
+    ))
     .await
     .unwrap();
     loop {

@@ -14,10 +14,8 @@ use rig::{Recorder, align, onset, pcm_to_f32, rms};
 use vivavoce::Error;
 use vivavoce::audio::{OutputTarget, Playback, PlaybackOptions, stream};
 use vivavoce::mock::{Pace, RealtimeSimulator, SimulatorOptions};
-use vivavoce::realtime::{
-    ClientEvent, ConversationItemCreate, EventReceiver, EventSender, InputAudioBufferAppend, Item,
-    ResponseCreate, ServerEvent, connect,
-};
+use vivavoce::realtime::events::{ConversationItemCreate, InputAudioBufferAppend, ResponseCreate};
+use vivavoce::realtime::{ClientEvent, EventReceiver, EventSender, Item, ServerEvent, connect};
 
 const LONG: &str = "This reply is long enough to be interrupted in the middle of a word, \
                     with plenty of syllables left to play after the cut.";
@@ -641,7 +639,7 @@ async fn g711_mu_law_output_is_decoded_and_resampled() {
     );
     let pcm8: Vec<f32> = ulaw
         .iter()
-        .map(|&b| f32::from(vivavoce::realtime::g711::ulaw_decode(b)) / 32768.0)
+        .map(|&b| f32::from(vivavoce::realtime::codec::ulaw_decode(b)) / 32768.0)
         .collect();
     let expected = rig::resample(&pcm8, 8_000, 24_000);
     let got = pcm_to_f32(&written);

@@ -10,10 +10,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use vivavoce::Error;
 use vivavoce::mock::{RealtimeSimulator, SimulatorOptions};
-use vivavoce::realtime::{
-    ClientEvent, ConversationItemCreate, ConversationItemTruncate, InputAudioBufferAppend, Item,
-    ResponseCreate, ServerEvent, SessionUpdate, connect,
+use vivavoce::realtime::events::{
+    ConversationItemCreate, ConversationItemTruncate, InputAudioBufferAppend, ResponseCreate,
+    SessionUpdate, VoiceName,
 };
+use vivavoce::realtime::{ClientEvent, Item, ServerEvent, Session, connect};
 use vivavoce::schema::{Side, Validator};
 
 fn examples(side: &str) -> Vec<(String, Value)> {
@@ -126,6 +127,14 @@ fn typed_events_are_valid_as_built() {
     let v = Validator::shared().unwrap();
     let events: Vec<ClientEvent> = vec![
         SessionUpdate::default().into(),
+        SessionUpdate::new(
+            Session::default()
+                .instructions("Be brief.")
+                .voice(VoiceName::Marin)
+                .input_transcription("gpt-4o-transcribe")
+                .push_to_talk(),
+        )
+        .into(),
         ConversationItemCreate::new(Item::user_text("hi")).into(),
         ConversationItemTruncate::new("msg_1", 0, 1500).into(),
         InputAudioBufferAppend::from_pcm16(&[0, 1, -1]).into(),

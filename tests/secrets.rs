@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 
 use support::{Conn, KEY, Server, options};
 use vivavoce::Error;
+use vivavoce::realtime::events::ResponseCreate;
 use vivavoce::realtime::{
-    ClientSecretOptions, ConnectOptions, ResponseCreate, Session, connect, create_client_secret,
+    ClientSecretOptions, ConnectOptions, Session, connect, create_client_secret,
 };
 
 #[tokio::test]
@@ -40,11 +41,7 @@ async fn missing_key_fails_before_any_io() {
 #[tokio::test]
 async fn client_secret_round_trip_and_errors() {
     let server = Server::start(|_c: Conn| async {}).await;
-    let session = Session {
-        model: Some("gpt-realtime".into()),
-        instructions: Some("Hi".into()),
-        ..Default::default()
-    };
+    let session = Session::default().model("gpt-realtime").instructions("Hi");
     let secret = create_client_secret(
         ClientSecretOptions::default()
             .api_key(KEY)

@@ -5,11 +5,13 @@ use std::time::Duration;
 use serde_json::json;
 use vivavoce::Error;
 use vivavoce::mock::{Pace, RealtimeSimulator, SimulatorOptions};
+use vivavoce::realtime::events::{
+    AudioFormat, ConversationItemCreate, ConversationItemDelete, ConversationItemRetrieve,
+    ConversationItemTruncate, InputAudioBufferAppend, InputAudioBufferCommit, Modality,
+    ResponseCancel, ResponseConfig, ResponseCreate, SessionUpdate,
+};
 use vivavoce::realtime::{
-    ClientEvent, ConversationItemCreate, ConversationItemDelete, ConversationItemRetrieve,
-    ConversationItemTruncate, EventReceiver, EventSender, InputAudioBufferAppend,
-    InputAudioBufferCommit, Item, Modality, ResponseCancel, ResponseConfig, ResponseCreate,
-    ServerEvent, connect,
+    ClientEvent, EventReceiver, EventSender, Item, ServerEvent, Session, connect,
 };
 
 async fn next(rx: &mut EventReceiver) -> ServerEvent {
@@ -51,7 +53,7 @@ async fn start(options: SimulatorOptions) -> (RealtimeSimulator, EventSender, Ev
 
 /// A harmless request still gets its answer.
 async fn assert_session_goes_on(tx: &EventSender, rx: &mut EventReceiver) {
-    tx.send(vivavoce::realtime::InputAudioBufferClear::default())
+    tx.send(vivavoce::realtime::events::InputAudioBufferClear::default())
         .await
         .unwrap();
     assert_eq!(next(rx).await.event_type(), "input_audio_buffer.cleared");
@@ -460,8 +462,7 @@ async fn server_vad_detects_the_turn_commits_and_responds() {
 #[tokio::test]
 async fn push_to_talk_has_no_vad_events() {
     let (_sim, tx, mut rx) = start(SimulatorOptions::default()).await;
-    tx.send(ClientEvent::Raw(json!({"type": "session.update",
-        "session": {"type": "realtime", "audio": {"input": {"turn_detection": null}}}})))
+    tx.send(SessionUpdate::new(Session::default().push_to_talk()))
         .await
         .unwrap();
     assert_eq!(next(&mut rx).await.event_type(), "session.updated");
@@ -491,23 +492,23 @@ async fn speech_interrupts_the_response_in_progress() {
 
 #[tokio::test]
 async fn g711_formats_in_and_out() {
-    use vivavoce::realtime::g711;
+    use vivavoce::realtime::codec;
     let (_sim, tx, mut rx) = start(
         SimulatorOptions::default()
             .reply_text("mu law")
             .pace(Pace::Fast),
     )
     .await;
-    tx.send(ClientEvent::Raw(json!({"type": "session.update", "session": {"type": "realtime", "audio": {
-        "input": {"format": {"type": "audio/pcma"}}, "output": {"format": {"type": "audio/pcmu"}}}}})))
-        .await
-        .unwrap();
+    let formats = Session::default()
+        .input_format(AudioFormat::Pcma)
+        .output_format(AudioFormat::Pcmu);
+    tx.send(SessionUpdate::new(formats)).await.unwrap();
     assert_eq!(next(&mut rx).await.event_type(), "session.updated");
 
     // Input: 8 kHz A-law speech is heard by the VAD at the right times.
-    let mut law = vec![g711::alaw_encode(0); 4000]; // 500 ms
-    law.extend((0..8000).map(|i| g711::alaw_encode(((i as f32 * 0.36).sin() * 8000.0) as i16)));
-    law.extend(vec![g711::alaw_encode(0); 5600]); // 700 ms
+    let mut law = vec![codec::alaw_encode(0); 4000]; // 500 ms
+    law.extend((0..8000).map(|i| codec::alaw_encode(((i as f32 * 0.36).sin() * 8000.0) as i16)));
+    law.extend(vec![codec::alaw_encode(0); 5600]); // 700 ms
     for chunk in law.chunks(800) {
         tx.send(InputAudioBufferAppend::from_bytes(chunk))
             .await
@@ -530,7 +531,7 @@ async fn g711_formats_in_and_out() {
         .collect();
     let voice = vivavoce::mock::voice::synthesize("mu law");
     assert_eq!(bytes.len(), voice.len().div_ceil(3));
-    let decoded: Vec<i16> = bytes.iter().map(|&b| g711::ulaw_decode(b)).collect();
+    let decoded: Vec<i16> = bytes.iter().map(|&b| codec::ulaw_decode(b)).collect();
     let rms =
         (decoded.iter().map(|&s| (s as f64).powi(2)).sum::<f64>() / decoded.len() as f64).sqrt();
     assert!(rms > 1000.0, "{rms}");

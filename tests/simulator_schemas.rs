@@ -7,10 +7,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use vivavoce::mock::{Pace, RealtimeSimulator, SimulatorOptions};
-use vivavoce::realtime::{
-    ClientEvent, EventReceiver, EventSender, InputAudioBufferAppend, ResponseCancel,
-    ResponseCreate, ServerEvent, connect,
-};
+use vivavoce::realtime::events::{InputAudioBufferAppend, ResponseCancel, ResponseCreate};
+use vivavoce::realtime::{ClientEvent, EventReceiver, EventSender, ServerEvent, connect};
 
 fn validators() -> HashMap<String, jsonschema::Validator> {
     let dir = format!("{}/schemas/server", env!("CARGO_MANIFEST_DIR"));

@@ -18,6 +18,7 @@ mod params;
 mod realtime;
 mod response;
 mod server;
+mod session;
 mod turns;
 mod vad;
 pub mod voice;

@@ -1,23 +1,21 @@
-//! The Realtime simulator: a WebSocket server on 127.0.0.1 speaking the GA protocol.
+//! The Realtime simulator: a WebSocket server on 127.0.0.1 speaking the GA protocol. This
+//! file holds the handshake, the connection loop and the dispatch of client events; the
+//! session's state is in `session.rs`, responses and turn detection in `turns.rs`.
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
-use tokio::time::Instant;
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 use super::options::SimulatorOptions;
 use super::params::unknown_parameter;
 use super::server::Server;
-use super::vad::Vad;
-use super::voice;
+use super::session::{Session, Stop, api_error};
+use super::voice::{self, Format};
 use crate::Error;
 use crate::realtime::ConnectOptions;
 use crate::realtime::session_merge::merge;
@@ -67,10 +65,6 @@ fn error_response(status: u16, body: Value) -> ErrorResponse {
         "application/json".parse().expect("valid header"),
     );
     r
-}
-
-fn api_error(kind: &str, code: &str, message: &str, param: Option<&str>) -> Value {
-    json!({ "error": { "message": message, "type": kind, "code": code, "param": param } })
 }
 
 // tungstenite fixes the handshake callback's error type.
@@ -124,59 +118,7 @@ async fn serve(stream: TcpStream, options: Arc<SimulatorOptions>) {
     let _ = Session::new(ws, options).run().await;
 }
 
-/// A conversation item the simulator remembers.
-pub(super) struct StoredItem {
-    pub(super) id: String,
-    pub(super) item: Value,
-    /// Length of its audio in µs (for assistant items: as sent so far), for
-    /// `conversation.item.truncate`.
-    pub(super) audio_us: u64,
-}
-
-/// One connection's server session.
-pub(super) struct Session {
-    pub(super) ws: WebSocketStream<TcpStream>,
-    pub(super) options: Arc<SimulatorOptions>,
-    pub(super) config: Value,
-    pub(super) items: Vec<StoredItem>,
-    /// Input audio bytes appended and not committed.
-    /// Input audio appended and not committed, in 24 kHz samples.
-    pub(super) buffer_samples: usize,
-    /// Response events waiting for their time.
-    pub(super) queue: VecDeque<(Instant, Value)>,
-    pub(super) active_response: Option<String>,
-    pub(super) vad: Vad,
-    /// The item the speech in progress will be committed to.
-    pub(super) speech_item: Option<String>,
-    pub(super) next_id: u64,
-    pub(super) sent: usize,
-}
-
-/// The connection ends (the client left, or a scripted drop).
-pub(super) struct Stop;
-
 impl Session {
-    fn new(ws: WebSocketStream<TcpStream>, options: Arc<SimulatorOptions>) -> Self {
-        Session {
-            ws,
-            options,
-            config: json!({}),
-            items: Vec::new(),
-            buffer_samples: 0,
-            queue: VecDeque::new(),
-            active_response: None,
-            vad: Vad::default(),
-            speech_item: None,
-            next_id: 0,
-            sent: 0,
-        }
-    }
-
-    pub(super) fn id(&mut self, prefix: &str) -> String {
-        self.next_id += 1;
-        format!("{prefix}_sim{:016}", self.next_id)
-    }
-
     async fn run(mut self) -> Result<(), Stop> {
         let id = self.id("sess");
         self.config = json!({
@@ -234,55 +176,12 @@ impl Session {
         let padding = b64.bytes().rev().take_while(|&b| b == b'=').count();
         let bytes = (b64.len() / 4 * 3).saturating_sub(padding) as u64;
         let bytes_per_second = match self.format("output") {
-            super::response::Format::Pcm => 2 * voice::RATE as u64,
+            Format::Pcm => 2 * voice::RATE as u64,
             _ => 8_000,
         };
         if let Some(item) = self.items.iter_mut().find(|i| i.id == item_id) {
             item.audio_us += bytes * 1_000_000 / bytes_per_second;
         }
-    }
-
-    /// Sends one server event, with a fresh `event_id`.
-    pub(super) async fn emit(&mut self, mut event: Value) -> Result<(), Stop> {
-        drop_nulls(&mut event);
-        let id = self.id("event");
-        event["event_id"] = Value::String(id);
-        self.ws
-            .send(Message::text(event.to_string()))
-            .await
-            .map_err(|_| Stop)?;
-        self.sent += 1;
-        if self.options.drop_after_events == Some(self.sent) {
-            return Err(Stop); // Dropping the socket without a close frame.
-        }
-        if let Some((n, code, reason)) = self.options.close_after_events.clone()
-            && n == self.sent
-        {
-            return self.close(code, &reason).await;
-        }
-        Ok(())
-    }
-
-    /// Closes with a close frame, ending the connection.
-    async fn close(&mut self, code: u16, reason: &str) -> Result<(), Stop> {
-        let frame = CloseFrame {
-            code: code.into(),
-            reason: reason.into(),
-        };
-        let _ = self.ws.close(Some(frame)).await;
-        Err(Stop)
-    }
-
-    pub(super) async fn error(
-        &mut self,
-        code: &str,
-        message: String,
-        param: Option<&str>,
-        client_event_id: Option<&str>,
-    ) -> Result<(), Stop> {
-        let mut error = api_error("invalid_request_error", code, &message, param)["error"].clone();
-        error["event_id"] = json!(client_event_id);
-        self.emit(json!({ "type": "error", "error": error })).await
     }
 
     async fn handle(&mut self, text: &str) -> Result<(), Stop> {
@@ -314,7 +213,7 @@ impl Session {
                 };
                 match base64_simd::STANDARD.decode_to_vec(audio) {
                     Ok(bytes) => {
-                        let pcm = super::turns::to_pcm24(self.format("input"), &bytes);
+                        let pcm = voice::to_pcm24(self.format("input"), &bytes);
                         self.buffer_samples += pcm.len();
                         self.detect_speech(&pcm).await
                     }
@@ -361,34 +260,6 @@ impl Session {
         }
     }
 
-    pub(super) async fn missing(&mut self, param: &str, cid: Option<&str>) -> Result<(), Stop> {
-        let msg = format!("Missing required parameter: '{param}'.");
-        self.error("missing_required_parameter", msg, Some(param), cid)
-            .await
-    }
-}
-
-/// Removes `null` fields the GA schemas do not allow (the API leaves such fields out or
-/// sends `null` interchangeably); keeps those where `null` is part of the contract.
-fn drop_nulls(v: &mut Value) {
-    const NULLABLE: &[&str] = &[
-        "previous_item_id",
-        "turn_detection",
-        "param",
-        "code",
-        "event_id",
-    ];
-    match v {
-        Value::Object(m) => {
-            m.retain(|k, v| !v.is_null() || NULLABLE.contains(&k.as_str()));
-            m.values_mut().for_each(drop_nulls);
-        }
-        Value::Array(a) => a.iter_mut().for_each(drop_nulls),
-        _ => {}
-    }
-}
-
-impl Session {
     async fn session_update(&mut self, event: &Value, cid: Option<&str>) -> Result<(), Stop> {
         let Some(session) = event.get("session").filter(|s| s.is_object()) else {
             return self.missing("session", cid).await;
@@ -403,58 +274,6 @@ impl Session {
         let config = self.config.clone();
         self.emit(json!({ "type": "session.updated", "session": config }))
             .await
-    }
-
-    pub(super) async fn commit(
-        &mut self,
-        cid: Option<&str>,
-        item_id: Option<String>,
-    ) -> Result<(), Stop> {
-        let ms = self.buffer_samples as u64 * 1000 / voice::RATE as u64;
-        if ms < 100 {
-            let msg = format!(
-                "Error committing input audio buffer: buffer too small. Expected at least 100ms of audio, but buffer only has {ms:.2}ms of audio."
-            );
-            return self
-                .error("input_audio_buffer_commit_empty", msg, None, cid)
-                .await;
-        }
-        self.buffer_samples = 0;
-        let id = item_id.unwrap_or_else(|| self.id("item"));
-        let previous = self.items.last().map(|i| i.id.clone());
-        self.emit(json!({ "type": "input_audio_buffer.committed", "previous_item_id": previous, "item_id": id }))
-            .await?;
-        let item = json!({ "id": id, "type": "message", "role": "user",
-            "content": [{ "type": "input_audio", "transcript": null }] });
-        self.add_item(item, ms * 1000, None).await.map(|_| ())
-    }
-
-    /// Stores an item (giving it an id) and announces it with `added` and `done`.
-    async fn add_item(
-        &mut self,
-        mut item: Value,
-        audio_us: u64,
-        previous: Option<String>,
-    ) -> Result<String, Stop> {
-        let id = match item.get("id").and_then(Value::as_str) {
-            Some(id) => id.to_owned(),
-            None => self.id("item"),
-        };
-        item["id"] = json!(id);
-        item["object"] = json!("realtime.item");
-        item["status"] = json!("completed");
-        let previous = previous.or_else(|| self.items.last().map(|i| i.id.clone()));
-        self.items.push(StoredItem {
-            id: id.clone(),
-            item: item.clone(),
-            audio_us,
-        });
-        self.emit(json!({ "type": "conversation.item.added", "previous_item_id": previous, "item": item })).await?;
-        self.emit(
-            json!({ "type": "conversation.item.done", "previous_item_id": previous, "item": item }),
-        )
-        .await?;
-        Ok(id)
     }
 
     async fn item_op(&mut self, ty: &str, event: &Value, cid: Option<&str>) -> Result<(), Stop> {

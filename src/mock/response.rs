@@ -5,31 +5,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::options::Pace;
-use super::voice;
-use crate::realtime::g711;
-
-/// The wire format of audio.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Format {
-    /// PCM16 LE, 24 kHz.
-    Pcm,
-    /// G.711 μ-law, 8 kHz.
-    Pcmu,
-    /// G.711 A-law, 8 kHz.
-    Pcma,
-}
-
-/// Encodes 24 kHz samples in `format` (G.711 is averaged down to 8 kHz).
-pub(crate) fn encode(format: Format, pcm: &[i16]) -> Vec<u8> {
-    let g711: fn(i16) -> u8 = match format {
-        Format::Pcm => return pcm.iter().flat_map(|s| s.to_le_bytes()).collect(),
-        Format::Pcmu => g711::ulaw_encode,
-        Format::Pcma => g711::alaw_encode,
-    };
-    pcm.chunks(3)
-        .map(|c| g711((c.iter().map(|&s| s as i32).sum::<i32>() / c.len() as i32) as i16))
-        .collect()
-}
+use super::voice::{self, Format, encode};
 
 /// Audio per `response.output_audio.delta`.
 const CHUNK_MS: u64 = 100;

@@ -1,12 +1,13 @@
-//! Turns: creating and cancelling responses, and the server VAD that ends a user's turn.
+//! Turns: creating and cancelling responses, the server VAD that ends a user's turn, and
+//! committing the input audio buffer.
 
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::realtime::{Session, Stop, StoredItem};
-use super::response::{self, Format};
+use super::response;
+use super::session::{Session, Stop, StoredItem};
 use super::vad::{VadConfig, VadEvent};
-use crate::realtime::g711;
+use super::voice;
 
 impl Session {
     pub(super) async fn response_create(
@@ -80,19 +81,6 @@ impl Session {
             .await
     }
 
-    /// The session's `audio.input` or `audio.output` format.
-    pub(super) fn format(&self, side: &str) -> Format {
-        match self
-            .config
-            .pointer(&format!("/audio/{side}/format/type"))
-            .and_then(Value::as_str)
-        {
-            Some("audio/pcmu") => Format::Pcmu,
-            Some("audio/pcma") => Format::Pcma,
-            _ => Format::Pcm,
-        }
-    }
-
     /// The server VAD settings, or `None` when turn detection is off (push-to-talk).
     fn vad_config(&self) -> Option<(VadConfig, &Value)> {
         let td = self
@@ -147,19 +135,28 @@ impl Session {
         }
         Ok(())
     }
-}
 
-/// Input audio as 24 kHz samples: PCM16 as it is, G.711 decoded and repeated ×3.
-pub(super) fn to_pcm24(format: Format, bytes: &[u8]) -> Vec<i16> {
-    let decode: fn(u8) -> i16 = match format {
-        Format::Pcm => {
-            return bytes
-                .chunks_exact(2)
-                .map(|b| i16::from_le_bytes([b[0], b[1]]))
-                .collect();
+    pub(super) async fn commit(
+        &mut self,
+        cid: Option<&str>,
+        item_id: Option<String>,
+    ) -> Result<(), Stop> {
+        let ms = self.buffer_samples as u64 * 1000 / voice::RATE as u64;
+        if ms < 100 {
+            let msg = format!(
+                "Error committing input audio buffer: buffer too small. Expected at least 100ms of audio, but buffer only has {ms:.2}ms of audio."
+            );
+            return self
+                .error("input_audio_buffer_commit_empty", msg, None, cid)
+                .await;
         }
-        Format::Pcmu => g711::ulaw_decode,
-        Format::Pcma => g711::alaw_decode,
-    };
-    bytes.iter().flat_map(|&b| [decode(b); 3]).collect()
+        self.buffer_samples = 0;
+        let id = item_id.unwrap_or_else(|| self.id("item"));
+        let previous = self.items.last().map(|i| i.id.clone());
+        self.emit(json!({ "type": "input_audio_buffer.committed", "previous_item_id": previous, "item_id": id }))
+            .await?;
+        let item = json!({ "id": id, "type": "message", "role": "user",
+            "content": [{ "type": "input_audio", "transcript": null }] });
+        self.add_item(item, ms * 1000, None).await.map(|_| ())
+    }
 }

@@ -1,7 +1,10 @@
 //! A synthetic, voice-like signal: a 24 kHz PCM16 "speaker" whose pitch, harmonics and
-//! syllable rhythm look like speech to a level meter, a VAD or an echo canceller.
+//! syllable rhythm look like speech to a level meter, a VAD or an echo canceller; and the
+//! audio formats the simulator reads and writes.
 
 use std::f32::consts::TAU;
+
+use crate::realtime::codec;
 
 /// Output sample rate of the simulator's audio.
 pub const RATE: u32 = 24_000;
@@ -41,6 +44,44 @@ pub fn synthesize(text: &str) -> Vec<i16> {
         out.push((s / 2.4 * envelope * 9000.0) as i16);
     }
     out
+}
+
+/// The wire format of audio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// PCM16 LE, 24 kHz.
+    Pcm,
+    /// G.711 μ-law, 8 kHz.
+    Pcmu,
+    /// G.711 A-law, 8 kHz.
+    Pcma,
+}
+
+/// Encodes 24 kHz samples in `format` (G.711 is averaged down to 8 kHz).
+pub(crate) fn encode(format: Format, pcm: &[i16]) -> Vec<u8> {
+    let g711: fn(i16) -> u8 = match format {
+        Format::Pcm => return pcm.iter().flat_map(|s| s.to_le_bytes()).collect(),
+        Format::Pcmu => codec::ulaw_encode,
+        Format::Pcma => codec::alaw_encode,
+    };
+    pcm.chunks(3)
+        .map(|c| g711((c.iter().map(|&s| s as i32).sum::<i32>() / c.len() as i32) as i16))
+        .collect()
+}
+
+/// Input audio as 24 kHz samples: PCM16 as it is, G.711 decoded and repeated ×3.
+pub(crate) fn to_pcm24(format: Format, bytes: &[u8]) -> Vec<i16> {
+    let decode: fn(u8) -> i16 = match format {
+        Format::Pcm => {
+            return bytes
+                .chunks_exact(2)
+                .map(|b| i16::from_le_bytes([b[0], b[1]]))
+                .collect();
+        }
+        Format::Pcmu => codec::ulaw_decode,
+        Format::Pcma => codec::alaw_decode,
+    };
+    bytes.iter().flat_map(|&b| [decode(b); 3]).collect()
 }
 
 #[cfg(test)]

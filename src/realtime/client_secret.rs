@@ -16,7 +16,7 @@ use crate::Error;
 /// use vivavoce::realtime::{ClientSecretOptions, Session};
 /// let options = ClientSecretOptions::default()
 ///     .expires_after_seconds(600)
-///     .session(Session { model: Some("gpt-realtime".into()), ..Default::default() });
+///     .session(Session::default().model("gpt-realtime"));
 /// assert_eq!(options.base_url, "https://api.openai.com/v1");
 /// ```
 #[derive(Debug, Clone)]

@@ -84,8 +84,8 @@ struct SenderShared {
 ///
 /// `send` returning `Ok` means the event was queued, not that it was written. If the
 /// connection is then lost for good (no reconnect policy, or reconnecting gave up), the
-/// final [`Disconnected`](super::Disconnected) event says how many queued events were
-/// never written ([`unsent`](super::Disconnected::unsent)); with a reconnect policy they
+/// final [`Disconnected`](super::events::Disconnected) event says how many queued events were
+/// never written ([`unsent`](super::events::Disconnected::unsent)); with a reconnect policy they
 /// are written on the new connection.
 #[derive(Clone)]
 pub struct EventSender {

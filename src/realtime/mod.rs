@@ -1,4 +1,15 @@
-//! The Realtime API: typed events, [`connect`], and the session handles.
+//! The Realtime API over a WebSocket.
+//!
+//! - [`connect`] opens a session with [`ConnectOptions`] (key: [`ApiKey`], [`AuthScheme`];
+//!   [`ReconnectPolicy`]; hooks: [`IncomingHook`], [`OutgoingHook`], [`EventCheck`]) and
+//!   returns its two halves: [`EventSender`] (and [`WeakEventSender`]) and
+//!   [`EventReceiver`].
+//! - [`ClientEvent`] is what you send, [`ServerEvent`] what you receive; [`Session`]
+//!   configures the session and [`Item`] is an item of the conversation. The payload of
+//!   every event, and the types they carry, are in [`events`].
+//! - [`create_client_secret`] makes an ephemeral key for a browser ([`ClientSecretOptions`],
+//!   [`ClientSecret`]).
+//! - [`codec`] converts the G.711 wire formats to and from PCM16.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -7,16 +18,15 @@ use futures_util::FutureExt;
 use tokio::sync::mpsc;
 
 mod client_secret;
-pub(crate) mod decode;
-mod events;
-pub mod g711;
+pub mod codec;
+pub mod events;
 mod handle;
 mod options;
 pub(crate) mod session_merge;
 mod transport;
 
 pub use client_secret::{ClientSecret, ClientSecretOptions, create_client_secret};
-pub use events::*;
+pub use events::{ClientEvent, Item, ServerEvent, Session};
 pub use handle::{EventReceiver, EventSender, WeakEventSender};
 pub use options::{
     ApiKey, AuthScheme, ConnectOptions, EventCheck, IncomingHook, OutgoingHook, ReconnectPolicy,
@@ -38,7 +48,8 @@ use crate::Error;
 /// no task is left behind.
 ///
 /// ```no_run
-/// use vivavoce::realtime::{connect, ConnectOptions, Item, ConversationItemCreate, ResponseCreate, ServerEvent};
+/// use vivavoce::realtime::{connect, ConnectOptions, Item, ServerEvent};
+/// use vivavoce::realtime::events::{ConversationItemCreate, ResponseCreate};
 ///
 /// # async fn run() -> Result<(), vivavoce::Error> {
 /// let (tx, mut rx) = connect(ConnectOptions::default()).await?;
@@ -67,7 +78,7 @@ pub async fn connect(options: ConnectOptions) -> Result<(EventSender, EventRecei
         // A bug in the task must not end the receiver silently.
         if AssertUnwindSafe(task.run(ws)).catch_unwind().await.is_err() {
             let error = Error::transport(std::io::Error::other("the connection task failed"));
-            let lost = Disconnected::new(error, None, false, 0);
+            let lost = events::Disconnected::new(error, None, false, 0);
             let _ = evt_tx.send(ServerEvent::Disconnected(lost)).await;
         }
     });

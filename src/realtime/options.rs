@@ -62,12 +62,12 @@ pub type IncomingHook = Arc<dyn Fn(ServerEvent) -> Option<ServerEvent> + Send + 
 /// outgoing event that fails is not sent (`send` returns the error); an
 /// incoming one that fails is delivered anyway, after a [`Warning`] event.
 ///
-/// [`Warning`]: crate::realtime::Warning
+/// [`Warning`]: crate::realtime::events::Warning
 pub trait EventCheck: Send + Sync {
     /// Checks an outgoing event, given its type and JSON text.
     fn outgoing(&self, event_type: &str, json: &str) -> Result<(), Error>;
     /// Checks an incoming event; a `Some` warning is delivered just before it.
-    fn incoming(&self, event: &ServerEvent) -> Option<crate::realtime::Warning>;
+    fn incoming(&self, event: &ServerEvent) -> Option<crate::realtime::events::Warning>;
 }
 
 /// When and how to reconnect after the connection is lost.

@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::decode::parse_server_event;
+use super::events::parse_server_event;
 use super::events::{Disconnected, Reconnected, ServerEvent};
 use super::handle::{Command, Outgoing, SendBudget};
 use super::options::{ApiKey, AuthScheme, ConnectOptions, ReconnectPolicy};

@@ -11,7 +11,8 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use vivavoce::realtime::{ConnectOptions, InputAudioBufferAppend};
+//! use vivavoce::realtime::ConnectOptions;
+//! use vivavoce::realtime::events::InputAudioBufferAppend;
 //! use vivavoce::schema::{Side, Validator};
 //!
 //! let validator = Validator::shared()?;
@@ -33,7 +34,8 @@ use std::sync::{Arc, OnceLock};
 use serde_json::Value;
 
 use crate::Error;
-use crate::realtime::{EventCheck, ServerEvent, Warning};
+use crate::realtime::events::Warning;
+use crate::realtime::{EventCheck, ServerEvent};
 
 mod files;
 

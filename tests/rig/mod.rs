@@ -262,20 +262,8 @@ pub async fn echo_path(delay_ms: u32) -> Helper {
 }
 
 /// A `session.update` that turns turn detection off (push-to-talk).
-pub fn push_to_talk_session() -> vivavoce::realtime::SessionUpdate {
-    use vivavoce::realtime::{AudioInput, Session, SessionAudio, SessionUpdate};
-    let session = Session {
-        audio: Some(SessionAudio {
-            input: Some(AudioInput {
-                turn_detection: Some(None),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    SessionUpdate {
-        session,
-        ..Default::default()
-    }
+pub fn push_to_talk_session() -> vivavoce::realtime::events::SessionUpdate {
+    use vivavoce::realtime::Session;
+    use vivavoce::realtime::events::SessionUpdate;
+    SessionUpdate::new(Session::default().push_to_talk())
 }

@@ -6,7 +6,7 @@ use super::input::InputSource;
 use super::processor::{AudioProcessor, ProcessingOptions};
 use crate::Error;
 use crate::audio::EchoReference;
-use crate::realtime::AudioFormat;
+use crate::realtime::events::AudioFormat;
 
 /// Which audio processor capture uses.
 #[non_exhaustive]

@@ -2,7 +2,8 @@
 
 use super::handle::Capture;
 use crate::Error;
-use crate::realtime::{EventSender, InputAudioBufferClear, InputAudioBufferCommit, ResponseCreate};
+use crate::realtime::EventSender;
+use crate::realtime::events::{InputAudioBufferClear, InputAudioBufferCommit, ResponseCreate};
 
 /// Push-to-talk over a [`Capture`]: nothing is sent until [`press`](Self::press); on
 /// [`release`](Self::release) the captured audio is sent and committed and a response is

@@ -23,7 +23,9 @@ use crate::audio::device::Running;
 use crate::audio::priority::{self, PrioritySlot};
 use crate::audio::resample::Converter;
 use crate::audio::{EchoReference, FRAME, RATE, ReferenceFrame};
-use crate::realtime::{AudioFormat, ClientEvent, EventSender, InputAudioBufferAppend, g711};
+use crate::realtime::codec;
+use crate::realtime::events::{AudioFormat, InputAudioBufferAppend};
+use crate::realtime::{ClientEvent, EventSender};
 
 /// How long a stopping capture waits for room in the send queue for its last audio.
 const STOP_GRACE: Duration = Duration::from_secs(2);
@@ -395,9 +397,9 @@ impl Uplink {
     /// Appends `down_buf` (8 kHz) as μ-law or A-law.
     fn encode_g711(&mut self) {
         let law = if self.format == AudioFormat::Pcmu {
-            g711::ulaw_encode
+            codec::ulaw_encode
         } else {
-            g711::alaw_encode
+            codec::alaw_encode
         };
         self.chunk
             .extend(self.down_buf.iter().map(|&x| law(to_i16(x))));

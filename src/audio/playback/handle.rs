@@ -16,9 +16,8 @@ use super::thread::{self, Control, Interruption, Msg, Setup};
 use crate::Error;
 use crate::audio::device;
 use crate::audio::priority::Priority;
-use crate::realtime::{
-    ConversationItemTruncate, EventReceiver, EventSender, ResponseCancel, WeakEventSender,
-};
+use crate::realtime::events::{ConversationItemTruncate, ResponseCancel};
+use crate::realtime::{EventReceiver, EventSender, WeakEventSender};
 
 /// Playback counters, from [`Playback::metrics`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

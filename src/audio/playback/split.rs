@@ -9,9 +9,8 @@ use tokio::sync::mpsc;
 use super::handle::send_interruption;
 use super::thread::{Control, Msg};
 use crate::audio::RATE;
-use crate::realtime::{
-    AudioFormat, EventReceiver, ServerEvent, Session, TurnDetection, WeakEventSender, g711,
-};
+use crate::realtime::events::{AudioFormat, TurnDetection};
+use crate::realtime::{EventReceiver, ServerEvent, Session, WeakEventSender, codec};
 
 /// PCM rates a session may ask playback for: anything else (0, 1, 4294967295 …) is not
 /// played, rather than handed to the resampler.
@@ -89,9 +88,9 @@ impl Split {
                 let decoded = match self.format {
                     AudioFormat::Pcmu | AudioFormat::Pcma => d.bytes().map(|b| {
                         let f = if self.format == AudioFormat::Pcmu {
-                            g711::ulaw_decode
+                            codec::ulaw_decode
                         } else {
-                            g711::alaw_decode
+                            codec::alaw_decode
                         };
                         (8_000, b.into_iter().map(f).collect())
                     }),

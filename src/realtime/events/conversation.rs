@@ -338,6 +338,7 @@ impl ConversationItemTruncate {
 /// The conversation a session writes to.
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Conversation {
     /// The conversation's id.
     pub id: Option<String>,

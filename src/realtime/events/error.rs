@@ -6,6 +6,7 @@ use serde_with::skip_serializing_none;
 /// What the server reports as wrong: most errors are recoverable and the session goes on.
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ErrorDetails {
     /// The error's type, e.g. `invalid_request_error` or `server_error`.
     #[serde(rename = "type", default)]

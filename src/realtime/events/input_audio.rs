@@ -9,7 +9,7 @@ use serde_with::skip_serializing_none;
 /// `input_audio_buffer.append` (client): add audio to the input buffer.
 ///
 /// ```
-/// use vivavoce::realtime::InputAudioBufferAppend;
+/// use vivavoce::realtime::events::InputAudioBufferAppend;
 /// let append = InputAudioBufferAppend::from_pcm16(&[0, 1, -1]);
 /// assert_eq!(append.audio, "AAABAP//");
 /// ```
@@ -184,6 +184,7 @@ super::server_event! {
 /// Why a transcription failed.
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TranscriptionError {
     /// The error's type.
     #[serde(rename = "type")]

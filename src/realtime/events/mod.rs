@@ -1,11 +1,64 @@
-//! Typed Realtime events (GA protocol), grouped by topic.
+//! Typed Realtime events (GA protocol) and the types they carry, grouped by topic.
 //!
-//! [`ClientEvent`] is what you send, [`ServerEvent`] what you receive. Every received
-//! event keeps the JSON text it was parsed from ([`ServerEvent::raw`]); an event type this
-//! version does not know arrives as [`ServerEvent::Unknown`], a known type whose payload
-//! does not parse as [`ServerEvent::Malformed`]. Neither stops the session. Beta event
-//! names (`response.audio.delta`, `response.text.delta`, …) are accepted and arrive as
-//! their GA variants.
+//! [`ClientEvent`] is what you send, [`ServerEvent`] what you receive; each variant holds
+//! one of the payload structs below. Every received event keeps the JSON text it was
+//! parsed from ([`ServerEvent::raw`]); an event type this version does not know arrives as
+//! [`ServerEvent::Unknown`], a known type whose payload does not parse as
+//! [`ServerEvent::Malformed`]. Neither stops the session. Beta event names
+//! (`response.audio.delta`, `response.text.delta`, …) are accepted and arrive as their GA
+//! variants.
+//!
+//! Client payloads and the configuration types are plain structs you build (most have a
+//! constructor, and [`Session`] has chainable setters); server payloads are
+//! `#[non_exhaustive]`: you read them, and a field the API adds later is not a breaking
+//! change.
+//!
+//! # Contents
+//!
+//! - **Session.** Send [`SessionUpdate`]; receive [`SessionCreated`] and
+//!   [`SessionUpdated`]. The configuration: [`Session`], [`SessionKind`],
+//!   [`SessionAudio`], [`AudioInput`], [`AudioOutput`], [`Transcription`],
+//!   [`NoiseReduction`] ([`NoiseReductionKind`]), [`TurnDetection`] ([`ServerVad`],
+//!   [`SemanticVad`]), and the tools the model may call: [`Tool`], [`FunctionTool`],
+//!   [`ToolChoice`], [`ToolChoiceMode`].
+//! - **Conversation.** Send [`ConversationItemCreate`], [`ConversationItemRetrieve`],
+//!   [`ConversationItemDelete`], [`ConversationItemTruncate`]; receive
+//!   [`ConversationCreated`], [`ConversationItemAdded`], [`ConversationItemDone`],
+//!   [`ConversationItemCreated`], [`ConversationItemRetrieved`],
+//!   [`ConversationItemDeleted`], [`ConversationItemTruncated`]. Items: [`Item`]
+//!   ([`MessageItem`], [`FunctionCallItem`], [`FunctionCallOutputItem`],
+//!   [`ItemReference`]), [`ContentPart`], [`Role`], [`ItemStatus`], [`Conversation`].
+//! - **Input audio.** Send [`InputAudioBufferAppend`], [`InputAudioBufferCommit`],
+//!   [`InputAudioBufferClear`], [`OutputAudioBufferClear`]; receive
+//!   [`InputAudioBufferCommitted`], [`InputAudioBufferCleared`],
+//!   [`InputAudioBufferSpeechStarted`], [`InputAudioBufferSpeechStopped`],
+//!   [`InputAudioBufferTimeoutTriggered`], [`InputAudioBufferDtmfEventReceived`],
+//!   [`OutputAudioBufferStarted`], [`OutputAudioBufferStopped`],
+//!   [`OutputAudioBufferCleared`]. Transcription of the input:
+//!   [`InputAudioTranscriptionDelta`], [`InputAudioTranscriptionCompleted`],
+//!   [`InputAudioTranscriptionSegment`], [`InputAudioTranscriptionFailed`]
+//!   ([`TranscriptionError`]).
+//! - **Responses.** Send [`ResponseCreate`] ([`ResponseConfig`], [`ResponseAudio`]) and
+//!   [`ResponseCancel`]; receive [`ResponseCreated`] and [`ResponseDone`] ([`Response`],
+//!   [`ResponseStatus`], [`StatusDetails`], [`Usage`], [`InputTokenDetails`],
+//!   [`OutputTokenDetails`]), [`ResponseOutputItemAdded`], [`ResponseOutputItemDone`],
+//!   [`ResponseContentPartAdded`], [`ResponseContentPartDone`], the streams
+//!   [`ResponseOutputTextDelta`], [`ResponseOutputTextDone`],
+//!   [`ResponseOutputAudioDelta`], [`ResponseOutputAudioDone`],
+//!   [`ResponseOutputAudioTranscriptDelta`], [`ResponseOutputAudioTranscriptDone`], and
+//!   [`RateLimitsUpdated`] ([`RateLimit`]).
+//! - **Tool calls.** Receive [`ResponseFunctionCallArgumentsDelta`],
+//!   [`ResponseFunctionCallArgumentsDone`], [`ResponseMcpCallArgumentsDelta`],
+//!   [`ResponseMcpCallArgumentsDone`], [`ResponseMcpCallInProgress`],
+//!   [`ResponseMcpCallCompleted`], [`ResponseMcpCallFailed`], [`McpListToolsInProgress`],
+//!   [`McpListToolsCompleted`], [`McpListToolsFailed`]; answer a function call with
+//!   [`Item::function_output`].
+//! - **Errors.** Receive [`ErrorEvent`] ([`ErrorDetails`]).
+//! - **Local events**, reported by the connection itself in the same stream:
+//!   [`Disconnected`], [`Reconnected`], [`Warning`].
+//! - **Shared values.** [`AudioFormat`], [`Voice`] ([`VoiceName`]), [`Modality`],
+//!   [`MaxOutputTokens`].
+//! - **Received events.** [`Received`] wraps a payload with its [`RawJson`].
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -14,7 +67,20 @@ use serde::{Serialize, Serializer};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-/// Defines a server event payload: the fields given plus `event_id`.
+/// Defines a server event payload: the fields given plus `event_id`. Payloads are only
+/// read, so they are `#[non_exhaustive]`: a field the API adds is not a breaking change.
+/// Outside the crate they come from JSON, not from struct literals:
+///
+/// ```compile_fail,E0639
+/// use vivavoce::realtime::events::OutputAudioBufferStarted;
+/// let _ = OutputAudioBufferStarted { event_id: String::new(), response_id: String::new() };
+/// ```
+///
+/// ```
+/// use vivavoce::realtime::events::OutputAudioBufferStarted;
+/// let e: OutputAudioBufferStarted = serde_json::from_str(r#"{"response_id":"r"}"#).unwrap();
+/// assert_eq!(e.response_id, "r");
+/// ```
 macro_rules! server_event {
     (
         $(#[$meta:meta])*
@@ -25,6 +91,7 @@ macro_rules! server_event {
         $(#[$meta])*
         #[serde_with::skip_serializing_none]
         #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[non_exhaustive]
         pub struct $name {
             /// The server's id of this event (empty if the server sent none).
             #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -40,8 +107,10 @@ mod conversation;
 mod error;
 mod input_audio;
 mod local;
+mod parse;
 mod response;
 mod session;
+mod session_setters;
 mod tools;
 
 pub use common::{AudioFormat, MaxOutputTokens, Modality, Voice, VoiceName};
@@ -52,6 +121,8 @@ pub use local::*;
 pub use response::*;
 pub use session::*;
 pub use tools::*;
+
+pub(crate) use parse::parse_server_event;
 
 /// The JSON text of a received event, shared without copying.
 #[derive(Clone, PartialEq, Eq)]
@@ -344,7 +415,7 @@ impl ServerEvent {
     /// Parses one event from shared JSON text without copying it (a clone of
     /// [`RawJson`] only bumps a reference count).
     pub fn parse(raw: RawJson) -> ServerEvent {
-        crate::realtime::decode::parse_server_event(raw.0)
+        parse::parse_server_event(raw.0)
     }
 }
 
@@ -353,7 +424,8 @@ macro_rules! client_events {
         /// An event to send to the server.
         ///
         /// ```
-        /// use vivavoce::realtime::{ClientEvent, ResponseCreate};
+        /// use vivavoce::realtime::ClientEvent;
+        /// use vivavoce::realtime::events::ResponseCreate;
         /// let event = ClientEvent::from(ResponseCreate::default());
         /// assert_eq!(serde_json::to_string(&event).unwrap(), r#"{"type":"response.create"}"#);
         /// ```

@@ -94,6 +94,7 @@ string_enum! {
 /// Why a response ended the way it did.
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct StatusDetails {
     /// The status again: `completed`, `cancelled`, `failed` or `incomplete`.
     #[serde(rename = "type")]
@@ -107,6 +108,7 @@ pub struct StatusDetails {
 /// A response of the model, as `response.created` and `response.done` report it.
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Response {
     /// The response's id.
     pub id: Option<String>,
@@ -139,6 +141,7 @@ pub struct Response {
 /// Token usage of a response.
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Usage {
     /// Input plus output tokens.
     #[serde(default)]
@@ -158,6 +161,7 @@ pub struct Usage {
 /// Input tokens by kind.
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct InputTokenDetails {
     /// Tokens served from the cache.
     pub cached_tokens: Option<u64>,
@@ -174,6 +178,7 @@ pub struct InputTokenDetails {
 /// Output tokens by kind.
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct OutputTokenDetails {
     /// Text tokens.
     pub text_tokens: Option<u64>,
@@ -306,7 +311,7 @@ impl ResponseOutputAudioDelta {
     /// Decodes the delta as PCM16 little-endian samples (the default output format).
     ///
     /// ```
-    /// use vivavoce::realtime::ResponseOutputAudioDelta;
+    /// use vivavoce::realtime::events::ResponseOutputAudioDelta;
     /// # let mut ev: ResponseOutputAudioDelta = serde_json::from_str(
     /// #   r#"{"event_id":"e","response_id":"r","item_id":"i","output_index":0,"content_index":0,"delta":""}"#).unwrap();
     /// ev.delta = "AAABAP//".into();
@@ -320,7 +325,7 @@ impl ResponseOutputAudioDelta {
 
     /// Decodes the delta as PCM16 samples appended to `out`, reusing its allocation.
     pub fn pcm16_into(&self, out: &mut Vec<i16>) -> Result<(), Error> {
-        crate::realtime::decode::base64_pcm16_into(self.delta.as_bytes(), out)
+        crate::realtime::codec::base64_pcm16_into(self.delta.as_bytes(), out)
     }
 
     /// Decodes the delta to raw bytes (for μ-law or A-law output formats).
@@ -382,6 +387,7 @@ super::server_event! {
 /// One rate limit's state.
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RateLimit {
     /// `requests` or `tokens`.
     pub name: String,

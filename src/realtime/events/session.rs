@@ -31,24 +31,33 @@ impl Default for SessionKind {
 /// Every field is optional: in `session.update` a field left out keeps its current value.
 /// Fields that can be *turned off* with an explicit `null` (`turn_detection`,
 /// `transcription`, `noise_reduction`, `tracing`, `prompt`) are `Option<Option<T>>`:
-/// `None` leaves them out, `Some(None)` sends `null`.
+/// `None` leaves them out, `Some(None)` sends `null`. The chainable setters
+/// ([`instructions`](Self::instructions), [`voice`](Self::voice),
+/// [`push_to_talk`](Self::push_to_talk), …) fill in the nested fields for you.
 ///
 /// ```
-/// use vivavoce::realtime::{Session, SessionAudio, AudioInput, TurnDetection};
+/// use vivavoce::realtime::Session;
+/// use vivavoce::realtime::events::{AudioInput, SessionAudio, VoiceName};
 ///
 /// // Push-to-talk: turn server voice activity detection off.
-/// let session = Session {
-///     instructions: Some("Answer in one sentence.".into()),
+/// let session = Session::default()
+///     .instructions("Answer in one sentence.")
+///     .voice(VoiceName::Marin)
+///     .push_to_talk();
+/// let json = serde_json::to_value(&session).unwrap();
+/// assert_eq!(json["audio"]["input"]["turn_detection"], serde_json::Value::Null);
+/// assert_eq!(json["audio"]["output"]["voice"], "marin");
+/// assert_eq!(json["type"], "realtime");
+///
+/// // The same turn detection setting, by hand.
+/// let by_hand = Session {
 ///     audio: Some(SessionAudio {
 ///         input: Some(AudioInput { turn_detection: Some(None), ..Default::default() }),
 ///         ..Default::default()
 ///     }),
 ///     ..Default::default()
 /// };
-/// let json = serde_json::to_value(&session).unwrap();
-/// assert_eq!(json["audio"]["input"]["turn_detection"], serde_json::Value::Null);
-/// assert_eq!(json["type"], "realtime");
-/// # let _ = TurnDetection::server_vad();
+/// assert_eq!(by_hand, Session::default().push_to_talk());
 /// ```
 #[skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -1,5 +1,8 @@
-//! G.711 μ-law and A-law, the `audio/pcmu` and `audio/pcma` formats (8 kHz mono, one
-//! byte per sample), to and from 16-bit linear PCM.
+//! Audio codecs of the wire formats: G.711 μ-law and A-law, the `audio/pcmu` and
+//! `audio/pcma` formats (8 kHz mono, one byte per sample), to and from 16-bit linear PCM;
+//! and the base64 PCM16 of `audio/pcm` event payloads.
+
+use crate::Error;
 
 const BIAS: i32 = 0x84;
 const CLIP: i32 = 32635;
@@ -55,6 +58,35 @@ pub fn alaw_decode(byte: u8) -> i16 {
     (if b & 0x80 != 0 { magnitude } else { -magnitude }) as i16
 }
 
+/// Decodes base64 PCM16 little-endian audio, appending the samples to `out`.
+pub(crate) fn base64_pcm16_into(b64: &[u8], out: &mut Vec<i16>) -> Result<(), Error> {
+    const WHAT: &str = "response.output_audio.delta: delta is not valid base64";
+    let n = base64_simd::STANDARD
+        .decoded_length(b64)
+        .map_err(|_| Error::Decode { what: WHAT })?;
+    if n % 2 != 0 {
+        return Err(Error::Decode {
+            what: "response.output_audio.delta: odd number of PCM16 bytes",
+        });
+    }
+    let start = out.len();
+    out.resize(start + n / 2, 0);
+    let dst: &mut [u8] = bytemuck::cast_slice_mut(&mut out[start..]);
+    if base64_simd::STANDARD
+        .decode(b64, base64_simd::Out::from_slice(dst))
+        .is_err()
+    {
+        out.truncate(start);
+        return Err(Error::Decode { what: WHAT });
+    }
+    if cfg!(target_endian = "big") {
+        for s in &mut out[start..] {
+            *s = i16::from_le(*s);
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +129,17 @@ mod tests {
             assert!((u - s as i32).abs() <= tol.max(132), "μ-law {s} → {u}");
             assert!((a - s as i32).abs() <= tol.max(16), "A-law {s} → {a}");
         }
+    }
+
+    #[test]
+    fn pcm16_decoding() {
+        let mut out = vec![7];
+        base64_pcm16_into(b"AAABAP//", &mut out).unwrap();
+        assert_eq!(out, vec![7, 0, 1, -1]);
+        let err = base64_pcm16_into(b"AA==", &mut out).unwrap_err();
+        assert!(err.to_string().contains("odd number"), "{err}");
+        let err = base64_pcm16_into(b"A*AAAAAA", &mut out).unwrap_err();
+        assert!(err.to_string().contains("not valid base64"), "{err}");
+        assert_eq!(out, vec![7, 0, 1, -1], "a failed decode appends nothing");
     }
 }

@@ -1,4 +1,4 @@
-//! Turning WebSocket text frames into [`ServerEvent`]s, and audio payloads into samples.
+//! Turning WebSocket text frames into [`ServerEvent`]s.
 //!
 //! The event's `type` is found without a full parse when it is a top-level field (the
 //! common case), beta names are mapped to GA names, and the payload is parsed once into
@@ -9,8 +9,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use super::events::{RawJson, ServerEvent};
-use crate::Error;
+use super::{RawJson, ServerEvent};
 
 /// Parses one text frame. Never fails; see [`ServerEvent::from_json`].
 pub(crate) fn parse_server_event(text: Utf8Bytes) -> ServerEvent {
@@ -85,35 +84,6 @@ fn probe_type(s: &str) -> Result<Cow<'_, str>, String> {
         Ok(Probe { ty: None }) => Err("the event has no `type` field".to_owned()),
         Err(e) => Err(format!("invalid JSON: {e}")),
     }
-}
-
-/// Decodes base64 PCM16 little-endian audio, appending the samples to `out`.
-pub(crate) fn base64_pcm16_into(b64: &[u8], out: &mut Vec<i16>) -> Result<(), Error> {
-    const WHAT: &str = "response.output_audio.delta: delta is not valid base64";
-    let n = base64_simd::STANDARD
-        .decoded_length(b64)
-        .map_err(|_| Error::Decode { what: WHAT })?;
-    if n % 2 != 0 {
-        return Err(Error::Decode {
-            what: "response.output_audio.delta: odd number of PCM16 bytes",
-        });
-    }
-    let start = out.len();
-    out.resize(start + n / 2, 0);
-    let dst: &mut [u8] = bytemuck::cast_slice_mut(&mut out[start..]);
-    if base64_simd::STANDARD
-        .decode(b64, base64_simd::Out::from_slice(dst))
-        .is_err()
-    {
-        out.truncate(start);
-        return Err(Error::Decode { what: WHAT });
-    }
-    if cfg!(target_endian = "big") {
-        for s in &mut out[start..] {
-            *s = i16::from_le(*s);
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -227,17 +197,5 @@ mod tests {
             let back = serde_json::to_value(&ev).unwrap();
             assert_eq!(back["type"], ga);
         }
-    }
-
-    #[test]
-    fn pcm16_decoding() {
-        let mut out = vec![7];
-        base64_pcm16_into(b"AAABAP//", &mut out).unwrap();
-        assert_eq!(out, vec![7, 0, 1, -1]);
-        let err = base64_pcm16_into(b"AA==", &mut out).unwrap_err();
-        assert!(err.to_string().contains("odd number"), "{err}");
-        let err = base64_pcm16_into(b"A*AAAAAA", &mut out).unwrap_err();
-        assert!(err.to_string().contains("not valid base64"), "{err}");
-        assert_eq!(out, vec![7, 0, 1, -1], "a failed decode appends nothing");
     }
 }

@@ -1,0 +1,185 @@
+//! One connection's server session: its state, the conversation items it remembers, and
+//! how it sends events and errors.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use futures_util::SinkExt;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+
+use super::options::SimulatorOptions;
+use super::vad::Vad;
+use super::voice::Format;
+
+/// A conversation item the simulator remembers.
+pub(super) struct StoredItem {
+    pub(super) id: String,
+    pub(super) item: Value,
+    /// Length of its audio in µs (for assistant items: as sent so far), for
+    /// `conversation.item.truncate`.
+    pub(super) audio_us: u64,
+}
+
+/// One connection's server session.
+pub(super) struct Session {
+    pub(super) ws: WebSocketStream<TcpStream>,
+    pub(super) options: Arc<SimulatorOptions>,
+    pub(super) config: Value,
+    pub(super) items: Vec<StoredItem>,
+    /// Input audio appended and not committed, in 24 kHz samples.
+    pub(super) buffer_samples: usize,
+    /// Response events waiting for their time.
+    pub(super) queue: VecDeque<(Instant, Value)>,
+    pub(super) active_response: Option<String>,
+    pub(super) vad: Vad,
+    /// The item the speech in progress will be committed to.
+    pub(super) speech_item: Option<String>,
+    pub(super) next_id: u64,
+    pub(super) sent: usize,
+}
+
+/// The connection ends (the client left, or a scripted drop).
+pub(super) struct Stop;
+
+impl Session {
+    pub(super) fn new(ws: WebSocketStream<TcpStream>, options: Arc<SimulatorOptions>) -> Self {
+        Session {
+            ws,
+            options,
+            config: json!({}),
+            items: Vec::new(),
+            buffer_samples: 0,
+            queue: VecDeque::new(),
+            active_response: None,
+            vad: Vad::default(),
+            speech_item: None,
+            next_id: 0,
+            sent: 0,
+        }
+    }
+
+    pub(super) fn id(&mut self, prefix: &str) -> String {
+        self.next_id += 1;
+        format!("{prefix}_sim{:016}", self.next_id)
+    }
+
+    /// Sends one server event, with a fresh `event_id`.
+    pub(super) async fn emit(&mut self, mut event: Value) -> Result<(), Stop> {
+        drop_nulls(&mut event);
+        let id = self.id("event");
+        event["event_id"] = Value::String(id);
+        self.ws
+            .send(Message::text(event.to_string()))
+            .await
+            .map_err(|_| Stop)?;
+        self.sent += 1;
+        if self.options.drop_after_events == Some(self.sent) {
+            return Err(Stop); // Dropping the socket without a close frame.
+        }
+        if let Some((n, code, reason)) = self.options.close_after_events.clone()
+            && n == self.sent
+        {
+            return self.close(code, &reason).await;
+        }
+        Ok(())
+    }
+
+    /// Closes with a close frame, ending the connection.
+    pub(super) async fn close(&mut self, code: u16, reason: &str) -> Result<(), Stop> {
+        let frame = CloseFrame {
+            code: code.into(),
+            reason: reason.into(),
+        };
+        let _ = self.ws.close(Some(frame)).await;
+        Err(Stop)
+    }
+
+    pub(super) async fn error(
+        &mut self,
+        code: &str,
+        message: String,
+        param: Option<&str>,
+        client_event_id: Option<&str>,
+    ) -> Result<(), Stop> {
+        let mut error = api_error("invalid_request_error", code, &message, param)["error"].clone();
+        error["event_id"] = json!(client_event_id);
+        self.emit(json!({ "type": "error", "error": error })).await
+    }
+
+    pub(super) async fn missing(&mut self, param: &str, cid: Option<&str>) -> Result<(), Stop> {
+        let msg = format!("Missing required parameter: '{param}'.");
+        self.error("missing_required_parameter", msg, Some(param), cid)
+            .await
+    }
+
+    /// The session's `audio.input` or `audio.output` format.
+    pub(super) fn format(&self, side: &str) -> Format {
+        match self
+            .config
+            .pointer(&format!("/audio/{side}/format/type"))
+            .and_then(Value::as_str)
+        {
+            Some("audio/pcmu") => Format::Pcmu,
+            Some("audio/pcma") => Format::Pcma,
+            _ => Format::Pcm,
+        }
+    }
+
+    /// Stores an item (giving it an id) and announces it with `added` and `done`.
+    pub(super) async fn add_item(
+        &mut self,
+        mut item: Value,
+        audio_us: u64,
+        previous: Option<String>,
+    ) -> Result<String, Stop> {
+        let id = match item.get("id").and_then(Value::as_str) {
+            Some(id) => id.to_owned(),
+            None => self.id("item"),
+        };
+        item["id"] = json!(id);
+        item["object"] = json!("realtime.item");
+        item["status"] = json!("completed");
+        let previous = previous.or_else(|| self.items.last().map(|i| i.id.clone()));
+        self.items.push(StoredItem {
+            id: id.clone(),
+            item: item.clone(),
+            audio_us,
+        });
+        self.emit(json!({ "type": "conversation.item.added", "previous_item_id": previous, "item": item })).await?;
+        self.emit(
+            json!({ "type": "conversation.item.done", "previous_item_id": previous, "item": item }),
+        )
+        .await?;
+        Ok(id)
+    }
+}
+
+/// An API error body: `{"error": {"message", "type", "code", "param"}}`.
+pub(super) fn api_error(kind: &str, code: &str, message: &str, param: Option<&str>) -> Value {
+    json!({ "error": { "message": message, "type": kind, "code": code, "param": param } })
+}
+
+/// Removes `null` fields the GA schemas do not allow (the API leaves such fields out or
+/// sends `null` interchangeably); keeps those where `null` is part of the contract.
+fn drop_nulls(v: &mut Value) {
+    const NULLABLE: &[&str] = &[
+        "previous_item_id",
+        "turn_detection",
+        "param",
+        "code",
+        "event_id",
+    ];
+    match v {
+        Value::Object(m) => {
+            m.retain(|k, v| !v.is_null() || NULLABLE.contains(&k.as_str()));
+            m.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(a) => a.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
+}
