@@ -114,3 +114,16 @@ pub mod bench {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The handles can move between tasks and threads.
+    fn _assert_impls() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<super::Playback>();
+        send_sync::<super::Capture>();
+        send_sync::<super::PushToTalk>();
+        fn send<T: Send>() {}
+        send::<super::EchoReference>();
+    }
+}

@@ -5,13 +5,24 @@
 //! callback ran). No allocation, lock, log or block.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use cpal::{FromSample, Sample};
 
-use super::input::InputShared;
 use crate::audio::clock::Mark;
+
+/// Counters the input side writes.
+#[derive(Debug, Default)]
+pub(crate) struct InputShared {
+    /// Frames lost because the ring was full (the processing thread fell behind).
+    pub dropped: AtomicU64,
+    /// From capture to callback, as the device reports it, in ns.
+    pub input_latency_ns: AtomicU64,
+    /// The source has ended (end of the WAV file, or the device failed).
+    pub ended: AtomicBool,
+    pub device_lost: AtomicBool,
+}
 
 /// The ring writer inside a callback.
 pub(crate) struct Writer {

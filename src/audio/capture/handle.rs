@@ -7,7 +7,8 @@ use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 
-use super::input::{InputInfo, InputShared};
+use super::callback::InputShared;
+use super::input::InputInfo;
 use super::thread::{CaptureShared, Ctl};
 use crate::Error;
 use crate::audio::priority::Priority;

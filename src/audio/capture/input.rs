@@ -5,13 +5,13 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use cpal::traits::DeviceTrait;
 use cpal::{FromSample, SizedSample};
 
-use super::callback::Writer;
+use super::callback::{InputShared, Writer};
 use crate::Error;
 use crate::audio::device::{self, Direction, Running};
 
@@ -42,18 +42,6 @@ pub struct InputInfo {
     pub channels: u16,
     /// The sample format read (`"f32"`, `"i16"`, …).
     pub sample_format: String,
-}
-
-/// Counters the input side writes.
-#[derive(Debug, Default)]
-pub(crate) struct InputShared {
-    /// Frames lost because the ring was full (the processing thread fell behind).
-    pub dropped: AtomicU64,
-    /// From capture to callback, as the device reports it, in ns.
-    pub input_latency_ns: AtomicU64,
-    /// The source has ended (end of the WAV file, or the device failed).
-    pub ended: AtomicBool,
-    pub device_lost: AtomicBool,
 }
 
 /// Found and configured, not started: `start` builds the stream around the ring writer.

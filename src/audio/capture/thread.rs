@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::callback::Writer;
-use super::input::{self, InputInfo, InputShared, InputSource};
+use super::callback::{InputShared, Writer};
+use super::input::{self, InputInfo, InputSource};
 use super::options::Processing;
 use super::processor::{AudioProcessor, PassThrough, SonoraProcessor};
 use crate::Error;

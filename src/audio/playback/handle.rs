@@ -8,15 +8,15 @@ use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 
 use super::echo_reference::EchoReference;
+use super::interruption::{Interruption, send_interruption};
 use super::options::PlaybackOptions;
 use super::output::OutputInfo;
 use super::position::ItemPosition;
 use super::split::Split;
-use super::thread::{self, Control, Interruption, Msg, Setup};
+use super::thread::{self, Control, Msg, Setup};
 use crate::Error;
 use crate::audio::device;
 use crate::audio::priority::Priority;
-use crate::realtime::events::{ConversationItemTruncate, ResponseCancel};
 use crate::realtime::{EventReceiver, EventSender, WeakEventSender};
 
 /// Playback counters, from [`Playback::metrics`].
@@ -375,26 +375,4 @@ impl Drop for Playback {
             device::finish_off_thread(join);
         }
     }
-}
-
-/// Sends the truncate (when something was heard) and, if asked and the response is still
-/// in progress, the cancel.
-pub(crate) async fn send_interruption(
-    sender: &EventSender,
-    cut: &Interruption,
-    cancel: bool,
-) -> Result<(), Error> {
-    if let Some(ms) = cut.audio_end_ms {
-        sender
-            .send(ConversationItemTruncate::new(
-                &cut.item_id,
-                cut.content_index,
-                u32::try_from(ms).unwrap_or(u32::MAX),
-            ))
-            .await?;
-    }
-    if cancel && cut.response_in_progress.is_some() {
-        sender.send(ResponseCancel::default()).await?;
-    }
-    Ok(())
 }

@@ -9,6 +9,7 @@
 mod callback;
 mod echo_reference;
 mod handle;
+mod interruption;
 mod options;
 mod output;
 mod position;
@@ -18,10 +19,10 @@ mod thread;
 pub(crate) use callback::{Renderer, Shared};
 pub use echo_reference::{EchoReference, ReferenceFrame};
 pub use handle::{Playback, PlaybackMetrics};
+pub use interruption::Interruption;
 pub use options::PlaybackOptions;
 pub use output::{OutputInfo, OutputTarget};
 pub use position::ItemPosition;
-pub use thread::Interruption;
 
 use crate::Error;
 use crate::realtime::EventReceiver;

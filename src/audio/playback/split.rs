@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use tokio::sync::mpsc;
 
-use super::handle::send_interruption;
+use super::interruption::send_interruption;
 use super::thread::{Control, Msg};
 use crate::audio::RATE;
 use crate::realtime::events::{AudioFormat, TurnDetection};

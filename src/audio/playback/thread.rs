@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::callback::{Renderer, Shared};
 use super::echo_reference::ReferenceTap;
+use super::interruption::Interruption;
 use super::output::{self, OutputInfo, OutputTarget};
 use super::position::{self, Tracker};
 use crate::Error;
@@ -50,24 +51,6 @@ pub(crate) enum Msg {
     ResponseDone(String),
     Interrupt(oneshot::Sender<Option<Interruption>>),
     Drain(oneshot::Sender<Result<(), Error>>),
-}
-
-/// What an interruption cut, for the truncate the server needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Interruption {
-    /// The assistant item that was playing.
-    pub item_id: String,
-    /// Its audio content part.
-    pub content_index: u32,
-    /// The `audio_end_ms` for `conversation.item.truncate`: what was heard, clamped to the
-    /// audio received, at least 1. `None` if nothing of the item was heard yet (there is
-    /// nothing to truncate; the item simply never played).
-    pub audio_end_ms: Option<u64>,
-    /// Exactly how much was heard.
-    pub played: Duration,
-    /// The response, if it was still in progress (not yet `response.done`).
-    pub response_in_progress: Option<String>,
 }
 
 /// State the handle and the stream task share with the thread (no locks on the audio path).
