@@ -3,7 +3,7 @@
 //! −70 dBFS noise; then double talk with another, higher voice 6 dB above the echo. Each
 //! backend must reach a steady-state ERLE of 40 dB (over frames with echo) and keep the
 //! near-end speech within 3 dB during double talk.
-#![cfg(feature = "audio")]
+#![cfg(all(feature = "audio", feature = "mock"))]
 
 use vivavoce::audio::{AudioProcessor, FRAME, ProcessingOptions, SonoraProcessor};
 use vivavoce::mock::voice::synthesize;

@@ -1,5 +1,6 @@
 //! The Chat Completions simulator, over real HTTP on 127.0.0.1 (reqwest, and raw TCP
 //! where write boundaries matter).
+#![cfg(feature = "mock")]
 
 use std::time::Duration;
 

@@ -1,4 +1,5 @@
 //! The Realtime simulator, driven through `connect` over real sockets.
+#![cfg(feature = "mock")]
 
 use std::time::Duration;
 

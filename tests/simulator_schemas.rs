@@ -1,6 +1,7 @@
 //! Every event the simulator sends validates against the GA server-event JSON Schema of
 //! its type (`schemas/server/`, generated from the OpenAI spec), over a long scripted
 //! conversation that touches every kind of event it can send.
+#![cfg(feature = "mock")]
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -96,3 +96,14 @@ impl Drop for ChatStream {
         self.stop.stop();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The stream and its events can move between tasks and threads.
+    fn _assert_impls() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<super::ChatStream>();
+        send_sync::<super::ChatEvent>();
+        send_sync::<crate::Error>();
+    }
+}

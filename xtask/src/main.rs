@@ -3,6 +3,11 @@
 //! `schemas/server/`, and the spec's examples in `schemas/examples/`.
 //!
 //! The output is deterministic: the same spec gives byte-identical files.
+//!
+//! `cargo xtask cycles`: fails if sibling modules of `src/` import each other (see
+//! [`cycles`]).
+
+mod cycles;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -28,6 +33,13 @@ fn run(args: &[String]) -> Result<(), String> {
         .expect("xtask lives in the repo")
         .to_path_buf();
     let (cmd, rest) = args.split_first().ok_or_else(usage)?;
+    if cmd == "cycles" {
+        return match rest {
+            [] => cycles::check(&root.join("src")),
+            [dir] => cycles::check(Path::new(dir)),
+            _ => Err(usage()),
+        };
+    }
     if cmd != "schemas" {
         return Err(usage());
     }
@@ -40,7 +52,9 @@ fn run(args: &[String]) -> Result<(), String> {
 }
 
 fn usage() -> String {
-    format!("usage: cargo xtask schemas [--spec PATH]   (default spec: {DEFAULT_SPEC})")
+    format!(
+        "usage: cargo xtask schemas [--spec PATH]   (default spec: {DEFAULT_SPEC})\n       cargo xtask cycles [SRC_DIR]"
+    )
 }
 
 fn generate(spec_path: &Path, out: &Path) -> Result<(), String> {
