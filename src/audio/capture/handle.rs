@@ -150,8 +150,11 @@ impl Capture {
         self.shared.paused.store(true, Ordering::Release);
     }
 
-    /// Sends again after [`pause`](Self::pause).
+    /// Sends again after [`pause`](Self::pause): the audio captured from now on, even
+    /// if the capture thread gets to some of it only later.
     pub fn resume(&self) {
+        let now = self.shared.epoch.0.elapsed().as_nanos() as u64;
+        self.shared.resumed_ns.store(now.max(1), Ordering::Release);
         self.shared.paused.store(false, Ordering::Release);
     }
 

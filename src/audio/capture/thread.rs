@@ -67,9 +67,22 @@ pub(crate) struct CaptureShared {
     pub latency_max_ns: AtomicU64,
     pub latency_sum_ns: AtomicU64,
     pub render_frames: AtomicU64,
+    /// When sending was last resumed, in ns after `epoch` (0: never).
+    pub resumed_ns: AtomicU64,
+    pub epoch: Epoch,
     pub error: Mutex<Option<Error>>,
     /// What scheduling the capture thread got.
     pub thread_priority: PrioritySlot,
+}
+
+/// The time base of [`CaptureShared::resumed_ns`].
+#[derive(Debug)]
+pub(crate) struct Epoch(pub Instant);
+
+impl Default for Epoch {
+    fn default() -> Self {
+        Epoch(Instant::now())
+    }
 }
 
 /// What the thread needs to open the input and process it.
@@ -364,6 +377,15 @@ impl Uplink {
         );
         s.peak_db.store(db(peak).to_bits(), Ordering::Relaxed);
         if s.paused.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        // Audio captured before a resume (a push-to-talk press) is not part of the turn,
+        // even when this thread gets to it only after the resume.
+        let resumed = s.resumed_ns.load(Ordering::Acquire);
+        if resumed > 0
+            && let Some(at) = self.captured_at(index)
+            && (at.saturating_duration_since(s.epoch.0).as_nanos() as u64) < resumed
+        {
             return Ok(());
         }
         if s.muted.load(Ordering::Relaxed) {
