@@ -97,11 +97,15 @@ async fn simulator_audio_plays_in_order_without_gaps() {
         .unwrap();
     assert!(created < audio_done && audio_done < kinds.len() - 1);
     let (_, snr_db) = compare(&recorded, 48_000, &sent);
+    let m = playback.metrics();
+    eprintln!(
+        "played {:?}: SNR {snr_db:.1} dB, {} underruns, cushion {:?}, real-time thread {}",
+        m.played, m.underruns, m.cushion, m.realtime
+    );
     assert!(
         snr_db > 30.0,
         "played audio differs from what was sent: SNR {snr_db:.1} dB"
     );
-    let m = playback.metrics();
     assert_eq!(m.underruns, 0, "{m:?}");
     let sent_time = Duration::from_secs_f64(sent.len() as f64 / 24_000.0);
     let diff = m.played.abs_diff(sent_time);
