@@ -8,12 +8,11 @@ mod support;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde_json::json;
-use support::{Conn, Server, options};
+use support::{Conn, Logs, Server, options};
 use tokio::sync::mpsc;
 use vivavoce::Error;
 use vivavoce::audio::{
@@ -250,30 +249,9 @@ fn dropping_a_capture_never_blocks_even_with_a_full_send_queue() {
     thread.join().unwrap();
 }
 
-/// Collects what the crate logs at `warn`.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn an_absurd_pcm_rate_plays_nothing_warns_and_the_session_goes_on() {
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = Logs::capture(tracing::Level::WARN);
     for rate in [0u32, 1, 4_294_967_295] {
         let server = Server::start(move |mut c: Conn| async move {
             c.session_created().await;
@@ -311,7 +289,7 @@ async fn an_absurd_pcm_rate_plays_nothing_warns_and_the_session_goes_on() {
         assert_eq!(deltas, 5, "{rate}: unplayed audio is passed on, not lost");
         playback.drain().await.unwrap();
         assert_eq!(playback.metrics().played, Duration::ZERO, "{rate}");
-        let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        let logged = logs.text();
         assert!(
             logged.contains("not played") && logged.contains(&format!("rate={rate}")),
             "{rate}: {logged}"

@@ -3,11 +3,9 @@
 
 mod support;
 
-use std::io::Write;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 
-use support::{Conn, KEY, Server, options};
+use support::{Conn, KEY, Logs, Server, options};
 use vivavoce::Error;
 use vivavoce::realtime::events::ResponseCreate;
 use vivavoce::realtime::{
@@ -78,29 +76,9 @@ async fn client_secret_round_trip_and_errors() {
     assert!(!format!("{err} {err:?}").contains("sk-bad-key-999"));
 }
 
-/// Collects everything the crate logs, at every level.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn the_key_never_reaches_the_logs() {
-    let capture = Capture::default();
-    let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = Logs::capture(tracing::Level::TRACE);
 
     let server = Server::start(|mut c: Conn| async move {
         c.session_created().await;
@@ -115,7 +93,7 @@ async fn the_key_never_reaches_the_logs() {
         .await
         .unwrap_err();
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.contains("connected"), "logging was captured: {logs}");
     assert!(
         logs.contains("response.create"),

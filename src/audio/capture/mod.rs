@@ -77,17 +77,9 @@ pub async fn capture_audio(sender: EventSender, options: CaptureOptions) -> Resu
     shared.paused.store(options.start_paused, Ordering::Release);
     let (ctl_tx, ctl_rx) = mpsc::channel(8);
     let (ready_tx, ready_rx) = oneshot::channel();
-    let setup = thread::Setup {
-        source: options.source,
-        sample_rate: options.sample_rate,
-        interval: options.interval,
-        format: options.format,
-        processing: options.processing,
-        reference: options.reference,
-    };
     let thread_shared = shared.clone();
     let join = device::spawn("vivavoce-capture", "capture", move || {
-        thread::run(setup, sender, thread_shared, ctl_rx, ready_tx)
+        thread::run(options, sender, thread_shared, ctl_rx, ready_tx)
     })?;
     let started = match ready_rx.await {
         Ok(Ok(started)) => started,

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use super::callback::{InputShared, Writer};
-use super::input::{self, InputInfo, InputSource};
-use super::options::Processing;
+use super::input::{self, InputInfo};
+use super::options::{CaptureOptions, Processing};
 use super::processor::{AudioProcessor, PassThrough, SonoraProcessor};
 use crate::Error;
 use crate::audio::clock::{DeviceClock, Mark};
@@ -85,16 +85,6 @@ impl Default for Epoch {
     }
 }
 
-/// What the thread needs to open the input and process it.
-pub(crate) struct Setup {
-    pub source: InputSource,
-    pub sample_rate: Option<u32>,
-    pub interval: Duration,
-    pub format: AudioFormat,
-    pub processing: Processing,
-    pub reference: Option<EchoReference>,
-}
-
 /// What the handle gets once the input runs.
 pub(crate) struct Started {
     pub info: InputInfo,
@@ -106,7 +96,7 @@ pub(crate) struct Started {
 /// stopped. If nobody waits for `ready` any more (the call was cancelled), the input is
 /// released at once.
 pub(crate) fn run(
-    setup: Setup,
+    setup: CaptureOptions,
     sender: EventSender,
     shared: Arc<CaptureShared>,
     ctl: mpsc::Receiver<Ctl>,
@@ -163,7 +153,7 @@ pub(crate) struct Uplink {
 impl Uplink {
     /// Opens and starts the input, with the processor and converters behind it.
     fn open(
-        setup: Setup,
+        setup: CaptureOptions,
         sender: EventSender,
         shared: Arc<CaptureShared>,
         ctl: mpsc::Receiver<Ctl>,

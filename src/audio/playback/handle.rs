@@ -13,7 +13,7 @@ use super::options::PlaybackOptions;
 use super::output::OutputInfo;
 use super::position::ItemPosition;
 use super::split::Split;
-use super::thread::{self, Control, Msg, Setup};
+use super::thread::{self, Control, Msg};
 use crate::Error;
 use crate::audio::device;
 use crate::audio::priority::Priority;
@@ -128,23 +128,22 @@ impl Playback {
     ///
     /// Cancel-safe: dropped before it completes, the thread releases the device as soon as
     /// it has opened it.
-    pub async fn open(options: PlaybackOptions) -> Result<Playback, Error> {
+    pub async fn open(mut options: PlaybackOptions) -> Result<Playback, Error> {
         options.validate()?;
         let runtime = Handle::try_current().map_err(|_| Error::NoRuntime {
             function: "audio::Playback::open",
         })?;
         let (tx, rx) = mpsc::channel(256);
         let (ready_tx, ready_rx) = oneshot::channel();
-        let setup = Setup {
-            target: options.target,
-            sample_rate: options.sample_rate,
-            buffer_frames: options.buffer_frames,
-            volume: options.volume,
-            prebuffer: options.prebuffer,
-            max_queued: options.max_queued,
-        };
+        // Only a weak sender is kept: playback never holds the connection open.
+        let sender = options.sender.take().map(|s| s.downgrade());
+        let (barge_in, forward_audio, event_capacity) = (
+            options.barge_in,
+            options.forward_audio,
+            options.event_capacity,
+        );
         let join = device::spawn("vivavoce-playback", "playback", move || {
-            thread::run(setup, rx, ready_tx)
+            thread::run(options, rx, ready_tx)
         })?;
         let started = match ready_rx.await {
             Ok(Ok(started)) => started,
@@ -157,10 +156,10 @@ impl Playback {
             join: Mutex::new(Some(join)),
             info: started.info,
             runtime,
-            sender: options.sender.map(|s| s.downgrade()),
-            barge_in: options.barge_in,
-            forward_audio: options.forward_audio,
-            event_capacity: options.event_capacity,
+            sender,
+            barge_in,
+            forward_audio,
+            event_capacity,
         })
     }
 

@@ -19,7 +19,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::callback::{Renderer, Shared};
 use super::echo_reference::ReferenceTap;
 use super::interruption::Interruption;
-use super::output::{self, OutputInfo, OutputTarget};
+use super::options::PlaybackOptions;
+use super::output::{self, OutputInfo};
 use super::position::{self, Tracker};
 use crate::Error;
 use crate::audio::RATE;
@@ -83,16 +84,6 @@ impl Control {
     }
 }
 
-/// What the thread needs to open the output.
-pub(crate) struct Setup {
-    pub target: OutputTarget,
-    pub sample_rate: Option<u32>,
-    pub buffer_frames: Option<u32>,
-    pub volume: f32,
-    pub prebuffer: Duration,
-    pub max_queued: Duration,
-}
-
 /// What the handle gets once the output runs.
 pub(crate) struct Started {
     pub control: Arc<Control>,
@@ -103,7 +94,7 @@ pub(crate) struct Started {
 /// stopped. If nobody waits for `ready` any more (the open was cancelled), the output is
 /// released at once.
 pub(crate) fn run(
-    setup: Setup,
+    setup: PlaybackOptions,
     rx: mpsc::Receiver<Msg>,
     ready: oneshot::Sender<Result<Started, Error>>,
 ) {
@@ -159,7 +150,7 @@ pub(crate) struct Feeder {
 
 impl Feeder {
     /// Opens and starts the output, with everything the callback and this thread share.
-    fn open(setup: Setup, rx: mpsc::Receiver<Msg>) -> Result<(Feeder, Started), Error> {
+    fn open(setup: PlaybackOptions, rx: mpsc::Receiver<Msg>) -> Result<(Feeder, Started), Error> {
         let shared = Arc::new(Shared::new(setup.volume));
         let opened = output::open(
             &setup.target,
