@@ -22,15 +22,15 @@ pub mod codec;
 pub mod events;
 mod handle;
 mod options;
+mod reconnect_policy;
 pub(crate) mod session_merge;
 mod transport;
 
 pub use client_secret::{ClientSecret, ClientSecretOptions, create_client_secret};
 pub use events::{ClientEvent, Item, ServerEvent, Session};
 pub use handle::{EventReceiver, EventSender, WeakEventSender};
-pub use options::{
-    ApiKey, AuthScheme, ConnectOptions, EventCheck, IncomingHook, OutgoingHook, ReconnectPolicy,
-};
+pub use options::{ApiKey, AuthScheme, ConnectOptions, EventCheck, IncomingHook, OutgoingHook};
+pub use reconnect_policy::ReconnectPolicy;
 
 use crate::Error;
 

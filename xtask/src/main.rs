@@ -28,7 +28,12 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &[String]) -> Result<(), String> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+    // `cargo run` says where the package is at run time; the path compiled in is only a
+    // fallback (checkouts that share a target dir share this binary).
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    let root = manifest_dir
         .parent()
         .expect("xtask lives in the repo")
         .to_path_buf();
