@@ -99,8 +99,9 @@ async fn simulator_audio_plays_in_order_without_gaps() {
     let (_, snr_db) = compare(&recorded, 48_000, &sent);
     let m = playback.metrics();
     eprintln!(
-        "played {:?}: SNR {snr_db:.1} dB, {} underruns, cushion {:?}, real-time thread {}",
-        m.played, m.underruns, m.cushion, m.realtime
+        "played {:?}: SNR {snr_db:.1} dB, {} underruns, {} device underruns, cushion {:?}, \
+         real-time thread {}",
+        m.played, m.underruns, m.device_underruns, m.cushion, m.realtime
     );
     assert!(
         snr_db > 30.0,

@@ -7,9 +7,10 @@
 //! they may take, and otherwise run as they are. Each thread does this once, when it
 //! starts. Both sleep between short bursts of work, so they cannot starve the rest.
 //!
-//! The device callback threads are cpal's (or the audio server's) to schedule: raising
-//! cpal's ALSA thread above the PipeWire ALSA plugin's own thread makes it spin on a
-//! buffer only that thread can fill, so they are left alone.
+//! The device callback threads are cpal's (or the audio server's) to schedule and are left
+//! as they are: raised above the PipeWire ALSA plugin's own thread (to `SCHED_FIFO`, or
+//! only to nice −20), cpal's ALSA thread spins on a buffer only that thread can fill, and
+//! takes the CPU the rest needs.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 

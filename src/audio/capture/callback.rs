@@ -22,6 +22,8 @@ pub(crate) struct InputShared {
     /// The source has ended (end of the WAV file, or the device failed).
     pub ended: AtomicBool,
     pub device_lost: AtomicBool,
+    /// Overruns the device itself reported (its buffer filled: the callback came late).
+    pub xruns: AtomicU64,
 }
 
 /// The ring writer inside a callback.

@@ -32,6 +32,9 @@ pub struct CaptureMetrics {
     pub frames: u64,
     /// Device frames lost because processing fell behind (the ring was full).
     pub frames_dropped: u64,
+    /// Overruns the device reported itself: the callback came late and the device's own
+    /// buffer overflowed.
+    pub device_overruns: u64,
     /// Far-end frames given to the echo canceller.
     pub render_frames: u64,
     /// `input_audio_buffer.append` events sent.
@@ -211,6 +214,7 @@ impl Capture {
         CaptureMetrics {
             frames,
             frames_dropped: n(&self.input.dropped),
+            device_overruns: n(&self.input.xruns),
             render_frames: n(&s.render_frames),
             appends,
             bytes: n(&s.bytes),

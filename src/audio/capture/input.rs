@@ -99,9 +99,11 @@ where
             writer.write(data, ts.callback.saturating_duration_since(ts.capture));
         },
         move |e: cpal::Error| match e.kind() {
-            cpal::ErrorKind::Xrun
-            | cpal::ErrorKind::DeviceChanged
-            | cpal::ErrorKind::RealtimeDenied => {
+            cpal::ErrorKind::Xrun => {
+                shared.xruns.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(error = %e, "audio input");
+            }
+            cpal::ErrorKind::DeviceChanged | cpal::ErrorKind::RealtimeDenied => {
                 tracing::debug!(error = %e, "audio input");
             }
             _ => {

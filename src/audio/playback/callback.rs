@@ -51,6 +51,8 @@ pub(crate) struct Shared {
     pub tap_overflows: AtomicU64,
     /// The device reported an error that ended the stream.
     pub device_lost: AtomicBool,
+    /// Underruns the device itself reported (its buffer ran dry: the callback came late).
+    pub xruns: AtomicU64,
     pub stop: AtomicBool,
     /// The time base of the `_ns` instants below.
     pub base: Instant,
@@ -84,6 +86,7 @@ impl Shared {
             tap: AtomicBool::new(false),
             tap_overflows: AtomicU64::new(0),
             device_lost: AtomicBool::new(false),
+            xruns: AtomicU64::new(0),
             stop: AtomicBool::new(false),
             base: Instant::now(),
             watch_pos: AtomicU64::new(u64::MAX),

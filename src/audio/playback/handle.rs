@@ -27,8 +27,11 @@ pub struct PlaybackMetrics {
     pub queued: Duration,
     /// Audio the device callback has played since the start.
     pub played: Duration,
-    /// Callbacks that ran out of audio in the middle of an item.
+    /// Callbacks that ran out of audio in the middle of an item (the ring was empty).
     pub underruns: u64,
+    /// Underruns the device reported itself: its buffer ran dry because the callback came
+    /// late (the callback thread is the audio backend's; a starved machine shows here).
+    pub device_underruns: u64,
     /// Device callbacks so far.
     pub callbacks: u64,
     /// Frames in the last device callback (the period).
@@ -340,6 +343,7 @@ impl Playback {
             queued: d(produced.saturating_sub(consumed)),
             played: d(s.heard.load(Ordering::Acquire)),
             underruns: s.underruns.load(Ordering::Relaxed),
+            device_underruns: s.xruns.load(Ordering::Relaxed),
             callbacks: s.callbacks.load(Ordering::Relaxed),
             period_frames: s.period.load(Ordering::Relaxed),
             output_latency: Duration::from_nanos(s.output_latency_ns.load(Ordering::Relaxed)),

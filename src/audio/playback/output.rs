@@ -155,9 +155,11 @@ fn build<T: SizedSample + FromSample<f32>>(
         move |e: cpal::Error| {
             // The error callback is not the audio callback: logging is fine here.
             match e.kind() {
-                cpal::ErrorKind::Xrun
-                | cpal::ErrorKind::DeviceChanged
-                | cpal::ErrorKind::RealtimeDenied => {
+                cpal::ErrorKind::Xrun => {
+                    shared.xruns.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(error = %e, "audio output");
+                }
+                cpal::ErrorKind::DeviceChanged | cpal::ErrorKind::RealtimeDenied => {
                     tracing::debug!(error = %e, "audio output");
                 }
                 _ => {
