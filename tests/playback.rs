@@ -57,6 +57,22 @@ async fn collect(
     }
 }
 
+/// Waits until the output device is running (its callback keeps coming): the audio server
+/// links a new stream to its sink in its own time, slower on a busy machine, and a test
+/// that measures before then measures nothing.
+async fn live(playback: &Playback) {
+    let t0 = std::time::Instant::now();
+    let first = playback.metrics().callbacks;
+    while playback.metrics().callbacks < first + 5 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the audio server never started {}",
+            playback.output().name
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 fn is_done(ev: &ServerEvent) -> bool {
     matches!(ev, ServerEvent::ResponseDone(_))
 }
@@ -81,6 +97,7 @@ async fn simulator_audio_plays_in_order_without_gaps() {
     let (mut events, playback) = stream(rx, PlaybackOptions::new(tx.clone()).forward_audio(true))
         .await
         .unwrap();
+    live(&playback).await;
     assert_eq!(playback.output().sample_rate, 48_000);
     let rec = Recorder::start("speaker", 48_000).await;
     ask(&tx).await;
@@ -150,6 +167,7 @@ async fn barge_in_truncates_at_what_was_heard() {
     let (mut events, playback) = stream(rx, PlaybackOptions::new(tx.clone()).forward_audio(true))
         .await
         .unwrap();
+    live(&playback).await;
     let rec = Recorder::start("speaker", 48_000).await;
     ask(&tx).await;
     let (_, mut sent) = collect(&mut events, |e| {
@@ -212,6 +230,7 @@ async fn clear_stops_within_one_period_and_the_next_response_plays() {
         .pace(Pace::Fast);
     let (_sim, tx, rx) = session(options).await;
     let (mut events, playback) = stream(rx, PlaybackOptions::new(tx.clone())).await.unwrap();
+    live(&playback).await;
     ask(&tx).await;
     collect(&mut events, is_done).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -274,6 +293,7 @@ async fn drain_resolves_right_after_the_last_sample() {
     let (mut events, playback) = stream(rx, PlaybackOptions::new(tx.clone()).forward_audio(true))
         .await
         .unwrap();
+    live(&playback).await;
     ask(&tx).await;
     let (_, sent) = collect(&mut events, is_done).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -317,6 +337,7 @@ async fn plays_on_a_named_44_1_khz_device() {
         .sample_rate(44_100)
         .forward_audio(true);
     let (mut events, playback) = stream(rx, options).await.unwrap();
+    live(&playback).await;
     assert_eq!(playback.output().sample_rate, 44_100);
     assert_eq!(playback.output().name, "speaker44");
     let rec = Recorder::start("speaker44", 44_100).await;
@@ -338,6 +359,7 @@ async fn push_to_talk_interrupt_truncates_and_cancels() {
     let (mut events, playback) = stream(rx, PlaybackOptions::default().barge_in(false))
         .await
         .unwrap();
+    live(&playback).await;
     collect(&mut events, |e| matches!(e, ServerEvent::SessionUpdated(_))).await;
     ask(&tx).await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
@@ -367,6 +389,7 @@ async fn pause_holds_the_position_and_resume_continues() {
     let _rig = rig::rig();
     let (_sim, tx, rx) = session(SimulatorOptions::default().pace(Pace::Fast)).await;
     let (mut events, playback) = stream(rx, PlaybackOptions::new(tx.clone())).await.unwrap();
+    live(&playback).await;
     ask(&tx).await;
     collect(&mut events, is_done).await;
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -508,6 +531,7 @@ async fn echo_reference_is_what_was_played_with_play_times() {
     )
     .await
     .unwrap();
+    live(&playback).await;
     let mut reference = playback.echo_reference().expect("first call gets it");
     assert!(playback.echo_reference().is_none(), "only one consumer");
     ask(&tx).await;
