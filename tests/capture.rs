@@ -500,6 +500,7 @@ async fn echo_is_cancelled_end_to_end_and_the_user_still_gets_through() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     capture.stop().await.unwrap();
     raw.stop().await.unwrap();
+    playback.stop().await; // released before the next test opens the devices
     let ua = rms(&pcm_to_f32(&appended(&sent_a)[na..]));
     let ub = rms(&pcm_to_f32(&appended(&sent_b)[nb..]));
     let kept = 20.0 * (ua / ub).log10();

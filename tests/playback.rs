@@ -132,6 +132,8 @@ async fn simulator_audio_plays_in_order_without_gaps() {
         "played {:?} of {sent_time:?}",
         m.played
     );
+    // Released before the next test opens the device.
+    playback.stop().await;
 }
 
 fn truncated_ms(seen: &[ServerEvent]) -> Option<u32> {
@@ -220,6 +222,8 @@ async fn barge_in_truncates_at_what_was_heard() {
         })
         .unwrap();
     assert!(playback.position(&item_id).unwrap().interrupted);
+    // Released before the next test opens the device.
+    playback.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -284,6 +288,8 @@ async fn clear_stops_within_one_period_and_the_next_response_plays() {
         0,
         "no gap in the playback itself"
     );
+    // Released before the next test opens the device.
+    playback.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -320,6 +326,8 @@ async fn drain_resolves_right_after_the_last_sample() {
         "waited {waited:?} for {queued:?}"
     );
     assert_eq!(m.queued, Duration::ZERO, "{m:?}");
+    // Released before the next test opens the device.
+    playback.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -349,6 +357,8 @@ async fn plays_on_a_named_44_1_khz_device() {
     eprintln!("44.1 kHz: SNR {snr_db:.1} dB");
     assert!(snr_db > 30.0, "SNR {snr_db:.1} dB");
     assert_eq!(playback.metrics().underruns, 0);
+    // Released before the next test opens the device.
+    playback.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -382,6 +392,8 @@ async fn push_to_talk_interrupt_truncates_and_cancels() {
     );
     let pos = playback.position(&cut.item_id).unwrap();
     assert!(pos.interrupted && pos.played == cut.played && pos.received > pos.played);
+    // Released before the next test opens the device.
+    playback.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -409,6 +421,8 @@ async fn pause_holds_the_position_and_resume_continues() {
         playback.drain().await.is_err(),
         "stopped playback cannot drain"
     );
+    // Released before the next test opens the device.
+    playback.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -572,6 +586,8 @@ async fn echo_reference_is_what_was_played_with_play_times() {
     let got = rms(&samples[offset..offset + expected.len()]);
     let want = rms(&expected);
     assert!((got / want - 1.0).abs() < 0.05, "{got} vs {want}");
+    // Released before the next test opens the device.
+    playback.stop().await;
 }
 
 /// Starts playback into a 24 kHz mono WAV file, sends `setup`, and plays until
