@@ -247,7 +247,7 @@ async fn push_to_talk_sends_commit_response_and_clear_in_order() {
     let (tx, mut rx, sent) = session(&sim).await;
     tx.send(rig::push_to_talk_session()).await.unwrap();
     let voice = synthesize("a long question to push and talk over the wire");
-    let options = from_file("ptt.wav", 24_000, 1, &pcm_to_f32(&voice));
+    let options = from_file("ptt.wav", 24_000, 1, &pcm_to_f32(&voice)).start_paused(true);
     let ptt = PushToTalk::new(
         capture_audio(tx.clone(), options).await.unwrap(),
         tx.clone(),

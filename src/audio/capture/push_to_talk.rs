@@ -9,6 +9,20 @@ use crate::realtime::events::{InputAudioBufferClear, InputAudioBufferCommit, Res
 /// [`release`](Self::release) the captured audio is sent and committed and a response is
 /// asked for; [`cancel`](Self::cancel) throws the turn away. Made for sessions with
 /// `turn_detection: null`.
+///
+/// Start the capture paused ([`CaptureOptions::start_paused`](super::CaptureOptions)), so
+/// that nothing at all goes out before the first press:
+///
+/// ```no_run
+/// use vivavoce::audio::{capture_audio, CaptureOptions, PushToTalk};
+/// # async fn run(tx: vivavoce::realtime::EventSender) -> Result<(), vivavoce::Error> {
+/// let mic = capture_audio(tx.clone(), CaptureOptions::default().start_paused(true)).await?;
+/// let ptt = PushToTalk::new(mic, tx);
+/// ptt.press();
+/// // … the user talks …
+/// ptt.release().await?; // sent, committed, and a response asked for
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct PushToTalk {
     capture: Capture,
@@ -16,7 +30,8 @@ pub struct PushToTalk {
 }
 
 impl PushToTalk {
-    /// Wraps `capture` (paused from now on) and the session's sender.
+    /// Wraps `capture` (paused from now on) and the session's sender. A capture that was
+    /// not started paused may have sent audio already.
     pub fn new(capture: Capture, sender: EventSender) -> Self {
         capture.pause();
         PushToTalk { capture, sender }

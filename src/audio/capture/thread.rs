@@ -27,6 +27,11 @@ use crate::realtime::codec;
 use crate::realtime::events::{AudioFormat, InputAudioBufferAppend};
 use crate::realtime::{ClientEvent, EventSender};
 
+/// Longest a microphone frame waits for the far end played before it: past it, the frame
+/// is processed without (its echo is not cancelled). Only a late playback thread makes it
+/// wait at all.
+const FAR_END_WAIT: Duration = Duration::from_millis(200);
+
 /// How long a stopping capture waits for room in the send queue for its last audio.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
@@ -293,7 +298,8 @@ impl Uplink {
             .map(|t| t.checked_sub(latency).unwrap_or(t))
     }
 
-    /// Runs full frames through the processor. Unless `force`, waits (up to 80 ms) for
+    /// Runs full frames through the processor. Unless `force`, waits (up to
+    /// [`FAR_END_WAIT`]) for
     /// the far end to reach a frame's capture time, so the echo canceller always has the
     /// played audio before the microphone audio that holds its echo.
     fn process(&mut self, force: bool) -> Result<(), Error> {
@@ -327,11 +333,7 @@ impl Uplink {
         };
         let horizon = captured + Duration::from_millis(5);
         let behind = self.renders.back().is_none_or(|f| f.played_at < horizon);
-        if behind
-            && !force
-            && reference.is_active()
-            && captured.elapsed() < Duration::from_millis(80)
-        {
+        if behind && !force && reference.is_active() && captured.elapsed() < FAR_END_WAIT {
             return false;
         }
         while self.renders.front().is_some_and(|f| f.played_at <= horizon) {
