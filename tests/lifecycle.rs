@@ -283,3 +283,79 @@ async fn a_huge_backoff_is_still_interrupted_by_close() {
         .unwrap();
     assert!(next(&mut rx).await.is_none());
 }
+
+#[tokio::test]
+async fn a_reconnect_hook_brings_a_fresh_key_or_gives_up() {
+    use vivavoce::realtime::Reconnecting;
+    let server = Server::start(|mut c: Conn| async move {
+        c.session_created().await;
+        if c.index == 0 {
+            return; // lost; KEY is refused from now on
+        }
+        while c.recv().await.is_some() {}
+    })
+    .await;
+    server.refuse_from.store(1, Ordering::SeqCst);
+    let policy = ReconnectPolicy::default()
+        .initial_backoff(Duration::from_millis(20))
+        .max_attempts(5);
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let options = options(&server)
+        .reconnect(Some(policy.clone()))
+        .on_reconnecting(move |attempt, error| {
+            log.lock().unwrap().push((attempt, error.status()));
+            // The first attempt keeps the revoked key (refused with 401), the next brings
+            // a fresh one.
+            if attempt == 1 {
+                Reconnecting::Continue
+            } else {
+                Reconnecting::WithKey(support::FRESH_KEY.into())
+            }
+        });
+    let (tx, mut rx) = connect(options).await.unwrap();
+    assert!(matches!(
+        next(&mut rx).await,
+        Some(ServerEvent::SessionCreated(_))
+    ));
+    assert!(matches!(next(&mut rx).await, Some(ServerEvent::Disconnected(d)) if d.will_reconnect));
+    match next(&mut rx).await {
+        Some(ServerEvent::Reconnected(r)) => assert_eq!(r.attempt, 2),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        next(&mut rx).await,
+        Some(ServerEvent::SessionCreated(_))
+    ));
+    // Before the first attempt the hook sees the loss; before the second, the 401.
+    assert_eq!(*seen.lock().unwrap(), [(1, None), (2, Some(401))]);
+    tx.close().await.unwrap();
+
+    // Giving up: no attempt is made, and the receiver ends with the loss.
+    let server = Server::start(|mut c: Conn| async move {
+        c.session_created().await; // and lost
+    })
+    .await;
+    let options = support::options(&server)
+        .reconnect(Some(policy))
+        .on_reconnecting(|_, _| Reconnecting::Abort);
+    let (_tx, mut rx) = connect(options).await.unwrap();
+    assert!(matches!(
+        next(&mut rx).await,
+        Some(ServerEvent::SessionCreated(_))
+    ));
+    assert!(matches!(next(&mut rx).await, Some(ServerEvent::Disconnected(d)) if d.will_reconnect));
+    match next(&mut rx).await {
+        Some(ServerEvent::Disconnected(d)) => {
+            assert!(!d.will_reconnect);
+            assert!(
+                matches!(d.error, Error::ReconnectFailed { attempts: 0, .. }),
+                "{:?}",
+                d.error
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(next(&mut rx).await.is_none());
+    assert_eq!(server.connections.load(Ordering::SeqCst), 1);
+}

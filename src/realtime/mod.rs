@@ -29,7 +29,10 @@ mod transport;
 pub use client_secret::{ClientSecret, ClientSecretOptions, create_client_secret};
 pub use events::{ClientEvent, Item, ServerEvent, Session};
 pub use handle::{EventReceiver, EventSender, WeakEventSender};
-pub use options::{ApiKey, AuthScheme, ConnectOptions, EventCheck, IncomingHook, OutgoingHook};
+pub use options::{
+    ApiKey, AuthScheme, ConnectOptions, EventCheck, IncomingHook, OutgoingHook, ReconnectHook,
+    Reconnecting,
+};
 pub use reconnect_policy::ReconnectPolicy;
 
 use crate::Error;

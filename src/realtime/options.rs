@@ -60,6 +60,24 @@ pub type OutgoingHook = Arc<dyn Fn(ClientEvent) -> Option<ClientEvent> + Send + 
 /// A hook run on each incoming event before it is delivered; `None` drops the event.
 pub type IncomingHook = Arc<dyn Fn(ServerEvent) -> Option<ServerEvent> + Send + Sync>;
 
+/// What to do before a reconnect attempt, from
+/// [`ConnectOptions::on_reconnecting`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reconnecting {
+    /// Try again with the same key.
+    Continue,
+    /// Try again with this key from now on (a fresh ephemeral key, a rotated one).
+    WithKey(ApiKey),
+    /// Give up: the receiver ends with a final `Disconnected`.
+    Abort,
+}
+
+/// A hook run before each reconnect attempt with the attempt's number (1 for the first)
+/// and the error that lost the connection. It runs on the connection's task: it must not
+/// block.
+pub type ReconnectHook = Arc<dyn Fn(u32, &Error) -> Reconnecting + Send + Sync>;
+
 /// Checks events against a contract, e.g. `schema::Validator` (feature `schema`): an
 /// outgoing event that fails is not sent (`send` returns the error); an
 /// incoming one that fails is delivered anyway, after a [`Warning`] event.
@@ -140,6 +158,11 @@ pub struct ConnectOptions {
     pub incoming: Option<IncomingHook>,
     /// Checks each event both ways (after the hooks). Default `None`.
     pub check: Option<Arc<dyn EventCheck>>,
+    /// Run before each reconnect attempt: go on, go on with a new key, or give up. Default
+    /// `None` (go on with the same key; a refused handshake, such as a 401, ends
+    /// reconnecting at once). With a hook, a refused handshake is the next call's error
+    /// and the hook decides.
+    pub on_reconnecting: Option<ReconnectHook>,
 }
 
 impl Default for ConnectOptions {
@@ -163,6 +186,7 @@ impl Default for ConnectOptions {
             outgoing: None,
             incoming: None,
             check: None,
+            on_reconnecting: None,
         }
     }
 }
@@ -189,6 +213,10 @@ impl fmt::Debug for ConnectOptions {
             .field("outgoing", &self.outgoing.as_ref().map(|_| "hook"))
             .field("incoming", &self.incoming.as_ref().map(|_| "hook"))
             .field("check", &self.check.as_ref().map(|_| "check"))
+            .field(
+                "on_reconnecting",
+                &self.on_reconnecting.as_ref().map(|_| "hook"),
+            )
             .finish()
     }
 }
@@ -324,6 +352,26 @@ impl ConnectOptions {
         hook: impl Fn(ServerEvent) -> Option<ServerEvent> + Send + Sync + 'static,
     ) -> Self {
         self.incoming = Some(Arc::new(hook));
+        self
+    }
+
+    /// Sets [`on_reconnecting`](Self::on_reconnecting): e.g. a new ephemeral key for each
+    /// attempt, or giving up on an error the app knows is final.
+    ///
+    /// ```
+    /// use vivavoce::realtime::{ConnectOptions, ReconnectPolicy, Reconnecting};
+    /// let options = ConnectOptions::default()
+    ///     .reconnect(Some(ReconnectPolicy::default()))
+    ///     .on_reconnecting(|attempt, _error| {
+    ///         if attempt > 3 { Reconnecting::Abort } else { Reconnecting::Continue }
+    ///     });
+    /// # let _ = options;
+    /// ```
+    pub fn on_reconnecting(
+        mut self,
+        hook: impl Fn(u32, &Error) -> Reconnecting + Send + Sync + 'static,
+    ) -> Self {
+        self.on_reconnecting = Some(Arc::new(hook));
         self
     }
 

@@ -19,7 +19,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use super::events::parse_server_event;
 use super::events::{Disconnected, Reconnected, ServerEvent};
 use super::handle::{Command, Outgoing, SendBudget};
-use super::options::{ApiKey, AuthScheme, ConnectOptions};
+use super::options::{ApiKey, AuthScheme, ConnectOptions, Reconnecting};
 use super::reconnect_policy::ReconnectPolicy;
 use super::session_merge::merge;
 use crate::Error;
@@ -161,10 +161,13 @@ impl Task {
                 break;
             };
             self.deliver(ServerEvent::Disconnected(Disconnected::new(
-                error, code, true, 0,
+                error.clone(),
+                code,
+                true,
+                0,
             )))
             .await;
-            match self.reconnect(&policy).await {
+            match self.reconnect(&policy, error).await {
                 Ok(new_ws) => ws = new_ws,
                 Err(None) => {
                     let unsent = self.abandon();
@@ -386,10 +389,27 @@ impl Task {
 
     /// Tries to connect again. `Err(None)`: every handle closed meanwhile; `Err(Some(e))`:
     /// gave up.
-    async fn reconnect(&mut self, policy: &ReconnectPolicy) -> Result<Ws, Option<Error>> {
+    async fn reconnect(
+        &mut self,
+        policy: &ReconnectPolicy,
+        lost: Error,
+    ) -> Result<Ws, Option<Error>> {
         let lost_at = Instant::now();
         let mut last = None;
         for attempt in 1..=policy.max_attempts.max(1) {
+            if let Some(hook) = self.options.on_reconnecting.clone() {
+                match hook(attempt, last.as_ref().unwrap_or(&lost)) {
+                    Reconnecting::Continue => {}
+                    Reconnecting::WithKey(key) => self.key = key,
+                    Reconnecting::Abort => {
+                        tracing::info!(attempt, "reconnecting given up by the hook");
+                        return Err(Some(Error::ReconnectFailed {
+                            attempts: attempt - 1,
+                            last: Box::new(last.unwrap_or(lost)),
+                        }));
+                    }
+                }
+            }
             let wait_until = deadline_after(policy.backoff(attempt));
             loop {
                 tokio::select! {
@@ -421,7 +441,9 @@ impl Task {
                     }
                     Err(e) => last = Some(e),
                 },
-                Err(e) if !e.is_retryable() => {
+                // A refusal is final, unless a hook may bring a new key (an expired
+                // ephemeral key is refused with 401).
+                Err(e) if !e.is_retryable() && self.options.on_reconnecting.is_none() => {
                     return Err(Some(Error::ReconnectFailed {
                         attempts: attempt,
                         last: Box::new(e),

@@ -20,6 +20,9 @@ use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, 
 
 pub const KEY: &str = "sk-test-0123456789abcdef";
 
+/// A second key the server always accepts, even after `refuse_from` revoked [`KEY`].
+pub const FRESH_KEY: &str = "ek-test-fresh";
+
 pub const UNAUTHORIZED: &str = r#"{"error":{"message":"Incorrect API key provided.","type":"invalid_request_error","code":"invalid_api_key","param":null}}"#;
 
 /// One accepted WebSocket connection.
@@ -121,7 +124,8 @@ impl Server {
                             ));
                         }
                         let revoked = count.load(Ordering::SeqCst) >= refuse.load(Ordering::SeqCst);
-                        if revoked || auth != Some(&format!("Bearer {KEY}")) {
+                        let fresh = auth == Some(&format!("Bearer {FRESH_KEY}"));
+                        if !fresh && (revoked || auth != Some(&format!("Bearer {KEY}"))) {
                             return Err(error_response(401, UNAUTHORIZED));
                         }
                         Ok(resp)
