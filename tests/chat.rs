@@ -504,3 +504,38 @@ async fn the_longest_timeouts_work_and_zero_ones_are_refused() {
         assert!(matches!(stream(zero), Err(Error::InvalidOption { option, .. }) if option == name));
     }
 }
+
+#[tokio::test]
+async fn complete_returns_the_whole_answer_or_the_error_with_what_came_first() {
+    use vivavoce::chat::{complete, message};
+    let s = sim(ChatSimulatorOptions::default().reply_text(REPLY)).await;
+    let own_client = reqwest::Client::new();
+    let answer = complete(options(&s).http_client(own_client).param(
+        "messages",
+        json!([message::system("Be brief."), message::user("Hi")]),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(answer.result.content, REPLY);
+    assert_eq!(answer.reason, vivavoce::chat::CompleteReason::Done);
+
+    // A failure mid-stream keeps the text so far, and converts into the crate's error.
+    let s = sim(ChatSimulatorOptions::default()
+        .reply_text(REPLY)
+        .chunked(true)
+        .fault(ChatFault::DropAfterChunks(4)))
+    .await;
+    let err = complete(options(&s)).await.unwrap_err();
+    assert!(!err.partial.content.is_empty() && REPLY.starts_with(&err.partial.content));
+    assert!(
+        err.to_string().contains("characters of the answer"),
+        "{err}"
+    );
+    let err: Error = err.into();
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+
+    let s = sim(ChatSimulatorOptions::default().fault(ChatFault::Status(429))).await;
+    let err = complete(options(&s)).await.unwrap_err();
+    assert_eq!(err.error.status(), Some(429));
+    assert!(err.error.is_retryable());
+}

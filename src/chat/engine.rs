@@ -158,7 +158,12 @@ impl Run {
 
     async fn request(&mut self, authorization: String, body: serde_json::Value) -> Result<(), End> {
         let url = self.options.url.clone();
-        let mut req = client()
+        let shared = client();
+        let mut req = self
+            .options
+            .http_client
+            .as_ref()
+            .unwrap_or(shared)
             .post(&url)
             .header(reqwest::header::AUTHORIZATION, authorization)
             .json(&body);

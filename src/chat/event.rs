@@ -138,6 +138,31 @@ pub struct ChatError {
     pub partial: Accumulated,
 }
 
+impl std::fmt::Display for ChatError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} (after {} characters of the answer)",
+            self.error,
+            self.partial.content.chars().count()
+        )
+    }
+}
+
+impl std::error::Error for ChatError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+/// The error alone, for `?` in functions that return the crate's [`Error`] (what was
+/// received before is dropped).
+impl From<ChatError> for Error {
+    fn from(e: ChatError) -> Self {
+        e.error
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

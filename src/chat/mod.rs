@@ -4,16 +4,19 @@
 //! chunks as they arrive (raw SSE fields plus the parsed delta), then exactly one terminal
 //! event — [`Complete`] (with why, and everything accumulated) or [`ChatError`] (with what
 //! was received before) — and the channel closes. [`stream`] is the same as a pull-based
-//! `Stream`. Backpressure, stopping, idle timeouts, accumulation and parse errors are set
-//! on [`ChatOptions`].
+//! `Stream`, and [`complete`] waits for the whole answer. Backpressure, stopping, idle
+//! timeouts, accumulation, parse errors and the HTTP client are set on [`ChatOptions`];
+//! [`message`] builds the messages.
 //!
 //! To pass a request on to a browser: [`event_to_simplified_sse`] for any server, or
 //! `ChatSse` (feature `axum`), an axum response that relays the events and writes
 //! `[DONE]` exactly once.
 
+mod complete;
 mod delta;
 mod engine;
 mod event;
+pub mod message;
 mod options;
 mod out;
 #[cfg(feature = "axum")]
@@ -21,6 +24,7 @@ mod relay;
 mod sse;
 mod stream;
 
+pub use complete::complete;
 pub use delta::{
     Accumulator, Choice, ChoiceDelta, Delta, DeltaError, DeltaErrorKind, FunctionDelta, ToolCall,
     ToolCallDelta, Usage,

@@ -84,6 +84,7 @@ pub enum OnParseError {
 /// | `max_event_bytes` | 4 MiB | one SSE event larger than this is an error |
 /// | `params` | empty | extra body fields (temperature, tools, n, …), merged in |
 /// | `headers` | empty | extra request headers |
+/// | `http_client` | shared | your own `reqwest::Client` (proxy, custom roots, a shared pool) |
 ///
 /// ```
 /// use serde_json::json;
@@ -128,6 +129,9 @@ pub struct ChatOptions {
     pub params: Map<String, Value>,
     /// Extra headers.
     pub headers: Vec<(String, String)>,
+    /// The HTTP client (connection pool, proxy, TLS settings). Default `None`: one shared
+    /// client for every request.
+    pub http_client: Option<reqwest::Client>,
 }
 
 impl Default for ChatOptions {
@@ -147,6 +151,7 @@ impl Default for ChatOptions {
             max_event_bytes: 4 << 20,
             params: Map::new(),
             headers: Vec::new(),
+            http_client: None,
         }
     }
 }
@@ -213,6 +218,13 @@ impl ChatOptions {
     /// Adds a body field.
     pub fn param(mut self, key: impl Into<String>, value: Value) -> Self {
         self.params.insert(key.into(), value);
+        self
+    }
+
+    /// Sets `http_client`: your own `reqwest::Client` (a proxy, custom roots, a pool
+    /// shared with the rest of the app).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
         self
     }
 

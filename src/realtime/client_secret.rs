@@ -36,6 +36,9 @@ pub struct ClientSecretOptions {
     pub session: Session,
     /// Time limit of the whole request, default 30 s.
     pub timeout: Duration,
+    /// The HTTP client (proxy, TLS settings, a pool shared with the app). Default `None`:
+    /// one shared client.
+    pub http_client: Option<reqwest::Client>,
 }
 
 impl Default for ClientSecretOptions {
@@ -47,6 +50,7 @@ impl Default for ClientSecretOptions {
             expires_after_seconds: None,
             session: Session::default(),
             timeout: Duration::from_secs(30),
+            http_client: None,
         }
     }
 }
@@ -73,6 +77,24 @@ impl ClientSecretOptions {
     /// Sets [`session`](Self::session).
     pub fn session(mut self, session: Session) -> Self {
         self.session = session;
+        self
+    }
+
+    /// Sets [`auth`](Self::auth).
+    pub fn auth(mut self, auth: AuthScheme) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// Sets [`timeout`](Self::timeout).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets [`http_client`](Self::http_client).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
         self
     }
 }
@@ -104,18 +126,16 @@ pub async fn create_client_secret(options: ClientSecretOptions) -> Result<Client
     if let Some(seconds) = options.expires_after_seconds {
         body["expires_after"] = json!({ "anchor": "created_at", "seconds": seconds });
     }
-    let client = reqwest::Client::builder()
-        .timeout(options.timeout)
-        .build()
-        .map_err(|e| Error::Connect {
-            url: url.clone(),
-            source: std::sync::Arc::new(e),
-        })?;
+    let client = match &options.http_client {
+        Some(c) => c.clone(),
+        None => shared_client().clone(),
+    };
     let request = match options.auth {
         AuthScheme::Bearer => client.post(&url).bearer_auth(key.expose_secret()),
         AuthScheme::ApiKeyHeader => client.post(&url).header("api-key", key.expose_secret()),
     };
     let response = request
+        .timeout(options.timeout)
         .json(&body)
         .send()
         .await
@@ -166,4 +186,11 @@ fn request_error(e: reqwest::Error, url: &str, timeout: Duration) -> Error {
             source: std::sync::Arc::new(e.without_url()),
         }
     }
+}
+
+/// One client for every request that brings none: its connection pool and TLS setup are
+/// made once.
+fn shared_client() -> &'static reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(reqwest::Client::new)
 }
