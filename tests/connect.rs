@@ -684,4 +684,6 @@ async fn invalid_options_fail_before_io() {
         "{err:?}"
     );
     let _ = Session::default();
+    // Programs written before `realtime::events` still build.
+    let _: vivavoce::realtime::ClientEvent = vivavoce::realtime::ResponseCreate::default().into();
 }

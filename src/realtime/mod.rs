@@ -27,6 +27,10 @@ pub(crate) mod session_merge;
 mod transport;
 
 pub use client_secret::{ClientSecret, ClientSecretOptions, create_client_secret};
+// The payload types' old paths (`realtime::ResponseCreate`), kept so that programs written
+// before `realtime::events` still build; the documented paths are in `events`.
+#[doc(hidden)]
+pub use events::*;
 pub use events::{ClientEvent, Item, ServerEvent, Session};
 pub use handle::{EventReceiver, EventSender, WeakEventSender};
 pub use options::{
