@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
-use support::{Conn, KEY, Server, options};
+use support::{Conn, KEY, Server, connected, next, options};
 use tokio::sync::mpsc;
 use vivavoce::Error;
 use vivavoce::realtime::events::{
@@ -31,12 +31,6 @@ async fn reconnect_failure(rx: &mut vivavoce::realtime::EventReceiver) -> (u32, 
         "the receiver ends after giving up"
     );
     failure
-}
-
-async fn next(rx: &mut vivavoce::realtime::EventReceiver) -> Option<ServerEvent> {
-    tokio::time::timeout(LIMIT, rx.recv())
-        .await
-        .expect("no event within 10 s")
 }
 
 #[tokio::test]
@@ -513,24 +507,11 @@ async fn reconnects_replays_the_merged_session_and_flushes_the_queue() {
 
 #[tokio::test]
 async fn reconnect_gives_up_on_a_refused_key_and_says_so() {
-    let server = Server::start(|mut c: Conn| async move {
-        c.session_created().await;
-        // Then lost without a close frame.
-    })
-    .await;
-    server
-        .refuse_from
-        .store(1, std::sync::atomic::Ordering::SeqCst); // The key is revoked.
+    let server = Server::lost_then_revoked().await;
     let policy = ReconnectPolicy::default()
         .initial_backoff(Duration::from_millis(20))
         .max_attempts(5);
-    let (_tx, mut rx) = connect(options(&server).reconnect(Some(policy)))
-        .await
-        .unwrap();
-    assert!(matches!(
-        next(&mut rx).await,
-        Some(ServerEvent::SessionCreated(_))
-    ));
+    let (_tx, mut rx) = connected(options(&server).reconnect(Some(policy))).await;
     let (attempts, last) = reconnect_failure(&mut rx).await;
     assert_eq!(attempts, 1, "a 401 is final: no more attempts");
     assert_eq!(last.status(), Some(401), "{last}");

@@ -7,21 +7,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use support::{Conn, Server, options};
+use support::{Conn, Server, connected, next, options};
 use tokio::sync::{Notify, mpsc};
 use vivavoce::Error;
 use vivavoce::realtime::events::{InputAudioBufferAppend, SessionUpdate};
 use vivavoce::realtime::{
-    ConnectOptions, EventReceiver, EventSender, ReconnectPolicy, ServerEvent, Session, connect,
+    ConnectOptions, EventSender, ReconnectPolicy, ServerEvent, Session, connect,
 };
 
 const LIMIT: Duration = Duration::from_secs(10);
-
-async fn next(rx: &mut EventReceiver) -> Option<ServerEvent> {
-    tokio::time::timeout(LIMIT, rx.recv())
-        .await
-        .expect("no event within 10 s")
-}
 
 /// A server that sends `session.created`, then reads nothing until `go` is notified (its
 /// socket buffers fill up and the client's writes stall), then counts the appends it
@@ -143,22 +137,11 @@ async fn a_lost_connection_reports_the_events_it_never_wrote() {
 
 #[tokio::test]
 async fn giving_up_on_reconnecting_reports_the_queued_events() {
-    let server = Server::start(|mut c: Conn| async move {
-        c.session_created().await;
-        // Dropped: lost. Every later handshake is refused.
-    })
-    .await;
-    server.refuse_from.store(1, Ordering::SeqCst);
+    let server = Server::lost_then_revoked().await;
     let policy = ReconnectPolicy::default()
         .initial_backoff(Duration::from_millis(400))
         .max_attempts(3);
-    let (tx, mut rx) = connect(options(&server).reconnect(Some(policy)))
-        .await
-        .unwrap();
-    assert!(matches!(
-        next(&mut rx).await,
-        Some(ServerEvent::SessionCreated(_))
-    ));
+    let (tx, mut rx) = connected(options(&server).reconnect(Some(policy))).await;
     match next(&mut rx).await {
         Some(ServerEvent::Disconnected(d)) => {
             assert!(d.will_reconnect);
@@ -287,15 +270,7 @@ async fn a_huge_backoff_is_still_interrupted_by_close() {
 #[tokio::test]
 async fn a_reconnect_hook_brings_a_fresh_key_or_gives_up() {
     use vivavoce::realtime::Reconnecting;
-    let server = Server::start(|mut c: Conn| async move {
-        c.session_created().await;
-        if c.index == 0 {
-            return; // lost; KEY is refused from now on
-        }
-        while c.recv().await.is_some() {}
-    })
-    .await;
-    server.refuse_from.store(1, Ordering::SeqCst);
+    let server = Server::lost_then_revoked().await;
     let policy = ReconnectPolicy::default()
         .initial_backoff(Duration::from_millis(20))
         .max_attempts(5);
@@ -313,11 +288,7 @@ async fn a_reconnect_hook_brings_a_fresh_key_or_gives_up() {
                 Reconnecting::WithKey(support::FRESH_KEY.into())
             }
         });
-    let (tx, mut rx) = connect(options).await.unwrap();
-    assert!(matches!(
-        next(&mut rx).await,
-        Some(ServerEvent::SessionCreated(_))
-    ));
+    let (tx, mut rx) = connected(options).await;
     assert!(matches!(next(&mut rx).await, Some(ServerEvent::Disconnected(d)) if d.will_reconnect));
     match next(&mut rx).await {
         Some(ServerEvent::Reconnected(r)) => assert_eq!(r.attempt, 2),

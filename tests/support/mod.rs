@@ -146,6 +146,22 @@ impl Server {
         }
     }
 
+    /// A server whose first connection is lost right after `session.created`, and which
+    /// refuses [`KEY`] from then on (a revoked key); connections with [`FRESH_KEY`] stay
+    /// open until the client closes them.
+    pub async fn lost_then_revoked() -> Server {
+        let server = Server::start(|mut c: Conn| async move {
+            c.session_created().await;
+            if c.index == 0 {
+                return;
+            }
+            while c.recv().await.is_some() {}
+        })
+        .await;
+        server.refuse_from.store(1, Ordering::SeqCst);
+        server
+    }
+
     pub fn base_url(&self) -> String {
         format!("ws://{}/v1/realtime", self.addr)
     }
@@ -210,6 +226,30 @@ async fn serve_http(mut stream: TcpStream) {
     );
     let _ = stream.write_all(reply.as_bytes()).await;
     let _ = stream.shutdown().await;
+}
+
+/// The next event, failing the test after 10 s of silence.
+pub async fn next(
+    rx: &mut vivavoce::realtime::EventReceiver,
+) -> Option<vivavoce::realtime::ServerEvent> {
+    tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+        .await
+        .expect("no event within 10 s")
+}
+
+/// Connects with `options` and checks that `session.created` comes first.
+pub async fn connected(
+    options: vivavoce::realtime::ConnectOptions,
+) -> (
+    vivavoce::realtime::EventSender,
+    vivavoce::realtime::EventReceiver,
+) {
+    let (tx, mut rx) = vivavoce::realtime::connect(options).await.unwrap();
+    match next(&mut rx).await {
+        Some(vivavoce::realtime::ServerEvent::SessionCreated(_)) => {}
+        other => panic!("expected session.created first, got {other:?}"),
+    }
+    (tx, rx)
 }
 
 pub fn options(server: &Server) -> vivavoce::realtime::ConnectOptions {
