@@ -32,7 +32,7 @@ pub use capture::{
 pub use device::{DeviceInfo, devices};
 pub use playback::{
     EchoReference, Interruption, ItemPosition, OutputInfo, OutputTarget, Playback, PlaybackMetrics,
-    PlaybackOptions, ReferenceFrame, stream,
+    PlaybackOptions, PlaybackPositions, ReferenceFrame, stream,
 };
 
 /// Internals exposed for the benchmarks in `benches/`; not part of the API.

@@ -19,6 +19,9 @@ use tokio::sync::mpsc;
 
 mod client_secret;
 pub mod codec;
+#[cfg(feature = "conversation")]
+#[cfg_attr(docsrs, doc(cfg(feature = "conversation")))]
+pub mod conversation;
 pub mod events;
 mod handle;
 mod options;

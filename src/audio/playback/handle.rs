@@ -312,13 +312,16 @@ impl Playback {
 
     /// How much of an item has been heard, counted by the device callback to the sample.
     pub fn position(&self, item_id: &str) -> Option<ItemPosition> {
-        let consumed = self.control.shared.consumed.load(Ordering::Acquire);
-        let t = self
-            .control
-            .tracker
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        t.position(item_id, consumed, self.control.device_rate)
+        self.positions().position(item_id)
+    }
+
+    /// A handle on the items' positions that can be kept apart from the `Playback` (by
+    /// the [conversation layer](crate::realtime::conversation), say). It reports what
+    /// was heard until the playback ends.
+    pub fn positions(&self) -> PlaybackPositions {
+        PlaybackPositions {
+            control: self.control.clone(),
+        }
     }
 
     /// The far-end reference for an echo canceller: what the device played, at 24 kHz
@@ -369,6 +372,45 @@ impl Playback {
             .map_err(|_| Error::PlaybackStopped)?;
         self.control.wake();
         Ok(())
+    }
+}
+
+/// The items' positions in a [`Playback`], from [`Playback::positions`].
+#[derive(Clone)]
+pub struct PlaybackPositions {
+    control: Arc<Control>,
+}
+
+impl std::fmt::Debug for PlaybackPositions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlaybackPositions").finish_non_exhaustive()
+    }
+}
+
+impl PlaybackPositions {
+    /// How much of an item has been heard (as [`Playback::position`]).
+    pub fn position(&self, item_id: &str) -> Option<ItemPosition> {
+        let consumed = self.control.shared.consumed.load(Ordering::Acquire);
+        let t = self
+            .control
+            .tracker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        t.position(item_id, consumed, self.control.device_rate)
+    }
+}
+
+#[cfg(feature = "conversation")]
+impl crate::realtime::conversation::PlayedAudio for PlaybackPositions {
+    fn played(&self, item_id: &str) -> Option<crate::realtime::conversation::PlayedItem> {
+        let p = self.position(item_id)?;
+        Some(crate::realtime::conversation::PlayedItem::new(
+            p.played,
+            p.received,
+            p.first_arrived,
+            p.first_heard,
+            p.interrupted,
+        ))
     }
 }
 

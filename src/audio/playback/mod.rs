@@ -18,7 +18,7 @@ mod thread;
 
 pub(crate) use callback::{Renderer, Shared};
 pub use echo_reference::{EchoReference, ReferenceFrame};
-pub use handle::{Playback, PlaybackMetrics};
+pub use handle::{Playback, PlaybackMetrics, PlaybackPositions};
 pub use interruption::Interruption;
 pub use options::PlaybackOptions;
 pub use output::{OutputInfo, OutputTarget};

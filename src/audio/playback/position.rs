@@ -6,7 +6,7 @@
 //! below that count. Nothing here guesses from wall-clock time.
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How many finished items are remembered for [`crate::audio::Playback::position`].
 const KEEP: usize = 64;
@@ -28,6 +28,10 @@ pub(crate) struct Entry {
     pub closed: bool,
     /// Cut short by a clear at this many played frames.
     pub cut: bool,
+    /// When its first audio arrived.
+    pub first_arrived: Option<Instant>,
+    /// When its first frame was heard (stamped by the feeder, see [`Tracker::stamp_heard`]).
+    pub first_heard: Option<Instant>,
 }
 
 /// How much of an item has been heard.
@@ -42,6 +46,11 @@ pub struct ItemPosition {
     pub received: Duration,
     /// Whether playback of this item was cut short by a clear or an interruption.
     pub interrupted: bool,
+    /// When its first audio arrived from the server.
+    pub first_arrived: Option<Instant>,
+    /// When its first sample was heard: the callback's count and the device's output
+    /// latency, to within a device period.
+    pub first_heard: Option<Instant>,
 }
 
 /// The item table kept by the feeder (behind a mutex shared with the handle; the device
@@ -83,6 +92,8 @@ impl Tracker {
                     rate,
                     closed: false,
                     cut: false,
+                    first_arrived: None,
+                    first_heard: None,
                 });
                 self.entries.back_mut()
             }
@@ -144,7 +155,28 @@ impl Tracker {
             played: frames(played_frames(e, consumed), device_rate),
             received: frames(e.received, e.rate),
             interrupted: e.cut,
+            first_arrived: e.first_arrived,
+            first_heard: e.first_heard,
         })
+    }
+
+    /// Stamps when each item's first frame was heard, now that the callback has taken
+    /// `consumed` frames: the frame `start` left the callback `consumed - start` frames
+    /// ago and is heard `latency` after that.
+    pub(crate) fn stamp_heard(
+        &mut self,
+        consumed: u64,
+        now: Instant,
+        latency: Duration,
+        rate: u32,
+    ) {
+        for e in &mut self.entries {
+            if e.first_heard.is_none() && e.end > e.start && consumed > e.start {
+                let ago = frames(consumed - e.start, rate);
+                let left = now.checked_sub(ago).unwrap_or(now);
+                e.first_heard = Some(left + latency);
+            }
+        }
     }
 }
 
@@ -194,6 +226,33 @@ mod tests {
             "a still queued ahead of b"
         );
         assert_eq!(t.playing(50_000).unwrap().item_id, "b");
+    }
+
+    #[test]
+    fn first_heard_is_when_the_first_frame_left_plus_the_latency() {
+        let mut t = Tracker::default();
+        t.open("a", 0, "r", 24_000, 48_000).unwrap().end = 96_000;
+        let now = Instant::now();
+        let latency = Duration::from_millis(20);
+        t.stamp_heard(48_000, now, latency, 48_000);
+        assert_eq!(
+            t.position("a", 48_000, 48_000).unwrap().first_heard,
+            None,
+            "not yet"
+        );
+        t.stamp_heard(48_000 + 4_800, now, latency, 48_000);
+        let heard = t
+            .position("a", 52_800, 48_000)
+            .unwrap()
+            .first_heard
+            .unwrap();
+        assert_eq!(heard, now - Duration::from_millis(100) + latency);
+        // Stamped once.
+        t.stamp_heard(96_000, now + Duration::from_secs(1), latency, 48_000);
+        assert_eq!(
+            t.position("a", 96_000, 48_000).unwrap().first_heard,
+            Some(heard)
+        );
     }
 
     #[test]

@@ -220,6 +220,7 @@ impl Feeder {
                 self.check_clear();
             }
             self.pump();
+            self.stamp_heard();
             self.control
                 .reference
                 .lock()
@@ -236,6 +237,16 @@ impl Feeder {
             let _ = reply.send(Err(Error::PlaybackStopped));
         }
         drop(self.output);
+    }
+
+    /// Stamps the first-heard time of items whose first frame the callback has taken.
+    fn stamp_heard(&mut self) {
+        let s = &*self.control.shared;
+        let consumed = s.consumed.load(Ordering::Acquire);
+        let latency = Duration::from_nanos(s.output_latency_ns.load(Ordering::Relaxed));
+        let rate = self.control.device_rate;
+        self.tracker()
+            .stamp_heard(consumed, Instant::now(), latency, rate);
     }
 
     fn handle(&mut self, msg: Msg) {
@@ -324,6 +335,7 @@ impl Feeder {
                 return; // cut by an interruption: late audio of that item is not played
             };
             entry.received += samples.len() as u64;
+            entry.first_arrived.get_or_insert(arrived);
         }
         let s = &*self.control.shared;
         let dry = self.written <= s.consumed.load(Ordering::Acquire) && self.queue.is_empty();
