@@ -354,3 +354,35 @@ impl Conversation {
             .extend(turns.into_iter().map(ConversationEvent::Turn));
     }
 }
+
+/// Internals exposed for the benchmarks in `benches/`; not part of the API.
+#[doc(hidden)]
+pub mod bench {
+    use super::{Conversation, ConversationOptions};
+    use crate::realtime::ServerEvent;
+
+    /// A conversation fed events by hand (its session's channels lead nowhere).
+    #[allow(missing_debug_implementations)]
+    pub struct Fed(Conversation);
+
+    impl Fed {
+        /// A layer with `options`.
+        pub fn new(options: ConversationOptions) -> Self {
+            let (cmd, _) = tokio::sync::mpsc::channel(1);
+            let (_, evt) = tokio::sync::mpsc::channel(1);
+            let budget = std::sync::Arc::new(crate::realtime::handle::SendBudget::new(1 << 20));
+            let tx = crate::realtime::EventSender::new(cmd, budget, None, None);
+            let rx = crate::realtime::EventReceiver::new(evt);
+            Fed(Conversation::new(tx, rx, options).expect("valid options"))
+        }
+
+        /// Takes one event as `recv` would; returns how many events it would hand on.
+        pub fn feed(&mut self, event: ServerEvent) -> usize {
+            self.0.apply(event);
+            let n = self.0.ready.len();
+            self.0.ready.clear();
+            self.0.outbox.clear();
+            n
+        }
+    }
+}
