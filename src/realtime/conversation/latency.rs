@@ -250,7 +250,10 @@ impl Turns {
         if let Some(played) = &self.played {
             for item in &t.audio_items {
                 if let Some(p) = played.played(item) {
-                    t.first_delta = match (t.first_delta, p.first_arrived) {
+                    // The player sees the events a task ahead of the layer: its arrival
+                    // time may precede the layer's `response.created` by that hop.
+                    let arrived = p.first_arrived.map(|a| a.max(t.created));
+                    t.first_delta = match (t.first_delta, arrived) {
                         (Some(a), Some(b)) => Some(a.min(b)),
                         (a, b) => a.or(b),
                     };
