@@ -14,6 +14,9 @@ use crate::realtime::events::{ResponseStatus, Role, TranscriptionError};
 ///
 /// Every server event comes through as [`ConversationEvent::Server`], unchanged and in
 /// order; the notifications the layer derives from an event follow it.
+// As large as `ServerEvent`, which the session hands on by value too; boxing it would cost
+// an allocation for every event.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum ConversationEvent {

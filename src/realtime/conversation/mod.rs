@@ -62,7 +62,7 @@ use crate::Error;
 use crate::realtime::events::{
     ConversationItemCreate, RateLimit, ResponseCancel, ResponseCreate, SessionUpdate,
 };
-use crate::realtime::{ClientEvent, EventReceiver, EventSender, Item, ServerEvent, Session};
+use crate::realtime::{ClientEvent, EventReceiver, EventSender, Item, ServerEvent};
 use crate::time::sleep_until;
 use items::Items;
 use latency::Turns;
@@ -120,7 +120,7 @@ impl Conversation {
         let tools = Tools::new(options.functions, options.tool_timeout)?;
         let mut outbox = VecDeque::new();
         if options.session.is_some() || !tools.is_empty() {
-            let mut session = options.session.unwrap_or_else(Session::default);
+            let mut session = options.session.unwrap_or_default();
             if !tools.is_empty() {
                 let mut declared = session.tools.take().unwrap_or_default();
                 declared.extend(tools.declared());
@@ -169,6 +169,7 @@ impl Conversation {
             if self.ended {
                 return None;
             }
+            #[allow(clippy::large_enum_variant)] // lives on the stack for one event
             enum Got {
                 Sent(Result<(), Error>),
                 Call(observe::Finished),

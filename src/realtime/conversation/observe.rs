@@ -148,20 +148,18 @@ impl Conversation {
                 self.speech_item = Some(e.item_id.clone());
                 self.turns.started(now, true);
             }
-            ServerEvent::InputAudioBufferCommitted(e) => {
-                // A commit without detected speech (push-to-talk) ends the user's turn.
-                if self.speech_item.as_deref() != Some(e.item_id.as_str()) {
-                    self.turns.started(now, true);
-                }
+            // A commit without detected speech (push-to-talk) ends the user's turn.
+            ServerEvent::InputAudioBufferCommitted(e)
+                if self.speech_item.as_deref() != Some(e.item_id.as_str()) =>
+            {
+                self.turns.started(now, true);
             }
-            ServerEvent::ResponseFunctionCallArgumentsDelta(e) => {
-                if !self.tools.is_empty() {
-                    self.calls
-                        .arguments
-                        .entry(e.item_id.clone())
-                        .or_default()
-                        .push_str(&e.delta);
-                }
+            ServerEvent::ResponseFunctionCallArgumentsDelta(e) if !self.tools.is_empty() => {
+                self.calls
+                    .arguments
+                    .entry(e.item_id.clone())
+                    .or_default()
+                    .push_str(&e.delta);
             }
             ServerEvent::ResponseFunctionCallArgumentsDone(e) => {
                 let name = e

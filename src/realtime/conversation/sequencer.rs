@@ -101,9 +101,8 @@ impl Sequencer {
 
     /// `response.done`: the next request to send, if one waits.
     pub(crate) fn done(&mut self, response: &Response) -> Option<ResponseCreate> {
-        if response.conversation_id.is_none() {
-            return None; // out of band
-        }
+        // Out of band: nothing to do with the default conversation.
+        response.conversation_id.as_ref()?;
         match &self.state {
             // A later request of ours is already on its way.
             State::Requested(_) => return None,
