@@ -121,10 +121,15 @@ async fn serve(stream: TcpStream, options: Arc<SimulatorOptions>) {
 impl Session {
     async fn run(mut self) -> Result<(), Stop> {
         let id = self.id("sess");
+        // The API's sessions last at most an hour.
+        let expires_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            + 3600;
         self.config = json!({
             "type": "realtime", "object": "realtime.session", "id": id, "model": "gpt-realtime",
             "output_modalities": ["audio"], "instructions": "", "tools": [], "tool_choice": "auto",
-            "max_output_tokens": "inf", "tracing": null, "prompt": null, "expires_at": 0,
+            "max_output_tokens": "inf", "tracing": null, "prompt": null, "expires_at": expires_at,
             "audio": {
                 "input": { "format": { "type": "audio/pcm", "rate": 24000 }, "transcription": null,
                     "noise_reduction": null, "turn_detection": { "type": "server_vad", "threshold": 0.5,
