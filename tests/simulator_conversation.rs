@@ -48,10 +48,6 @@ async fn send(tx: &EventSender, event: Value) {
     tx.send(ClientEvent::Raw(event)).await.unwrap();
 }
 
-fn types(events: &[Value]) -> Vec<&str> {
-    events.iter().map(|e| e["type"].as_str().unwrap()).collect()
-}
-
 fn user_text(text: &str) -> Value {
     json!({"type": "conversation.item.create", "item": {"type": "message", "role": "user",
         "content": [{"type": "input_text", "text": text}]}})
@@ -97,4 +93,96 @@ async fn session_expires_an_hour_after_it_was_created() {
     .await;
     let updated = next(&mut rx).await;
     assert_eq!(updated["session"]["expires_at"], expires);
+}
+
+/// Every `conversation.item.added`/`done` names the item before it; the first says null.
+#[tokio::test]
+async fn previous_item_id_follows_the_conversation() {
+    let (_sim, tx, mut rx) = start(SimulatorOptions::default().pace(Pace::Fast)).await;
+    send(
+        &tx,
+        json!({"type": "session.update", "session": {"type": "realtime",
+        "audio": {"input": {"turn_detection": null}}}}),
+    )
+    .await;
+    until(&mut rx, "session.updated").await;
+    let mut seen = Vec::new();
+    let mut collect = |(mut before, last): (Vec<Value>, Value)| {
+        before.push(last);
+        seen.extend(before);
+    };
+    send(&tx, user_text("first")).await;
+    collect(until(&mut rx, "conversation.item.done").await);
+    collect(respond(&tx, &mut rx, text_response()).await);
+    send(&tx, user_text("second")).await;
+    collect(until(&mut rx, "conversation.item.done").await);
+    collect(respond(&tx, &mut rx, json!({"type": "response.create"})).await);
+    // User audio, committed by hand.
+    commit_speech(&tx).await;
+    collect(until(&mut rx, "conversation.item.done").await);
+    let committed = seen
+        .iter()
+        .find(|e| e["type"] == "input_audio_buffer.committed")
+        .unwrap()
+        .clone();
+
+    let mut order: Vec<String> = Vec::new();
+    let mut checked = 0;
+    for ev in &seen {
+        let ty = ev["type"].as_str().unwrap();
+        if ty == "input_audio_buffer.committed" {
+            assert_eq!(ev["previous_item_id"], json!(order.last()), "{ev}");
+            continue;
+        }
+        if ty != "conversation.item.added" && ty != "conversation.item.done" {
+            continue;
+        }
+        let id = ev["item"]["id"].as_str().unwrap().to_owned();
+        if ty == "conversation.item.added" {
+            order.push(id.clone());
+        }
+        let pos = order.iter().position(|i| *i == id).unwrap();
+        let expected = if pos == 0 {
+            Value::Null
+        } else {
+            json!(order[pos - 1])
+        };
+        assert_eq!(ev["previous_item_id"], expected, "{ty} of item {pos}: {ev}");
+        checked += 1;
+    }
+    assert_eq!(order.len(), 5, "two user messages, two replies, the audio");
+    assert_eq!(checked, 10);
+    assert_eq!(committed["item_id"], json!(order[4]));
+}
+
+#[tokio::test]
+async fn an_item_created_after_root_comes_first() {
+    let (_sim, tx, mut rx) = start(SimulatorOptions::default()).await;
+    let first = say(&tx, &mut rx, "first").await;
+    let mut create = user_text("before everything");
+    create["previous_item_id"] = json!("root");
+    send(&tx, create).await;
+    let added = next(&mut rx).await;
+    assert_eq!(added["type"], "conversation.item.added");
+    assert_eq!(added["previous_item_id"], Value::Null);
+    next(&mut rx).await;
+    let mut create = user_text("after the first");
+    create["previous_item_id"] = json!(first);
+    send(&tx, create).await;
+    assert_eq!(next(&mut rx).await["previous_item_id"], json!(first));
+    next(&mut rx).await;
+    let mut create = user_text("after nothing");
+    create["previous_item_id"] = json!("item_missing");
+    send(&tx, create).await;
+    let err = next(&mut rx).await;
+    assert_eq!(err["type"], "error", "{err}");
+    assert_eq!(err["error"]["param"], "previous_item_id");
+}
+
+async fn commit_speech(tx: &EventSender) {
+    let pcm = vivavoce::mock::voice::synthesize("some speech");
+    tx.send(vivavoce::realtime::events::InputAudioBufferAppend::from_pcm16(&pcm))
+        .await
+        .unwrap();
+    send(tx, json!({"type": "input_audio_buffer.commit"})).await;
 }

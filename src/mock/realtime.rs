@@ -157,12 +157,14 @@ impl Session {
                     Some(Ok(_)) => {}
                 },
                 _ = sleep_until(due), if due.is_some() => {
-                    if let Some((_, event)) = self.queue.pop_front() {
-                        if event["type"] == "response.done" {
-                            self.active_response = None;
-                        }
-                        if event["type"] == "response.output_audio.delta" {
-                            self.count_sent_audio(&event);
+                    if let Some((_, mut event)) = self.queue.pop_front() {
+                        match event["type"].as_str() {
+                            Some("response.done") => self.active_response = None,
+                            Some("response.output_audio.delta") => self.count_sent_audio(&event),
+                            Some("conversation.item.added" | "conversation.item.done") => {
+                                self.record_output_item(&mut event)
+                            }
+                            _ => {}
                         }
                         self.emit(event).await?;
                     }
@@ -238,11 +240,20 @@ impl Session {
                 let Some(item) = event.get("item").filter(|i| i.is_object()).cloned() else {
                     return self.missing("item", cid).await;
                 };
-                let previous = event
-                    .get("previous_item_id")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
-                self.add_item(item, 0, previous).await.map(|_| ())
+                let previous = event.get("previous_item_id").and_then(Value::as_str);
+                if let Some(p) = previous
+                    && p != "root"
+                    && !self.items.iter().any(|i| i.id == p)
+                {
+                    let msg = format!("Item with item_id '{p}' not found.");
+                    return self
+                        .error("item_not_found", msg, Some("previous_item_id"), cid)
+                        .await;
+                }
+                let previous = previous.map(str::to_owned);
+                self.add_item(item, 0, previous.as_deref())
+                    .await
+                    .map(|_| ())
             }
             "conversation.item.retrieve"
             | "conversation.item.delete"

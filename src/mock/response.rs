@@ -21,11 +21,10 @@ pub(crate) struct Plan<'a> {
     pub(crate) format: Format,
 }
 
-/// A planned response: its events (without `event_id`s) with their send times, and the
-/// item it leaves in the conversation.
+/// A planned response: its events (without `event_id`s) with their send times. Its items
+/// join the conversation as their `conversation.item.added` goes out.
 pub(crate) struct Planned {
     pub(crate) events: Vec<(Duration, Value)>,
-    pub(crate) item: Value,
 }
 
 /// Plans a spoken (or text) answer.
@@ -142,10 +141,7 @@ pub(crate) fn plan(p: &Plan<'_>) -> Planned {
         "input_token_details": { "text_tokens": 100, "audio_tokens": 0, "image_tokens": 0, "cached_tokens": 0 },
         "output_token_details": { "text_tokens": words.len(), "audio_tokens": out_tokens - words.len() as u64 } });
     events.push((t, json!({ "type": "response.done", "response": response("completed", json!([done_item]), usage) })));
-    Planned {
-        events,
-        item: done_item,
-    }
+    Planned { events }
 }
 
 /// Plans a response that calls a function: the item, then its arguments in pieces.
@@ -200,7 +196,7 @@ pub(crate) fn plan_call(p: &Plan<'_>, call_id: &str, name: &str, arguments: &str
         at,
         json!({ "type": "response.done", "response": response("completed", json!([done])) }),
     ));
-    Planned { events, item: done }
+    Planned { events }
 }
 
 /// `response.done` for a response cancelled before its end.

@@ -130,12 +130,13 @@ impl Session {
         }
     }
 
-    /// Stores an item (giving it an id) and announces it with `added` and `done`.
+    /// Stores an item (giving it an id) after `previous` (`"root"`: first; `None`: last)
+    /// and announces it with `added` and `done`.
     pub(super) async fn add_item(
         &mut self,
         mut item: Value,
         audio_us: u64,
-        previous: Option<String>,
+        previous: Option<&str>,
     ) -> Result<String, Stop> {
         let id = match item.get("id").and_then(Value::as_str) {
             Some(id) => id.to_owned(),
@@ -144,18 +145,61 @@ impl Session {
         item["id"] = json!(id);
         item["object"] = json!("realtime.item");
         item["status"] = json!("completed");
-        let previous = previous.or_else(|| self.items.last().map(|i| i.id.clone()));
-        self.items.push(StoredItem {
-            id: id.clone(),
-            item: item.clone(),
-            audio_us,
-        });
+        let at = match previous {
+            Some("root") => 0,
+            Some(p) => self
+                .items
+                .iter()
+                .position(|i| i.id == p)
+                .map_or(self.items.len(), |i| i + 1),
+            None => self.items.len(),
+        };
+        self.items.insert(
+            at,
+            StoredItem {
+                id: id.clone(),
+                item: item.clone(),
+                audio_us,
+            },
+        );
+        let previous = self.previous_of(&id);
         self.emit(json!({ "type": "conversation.item.added", "previous_item_id": previous, "item": item })).await?;
         self.emit(
             json!({ "type": "conversation.item.done", "previous_item_id": previous, "item": item }),
         )
         .await?;
         Ok(id)
+    }
+
+    /// The id of the item before `id` in the conversation (`None` for the first, or an
+    /// item no longer there).
+    pub(super) fn previous_of(&self, id: &str) -> Option<String> {
+        let at = self.items.iter().position(|i| i.id == id)?;
+        Some(self.items.get(at.checked_sub(1)?)?.id.clone())
+    }
+
+    /// Keeps the conversation in step with a response's `conversation.item.added` or
+    /// `conversation.item.done` as it goes out: the item joins the conversation when
+    /// added (so it follows whatever came in meanwhile), is replaced by its final form
+    /// when done, and the event names the item before it.
+    pub(super) fn record_output_item(&mut self, event: &mut Value) {
+        let Some(id) = event.pointer("/item/id").and_then(Value::as_str) else {
+            return;
+        };
+        let id = id.to_owned();
+        let item = event["item"].clone();
+        match self.items.iter_mut().find(|i| i.id == id) {
+            Some(stored) => stored.item = item,
+            // Added; for done, it was deleted meanwhile and stays deleted.
+            None if event["type"] == "conversation.item.added" => self.items.push(StoredItem {
+                id: id.clone(),
+                item,
+                // Counted as its audio deltas are sent.
+                audio_us: 0,
+            }),
+            None => {}
+        }
+        event["previous_item_id"] = json!(self.previous_of(&id));
     }
 }
 

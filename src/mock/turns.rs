@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::response;
-use super::session::{Session, Stop, StoredItem};
+use super::session::{Session, Stop};
 use super::vad::{VadConfig, VadEvent};
 use super::voice;
 
@@ -59,12 +59,6 @@ impl Session {
             last = last.max(start + at + jitter);
             self.queue.push_back((last, event));
         }
-        self.items.push(StoredItem {
-            id: item_id,
-            item: planned.item,
-            // Counted as its deltas are sent.
-            audio_us: 0,
-        });
         self.active_response = Some(response_id);
         Ok(())
     }
