@@ -186,3 +186,20 @@ async fn commit_speech(tx: &EventSender) {
         .unwrap();
     send(tx, json!({"type": "input_audio_buffer.commit"})).await;
 }
+
+#[tokio::test]
+async fn function_call_responses_report_usage() {
+    let options = SimulatorOptions::default()
+        .function_call("get_time", "{}")
+        .pace(Pace::Fast);
+    let (_sim, tx, mut rx) = start(options).await;
+    say(&tx, &mut rx, "What time is it?").await;
+    let (_, done) = respond(&tx, &mut rx, json!({"type": "response.create"})).await;
+    assert_eq!(done["response"]["output"][0]["type"], "function_call");
+    let usage = &done["response"]["usage"];
+    assert!(usage["output_tokens"].as_u64().unwrap() > 0, "{usage}");
+    assert_eq!(
+        usage["total_tokens"].as_u64().unwrap(),
+        usage["input_tokens"].as_u64().unwrap() + usage["output_tokens"].as_u64().unwrap()
+    );
+}

@@ -20,6 +20,7 @@ mod response;
 mod server;
 mod session;
 mod turns;
+mod usage;
 mod vad;
 pub mod voice;
 

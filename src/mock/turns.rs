@@ -33,23 +33,25 @@ impl Session {
             .is_some_and(|m| m.iter().any(|x| x == "audio"));
         let response_id = self.id("resp");
         let item_id = self.id("item");
-        let conversation_id = "conv_sim".to_owned();
-        let text = self.options.reply_text.clone();
-        let call_id = self.id("call");
         let options = self.options.clone();
+        let kind = match &options.function_call {
+            Some((name, arguments)) => response::Kind::Call {
+                call_id: self.id("call"),
+                name: name.clone(),
+                arguments: arguments.clone(),
+            },
+            None => response::Kind::Message {
+                text: self.options.reply_text.clone(),
+            },
+        };
         let plan = response::Plan {
             response_id: &response_id,
-            item_id: &item_id,
-            conversation_id: &conversation_id,
-            text: &text,
+            conversation_id: "conv_sim",
             audio,
             pace: self.options.pace,
             format: self.format("output"),
         };
-        let planned = match &options.function_call {
-            Some((name, arguments)) => response::plan_call(&plan, &call_id, name, arguments),
-            None => response::plan(&plan),
-        };
+        let planned = response::plan(&plan, &[response::Output { item_id, kind }]);
         // Scripted latency: a delay before the first event, and jitter on each one that
         // never reorders them.
         let start = Instant::now() + options.response_delay;
