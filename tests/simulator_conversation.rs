@@ -48,6 +48,10 @@ async fn send(tx: &EventSender, event: Value) {
     tx.send(ClientEvent::Raw(event)).await.unwrap();
 }
 
+fn types(events: &[Value]) -> Vec<&str> {
+    events.iter().map(|e| e["type"].as_str().unwrap()).collect()
+}
+
 fn user_text(text: &str) -> Value {
     json!({"type": "conversation.item.create", "item": {"type": "message", "role": "user",
         "content": [{"type": "input_text", "text": text}]}})
@@ -201,5 +205,38 @@ async fn function_call_responses_report_usage() {
     assert_eq!(
         usage["total_tokens"].as_u64().unwrap(),
         usage["input_tokens"].as_u64().unwrap() + usage["output_tokens"].as_u64().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn rate_limits_follow_each_response_created_and_go_down() {
+    let (_sim, tx, mut rx) = start(SimulatorOptions::default().pace(Pace::Fast)).await;
+    let mut remaining = Vec::new();
+    for _ in 0..2 {
+        let (events, _) = respond(&tx, &mut rx, text_response()).await;
+        assert_eq!(
+            types(&events)[..2],
+            ["response.created", "rate_limits.updated"]
+        );
+        let limits = events[1]["rate_limits"].as_array().unwrap();
+        let get = |name: &str| {
+            limits
+                .iter()
+                .find(|l| l["name"] == name)
+                .unwrap_or_else(|| panic!("no {name} limit: {limits:?}"))
+                .clone()
+        };
+        let (requests, tokens) = (get("requests"), get("tokens"));
+        for l in [&requests, &tokens] {
+            assert!(l["remaining"].as_u64().unwrap() < l["limit"].as_u64().unwrap());
+            assert!(l["reset_seconds"].as_f64().unwrap() > 0.0);
+        }
+        remaining.push((requests["remaining"].clone(), tokens["remaining"].clone()));
+    }
+    let (a, b) = (&remaining[0], &remaining[1]);
+    assert_eq!(a.0.as_u64().unwrap(), b.0.as_u64().unwrap() + 1);
+    assert!(
+        b.1.as_u64().unwrap() < a.1.as_u64().unwrap(),
+        "{remaining:?}"
     );
 }

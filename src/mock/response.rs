@@ -42,10 +42,12 @@ pub(crate) enum Kind {
     },
 }
 
-/// A planned response: its events (without `event_id`s) with their send times. Its items
-/// join the conversation as their `conversation.item.added` goes out.
+/// A planned response: its events (without `event_id`s) with their send times, and the
+/// tokens it uses. Its items join the conversation as their `conversation.item.added`
+/// goes out.
 pub(crate) struct Planned {
     pub(crate) events: Vec<(Duration, Value)>,
+    pub(crate) total_tokens: u64,
 }
 
 /// Plans a response made of `outputs`, in order.
@@ -71,10 +73,14 @@ pub(crate) fn plan(p: &Plan<'_>, outputs: &[Output]) -> Planned {
         }
     }
     let usage = usage(b.text_tokens, audio_tokens(b.audio_ms));
+    let total_tokens = usage["total_tokens"].as_u64().unwrap_or(0);
     let output = Value::Array(std::mem::take(&mut b.done));
     b.push(json!({ "type": "response.done",
         "response": response(p, "completed", output, usage) }));
-    Planned { events: b.events }
+    Planned {
+        events: b.events,
+        total_tokens,
+    }
 }
 
 /// The response object of `response.created` and `response.done`.
@@ -331,9 +337,13 @@ mod tests {
                 arguments: r#"{"city": "Par"#.into(),
             },
         }];
-        let Planned { events } = plan(&plan_of(true, Pace::Fast), &outputs);
+        let Planned {
+            events,
+            total_tokens,
+        } = plan(&plan_of(true, Pace::Fast), &outputs);
         let done = &events.last().unwrap().1["response"];
         assert_eq!(done["usage"]["output_tokens"], 4);
+        assert_eq!(done["usage"]["total_tokens"], total_tokens);
         let streamed: String = events
             .iter()
             .filter(|(_, e)| e["type"] == "response.function_call_arguments.delta")

@@ -13,6 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 use super::options::SimulatorOptions;
+use super::usage::RateLimits;
 use super::vad::Vad;
 use super::voice::Format;
 
@@ -36,6 +37,7 @@ pub(super) struct Session {
     /// Response events waiting for their time.
     pub(super) queue: VecDeque<(Instant, Value)>,
     pub(super) active_response: Option<String>,
+    pub(super) rate_limits: RateLimits,
     pub(super) vad: Vad,
     /// The item the speech in progress will be committed to.
     pub(super) speech_item: Option<String>,
@@ -56,6 +58,7 @@ impl Session {
             buffer_samples: 0,
             queue: VecDeque::new(),
             active_response: None,
+            rate_limits: RateLimits::default(),
             vad: Vad::default(),
             speech_item: None,
             next_id: 0,

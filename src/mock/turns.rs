@@ -1,6 +1,8 @@
 //! Turns: creating and cancelling responses, the server VAD that ends a user's turn, and
 //! committing the input audio buffer.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -51,7 +53,10 @@ impl Session {
             pace: self.options.pace,
             format: self.format("output"),
         };
-        let planned = response::plan(&plan, &[response::Output { item_id, kind }]);
+        let mut planned = response::plan(&plan, &[response::Output { item_id, kind }]);
+        // Right after response.created, the limits with this response's tokens reserved.
+        let limits = self.rate_limits.reserve(planned.total_tokens);
+        planned.events.insert(1, (Duration::ZERO, limits));
         // Scripted latency: a delay before the first event, and jitter on each one that
         // never reorders them.
         let start = Instant::now() + options.response_delay;

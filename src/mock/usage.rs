@@ -1,4 +1,4 @@
-//! What responses cost: token counts for `usage`.
+//! What responses cost: token counts for `usage`, and the rate limits they use up.
 
 use serde_json::{Value, json};
 
@@ -25,9 +25,54 @@ pub(crate) fn usage(text_tokens: u64, audio_tokens: u64) -> Value {
         "output_token_details": { "text_tokens": text_tokens, "audio_tokens": audio_tokens } })
 }
 
+/// Requests per minute the simulated account may make.
+const REQUEST_LIMIT: u64 = 5_000;
+/// Tokens per minute the simulated account may use.
+const TOKEN_LIMIT: u64 = 400_000;
+
+/// The session's rate limits: what its responses have used. The window never slides
+/// (a simulated session is short), so `remaining` only goes down.
+#[derive(Debug, Default)]
+pub(crate) struct RateLimits {
+    requests: u64,
+    tokens: u64,
+}
+
+impl RateLimits {
+    /// Counts a new response, reserving the tokens it will use, and returns the
+    /// `rate_limits.updated` event the API sends after its `response.created`.
+    pub(crate) fn reserve(&mut self, tokens: u64) -> Value {
+        self.requests += 1;
+        self.tokens += tokens;
+        let limit = |name: &str, limit: u64, used: u64| {
+            // At the limit's steady rate, the time until what was used is back.
+            let reset = (60_000.0 * used as f64 / limit as f64).round() / 1000.0;
+            json!({ "name": name, "limit": limit, "remaining": limit.saturating_sub(used),
+                "reset_seconds": reset })
+        };
+        json!({ "type": "rate_limits.updated", "rate_limits": [
+            limit("requests", REQUEST_LIMIT, self.requests),
+            limit("tokens", TOKEN_LIMIT, self.tokens),
+        ] })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remaining_goes_down() {
+        let mut limits = RateLimits::default();
+        let remaining = |event: &Value, i: usize| event["rate_limits"][i]["remaining"].as_u64();
+        let first = limits.reserve(1_000);
+        assert_eq!(remaining(&first, 0), Some(REQUEST_LIMIT - 1));
+        assert_eq!(remaining(&first, 1), Some(TOKEN_LIMIT - 1_000));
+        let second = limits.reserve(1_000);
+        assert_eq!(remaining(&second, 0), Some(REQUEST_LIMIT - 2));
+        assert_eq!(remaining(&second, 1), Some(TOKEN_LIMIT - 2_000));
+        assert!(second["rate_limits"][1]["reset_seconds"].as_f64().unwrap() > 0.0);
+    }
 
     #[test]
     fn usage_adds_up() {
