@@ -240,3 +240,168 @@ async fn rate_limits_follow_each_response_created_and_go_down() {
         "{remaining:?}"
     );
 }
+
+const LONG: &str =
+    "This reply goes on for a good while so that the user can cut it off well before it ends.";
+
+fn concat(events: &[Value], ty: &str, field: &str) -> String {
+    events
+        .iter()
+        .filter(|e| e["type"] == ty)
+        .map(|e| e[field].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_cancelled_audio_response_completes_its_partial_item() {
+    let (_sim, tx, mut rx) = start(SimulatorOptions::default().reply_text(LONG)).await;
+    say(&tx, &mut rx, "Talk to me.").await;
+    send(&tx, json!({"type": "response.create"})).await;
+    // Cut off once some of the transcript is out.
+    let (mut sent, delta) = until(&mut rx, "response.output_audio_transcript.delta").await;
+    sent.push(delta);
+    send(&tx, json!({"type": "response.cancel"})).await;
+    let (after, done) = until(&mut rx, "response.done").await;
+    sent.extend(after.iter().cloned());
+
+    let spoken = concat(&sent, "response.output_audio_transcript.delta", "delta");
+    assert!(
+        !spoken.is_empty() && spoken.len() < LONG.len(),
+        "{spoken:?}"
+    );
+    let tail: Vec<&str> = types(&after)
+        .into_iter()
+        .filter(|t| !t.ends_with(".delta"))
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            "response.output_audio.done",
+            "response.output_audio_transcript.done",
+            "response.content_part.done",
+            "conversation.item.done",
+            "response.output_item.done",
+        ]
+    );
+    let find = |ty: &str| after.iter().find(|e| e["type"] == ty).unwrap();
+    assert_eq!(
+        find("response.output_audio_transcript.done")["transcript"],
+        spoken
+    );
+    assert_eq!(
+        find("response.content_part.done")["part"],
+        json!({"type": "audio", "transcript": spoken})
+    );
+    let item = &find("response.output_item.done")["item"];
+    assert_eq!(item["status"], "incomplete");
+    assert_eq!(
+        item["content"],
+        json!([{"type": "output_audio", "transcript": spoken}])
+    );
+    assert_eq!(find("conversation.item.done")["item"], *item);
+
+    let response = &done["response"];
+    assert_eq!(response["status"], "cancelled");
+    assert_eq!(
+        response["status_details"],
+        json!({"type": "cancelled", "reason": "client_cancelled"})
+    );
+    assert_eq!(response["output"], json!([item]));
+    let usage = &response["usage"];
+    assert!(usage["output_tokens"].as_u64().unwrap() > 0, "{usage}");
+    assert!(
+        usage["output_token_details"]["audio_tokens"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+
+    // The conversation keeps the partial item.
+    send(
+        &tx,
+        json!({"type": "conversation.item.retrieve", "item_id": item["id"]}),
+    )
+    .await;
+    let retrieved = next(&mut rx).await;
+    assert_eq!(retrieved["item"]["status"], "incomplete");
+    assert_eq!(retrieved["item"]["content"], item["content"]);
+}
+
+#[tokio::test]
+async fn a_cancelled_text_response_keeps_the_text_sent() {
+    let (_sim, tx, mut rx) = start(SimulatorOptions::default().reply_text(LONG)).await;
+    send(&tx, text_response()).await;
+    let (mut sent, delta) = until(&mut rx, "response.output_text.delta").await;
+    sent.push(delta);
+    let (more, delta) = until(&mut rx, "response.output_text.delta").await;
+    sent.extend(more);
+    sent.push(delta);
+    send(&tx, json!({"type": "response.cancel"})).await;
+    let (after, done) = until(&mut rx, "response.done").await;
+    sent.extend(after.iter().cloned());
+    let text = concat(&sent, "response.output_text.delta", "delta");
+    assert!(!text.is_empty() && text.len() < LONG.len());
+    let tail: Vec<&str> = types(&after)
+        .into_iter()
+        .filter(|t| !t.ends_with(".delta"))
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            "response.output_text.done",
+            "response.content_part.done",
+            "conversation.item.done",
+            "response.output_item.done",
+        ]
+    );
+    assert_eq!(after[after.len() - 4]["text"], text);
+    assert_eq!(
+        done["response"]["output"][0]["content"],
+        json!([{"type": "output_text", "text": text}])
+    );
+    assert_eq!(done["response"]["output"][0]["status"], "incomplete");
+}
+
+#[tokio::test]
+async fn a_response_cancelled_before_any_output_has_none() {
+    let options = SimulatorOptions::default().response_delay(Duration::from_millis(300));
+    let (_sim, tx, mut rx) = start(options).await;
+    send(&tx, json!({"type": "response.create"})).await;
+    send(&tx, json!({"type": "response.cancel"})).await;
+    let (before, done) = until(&mut rx, "response.done").await;
+    assert_eq!(types(&before), ["response.created", "rate_limits.updated"]);
+    assert_eq!(done["response"]["status"], "cancelled");
+    assert_eq!(done["response"]["output"], json!([]));
+    assert_eq!(done["response"]["usage"]["output_tokens"], 0);
+    // Nothing of it comes later.
+    send(&tx, json!({"type": "input_audio_buffer.clear"})).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(next(&mut rx).await["type"], "input_audio_buffer.cleared");
+}
+
+/// 500 ms of silence then 1 s of a loud tone, in 100 ms appends.
+async fn speak(tx: &EventSender) {
+    let mut pcm = vec![0i16; 12_000];
+    pcm.extend((0..24_000).map(|i| ((i as f32 * 0.12).sin() * 8000.0) as i16));
+    for chunk in pcm.chunks(2400) {
+        tx.send(vivavoce::realtime::events::InputAudioBufferAppend::from_pcm16(chunk))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn barge_in_completes_the_interrupted_item() {
+    let (_sim, tx, mut rx) = start(SimulatorOptions::default().reply_text(LONG)).await;
+    send(&tx, json!({"type": "response.create"})).await;
+    until(&mut rx, "response.output_audio.delta").await;
+    speak(&tx).await;
+    let (after, done) = until(&mut rx, "response.done").await;
+    assert!(types(&after).contains(&"response.output_item.done"));
+    let response = &done["response"];
+    assert_eq!(response["status_details"]["reason"], "turn_detected");
+    let item = &response["output"][0];
+    assert_eq!(item["status"], "incomplete");
+    let transcript = item["content"][0]["transcript"].as_str().unwrap();
+    assert!(LONG.starts_with(transcript) && transcript.len() < LONG.len());
+}

@@ -15,7 +15,7 @@ use super::options::SimulatorOptions;
 use super::params::unknown_parameter;
 use super::server::Server;
 use super::session::{Session, Stop, api_error};
-use super::voice::{self, Format};
+use super::voice;
 use crate::Error;
 use crate::realtime::ConnectOptions;
 use crate::realtime::session_merge::merge;
@@ -144,7 +144,7 @@ impl Session {
             .await?;
         let expiry = self.options.session_expires_after.map(deadline_after);
         loop {
-            let due = self.queue.front().map(|(t, _)| *t);
+            let due = self.queue.front().map(|q| q.at);
             tokio::select! {
                 _ = sleep_until(expiry), if expiry.is_some() => {
                     let msg = "Your session hit the maximum duration of 60 minutes.".to_owned();
@@ -157,37 +157,11 @@ impl Session {
                     Some(Ok(_)) => {}
                 },
                 _ = sleep_until(due), if due.is_some() => {
-                    if let Some((_, mut event)) = self.queue.pop_front() {
-                        match event["type"].as_str() {
-                            Some("response.done") => self.active_response = None,
-                            Some("response.output_audio.delta") => self.count_sent_audio(&event),
-                            Some("conversation.item.added" | "conversation.item.done") => {
-                                self.record_output_item(&mut event)
-                            }
-                            _ => {}
-                        }
-                        self.emit(event).await?;
+                    if let Some(q) = self.queue.pop_front() {
+                        self.send_queued(&q.response, q.event).await?;
                     }
                 }
             }
-        }
-    }
-
-    /// Adds an audio delta's length to its item, so truncation is checked against the
-    /// audio actually sent (a cancelled response's item is shorter than planned).
-    fn count_sent_audio(&mut self, delta: &Value) {
-        let (Some(item_id), Some(b64)) = (delta["item_id"].as_str(), delta["delta"].as_str())
-        else {
-            return;
-        };
-        let padding = b64.bytes().rev().take_while(|&b| b == b'=').count();
-        let bytes = (b64.len() / 4 * 3).saturating_sub(padding) as u64;
-        let bytes_per_second = match self.format("output") {
-            Format::Pcm => 2 * voice::RATE as u64,
-            _ => 8_000,
-        };
-        if let Some(item) = self.items.iter_mut().find(|i| i.id == item_id) {
-            item.audio_us += bytes * 1_000_000 / bytes_per_second;
         }
     }
 
@@ -259,7 +233,7 @@ impl Session {
             | "conversation.item.delete"
             | "conversation.item.truncate" => self.item_op(ty, &event, cid).await,
             "response.create" => self.response_create(&event, cid).await,
-            "response.cancel" => self.response_cancel(cid).await,
+            "response.cancel" => self.response_cancel(&event, cid).await,
             "output_audio_buffer.clear" => {
                 let msg =
                     "output_audio_buffer.clear is only supported for WebRTC and SIP sessions."

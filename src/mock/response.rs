@@ -246,15 +246,6 @@ fn pieces(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// `response.done` for a response cancelled before its end.
-/// `reason` is `client_cancelled` or `turn_detected`.
-pub(crate) fn cancelled(response_id: &str, conversation_id: &str, reason: &str) -> Value {
-    json!({ "type": "response.done", "response": { "object": "realtime.response", "id": response_id,
-        "status": "cancelled", "status_details": { "type": "cancelled", "reason": reason },
-        "output": [], "conversation_id": conversation_id, "usage": { "total_tokens": 0, "input_tokens": 0,
-        "output_tokens": 0 }, "metadata": null } })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

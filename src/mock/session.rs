@@ -13,6 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 use super::options::SimulatorOptions;
+use super::running::Running;
 use super::usage::RateLimits;
 use super::vad::Vad;
 use super::voice::Format;
@@ -26,6 +27,13 @@ pub(super) struct StoredItem {
     pub(super) audio_us: u64,
 }
 
+/// A response's event waiting for its time.
+pub(super) struct Queued {
+    pub(super) at: Instant,
+    pub(super) response: String,
+    pub(super) event: Value,
+}
+
 /// One connection's server session.
 pub(super) struct Session {
     pub(super) ws: WebSocketStream<TcpStream>,
@@ -34,9 +42,10 @@ pub(super) struct Session {
     pub(super) items: Vec<StoredItem>,
     /// Input audio appended and not committed, in 24 kHz samples.
     pub(super) buffer_samples: usize,
-    /// Response events waiting for their time.
-    pub(super) queue: VecDeque<(Instant, Value)>,
-    pub(super) active_response: Option<String>,
+    /// Response events waiting for their time, in the order they go out.
+    pub(super) queue: VecDeque<Queued>,
+    /// Responses in progress.
+    pub(super) responses: Vec<Running>,
     pub(super) rate_limits: RateLimits,
     pub(super) vad: Vad,
     /// The item the speech in progress will be committed to.
@@ -57,7 +66,7 @@ impl Session {
             items: Vec::new(),
             buffer_samples: 0,
             queue: VecDeque::new(),
-            active_response: None,
+            responses: Vec::new(),
             rate_limits: RateLimits::default(),
             vad: Vad::default(),
             speech_item: None,

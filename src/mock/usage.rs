@@ -55,6 +55,11 @@ impl RateLimits {
             limit("tokens", TOKEN_LIMIT, self.tokens),
         ] })
     }
+
+    /// Corrects a reservation once the response is done (a cancelled one used less).
+    pub(crate) fn settle(&mut self, reserved: u64, used: u64) {
+        self.tokens = self.tokens.saturating_sub(reserved) + used;
+    }
 }
 
 #[cfg(test)]
@@ -62,15 +67,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn remaining_goes_down() {
+    fn remaining_goes_down_and_a_cancelled_response_gives_back_its_reservation() {
         let mut limits = RateLimits::default();
         let remaining = |event: &Value, i: usize| event["rate_limits"][i]["remaining"].as_u64();
         let first = limits.reserve(1_000);
         assert_eq!(remaining(&first, 0), Some(REQUEST_LIMIT - 1));
         assert_eq!(remaining(&first, 1), Some(TOKEN_LIMIT - 1_000));
+        limits.settle(1_000, 200);
         let second = limits.reserve(1_000);
         assert_eq!(remaining(&second, 0), Some(REQUEST_LIMIT - 2));
-        assert_eq!(remaining(&second, 1), Some(TOKEN_LIMIT - 2_000));
+        assert_eq!(remaining(&second, 1), Some(TOKEN_LIMIT - 1_200));
         assert!(second["rate_limits"][1]["reset_seconds"].as_f64().unwrap() > 0.0);
     }
 

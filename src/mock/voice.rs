@@ -88,6 +88,17 @@ pub(crate) fn encode(format: Format, pcm: &[i16]) -> Vec<u8> {
         .collect()
 }
 
+/// How long base64 audio in `format` plays, in µs.
+pub(crate) fn base64_duration_us(format: Format, b64: &str) -> u64 {
+    let padding = b64.bytes().rev().take_while(|&b| b == b'=').count();
+    let bytes = (b64.len() / 4 * 3).saturating_sub(padding) as u64;
+    let bytes_per_second = match format {
+        Format::Pcm => 2 * RATE as u64,
+        Format::Pcmu | Format::Pcma => 8_000,
+    };
+    bytes * 1_000_000 / bytes_per_second
+}
+
 /// Input audio as 24 kHz samples: PCM16 as it is, G.711 decoded and repeated ×3.
 pub(crate) fn to_pcm24(format: Format, bytes: &[u8]) -> Vec<i16> {
     let decode: fn(u8) -> i16 = match format {
