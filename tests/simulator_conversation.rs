@@ -405,3 +405,120 @@ async fn barge_in_completes_the_interrupted_item() {
     let transcript = item["content"][0]["transcript"].as_str().unwrap();
     assert!(LONG.starts_with(transcript) && transcript.len() < LONG.len());
 }
+
+#[tokio::test]
+async fn a_function_output_is_answered_in_words() {
+    let options = SimulatorOptions::default()
+        .function_call("get_weather", r#"{"city":"Paris"}"#)
+        .pace(Pace::Fast);
+    let (_sim, tx, mut rx) = start(options).await;
+    say(&tx, &mut rx, "Weather in Paris?").await;
+    let (_, done) = respond(&tx, &mut rx, json!({"type": "response.create"})).await;
+    let call = &done["response"]["output"][0];
+    assert_eq!(call["type"], "function_call");
+    send(
+        &tx,
+        json!({"type": "conversation.item.create", "item": {"type": "function_call_output",
+        "call_id": call["call_id"], "output": "{\"temp\":21}"}}),
+    )
+    .await;
+    until(&mut rx, "conversation.item.done").await;
+    let (events, done) = respond(&tx, &mut rx, text_response()).await;
+    assert!(
+        !types(&events).iter().any(|t| t.contains("function_call")),
+        "{:?}",
+        types(&events)
+    );
+    let item = &done["response"]["output"][0];
+    assert_eq!(item["type"], "message");
+    let text = item["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains(r#"{"temp":21}"#), "{text}");
+    // A new question calls again.
+    say(&tx, &mut rx, "And in Rome?").await;
+    let (_, done) = respond(&tx, &mut rx, json!({"type": "response.create"})).await;
+    assert_eq!(done["response"]["output"][0]["type"], "function_call");
+}
+
+fn function_output(call_id: &Value, output: &str) -> Value {
+    json!({"type": "conversation.item.create", "item": {"type": "function_call_output",
+        "call_id": call_id, "output": output}})
+}
+
+#[tokio::test]
+async fn parallel_calls_stream_each_item_and_send_arguments_verbatim() {
+    let calls = [
+        ("get_weather", r#"{"city":"Paris"}"#),
+        // Cut short on purpose: clients test their handling of bad arguments with it.
+        ("get_time", r#"{"city": "Par"#),
+    ];
+    let mut options = SimulatorOptions::default().pace(Pace::Fast);
+    for (name, arguments) in calls {
+        options = options.function_call(name, arguments);
+    }
+    let (_sim, tx, mut rx) = start(options).await;
+    say(&tx, &mut rx, "Weather and time in Paris?").await;
+    let (events, done) = respond(&tx, &mut rx, json!({"type": "response.create"})).await;
+    let output = done["response"]["output"].as_array().unwrap();
+    assert_eq!(output.len(), 2);
+    let mut call_ids = Vec::new();
+    for (index, ((name, arguments), item)) in calls.iter().zip(output).enumerate() {
+        let id = &item["id"];
+        assert_eq!(
+            (&item["type"], &item["name"]),
+            (&json!("function_call"), &json!(name))
+        );
+        assert_eq!(item["arguments"], *arguments);
+        let mine: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["item_id"] == *id || e["item"]["id"] == *id)
+            .collect();
+        let kinds: Vec<&str> = mine.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        let deltas = kinds
+            .iter()
+            .filter(|k| **k == "response.function_call_arguments.delta")
+            .count();
+        assert!(deltas >= 2, "{kinds:?}");
+        let mut expected = vec!["response.output_item.added", "conversation.item.added"];
+        expected.extend(std::iter::repeat_n(
+            "response.function_call_arguments.delta",
+            deltas,
+        ));
+        expected.extend([
+            "response.function_call_arguments.done",
+            "conversation.item.done",
+            "response.output_item.done",
+        ]);
+        assert_eq!(kinds, expected);
+        for e in &mine {
+            if e.get("output_index").is_some() {
+                assert_eq!(e["output_index"], index);
+            }
+            if e.get("call_id").is_some() {
+                assert_eq!(e["call_id"], item["call_id"]);
+            }
+        }
+        let streamed: String = mine
+            .iter()
+            .filter_map(|e| e.get("delta").and_then(Value::as_str))
+            .collect();
+        assert_eq!(streamed, *arguments, "sent verbatim");
+        assert_eq!(mine[deltas + 2]["arguments"], *arguments);
+        call_ids.push(item["call_id"].clone());
+    }
+    assert_ne!(call_ids[0], call_ids[1]);
+    assert!(done["response"]["usage"]["output_tokens"].as_u64().unwrap() > 0);
+
+    // Both outputs, then an answer that uses them.
+    for (call_id, output) in call_ids.iter().zip(["sunny, 21 C", "14:05"]) {
+        send(&tx, function_output(call_id, output)).await;
+        until(&mut rx, "conversation.item.done").await;
+    }
+    let (_, done) = respond(&tx, &mut rx, json!({"type": "response.create"})).await;
+    let item = &done["response"]["output"][0];
+    assert_eq!(item["type"], "message");
+    let transcript = item["content"][0]["transcript"].as_str().unwrap();
+    assert!(
+        transcript.contains("sunny, 21 C") && transcript.contains("14:05"),
+        "{transcript}"
+    );
+}

@@ -19,6 +19,7 @@ mod realtime;
 mod respond;
 mod response;
 mod running;
+mod script;
 mod server;
 mod session;
 mod turns;

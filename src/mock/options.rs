@@ -42,9 +42,12 @@ pub struct SimulatorOptions {
     pub response_delay: Duration,
     /// Delay each response event by a random time up to this (order kept); default none.
     pub jitter: Duration,
-    /// Make every response call this function (`name`, JSON `arguments`) instead of
-    /// speaking; default `None`.
-    pub function_call: Option<(String, String)>,
+    /// Functions (`name`, `arguments`) a response calls, in parallel, when it answers a
+    /// user's turn (the conversation ends with a user message or user audio, or is
+    /// empty); default none. A response that follows the outputs of those calls
+    /// (`function_call_output` items) answers in words that quote each output. The
+    /// arguments are sent as they are, so a script may give invalid JSON on purpose.
+    pub function_calls: Vec<(String, String)>,
 }
 
 impl Default for SimulatorOptions {
@@ -56,7 +59,7 @@ impl Default for SimulatorOptions {
             drop_after_events: None,
             close_after_events: None,
             session_expires_after: None,
-            function_call: None,
+            function_calls: Vec::new(),
             response_delay: Duration::ZERO,
             jitter: Duration::ZERO,
         }
@@ -94,9 +97,10 @@ impl SimulatorOptions {
         self
     }
 
-    /// Sets [`function_call`](Self::function_call).
+    /// Adds a call to [`function_calls`](Self::function_calls): `arguments` as the model
+    /// would stream them (normally JSON; sent verbatim even when not).
     pub fn function_call(mut self, name: impl Into<String>, arguments: impl Into<String>) -> Self {
-        self.function_call = Some((name.into(), arguments.into()));
+        self.function_calls.push((name.into(), arguments.into()));
         self
     }
 

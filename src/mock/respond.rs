@@ -7,6 +7,7 @@ use tokio::time::Instant;
 
 use super::response;
 use super::running::Running;
+use super::script;
 use super::session::{Queued, Session, Stop};
 use super::voice;
 
@@ -41,18 +42,9 @@ impl Session {
             .as_array()
             .is_some_and(|m| m.iter().any(|x| x == "audio"));
         let response_id = self.id("resp");
-        let item_id = self.id("item");
         let options = self.options.clone();
-        let kind = match &options.function_call {
-            Some((name, arguments)) => response::Kind::Call {
-                call_id: self.id("call"),
-                name: name.clone(),
-                arguments: arguments.clone(),
-            },
-            None => response::Kind::Message {
-                text: self.options.reply_text.clone(),
-            },
-        };
+        let context: Vec<Value> = self.items.iter().map(|i| i.item.clone()).collect();
+        let outputs = script::reply(&options, &context, &mut |prefix| self.id(prefix));
         let format = self.format("output");
         let plan = response::Plan {
             response_id: &response_id,
@@ -61,7 +53,7 @@ impl Session {
             pace: self.options.pace,
             format,
         };
-        let mut planned = response::plan(&plan, &[response::Output { item_id, kind }]);
+        let mut planned = response::plan(&plan, &outputs);
         // Right after response.created, the limits with this response's tokens reserved.
         let limits = self.rate_limits.reserve(planned.total_tokens);
         planned.events.insert(1, (Duration::ZERO, limits));
