@@ -522,3 +522,93 @@ async fn parallel_calls_stream_each_item_and_send_arguments_verbatim() {
         "{transcript}"
     );
 }
+
+#[tokio::test]
+async fn an_out_of_band_response_runs_beside_the_default_one() {
+    let (_sim, tx, mut rx) =
+        start(SimulatorOptions::default().reply_text("One two three four five six.")).await;
+    say(&tx, &mut rx, "hello").await;
+    send(&tx, json!({"type": "response.create"})).await;
+    let created = next(&mut rx).await;
+    assert_eq!(created["type"], "response.created");
+    let default_id = created["response"]["id"].clone();
+    send(
+        &tx,
+        json!({"type": "response.create", "response": {"conversation": "none",
+        "output_modalities": ["text"], "metadata": {"topic": "classify"}}}),
+    )
+    .await;
+    let mut events = Vec::new();
+    let mut dones = Vec::new();
+    while dones.len() < 2 {
+        let ev = next(&mut rx).await;
+        assert_ne!(ev["type"], "error", "{ev}");
+        if ev["type"] == "response.done" {
+            dones.push(ev.clone());
+        }
+        events.push(ev);
+    }
+    let oob_created = events
+        .iter()
+        .find(|e| e["type"] == "response.created")
+        .expect("the out-of-band response.created");
+    let oob = &oob_created["response"];
+    assert_ne!(oob["id"], default_id);
+    assert_eq!(oob["conversation_id"], Value::Null);
+    assert_eq!(oob["metadata"], json!({"topic": "classify"}));
+    let default_done = dones
+        .iter()
+        .find(|d| d["response"]["id"] == default_id)
+        .unwrap();
+    assert_eq!(default_done["response"]["status"], "completed");
+    let oob_done = dones
+        .iter()
+        .find(|d| d["response"]["id"] == oob["id"])
+        .unwrap();
+    assert_eq!(oob_done["response"]["status"], "completed");
+    assert_eq!(oob_done["response"]["conversation_id"], Value::Null);
+    assert_eq!(
+        oob_done["response"]["metadata"],
+        json!({"topic": "classify"})
+    );
+    let oob_item = oob_done["response"]["output"][0]["id"].clone();
+    for e in &events {
+        if e["type"].as_str().unwrap().starts_with("conversation.item") {
+            assert_ne!(e["item"]["id"], oob_item, "{e}");
+        }
+    }
+    send(
+        &tx,
+        json!({"type": "conversation.item.retrieve", "item_id": oob_item}),
+    )
+    .await;
+    assert_eq!(next(&mut rx).await["error"]["code"], "item_not_found");
+}
+
+#[tokio::test]
+async fn a_default_response_may_start_while_an_out_of_band_one_runs() {
+    let (_sim, tx, mut rx) = start(SimulatorOptions::default().reply_text(LONG)).await;
+    send(
+        &tx,
+        json!({"type": "response.create", "response": {"conversation": "none",
+        "output_modalities": ["text"]}}),
+    )
+    .await;
+    let created = next(&mut rx).await;
+    assert_eq!(created["response"]["conversation_id"], Value::Null);
+    // A cancel without an id is for the default conversation, which has none running.
+    send(&tx, json!({"type": "response.cancel"})).await;
+    let (_, err) = until(&mut rx, "error").await;
+    assert_eq!(err["error"]["code"], "response_cancel_not_active");
+    send(&tx, text_response()).await;
+    let mut done = Vec::new();
+    while done.len() < 2 {
+        let ev = next(&mut rx).await;
+        assert_ne!(ev["type"], "error", "{ev}");
+        if ev["type"] == "response.done" {
+            assert_eq!(ev["response"]["status"], "completed", "{ev}");
+            done.push(ev["response"]["conversation_id"].clone());
+        }
+    }
+    assert_eq!(done, [Value::Null, json!("conv_sim")]);
+}

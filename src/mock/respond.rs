@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::time::Instant;
 
 use super::response;
@@ -20,12 +20,18 @@ impl Session {
             .map(|r| r.id.as_str())
     }
 
+    /// `response.create`: plans the response and queues its events. A response with
+    /// `conversation: "none"` is out of band: it may run beside the default
+    /// conversation's response, and its items stay out of the conversation.
     pub(super) async fn response_create(
         &mut self,
         event: &Value,
         cid: Option<&str>,
     ) -> Result<(), Stop> {
-        if let Some(active) = self.default_response() {
+        let params = event.get("response").filter(|r| r.is_object());
+        let field = |key: &str| params.and_then(|r| r.get(key));
+        let in_conversation = field("conversation").and_then(Value::as_str) != Some("none");
+        if in_conversation && let Some(active) = self.default_response() {
             let msg = format!(
                 "Conversation already has an active response in progress: {active}. Wait until the response is finished before creating a new one."
             );
@@ -33,22 +39,24 @@ impl Session {
                 .error("conversation_already_has_active_response", msg, None, cid)
                 .await;
         }
-        let modalities = event
-            .pointer("/response/output_modalities")
+        let audio = field("output_modalities")
             .or_else(|| self.config.get("output_modalities"))
-            .cloned()
-            .unwrap_or(json!(["audio"]));
-        let audio = modalities
-            .as_array()
-            .is_some_and(|m| m.iter().any(|x| x == "audio"));
+            .and_then(Value::as_array)
+            .is_none_or(|m| m.iter().any(|x| x == "audio"));
+        let metadata = field("metadata").cloned().unwrap_or(Value::Null);
+        // `input` replaces the conversation as what the response answers.
+        let context: Vec<Value> = match field("input").and_then(Value::as_array) {
+            Some(input) => input.iter().filter_map(|i| self.resolve(i)).collect(),
+            None => self.items.iter().map(|i| i.item.clone()).collect(),
+        };
         let response_id = self.id("resp");
         let options = self.options.clone();
-        let context: Vec<Value> = self.items.iter().map(|i| i.item.clone()).collect();
         let outputs = script::reply(&options, &context, &mut |prefix| self.id(prefix));
         let format = self.format("output");
         let plan = response::Plan {
             response_id: &response_id,
-            conversation_id: "conv_sim",
+            conversation_id: in_conversation.then_some("conv_sim"),
+            metadata: &metadata,
             audio,
             pace: self.options.pace,
             format,
@@ -60,7 +68,7 @@ impl Session {
         let opening = planned.events[..2].iter().map(|(_, e)| e.clone()).collect();
         self.responses.push(Running::new(
             response_id.clone(),
-            true,
+            in_conversation,
             opening,
             planned.total_tokens,
             format,
@@ -79,6 +87,19 @@ impl Session {
             });
         }
         Ok(())
+    }
+
+    /// An item of a response's `input`: an `item_reference` is the stored item it names
+    /// (none if unknown); anything else is itself.
+    fn resolve(&self, item: &Value) -> Option<Value> {
+        if item["type"] != "item_reference" {
+            return Some(item.clone());
+        }
+        let id = item["id"].as_str()?;
+        self.items
+            .iter()
+            .find(|i| i.id == id)
+            .map(|i| i.item.clone())
     }
 
     /// `response.cancel`: the response named, or the default conversation's.

@@ -1,6 +1,7 @@
 //! The events of one simulated response, planned ahead with their send times: the
 //! response's output items one after another (messages, function calls), each with the
-//! events the API streams for its kind.
+//! events the API streams for its kind; `conversation.item.*` events only for a response
+//! in the default conversation.
 
 use std::time::Duration;
 
@@ -18,7 +19,10 @@ const WORD_MS: u64 = 30;
 /// How a response speaks.
 pub(crate) struct Plan<'a> {
     pub(crate) response_id: &'a str,
-    pub(crate) conversation_id: &'a str,
+    /// `None` for an out-of-band response: its items stay out of the conversation.
+    pub(crate) conversation_id: Option<&'a str>,
+    /// The request's `metadata`, echoed.
+    pub(crate) metadata: &'a Value,
     pub(crate) audio: bool,
     pub(crate) pace: Pace,
     pub(crate) format: Format,
@@ -93,7 +97,7 @@ fn response(p: &Plan<'_>, status: &str, output: Value, usage: Value) -> Value {
     json!({ "object": "realtime.response", "id": p.response_id, "status": status,
         "status_details": null, "output": output, "conversation_id": p.conversation_id,
         "output_modalities": modalities, "max_output_tokens": "inf", "usage": usage,
-        "metadata": null })
+        "metadata": p.metadata })
 }
 
 /// Collects a response's events as its items are planned.
@@ -119,19 +123,23 @@ impl Builder<'_> {
             json!({ "type": "response.output_item.added", "response_id": rid,
             "output_index": index, "item": item }),
         );
-        // Its previous_item_id is filled in as it is sent.
-        self.push(
-            json!({ "type": "conversation.item.added", "previous_item_id": null,
-            "item": item }),
-        );
+        if self.p.conversation_id.is_some() {
+            // Its previous_item_id is filled in as it is sent.
+            self.push(
+                json!({ "type": "conversation.item.added", "previous_item_id": null,
+                "item": item }),
+            );
+        }
     }
 
     fn item_done(&mut self, index: usize, item: Value) {
         let rid = self.p.response_id;
-        self.push(
-            json!({ "type": "conversation.item.done", "previous_item_id": null,
-            "item": item }),
-        );
+        if self.p.conversation_id.is_some() {
+            self.push(
+                json!({ "type": "conversation.item.done", "previous_item_id": null,
+                "item": item }),
+            );
+        }
         self.push(
             json!({ "type": "response.output_item.done", "response_id": rid,
             "output_index": index, "item": item }),
@@ -267,7 +275,8 @@ mod tests {
     fn plan_of(audio: bool, pace: Pace) -> Plan<'static> {
         Plan {
             response_id: "r",
-            conversation_id: "c",
+            conversation_id: Some("c"),
+            metadata: &Value::Null,
             audio,
             pace,
             format: Format::Pcm,
@@ -316,6 +325,25 @@ mod tests {
             2
         );
         assert!(events.iter().all(|(at, _)| at.is_zero()));
+    }
+
+    #[test]
+    fn out_of_band_plan_leaves_the_conversation_alone() {
+        let metadata = json!({ "k": "v" });
+        let p = Plan {
+            conversation_id: None,
+            metadata: &metadata,
+            ..plan_of(false, Pace::Fast)
+        };
+        let Planned { events, .. } = plan(&p, &message("a b"));
+        assert!(
+            !types(&events)
+                .iter()
+                .any(|t| t.starts_with("conversation."))
+        );
+        let done = &events.last().unwrap().1["response"];
+        assert_eq!(done["conversation_id"], Value::Null);
+        assert_eq!(done["metadata"], metadata);
     }
 
     #[test]

@@ -225,6 +225,8 @@ pub(super) fn api_error(kind: &str, code: &str, message: &str, param: Option<&st
 fn drop_nulls(v: &mut Value) {
     const NULLABLE: &[&str] = &[
         "previous_item_id",
+        // Null for an out-of-band response, as the spec says.
+        "conversation_id",
         "turn_detection",
         "param",
         "code",
