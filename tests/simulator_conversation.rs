@@ -612,3 +612,75 @@ async fn a_default_response_may_start_while_an_out_of_band_one_runs() {
     }
     assert_eq!(done, [Value::Null, json!("conv_sim")]);
 }
+
+fn approval(request: &Value, approve: bool) -> Value {
+    json!({"type": "conversation.item.create", "item": {"type": "mcp_approval_response",
+        "approval_request_id": request["id"], "approve": approve}})
+}
+
+#[tokio::test]
+async fn an_mcp_call_waits_for_approval() {
+    let args = r#"{"repoName":"openai/openai-openapi"}"#;
+    let options = SimulatorOptions::default()
+        .mcp_approval("deepwiki", "ask_question", args)
+        .pace(Pace::Fast);
+    let (_sim, tx, mut rx) = start(options).await;
+    say(&tx, &mut rx, "What is in that repository?").await;
+    let (events, done) = respond(&tx, &mut rx, text_response()).await;
+    assert_eq!(
+        types(&events),
+        [
+            "response.created",
+            "rate_limits.updated",
+            "response.output_item.added",
+            "conversation.item.added",
+            "conversation.item.done",
+            "response.output_item.done",
+        ]
+    );
+    let request = &done["response"]["output"][0];
+    let expected = json!({"type": "mcp_approval_request", "id": request["id"],
+        "server_label": "deepwiki", "name": "ask_question", "arguments": args});
+    assert_eq!(*request, expected);
+
+    // Approved: the call is made and its output reported in words.
+    send(&tx, approval(request, true)).await;
+    let (_, added) = until(&mut rx, "conversation.item.done").await;
+    assert_eq!(added["previous_item_id"], request["id"]);
+    let (events, done) = respond(&tx, &mut rx, text_response()).await;
+    let kinds = types(&events);
+    for ty in [
+        "response.mcp_call_arguments.delta",
+        "response.mcp_call_arguments.done",
+        "response.mcp_call.in_progress",
+        "response.mcp_call.completed",
+    ] {
+        assert!(kinds.contains(&ty), "{ty} missing: {kinds:?}");
+    }
+    let output = done["response"]["output"].as_array().unwrap();
+    let call = &output[0];
+    assert_eq!(call["type"], "mcp_call");
+    assert_eq!(
+        (&call["server_label"], &call["name"], &call["arguments"]),
+        (&json!("deepwiki"), &json!("ask_question"), &json!(args))
+    );
+    assert_eq!(call["output"], vivavoce::mock::MCP_OUTPUT);
+    assert_eq!(call["approval_request_id"], request["id"]);
+    assert_eq!(output[1]["type"], "message");
+    let text = output[1]["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains(vivavoce::mock::MCP_OUTPUT), "{text}");
+
+    // Denied: no call, words saying so.
+    say(&tx, &mut rx, "Ask it again.").await;
+    let (_, done) = respond(&tx, &mut rx, text_response()).await;
+    let request = done["response"]["output"][0].clone();
+    assert_eq!(request["type"], "mcp_approval_request");
+    send(&tx, approval(&request, false)).await;
+    until(&mut rx, "conversation.item.done").await;
+    let (events, done) = respond(&tx, &mut rx, text_response()).await;
+    assert!(!types(&events).iter().any(|t| t.contains("mcp_call")));
+    let output = done["response"]["output"].as_array().unwrap();
+    assert_eq!(output.len(), 1);
+    let text = output[0]["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("not approved"), "{text}");
+}

@@ -31,3 +31,4 @@ pub use chat::ChatSimulator;
 pub use chat_options::{ChatFault, ChatSimulatorOptions};
 pub use options::{Pace, SimulatorOptions};
 pub use realtime::RealtimeSimulator;
+pub use script::MCP_OUTPUT;

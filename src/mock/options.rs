@@ -48,6 +48,14 @@ pub struct SimulatorOptions {
     /// (`function_call_output` items) answers in words that quote each output. The
     /// arguments are sent as they are, so a script may give invalid JSON on purpose.
     pub function_calls: Vec<(String, String)>,
+    /// An MCP tool call (`server_label`, tool `name`, `arguments`) that needs the client's
+    /// approval; default `None`. A response to a user's turn asks for it with an
+    /// `mcp_approval_request` item (this takes precedence over
+    /// [`function_calls`](Self::function_calls)). Once the client adds its
+    /// `mcp_approval_response` item and asks for a response, that response makes the
+    /// `mcp_call` (output [`MCP_OUTPUT`](super::MCP_OUTPUT)) and says what it returned
+    /// if approved, or says in words that the call was not approved.
+    pub mcp_approval: Option<(String, String, String)>,
 }
 
 impl Default for SimulatorOptions {
@@ -60,6 +68,7 @@ impl Default for SimulatorOptions {
             close_after_events: None,
             session_expires_after: None,
             function_calls: Vec::new(),
+            mcp_approval: None,
             response_delay: Duration::ZERO,
             jitter: Duration::ZERO,
         }
@@ -101,6 +110,17 @@ impl SimulatorOptions {
     /// would stream them (normally JSON; sent verbatim even when not).
     pub fn function_call(mut self, name: impl Into<String>, arguments: impl Into<String>) -> Self {
         self.function_calls.push((name.into(), arguments.into()));
+        self
+    }
+
+    /// Sets [`mcp_approval`](Self::mcp_approval).
+    pub fn mcp_approval(
+        mut self,
+        server_label: impl Into<String>,
+        tool_name: impl Into<String>,
+        arguments: impl Into<String>,
+    ) -> Self {
+        self.mcp_approval = Some((server_label.into(), tool_name.into(), arguments.into()));
         self
     }
 

@@ -1,5 +1,6 @@
 //! The events of one simulated response, planned ahead with their send times: the
-//! response's output items one after another (messages, function calls), each with the
+//! response's output items one after another (messages, function calls, MCP approval
+//! requests and calls), each with the
 //! events the API streams for its kind; `conversation.item.*` events only for a response
 //! in the default conversation.
 
@@ -44,6 +45,20 @@ pub(crate) enum Kind {
         name: String,
         arguments: String,
     },
+    /// A request for the client's approval of an MCP tool call.
+    ApprovalRequest {
+        server_label: String,
+        name: String,
+        arguments: String,
+    },
+    /// An MCP tool call the server made, with its output.
+    McpCall {
+        server_label: String,
+        name: String,
+        arguments: String,
+        approval_request_id: Option<String>,
+        output: String,
+    },
 }
 
 /// A planned response: its events (without `event_id`s) with their send times, and the
@@ -74,6 +89,29 @@ pub(crate) fn plan(p: &Plan<'_>, outputs: &[Output]) -> Planned {
                 name,
                 arguments,
             } => b.call(index, &output.item_id, call_id, name, arguments),
+            Kind::ApprovalRequest {
+                server_label,
+                name,
+                arguments,
+            } => {
+                let item = json!({ "id": output.item_id, "type": "mcp_approval_request",
+                    "server_label": server_label, "name": name, "arguments": arguments });
+                b.text_tokens += text_tokens(arguments);
+                b.item_added(index, &item);
+                b.item_done(index, item);
+            }
+            Kind::McpCall {
+                server_label,
+                name,
+                arguments,
+                approval_request_id,
+                output: result,
+            } => {
+                let item = json!({ "id": output.item_id, "type": "mcp_call",
+                    "server_label": server_label, "name": name, "arguments": "",
+                    "approval_request_id": approval_request_id });
+                b.mcp_call(index, item, arguments, result);
+            }
         }
     }
     let usage = usage(b.text_tokens, audio_tokens(b.audio_ms));
@@ -242,6 +280,35 @@ impl Builder<'_> {
         );
         self.text_tokens += text_tokens(arguments);
         self.item_done(index, item("completed", arguments));
+    }
+
+    /// An MCP tool call: the item, its arguments in pieces, the call, then its output.
+    fn mcp_call(&mut self, index: usize, mut item: Value, arguments: &str, result: &str) {
+        let ids = json!({ "response_id": self.p.response_id, "item_id": item["id"],
+            "output_index": index });
+        let event = |ty: &str, field: &str, value: &str| {
+            let mut e = ids.clone();
+            e["type"] = json!(ty);
+            if !field.is_empty() {
+                e[field] = json!(value);
+            }
+            e
+        };
+        self.item_added(index, &item);
+        for delta in pieces(arguments) {
+            self.push(event("response.mcp_call_arguments.delta", "delta", &delta));
+        }
+        self.push(event(
+            "response.mcp_call_arguments.done",
+            "arguments",
+            arguments,
+        ));
+        self.push(event("response.mcp_call.in_progress", "", ""));
+        self.push(event("response.mcp_call.completed", "", ""));
+        self.text_tokens += text_tokens(arguments);
+        item["arguments"] = json!(arguments);
+        item["output"] = json!(result);
+        self.item_done(index, item);
     }
 }
 

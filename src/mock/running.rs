@@ -110,7 +110,8 @@ impl Running {
             }
             "response.output_audio_transcript.delta"
             | "response.output_text.delta"
-            | "response.function_call_arguments.delta" => sent.text.push_str(delta),
+            | "response.function_call_arguments.delta"
+            | "response.mcp_call_arguments.delta" => sent.text.push_str(delta),
             "response.output_item.done" => sent.done = Some(event["item"].clone()),
             _ if ty.ends_with(".done") => sent.closed.push(ty.to_owned()),
             _ => {}
@@ -174,7 +175,7 @@ impl SentItem {
                     None => json!([]),
                 };
             }
-            Some("function_call") => item["arguments"] = json!(self.text),
+            Some("function_call" | "mcp_call") => item["arguments"] = json!(self.text),
             _ => {}
         }
         item
@@ -226,6 +227,10 @@ impl SentItem {
                 "response.function_call_arguments.done",
                 json!({ "call_id": item["call_id"], "name": item["name"],
                     "arguments": self.text }),
+            ),
+            (Some("mcp_call"), _) => close(
+                "response.mcp_call_arguments.done",
+                json!({ "arguments": self.text }),
             ),
             _ => {}
         }

@@ -1,11 +1,15 @@
 //! What a simulated response says, from the conversation it answers and the script in
-//! the options: the scripted function calls after a user's turn, an answer in words
-//! that uses the functions' outputs after those, and otherwise the reply text.
+//! the options: the scripted MCP approval request or function calls after a user's turn,
+//! an answer in words that uses the functions' outputs after those, the MCP call (or a
+//! refusal) after an approval response, and otherwise the reply text.
 
 use serde_json::Value;
 
 use super::options::SimulatorOptions;
 use super::response::{Kind, Output};
+
+/// What a simulated MCP tool call returns.
+pub const MCP_OUTPUT: &str = "simulated MCP output";
 
 /// The output items of a response to `context` (the conversation, or the response's own
 /// input), with ids from `new_id`.
@@ -19,6 +23,16 @@ pub(crate) fn reply(
         Some("function_call_output") => vec![Kind::Message {
             text: answer_with_outputs(context),
         }],
+        Some("mcp_approval_response") => answer_approval(options, context),
+        _ if last.is_none_or(is_user_turn)
+            && let Some((label, name, args)) = &options.mcp_approval =>
+        {
+            vec![Kind::ApprovalRequest {
+                server_label: label.clone(),
+                name: name.clone(),
+                arguments: args.clone(),
+            }]
+        }
         _ if last.is_none_or(is_user_turn) && !options.function_calls.is_empty() => options
             .function_calls
             .iter()
@@ -60,6 +74,44 @@ fn answer_with_outputs(context: &[Value]) -> String {
     format!("Here is what I found: {}", outputs.join("; "))
 }
 
+/// After an `mcp_approval_response`: the call and what it returned, or a refusal.
+fn answer_approval(options: &SimulatorOptions, context: &[Value]) -> Vec<Kind> {
+    let Some(answer) = context.last() else {
+        return Vec::new();
+    };
+    let request_id = answer["approval_request_id"].as_str();
+    let request = context
+        .iter()
+        .rev()
+        .find(|i| i["type"] == "mcp_approval_request" && i["id"].as_str() == request_id);
+    let field = |key: &str, scripted: Option<&String>| {
+        request
+            .and_then(|r| r[key].as_str())
+            .or(scripted.map(String::as_str))
+            .unwrap_or("unknown")
+            .to_owned()
+    };
+    let scripted = options.mcp_approval.as_ref();
+    let server_label = field("server_label", scripted.map(|s| &s.0));
+    let name = field("name", scripted.map(|s| &s.1));
+    let arguments = field("arguments", scripted.map(|s| &s.2));
+    if answer["approve"] != true {
+        let text = format!("I did not call {name} on {server_label}: the call was not approved.");
+        return vec![Kind::Message { text }];
+    }
+    let text = format!("The {name} tool on {server_label} returned: {MCP_OUTPUT}");
+    vec![
+        Kind::McpCall {
+            server_label,
+            name,
+            arguments,
+            approval_request_id: request_id.map(str::to_owned),
+            output: MCP_OUTPUT.to_owned(),
+        },
+        Kind::Message { text },
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -88,7 +140,7 @@ mod tests {
             .iter()
             .map(|o| match &o.kind {
                 Kind::Call { call_id, .. } => call_id.as_str(),
-                Kind::Message { .. } => panic!("a message"),
+                _ => panic!("not a call"),
             })
             .collect();
         assert_eq!(call_ids.len(), 2);
@@ -115,6 +167,57 @@ mod tests {
         assert!(matches!(
             &reply(&options, &spoke, &mut ids())[..],
             [Output { kind: Kind::Message { text }, .. }] if *text == options.reply_text
+        ));
+    }
+
+    #[test]
+    fn an_approval_is_asked_for_then_acted_on() {
+        let options = SimulatorOptions::default()
+            .function_call("f", "{}")
+            .mcp_approval("deepwiki", "ask", r#"{"q":"x"}"#);
+        let asked = reply(&options, &[user()], &mut ids());
+        assert!(matches!(
+            &asked[..],
+            [Output { kind: Kind::ApprovalRequest { name, .. }, .. }] if name == "ask"
+        ));
+        let request = json!({ "type": "mcp_approval_request", "id": "req", "server_label": "wiki",
+            "name": "lookup", "arguments": "{}" });
+        let answer = |approve: bool| {
+            json!({ "type": "mcp_approval_response", "approval_request_id": "req",
+                "approve": approve })
+        };
+        let approved = reply(
+            &options,
+            &[user(), request.clone(), answer(true)],
+            &mut ids(),
+        );
+        match &approved[..] {
+            [
+                Output {
+                    kind:
+                        Kind::McpCall {
+                            name,
+                            approval_request_id,
+                            output,
+                            ..
+                        },
+                    ..
+                },
+                Output {
+                    kind: Kind::Message { text },
+                    ..
+                },
+            ] => {
+                assert_eq!(name, "lookup", "the request's tool, not the script's");
+                assert_eq!(approval_request_id.as_deref(), Some("req"));
+                assert!(text.contains(output.as_str()));
+            }
+            _ => panic!("not a call and a message"),
+        }
+        let denied = reply(&options, &[user(), request, answer(false)], &mut ids());
+        assert!(matches!(
+            &denied[..],
+            [Output { kind: Kind::Message { text }, .. }] if text.contains("not approved")
         ));
     }
 }

@@ -155,8 +155,14 @@ impl Session {
             None => self.id("item"),
         };
         item["id"] = json!(id);
-        item["object"] = json!("realtime.item");
-        item["status"] = json!("completed");
+        // Messages and function items carry these; MCP items do not.
+        if matches!(
+            item["type"].as_str(),
+            Some("message" | "function_call" | "function_call_output")
+        ) {
+            item["object"] = json!("realtime.item");
+            item["status"] = json!("completed");
+        }
         let at = match previous {
             Some("root") => 0,
             Some(p) => self
