@@ -684,3 +684,151 @@ async fn an_mcp_call_waits_for_approval() {
     let text = output[0]["content"][0]["text"].as_str().unwrap();
     assert!(text.contains("not approved"), "{text}");
 }
+
+async fn transcription_session(tx: &EventSender, rx: &mut EventReceiver, model: &str) {
+    send(
+        tx,
+        json!({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
+        "turn_detection": null, "transcription": {"model": model}}}}}),
+    )
+    .await;
+    until(rx, "session.updated").await;
+}
+
+#[tokio::test]
+async fn committed_audio_is_transcribed_when_transcription_is_on() {
+    let (_sim, tx, mut rx) = start(SimulatorOptions::default()).await;
+    transcription_session(&tx, &mut rx, "gpt-4o-transcribe").await;
+    commit_speech(&tx).await;
+    let (events, completed) = until(
+        &mut rx,
+        "conversation.item.input_audio_transcription.completed",
+    )
+    .await;
+    assert_eq!(
+        types(&events)[..3],
+        [
+            "input_audio_buffer.committed",
+            "conversation.item.added",
+            "conversation.item.done"
+        ]
+    );
+    let item = events[1]["item"]["id"].clone();
+    let deltas = &events[3..];
+    assert!(deltas.len() >= 2, "word by word: {deltas:?}");
+    for d in deltas {
+        assert_eq!(
+            d["type"],
+            "conversation.item.input_audio_transcription.delta"
+        );
+        assert_eq!((&d["item_id"], &d["content_index"]), (&item, &json!(0)));
+    }
+    let text = concat(
+        deltas,
+        "conversation.item.input_audio_transcription.delta",
+        "delta",
+    );
+    assert_eq!(completed["transcript"], text);
+    assert_eq!(
+        (&completed["item_id"], &completed["content_index"]),
+        (&item, &json!(0))
+    );
+    let usage = &completed["usage"];
+    assert_eq!(usage["type"], "tokens");
+    assert_eq!(
+        usage["total_tokens"].as_u64().unwrap(),
+        usage["input_tokens"].as_u64().unwrap() + usage["output_tokens"].as_u64().unwrap()
+    );
+    // The stored item has its transcript.
+    send(
+        &tx,
+        json!({"type": "conversation.item.retrieve", "item_id": item}),
+    )
+    .await;
+    assert_eq!(
+        next(&mut rx).await["item"]["content"][0]["transcript"],
+        text
+    );
+}
+
+#[tokio::test]
+async fn whisper_transcription_usage_is_a_duration() {
+    let (_sim, tx, mut rx) = start(SimulatorOptions::default()).await;
+    transcription_session(&tx, &mut rx, "whisper-1").await;
+    commit_speech(&tx).await;
+    let (_, completed) = until(
+        &mut rx,
+        "conversation.item.input_audio_transcription.completed",
+    )
+    .await;
+    assert_eq!(completed["usage"]["type"], "duration");
+    assert!(completed["usage"]["seconds"].as_f64().unwrap() > 0.5);
+}
+
+#[tokio::test]
+async fn no_transcription_events_without_transcription() {
+    let (_sim, tx, mut rx) = start(SimulatorOptions::default()).await;
+    send(
+        &tx,
+        json!({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
+        "turn_detection": null}}}}),
+    )
+    .await;
+    until(&mut rx, "session.updated").await;
+    commit_speech(&tx).await;
+    send(&tx, json!({"type": "input_audio_buffer.clear"})).await;
+    let (events, _) = until(&mut rx, "input_audio_buffer.cleared").await;
+    assert_eq!(
+        types(&events),
+        [
+            "input_audio_buffer.committed",
+            "conversation.item.added",
+            "conversation.item.done"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn scripted_transcript_and_failure() {
+    let options = SimulatorOptions::default().input_transcript("Book a table for two");
+    let (_sim, tx, mut rx) = start(options).await;
+    transcription_session(&tx, &mut rx, "gpt-4o-transcribe").await;
+    commit_speech(&tx).await;
+    let (events, completed) = until(
+        &mut rx,
+        "conversation.item.input_audio_transcription.completed",
+    )
+    .await;
+    assert_eq!(completed["transcript"], "Book a table for two");
+    let deltas = concat(
+        &events,
+        "conversation.item.input_audio_transcription.delta",
+        "delta",
+    );
+    assert_eq!(deltas, "Book a table for two");
+
+    let (_sim, tx, mut rx) = start(SimulatorOptions::default().fail_transcription(true)).await;
+    transcription_session(&tx, &mut rx, "gpt-4o-transcribe").await;
+    commit_speech(&tx).await;
+    send(&tx, json!({"type": "input_audio_buffer.clear"})).await;
+    let (events, _) = until(&mut rx, "input_audio_buffer.cleared").await;
+    let failed = events.last().unwrap();
+    assert_eq!(
+        failed["type"],
+        "conversation.item.input_audio_transcription.failed"
+    );
+    assert_eq!(
+        (&failed["item_id"], &failed["content_index"]),
+        (&events[1]["item"]["id"], &json!(0))
+    );
+    assert!(
+        failed["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
+    assert!(
+        !types(&events)
+            .iter()
+            .any(|t| t.ends_with(".delta") || t.ends_with(".completed"))
+    );
+}

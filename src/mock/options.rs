@@ -38,6 +38,13 @@ pub struct SimulatorOptions {
     /// Send the API's `session_expired` error and close (1000) this long after the
     /// connection opens; default never (the API's limit is 60 minutes).
     pub session_expires_after: Option<Duration>,
+    /// What the user said, as input audio transcription reports it for each committed
+    /// user audio item (when the session's `audio.input.transcription` is set); default
+    /// `Hello there.`.
+    pub input_transcript: String,
+    /// Report every input audio transcription as failed
+    /// (`conversation.item.input_audio_transcription.failed`); default `false`.
+    pub fail_transcription: bool,
     /// Wait this long before a response's first event; default none.
     pub response_delay: Duration,
     /// Delay each response event by a random time up to this (order kept); default none.
@@ -69,6 +76,8 @@ impl Default for SimulatorOptions {
             session_expires_after: None,
             function_calls: Vec::new(),
             mcp_approval: None,
+            input_transcript: "Hello there.".to_owned(),
+            fail_transcription: false,
             response_delay: Duration::ZERO,
             jitter: Duration::ZERO,
         }
@@ -121,6 +130,18 @@ impl SimulatorOptions {
         arguments: impl Into<String>,
     ) -> Self {
         self.mcp_approval = Some((server_label.into(), tool_name.into(), arguments.into()));
+        self
+    }
+
+    /// Sets [`input_transcript`](Self::input_transcript).
+    pub fn input_transcript(mut self, text: impl Into<String>) -> Self {
+        self.input_transcript = text.into();
+        self
+    }
+
+    /// Sets [`fail_transcription`](Self::fail_transcription).
+    pub fn fail_transcription(mut self, fail: bool) -> Self {
+        self.fail_transcription = fail;
         self
     }
 

@@ -83,6 +83,7 @@ impl Session {
             .await?;
         let item = json!({ "id": id, "type": "message", "role": "user",
             "content": [{ "type": "input_audio", "transcript": null }] });
-        self.add_item(item, ms * 1000, None).await.map(|_| ())
+        let id = self.add_item(item, ms * 1000, None).await?;
+        self.transcribe(&id, ms).await
     }
 }
