@@ -244,7 +244,10 @@ async fn conversation_events_validate_against_the_spec() {
     let mut all = Vec::new();
 
     // Real time: transcribed speech, then cancelled audio, text and barge-in.
-    let options = SimulatorOptions::default().reply_text("One two three four five six seven.");
+    let options = SimulatorOptions::default().reply_text(
+        "One two three four five six seven eight nine ten, and then some more words so that \
+         a cancel always lands before the end.",
+    );
     let (_sim, tx, mut rx) = session(options, &mut all).await;
     let speech: Vec<i16> = std::iter::repeat_n(0, 12_000)
         .chain((0..24_000).map(|i| ((i as f32 * 0.12).sin() * 8000.0) as i16))

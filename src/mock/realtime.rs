@@ -1,6 +1,9 @@
 //! The Realtime simulator: a WebSocket server on 127.0.0.1 speaking the GA protocol. This
 //! file holds the handshake, the connection loop and the dispatch of client events; the
-//! session's state is in `session.rs`, responses and turn detection in `turns.rs`.
+//! session's state is in `session.rs`, creating, sending and cancelling responses in
+//! `respond.rs` (what they say in `script.rs`, their events in `response.rs`, their
+//! progress in `running.rs`), turn detection in `turns.rs`, input transcription in
+//! `transcription.rs`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
