@@ -178,6 +178,7 @@ async fn text_response_streams_in_the_apis_order() {
         types,
         [
             "response.created",
+            "rate_limits.updated",
             "response.output_item.added",
             "conversation.item.added",
             "response.content_part.added",
@@ -409,10 +410,7 @@ async fn scripted_drop_is_a_transport_loss() {
     .await;
     _tx.send(ResponseCreate::default()).await.unwrap();
     assert_eq!(next(&mut rx).await.event_type(), "response.created");
-    assert_eq!(
-        next(&mut rx).await.event_type(),
-        "response.output_item.added"
-    );
+    assert_eq!(next(&mut rx).await.event_type(), "rate_limits.updated");
     match rx.recv().await.unwrap() {
         ServerEvent::Disconnected(d) => assert!(d.error.is_retryable(), "{:?}", d.error),
         other => panic!("{other:?}"),

@@ -171,9 +171,20 @@ async fn a_long_conversation_validates_against_the_spec() {
         .await,
     );
 
+    let kinds = validate(&validators, &all);
+    assert!(all.len() > 100, "a long conversation: {} events", all.len());
+    assert!(
+        kinds.len() >= 25,
+        "{} kinds of event: {kinds:?}",
+        kinds.len()
+    );
+}
+
+/// Validates every event against the schema of its type; returns the types seen.
+fn validate(validators: &HashMap<String, jsonschema::Validator>, all: &[String]) -> Vec<String> {
     let mut kinds: Vec<String> = Vec::new();
     let mut failures = Vec::new();
-    for text in &all {
+    for text in all {
         let v: Value = serde_json::from_str(text).unwrap();
         let ty = v["type"].as_str().unwrap().to_owned();
         let validator = validators
@@ -192,10 +203,185 @@ async fn a_long_conversation_validates_against_the_spec() {
         failures.len(),
         failures.join("\n")
     );
-    assert!(all.len() > 100, "a long conversation: {} events", all.len());
+    kinds
+}
+
+fn user_text(text: &str) -> ClientEvent {
+    raw(
+        json!({"type": "conversation.item.create", "item": {"type": "message", "role": "user",
+        "content": [{"type": "input_text", "text": text}]}}),
+    )
+}
+
+/// Connects to a new simulator; the first events (`session.created`) go into `all`.
+async fn session(
+    options: SimulatorOptions,
+    all: &mut Vec<String>,
+) -> (RealtimeSimulator, EventSender, EventReceiver) {
+    let sim = RealtimeSimulator::start(options).await.unwrap();
+    let (tx, mut rx) = connect(sim.connect_options()).await.unwrap();
+    all.extend(exchange(&tx, &mut rx, vec![], &["session.created"]).await);
+    (sim, tx, rx)
+}
+
+/// The `item` of the last event of type `ty`, in `events`.
+fn last_item(events: &[String], ty: &str, index: usize) -> Value {
+    events
+        .iter()
+        .rev()
+        .map(|r| serde_json::from_str::<Value>(r).unwrap())
+        .find(|v| v["type"] == ty)
+        .map(|v| v["response"]["output"][index].clone())
+        .unwrap()
+}
+
+/// Transcription, cancelled responses with partial items, barge-in, out-of-band
+/// responses, parallel calls with invalid arguments, and MCP approval: every event of
+/// them validates too.
+#[tokio::test]
+async fn conversation_events_validate_against_the_spec() {
+    let validators = validators();
+    let mut all = Vec::new();
+
+    // Real time: transcribed speech, then cancelled audio, text and barge-in.
+    let options = SimulatorOptions::default().reply_text(
+        "One two three four five six seven eight nine ten, and then some more words so that \
+         a cancel always lands before the end.",
+    );
+    let (_sim, tx, mut rx) = session(options, &mut all).await;
+    let speech: Vec<i16> = std::iter::repeat_n(0, 12_000)
+        .chain((0..24_000).map(|i| ((i as f32 * 0.12).sin() * 8000.0) as i16))
+        .chain(std::iter::repeat_n(0, 16_800))
+        .collect();
+    let speak = |pcm: &[i16]| -> Vec<ClientEvent> {
+        pcm.chunks(2400)
+            .map(|c| InputAudioBufferAppend::from_pcm16(c).into())
+            .collect()
+    };
+    let cancel = || vec![ResponseCancel::default().into()];
+    let text =
+        || raw(json!({"type": "response.create", "response": {"output_modalities": ["text"]}}));
+    let steps: Vec<(Vec<ClientEvent>, &[&str])> = vec![
+        (
+            vec![raw(
+                json!({"type": "session.update", "session": {"type": "realtime",
+                "audio": {"input": {"transcription": {"model": "gpt-4o-transcribe"}}}}}),
+            )],
+            &["session.updated"],
+        ),
+        (
+            speak(&speech),
+            &[
+                "conversation.item.input_audio_transcription.completed",
+                "response.output_audio_transcript.delta",
+            ],
+        ),
+        (cancel(), &["response.done"]),
+        (vec![text()], &["response.output_text.delta"]),
+        (cancel(), &["response.done"]),
+        (
+            vec![ResponseCreate::default().into()],
+            &["response.output_audio.delta"],
+        ),
+        (
+            speak(&speech[..36_000]),
+            &["response.done", "input_audio_buffer.speech_started"],
+        ),
+        (
+            vec![raw(
+                json!({"type": "response.create", "response": {"conversation": "none",
+                "output_modalities": ["text"], "metadata": {"purpose": "test"}}}),
+            )],
+            &["response.done"],
+        ),
+    ];
+    for (events, until) in steps {
+        all.extend(exchange(&tx, &mut rx, events, until).await);
+    }
+
+    // Parallel calls (one with cut-off arguments), their outputs answered; a failed
+    // transcription.
+    let options = SimulatorOptions::default()
+        .function_call("get_weather", r#"{"city":"Paris"}"#)
+        .function_call("get_time", r#"{"city": "Par"#)
+        .fail_transcription(true)
+        .pace(Pace::Fast);
+    let (_sim, tx, mut rx) = session(options, &mut all).await;
+    let events = vec![user_text("Weather?"), ResponseCreate::default().into()];
+    let calls = exchange(&tx, &mut rx, events, &["response.done"]).await;
+    let outputs = (0..2)
+        .map(|i| {
+            let call = last_item(&calls, "response.done", i);
+            raw(
+                json!({"type": "conversation.item.create", "item": {"type": "function_call_output",
+                "call_id": call["call_id"], "output": "fine"}}),
+            )
+        })
+        .chain([ResponseCreate::default().into()])
+        .collect();
+    all.extend(calls);
+    all.extend(exchange(&tx, &mut rx, outputs, &["response.done"]).await);
+    let events = vec![
+        raw(
+            json!({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {
+            "turn_detection": null, "transcription": {"model": "whisper-1"}}}}}),
+        ),
+        InputAudioBufferAppend::from_pcm16(&speech[12_000..36_000]).into(),
+        raw(json!({"type": "input_audio_buffer.commit"})),
+    ];
+    all.extend(
+        exchange(
+            &tx,
+            &mut rx,
+            events,
+            &["conversation.item.input_audio_transcription.failed"],
+        )
+        .await,
+    );
+
+    // MCP: approved, then denied.
+    let options = SimulatorOptions::default()
+        .mcp_approval("deepwiki", "ask_question", r#"{"q":"what"}"#)
+        .pace(Pace::Fast);
+    let (_sim, tx, mut rx) = session(options, &mut all).await;
+    for approve in [true, false] {
+        let events = vec![user_text("Ask it."), text()];
+        let asked = exchange(&tx, &mut rx, events, &["response.done"]).await;
+        let request = last_item(&asked, "response.done", 0);
+        all.extend(asked);
+        let events = vec![
+            raw(
+                json!({"type": "conversation.item.create", "item": {"type": "mcp_approval_response",
+                "approval_request_id": request["id"], "approve": approve}}),
+            ),
+            text(),
+        ];
+        all.extend(exchange(&tx, &mut rx, events, &["response.done"]).await);
+    }
+
+    let kinds = validate(&validators, &all);
+    for ty in [
+        "rate_limits.updated",
+        "conversation.item.input_audio_transcription.delta",
+        "conversation.item.input_audio_transcription.completed",
+        "conversation.item.input_audio_transcription.failed",
+        "response.function_call_arguments.done",
+        "response.mcp_call_arguments.delta",
+        "response.mcp_call_arguments.done",
+        "response.mcp_call.in_progress",
+        "response.mcp_call.completed",
+    ] {
+        assert!(kinds.iter().any(|k| k == ty), "no {ty} in {kinds:?}");
+    }
+    let cancelled: Vec<Value> = all
+        .iter()
+        .map(|r| serde_json::from_str::<Value>(r).unwrap())
+        .filter(|v| v["type"] == "response.done" && v["response"]["status"] == "cancelled")
+        .collect();
+    assert_eq!(cancelled.len(), 3, "{cancelled:#?}");
     assert!(
-        kinds.len() >= 25,
-        "{} kinds of event: {kinds:?}",
-        kinds.len()
+        cancelled
+            .iter()
+            .all(|d| d["response"]["output"][0]["status"] == "incomplete")
     );
 }

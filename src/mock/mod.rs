@@ -9,6 +9,15 @@
 //! responses with synthesised speech at real-time pace. With turn detection on (the
 //! default) it runs an energy-based server VAD over the appended audio: it reports speech
 //! start and stop, interrupts a response in progress, commits the turn and responds.
+//!
+//! It keeps the conversation as the API does: every item names the one before it; a
+//! cancelled response still finishes the items it started (status `incomplete`, with
+//! what was sent); each response is followed by `rate_limits.updated` and reports its
+//! usage; out-of-band responses (`conversation: "none"`) run beside the default one and
+//! stay out of the conversation; committed user audio is transcribed when the session
+//! asks for it. [`SimulatorOptions`] scripts the words, parallel function calls (and the
+//! answer to their outputs), an MCP call awaiting approval, the user's transcript, and
+//! faults.
 
 mod chat;
 mod chat_chunks;
@@ -16,10 +25,15 @@ mod chat_options;
 mod options;
 mod params;
 mod realtime;
+mod respond;
 mod response;
+mod running;
+mod script;
 mod server;
 mod session;
+mod transcription;
 mod turns;
+mod usage;
 mod vad;
 pub mod voice;
 
@@ -27,3 +41,4 @@ pub use chat::ChatSimulator;
 pub use chat_options::{ChatFault, ChatSimulatorOptions};
 pub use options::{Pace, SimulatorOptions};
 pub use realtime::RealtimeSimulator;
+pub use script::MCP_OUTPUT;

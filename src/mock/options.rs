@@ -38,13 +38,31 @@ pub struct SimulatorOptions {
     /// Send the API's `session_expired` error and close (1000) this long after the
     /// connection opens; default never (the API's limit is 60 minutes).
     pub session_expires_after: Option<Duration>,
+    /// What the user said, as input audio transcription reports it for each committed
+    /// user audio item (when the session's `audio.input.transcription` is set); default
+    /// `Hello there.`.
+    pub input_transcript: String,
+    /// Report every input audio transcription as failed
+    /// (`conversation.item.input_audio_transcription.failed`); default `false`.
+    pub fail_transcription: bool,
     /// Wait this long before a response's first event; default none.
     pub response_delay: Duration,
     /// Delay each response event by a random time up to this (order kept); default none.
     pub jitter: Duration,
-    /// Make every response call this function (`name`, JSON `arguments`) instead of
-    /// speaking; default `None`.
-    pub function_call: Option<(String, String)>,
+    /// Functions (`name`, `arguments`) a response calls, in parallel, when it answers a
+    /// user's turn (the conversation ends with a user message or user audio, or is
+    /// empty); default none. A response that follows the outputs of those calls
+    /// (`function_call_output` items) answers in words that quote each output. The
+    /// arguments are sent as they are, so a script may give invalid JSON on purpose.
+    pub function_calls: Vec<(String, String)>,
+    /// An MCP tool call (`server_label`, tool `name`, `arguments`) that needs the client's
+    /// approval; default `None`. A response to a user's turn asks for it with an
+    /// `mcp_approval_request` item (this takes precedence over
+    /// [`function_calls`](Self::function_calls)). Once the client adds its
+    /// `mcp_approval_response` item and asks for a response, that response makes the
+    /// `mcp_call` (output [`MCP_OUTPUT`](super::MCP_OUTPUT)) and says what it returned
+    /// if approved, or says in words that the call was not approved.
+    pub mcp_approval: Option<(String, String, String)>,
 }
 
 impl Default for SimulatorOptions {
@@ -56,7 +74,10 @@ impl Default for SimulatorOptions {
             drop_after_events: None,
             close_after_events: None,
             session_expires_after: None,
-            function_call: None,
+            function_calls: Vec::new(),
+            mcp_approval: None,
+            input_transcript: "Hello there.".to_owned(),
+            fail_transcription: false,
             response_delay: Duration::ZERO,
             jitter: Duration::ZERO,
         }
@@ -94,9 +115,33 @@ impl SimulatorOptions {
         self
     }
 
-    /// Sets [`function_call`](Self::function_call).
+    /// Adds a call to [`function_calls`](Self::function_calls): `arguments` as the model
+    /// would stream them (normally JSON; sent verbatim even when not).
     pub fn function_call(mut self, name: impl Into<String>, arguments: impl Into<String>) -> Self {
-        self.function_call = Some((name.into(), arguments.into()));
+        self.function_calls.push((name.into(), arguments.into()));
+        self
+    }
+
+    /// Sets [`mcp_approval`](Self::mcp_approval).
+    pub fn mcp_approval(
+        mut self,
+        server_label: impl Into<String>,
+        tool_name: impl Into<String>,
+        arguments: impl Into<String>,
+    ) -> Self {
+        self.mcp_approval = Some((server_label.into(), tool_name.into(), arguments.into()));
+        self
+    }
+
+    /// Sets [`input_transcript`](Self::input_transcript).
+    pub fn input_transcript(mut self, text: impl Into<String>) -> Self {
+        self.input_transcript = text.into();
+        self
+    }
+
+    /// Sets [`fail_transcription`](Self::fail_transcription).
+    pub fn fail_transcription(mut self, fail: bool) -> Self {
+        self.fail_transcription = fail;
         self
     }
 

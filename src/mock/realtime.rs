@@ -1,6 +1,9 @@
 //! The Realtime simulator: a WebSocket server on 127.0.0.1 speaking the GA protocol. This
 //! file holds the handshake, the connection loop and the dispatch of client events; the
-//! session's state is in `session.rs`, responses and turn detection in `turns.rs`.
+//! session's state is in `session.rs`, creating, sending and cancelling responses in
+//! `respond.rs` (what they say in `script.rs`, their events in `response.rs`, their
+//! progress in `running.rs`), turn detection in `turns.rs`, input transcription in
+//! `transcription.rs`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,7 +18,7 @@ use super::options::SimulatorOptions;
 use super::params::unknown_parameter;
 use super::server::Server;
 use super::session::{Session, Stop, api_error};
-use super::voice::{self, Format};
+use super::voice;
 use crate::Error;
 use crate::realtime::ConnectOptions;
 use crate::realtime::session_merge::merge;
@@ -121,10 +124,15 @@ async fn serve(stream: TcpStream, options: Arc<SimulatorOptions>) {
 impl Session {
     async fn run(mut self) -> Result<(), Stop> {
         let id = self.id("sess");
+        // The API's sessions last at most an hour.
+        let expires_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            + 3600;
         self.config = json!({
             "type": "realtime", "object": "realtime.session", "id": id, "model": "gpt-realtime",
             "output_modalities": ["audio"], "instructions": "", "tools": [], "tool_choice": "auto",
-            "max_output_tokens": "inf", "tracing": null, "prompt": null, "expires_at": 0,
+            "max_output_tokens": "inf", "tracing": null, "prompt": null, "expires_at": expires_at,
             "audio": {
                 "input": { "format": { "type": "audio/pcm", "rate": 24000 }, "transcription": null,
                     "noise_reduction": null, "turn_detection": { "type": "server_vad", "threshold": 0.5,
@@ -139,7 +147,7 @@ impl Session {
             .await?;
         let expiry = self.options.session_expires_after.map(deadline_after);
         loop {
-            let due = self.queue.front().map(|(t, _)| *t);
+            let due = self.queue.front().map(|q| q.at);
             tokio::select! {
                 _ = sleep_until(expiry), if expiry.is_some() => {
                     let msg = "Your session hit the maximum duration of 60 minutes.".to_owned();
@@ -152,35 +160,11 @@ impl Session {
                     Some(Ok(_)) => {}
                 },
                 _ = sleep_until(due), if due.is_some() => {
-                    if let Some((_, event)) = self.queue.pop_front() {
-                        if event["type"] == "response.done" {
-                            self.active_response = None;
-                        }
-                        if event["type"] == "response.output_audio.delta" {
-                            self.count_sent_audio(&event);
-                        }
-                        self.emit(event).await?;
+                    if let Some(q) = self.queue.pop_front() {
+                        self.send_queued(&q.response, q.event).await?;
                     }
                 }
             }
-        }
-    }
-
-    /// Adds an audio delta's length to its item, so truncation is checked against the
-    /// audio actually sent (a cancelled response's item is shorter than planned).
-    fn count_sent_audio(&mut self, delta: &Value) {
-        let (Some(item_id), Some(b64)) = (delta["item_id"].as_str(), delta["delta"].as_str())
-        else {
-            return;
-        };
-        let padding = b64.bytes().rev().take_while(|&b| b == b'=').count();
-        let bytes = (b64.len() / 4 * 3).saturating_sub(padding) as u64;
-        let bytes_per_second = match self.format("output") {
-            Format::Pcm => 2 * voice::RATE as u64,
-            _ => 8_000,
-        };
-        if let Some(item) = self.items.iter_mut().find(|i| i.id == item_id) {
-            item.audio_us += bytes * 1_000_000 / bytes_per_second;
         }
     }
 
@@ -233,17 +217,26 @@ impl Session {
                 let Some(item) = event.get("item").filter(|i| i.is_object()).cloned() else {
                     return self.missing("item", cid).await;
                 };
-                let previous = event
-                    .get("previous_item_id")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
-                self.add_item(item, 0, previous).await.map(|_| ())
+                let previous = event.get("previous_item_id").and_then(Value::as_str);
+                if let Some(p) = previous
+                    && p != "root"
+                    && !self.items.iter().any(|i| i.id == p)
+                {
+                    let msg = format!("Item with item_id '{p}' not found.");
+                    return self
+                        .error("item_not_found", msg, Some("previous_item_id"), cid)
+                        .await;
+                }
+                let previous = previous.map(str::to_owned);
+                self.add_item(item, 0, previous.as_deref())
+                    .await
+                    .map(|_| ())
             }
             "conversation.item.retrieve"
             | "conversation.item.delete"
             | "conversation.item.truncate" => self.item_op(ty, &event, cid).await,
             "response.create" => self.response_create(&event, cid).await,
-            "response.cancel" => self.response_cancel(cid).await,
+            "response.cancel" => self.response_cancel(&event, cid).await,
             "output_audio_buffer.clear" => {
                 let msg =
                     "output_audio_buffer.clear is only supported for WebRTC and SIP sessions."

@@ -13,6 +13,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 use super::options::SimulatorOptions;
+use super::running::Running;
+use super::usage::RateLimits;
 use super::vad::Vad;
 use super::voice::Format;
 
@@ -25,6 +27,13 @@ pub(super) struct StoredItem {
     pub(super) audio_us: u64,
 }
 
+/// A response's event waiting for its time.
+pub(super) struct Queued {
+    pub(super) at: Instant,
+    pub(super) response: String,
+    pub(super) event: Value,
+}
+
 /// One connection's server session.
 pub(super) struct Session {
     pub(super) ws: WebSocketStream<TcpStream>,
@@ -33,9 +42,11 @@ pub(super) struct Session {
     pub(super) items: Vec<StoredItem>,
     /// Input audio appended and not committed, in 24 kHz samples.
     pub(super) buffer_samples: usize,
-    /// Response events waiting for their time.
-    pub(super) queue: VecDeque<(Instant, Value)>,
-    pub(super) active_response: Option<String>,
+    /// Response events waiting for their time, in the order they go out.
+    pub(super) queue: VecDeque<Queued>,
+    /// Responses in progress.
+    pub(super) responses: Vec<Running>,
+    pub(super) rate_limits: RateLimits,
     pub(super) vad: Vad,
     /// The item the speech in progress will be committed to.
     pub(super) speech_item: Option<String>,
@@ -55,7 +66,8 @@ impl Session {
             items: Vec::new(),
             buffer_samples: 0,
             queue: VecDeque::new(),
-            active_response: None,
+            responses: Vec::new(),
+            rate_limits: RateLimits::default(),
             vad: Vad::default(),
             speech_item: None,
             next_id: 0,
@@ -130,32 +142,82 @@ impl Session {
         }
     }
 
-    /// Stores an item (giving it an id) and announces it with `added` and `done`.
+    /// Stores an item (giving it an id) after `previous` (`"root"`: first; `None`: last)
+    /// and announces it with `added` and `done`.
     pub(super) async fn add_item(
         &mut self,
         mut item: Value,
         audio_us: u64,
-        previous: Option<String>,
+        previous: Option<&str>,
     ) -> Result<String, Stop> {
         let id = match item.get("id").and_then(Value::as_str) {
             Some(id) => id.to_owned(),
             None => self.id("item"),
         };
         item["id"] = json!(id);
-        item["object"] = json!("realtime.item");
-        item["status"] = json!("completed");
-        let previous = previous.or_else(|| self.items.last().map(|i| i.id.clone()));
-        self.items.push(StoredItem {
-            id: id.clone(),
-            item: item.clone(),
-            audio_us,
-        });
+        // Messages and function items carry these; MCP items do not.
+        if matches!(
+            item["type"].as_str(),
+            Some("message" | "function_call" | "function_call_output")
+        ) {
+            item["object"] = json!("realtime.item");
+            item["status"] = json!("completed");
+        }
+        let at = match previous {
+            Some("root") => 0,
+            Some(p) => self
+                .items
+                .iter()
+                .position(|i| i.id == p)
+                .map_or(self.items.len(), |i| i + 1),
+            None => self.items.len(),
+        };
+        self.items.insert(
+            at,
+            StoredItem {
+                id: id.clone(),
+                item: item.clone(),
+                audio_us,
+            },
+        );
+        let previous = self.previous_of(&id);
         self.emit(json!({ "type": "conversation.item.added", "previous_item_id": previous, "item": item })).await?;
         self.emit(
             json!({ "type": "conversation.item.done", "previous_item_id": previous, "item": item }),
         )
         .await?;
         Ok(id)
+    }
+
+    /// The id of the item before `id` in the conversation (`None` for the first, or an
+    /// item no longer there).
+    pub(super) fn previous_of(&self, id: &str) -> Option<String> {
+        let at = self.items.iter().position(|i| i.id == id)?;
+        Some(self.items.get(at.checked_sub(1)?)?.id.clone())
+    }
+
+    /// Keeps the conversation in step with a response's `conversation.item.added` or
+    /// `conversation.item.done` as it goes out: the item joins the conversation when
+    /// added (so it follows whatever came in meanwhile), is replaced by its final form
+    /// when done, and the event names the item before it.
+    pub(super) fn record_output_item(&mut self, event: &mut Value) {
+        let Some(id) = event.pointer("/item/id").and_then(Value::as_str) else {
+            return;
+        };
+        let id = id.to_owned();
+        let item = event["item"].clone();
+        match self.items.iter_mut().find(|i| i.id == id) {
+            Some(stored) => stored.item = item,
+            // Added; for done, it was deleted meanwhile and stays deleted.
+            None if event["type"] == "conversation.item.added" => self.items.push(StoredItem {
+                id: id.clone(),
+                item,
+                // Counted as its audio deltas are sent.
+                audio_us: 0,
+            }),
+            None => {}
+        }
+        event["previous_item_id"] = json!(self.previous_of(&id));
     }
 }
 
@@ -169,6 +231,8 @@ pub(super) fn api_error(kind: &str, code: &str, message: &str, param: Option<&st
 fn drop_nulls(v: &mut Value) {
     const NULLABLE: &[&str] = &[
         "previous_item_id",
+        // Null for an out-of-band response, as the spec says.
+        "conversation_id",
         "turn_detection",
         "param",
         "code",

@@ -1,86 +1,13 @@
-//! Turns: creating and cancelling responses, the server VAD that ends a user's turn, and
-//! committing the input audio buffer.
+//! Turns: the server VAD that ends a user's turn (and interrupts the response in
+//! progress), and committing the input audio buffer.
 
 use serde_json::{Value, json};
-use tokio::time::Instant;
 
-use super::response;
-use super::session::{Session, Stop, StoredItem};
+use super::session::{Session, Stop};
 use super::vad::{VadConfig, VadEvent};
 use super::voice;
 
 impl Session {
-    pub(super) async fn response_create(
-        &mut self,
-        event: &Value,
-        cid: Option<&str>,
-    ) -> Result<(), Stop> {
-        if let Some(active) = &self.active_response {
-            let msg = format!(
-                "Conversation already has an active response in progress: {active}. Wait until the response is finished before creating a new one."
-            );
-            return self
-                .error("conversation_already_has_active_response", msg, None, cid)
-                .await;
-        }
-        let modalities = event
-            .pointer("/response/output_modalities")
-            .or_else(|| self.config.get("output_modalities"))
-            .cloned()
-            .unwrap_or(json!(["audio"]));
-        let audio = modalities
-            .as_array()
-            .is_some_and(|m| m.iter().any(|x| x == "audio"));
-        let response_id = self.id("resp");
-        let item_id = self.id("item");
-        let conversation_id = "conv_sim".to_owned();
-        let text = self.options.reply_text.clone();
-        let call_id = self.id("call");
-        let options = self.options.clone();
-        let plan = response::Plan {
-            response_id: &response_id,
-            item_id: &item_id,
-            conversation_id: &conversation_id,
-            text: &text,
-            audio,
-            pace: self.options.pace,
-            format: self.format("output"),
-        };
-        let planned = match &options.function_call {
-            Some((name, arguments)) => response::plan_call(&plan, &call_id, name, arguments),
-            None => response::plan(&plan),
-        };
-        // Scripted latency: a delay before the first event, and jitter on each one that
-        // never reorders them.
-        let start = Instant::now() + options.response_delay;
-        let mut last = start;
-        for (at, event) in planned.events {
-            let jitter = options.jitter.mul_f64(fastrand::f64());
-            last = last.max(start + at + jitter);
-            self.queue.push_back((last, event));
-        }
-        self.items.push(StoredItem {
-            id: item_id,
-            item: planned.item,
-            // Counted as its deltas are sent.
-            audio_us: 0,
-        });
-        self.active_response = Some(response_id);
-        Ok(())
-    }
-
-    pub(super) async fn response_cancel(&mut self, cid: Option<&str>) -> Result<(), Stop> {
-        let Some(id) = self.active_response.take() else {
-            let msg = "Cancellation failed: no active response found".into();
-            return self
-                .error("response_cancel_not_active", msg, None, cid)
-                .await;
-        };
-        self.queue.clear();
-        self.emit(response::cancelled(&id, "conv_sim", "client_cancelled"))
-            .await
-    }
-
     /// The server VAD settings, or `None` when turn detection is off (push-to-talk).
     fn vad_config(&self) -> Option<(VadConfig, &Value)> {
         let td = self
@@ -110,10 +37,9 @@ impl Session {
         for event in self.vad.push(&config, pcm) {
             match event {
                 VadEvent::Started { audio_start_ms } => {
-                    if interrupt && let Some(id) = self.active_response.take() {
-                        self.queue.clear();
-                        self.emit(response::cancelled(&id, "conv_sim", "turn_detected"))
-                            .await?;
+                    if interrupt && let Some(id) = self.default_response() {
+                        let id = id.to_owned();
+                        self.cancel(&id, "turn_detected").await?;
                     }
                     let item_id = self.id("item");
                     self.speech_item = Some(item_id.clone());
@@ -127,7 +53,7 @@ impl Session {
                         "audio_end_ms": audio_end_ms, "item_id": item_id }))
                         .await?;
                     self.commit(None, Some(item_id)).await?;
-                    if respond && self.active_response.is_none() {
+                    if respond && self.default_response().is_none() {
                         self.response_create(&json!({}), None).await?;
                     }
                 }
@@ -157,6 +83,7 @@ impl Session {
             .await?;
         let item = json!({ "id": id, "type": "message", "role": "user",
             "content": [{ "type": "input_audio", "transcript": null }] });
-        self.add_item(item, ms * 1000, None).await.map(|_| ())
+        let id = self.add_item(item, ms * 1000, None).await?;
+        self.transcribe(&id, ms).await
     }
 }

@@ -29,12 +29,14 @@ pub fn synthesize(text: &str) -> Vec<i16> {
     for n in 0..total {
         let t = n as f32 / RATE as f32;
         let pos = n as f32 / total as f32;
-        // A short pause around each word boundary.
-        let near_gap = boundaries
+        // A short pause around each word boundary, faded in and out: a hard gate would
+        // click (a broadband line on a spectrogram) at every gap.
+        let from_gap = boundaries
             .iter()
-            .any(|b| (pos - b).abs() * total as f32 / (RATE as f32) < 0.03);
+            .map(|b| (pos - b).abs() * total as f32 / RATE as f32)
+            .fold(f32::INFINITY, f32::min);
         let syllable = (0.5 - 0.5 * (TAU * 4.0 * t).cos()).powf(0.7);
-        let envelope = if near_gap { 0.0 } else { syllable };
+        let envelope = syllable * gap_gain(from_gap);
         let f0 = 140.0 + 12.0 * (TAU * 5.0 * t).sin() + 20.0 * (TAU * 0.7 * t).sin();
         phase = (phase + TAU * f0 / RATE as f32) % TAU;
         let mut s = 0.0;
@@ -44,6 +46,23 @@ pub fn synthesize(text: &str) -> Vec<i16> {
         out.push((s / 2.4 * envelope * 9000.0) as i16);
     }
     out
+}
+
+/// Half the silence at a word boundary, in seconds.
+const GAP: f32 = 0.03;
+/// The fade into and out of that silence, in seconds.
+const FADE: f32 = 0.012;
+
+/// Gain at `from_gap` seconds from a word boundary: 0 inside the gap, a raised-cosine
+/// fade over [`FADE`], then 1, so the envelope never jumps.
+fn gap_gain(from_gap: f32) -> f32 {
+    if from_gap <= GAP {
+        0.0
+    } else if from_gap >= GAP + FADE {
+        1.0
+    } else {
+        0.5 - 0.5 * (std::f32::consts::PI * (from_gap - GAP) / FADE).cos()
+    }
 }
 
 /// The wire format of audio.
@@ -67,6 +86,17 @@ pub(crate) fn encode(format: Format, pcm: &[i16]) -> Vec<u8> {
     pcm.chunks(3)
         .map(|c| g711((c.iter().map(|&s| s as i32).sum::<i32>() / c.len() as i32) as i16))
         .collect()
+}
+
+/// How long base64 audio in `format` plays, in µs.
+pub(crate) fn base64_duration_us(format: Format, b64: &str) -> u64 {
+    let padding = b64.bytes().rev().take_while(|&b| b == b'=').count();
+    let bytes = (b64.len() / 4 * 3).saturating_sub(padding) as u64;
+    let bytes_per_second = match format {
+        Format::Pcm => 2 * RATE as u64,
+        Format::Pcmu | Format::Pcma => 8_000,
+    };
+    bytes * 1_000_000 / bytes_per_second
 }
 
 /// Input audio as 24 kHz samples: PCM16 as it is, G.711 decoded and repeated ×3.
@@ -102,5 +132,28 @@ mod tests {
             .collect();
         assert!(frames.iter().any(|&r| r < 100.0) && frames.iter().any(|&r| r > 3000.0));
         assert_eq!(pcm, synthesize("hello there"), "deterministic");
+    }
+
+    /// The largest jump between two neighbouring samples.
+    fn max_step(pcm: &[i16]) -> i32 {
+        pcm.windows(2)
+            .map(|w| (w[1] as i32 - w[0] as i32).abs())
+            .max()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn word_gaps_fade_instead_of_clicking() {
+        let pcm = synthesize("some words here with gaps between them, and a few more words");
+        // The waveform itself moves at most ~900 per sample (f0 ≤ 172 Hz, five
+        // harmonics); a gate cutting it at full level jumps by thousands.
+        let step = max_step(&pcm);
+        assert!(step < 1200, "a click at a word gap: step {step}");
+        // The gaps are still silent.
+        let frames: Vec<f64> = pcm
+            .chunks(240)
+            .map(|c| (c.iter().map(|&s| (s as f64).powi(2)).sum::<f64>() / c.len() as f64).sqrt())
+            .collect();
+        assert!(frames.iter().filter(|&&r| r < 1.0).count() >= 8);
     }
 }
