@@ -24,7 +24,7 @@ async fn start(
 ) -> (RealtimeSimulator, Conversation) {
     let sim = RealtimeSimulator::start(sim).await.unwrap();
     let (tx, rx) = connect(sim.connect_options()).await.unwrap();
-    let conversation = Conversation::new(tx, rx, options).unwrap();
+    let conversation = Conversation::start(tx, rx, options).await.unwrap();
     (sim, conversation)
 }
 
@@ -307,8 +307,9 @@ async fn bad_tool_options_are_refused_before_any_io() {
     let broken = Function::new("f", "", json!({"type": "no such type"}), |_| async {
         Ok(json!(1))
     });
-    let err =
-        Conversation::new(tx, rx, ConversationOptions::default().function(broken)).unwrap_err();
+    let err = Conversation::start(tx, rx, ConversationOptions::default().function(broken))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("`f`"), "{err}");
 }
 

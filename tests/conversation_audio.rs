@@ -56,7 +56,9 @@ async fn barge_in_cuts_the_transcript_at_the_heard_position_and_turns_time_the_f
         .unwrap();
     let events = playback.attach(rx);
     let options = ConversationOptions::default().played(playback.positions());
-    let mut c = Conversation::new(tx.clone(), events, options).unwrap();
+    let mut c = Conversation::start(tx.clone(), events, options)
+        .await
+        .unwrap();
     // Let the audio server link the stream before timing anything.
     let t0 = std::time::Instant::now();
     while playback.metrics().callbacks < 5 {

@@ -24,7 +24,7 @@ async fn start(
 ) -> (RealtimeSimulator, Conversation) {
     let sim = RealtimeSimulator::start(sim).await.unwrap();
     let (tx, rx) = connect(sim.connect_options()).await.unwrap();
-    (sim, Conversation::new(tx, rx, options).unwrap())
+    (sim, Conversation::start(tx, rx, options).await.unwrap())
 }
 
 async fn until(

@@ -104,14 +104,28 @@ pub struct Conversation {
 }
 
 impl Conversation {
-    /// Starts the layer over a session. When `options` has a session or functions, a
-    /// `session.update` (the session with the functions' tools) goes out first, with
-    /// the next [`recv`](Self::recv) or request.
+    /// Starts the layer over a session. When `options` has a session or functions, the
+    /// `session.update` (the session with the functions' tools) is sent before this
+    /// returns, so whatever you send next already meets the session's settings.
     ///
     /// # Errors
     /// [`Error::InvalidOption`] for a function whose schema does not compile, a name
-    /// registered twice, or an option out of range.
-    pub fn new(
+    /// registered twice, or an option out of range (before anything is sent); the
+    /// [`EventSender::send`] error when the session is closed.
+    ///
+    /// # Cancel safety
+    /// Not cancel-safe: cancelled, it drops the session's handles it was given.
+    pub async fn start(
+        tx: EventSender,
+        rx: EventReceiver,
+        options: ConversationOptions,
+    ) -> Result<Self, Error> {
+        let mut conversation = Self::new(tx, rx, options)?;
+        conversation.flush().await?;
+        Ok(conversation)
+    }
+
+    fn new(
         tx: EventSender,
         rx: EventReceiver,
         options: ConversationOptions,
