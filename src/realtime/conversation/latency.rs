@@ -265,10 +265,12 @@ impl Turns {
             let heard_pending = !t.audio_items.is_empty()
                 && t.first_heard.is_none()
                 && now.saturating_duration_since(done) < HEARD_WAIT
+                // Not heard yet, and not cut before a sample of it played (the feeder
+                // stamps the time a few ms after the callback took the first frame).
                 && t.audio_items.iter().any(|i| {
                     played
                         .played(i)
-                        .is_none_or(|p| !p.interrupted && p.played.is_zero())
+                        .is_none_or(|p| !(p.interrupted && p.played.is_zero()))
                 });
             if heard_pending {
                 if !self.finishing.iter().any(|f| f == id) {
