@@ -13,7 +13,7 @@ pub(crate) fn deadline_after(d: Duration) -> Instant {
     now.checked_add(d).unwrap_or(now + FAR)
 }
 
-#[cfg(feature = "audio")]
+#[cfg(any(feature = "audio", feature = "conversation"))]
 /// `at + d` for a `std` instant, saturating the same way.
 pub(crate) fn std_after(at: std::time::Instant, d: Duration) -> std::time::Instant {
     at.checked_add(d).unwrap_or(at + FAR)
