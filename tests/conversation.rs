@@ -343,3 +343,104 @@ async fn a_spoken_turn_is_timed_from_the_end_of_speech() {
     let first = t.first_delta.expect("audio arrived");
     assert!(t.created <= first && first <= t.done, "{t:?}");
 }
+
+#[tokio::test]
+async fn a_slow_answer_trips_the_latency_budget_while_the_user_waits() {
+    let (_sim, mut c) = start(
+        SimulatorOptions::default()
+            .pace(Pace::Fast)
+            .response_delay(Duration::from_millis(600)),
+        ConversationOptions::default()
+            .session(text_session())
+            .latency_budget(Duration::from_millis(50), Duration::from_millis(150)),
+    )
+    .await;
+    say(&mut c, "Hello?").await;
+    c.create_response(ResponseCreate::default()).await.unwrap();
+    let seen = until(&mut c, 1, |e| matches!(e, ConversationEvent::Turn(_))).await;
+    use vivavoce::realtime::conversation::LatencyLevel;
+    let alerts: Vec<(usize, LatencyLevel)> = seen
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| match e {
+            ConversationEvent::LatencyBudget(a) => Some((i, a.level)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        alerts.iter().map(|a| a.1).collect::<Vec<_>>(),
+        [LatencyLevel::Warn, LatencyLevel::Exceeded],
+        "{seen:#?}"
+    );
+    // Both while the user was still waiting: before the first text arrived.
+    let first_text = seen
+        .iter()
+        .position(|e| matches!(e, ConversationEvent::Text(_)))
+        .unwrap();
+    assert!(alerts.iter().all(|(i, _)| *i < first_text));
+    let Some(ConversationEvent::Turn(t)) = seen.last() else {
+        unreachable!()
+    };
+    assert!(t.wait.unwrap() >= Duration::from_millis(150), "{t:?}");
+}
+
+#[tokio::test]
+async fn cancelling_is_explicit_and_keeps_the_queue() {
+    let (_sim, mut c) = start(
+        SimulatorOptions::default().reply_text("A long answer that takes a while to write out."),
+        ConversationOptions::default().session(text_session()),
+    )
+    .await;
+    say(&mut c, "Talk.").await;
+    c.create_response(ResponseCreate::default()).await.unwrap();
+    c.create_response(ResponseCreate::default()).await.unwrap();
+    until(&mut c, 1, |e| matches!(e, ConversationEvent::Text(_))).await;
+    assert!(c.cancel_response().await.unwrap());
+    assert_eq!(c.queued(), 1, "the waiting request stays");
+    let seen = until(&mut c, 2, |e| {
+        matches!(e, ConversationEvent::ResponseDone(_))
+    })
+    .await;
+    let statuses: Vec<_> = seen
+        .iter()
+        .filter_map(|e| match e {
+            ConversationEvent::ResponseDone(d) => d.status.clone(),
+            _ => None,
+        })
+        .collect();
+    use vivavoce::realtime::events::ResponseStatus;
+    assert_eq!(
+        statuses,
+        [ResponseStatus::Cancelled, ResponseStatus::Completed]
+    );
+    assert_eq!(c.clear_queued(), 0);
+}
+
+#[tokio::test]
+async fn a_failed_transcription_is_reported() {
+    let (_sim, mut c) = start(
+        SimulatorOptions::default()
+            .pace(Pace::Fast)
+            .fail_transcription(true),
+        ConversationOptions::default()
+            .session(Session::default().input_transcription("gpt-4o-transcribe")),
+    )
+    .await;
+    let mut pcm = voice::synthesize("hello there my friend");
+    pcm.extend(std::iter::repeat_n(0i16, voice::RATE as usize));
+    for chunk in pcm.chunks(2400) {
+        c.sender()
+            .send(InputAudioBufferAppend::from_pcm16(chunk))
+            .await
+            .unwrap();
+    }
+    let seen = until(&mut c, 1, |e| {
+        matches!(e, ConversationEvent::TranscriptionFailed { .. })
+    })
+    .await;
+    let Some(ConversationEvent::TranscriptionFailed { item_id, error }) = seen.last() else {
+        unreachable!()
+    };
+    assert!(error.message.is_some(), "{error:?}");
+    assert_eq!(c.item(item_id).unwrap().role, Some(Role::User));
+}
