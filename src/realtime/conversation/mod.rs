@@ -391,13 +391,18 @@ pub mod bench {
             Fed(Conversation::new(tx, rx, options).expect("valid options"))
         }
 
-        /// Takes one event as `recv` would; returns how many events it would hand on.
-        pub fn feed(&mut self, event: ServerEvent) -> usize {
+        /// Takes one event as `recv` would and hands it back (the notifications it
+        /// derived are dropped).
+        pub fn feed(&mut self, event: ServerEvent) -> ServerEvent {
             self.0.apply(event);
-            let n = self.0.ready.len();
-            self.0.ready.clear();
+            let mut handed_on = None;
+            for e in self.0.ready.drain(..) {
+                if let super::ConversationEvent::Server(s) = e {
+                    handed_on = Some(s);
+                }
+            }
             self.0.outbox.clear();
-            n
+            handed_on.expect("every event is handed on")
         }
     }
 }
