@@ -2,6 +2,10 @@
 //! truncation, sequencing, usage and turn latency.
 #![cfg(all(feature = "mock", feature = "conversation"))]
 
+mod conversation_support;
+
+use conversation_support::{is_server, say, speak, start, text_session, until};
+
 use std::time::Duration;
 
 use serde_json::json;
@@ -10,77 +14,8 @@ use vivavoce::realtime::conversation::{
     Conversation, ConversationEvent, ConversationOptions, Function, Prices, ResponseUsage,
     TextSource,
 };
-use vivavoce::realtime::events::{
-    ConversationItemCreate, ConversationItemTruncate, InputAudioBufferAppend, Modality,
-    ResponseCreate, Role,
-};
-use vivavoce::realtime::{Item, ServerEvent, Session, connect};
-
-const LIMIT: Duration = Duration::from_secs(10);
-
-async fn start(
-    sim: SimulatorOptions,
-    options: ConversationOptions,
-) -> (RealtimeSimulator, Conversation) {
-    let sim = RealtimeSimulator::start(sim).await.unwrap();
-    let (tx, rx) = connect(sim.connect_options()).await.unwrap();
-    let conversation = Conversation::start(tx, rx, options).await.unwrap();
-    (sim, conversation)
-}
-
-async fn next(c: &mut Conversation) -> ConversationEvent {
-    let event = tokio::time::timeout(LIMIT, c.recv())
-        .await
-        .expect("no event within 10 s")
-        .expect("the session ended");
-    if let ConversationEvent::Server(e) = &event {
-        assert!(
-            !matches!(
-                e,
-                ServerEvent::Unknown { .. }
-                    | ServerEvent::Malformed { .. }
-                    | ServerEvent::ErrorEvent(_)
-            ),
-            "{e:?}"
-        );
-    }
-    event
-}
-
-/// Everything up to and including the `n`th event that `stop` picks.
-async fn until(
-    c: &mut Conversation,
-    mut n: usize,
-    stop: impl Fn(&ConversationEvent) -> bool,
-) -> Vec<ConversationEvent> {
-    let mut seen = Vec::new();
-    loop {
-        let e = next(c).await;
-        let hit = stop(&e);
-        seen.push(e);
-        if hit {
-            n -= 1;
-            if n == 0 {
-                return seen;
-            }
-        }
-    }
-}
-
-fn server(e: &ConversationEvent, ty: &str) -> bool {
-    matches!(e, ConversationEvent::Server(s) if s.event_type() == ty)
-}
-
-fn text_session() -> Session {
-    Session::default().output_modalities([Modality::Text])
-}
-
-async fn say(c: &mut Conversation, text: &str) {
-    c.sender()
-        .send(ConversationItemCreate::new(Item::user_text(text)))
-        .await
-        .unwrap();
-}
+use vivavoce::realtime::events::{ConversationItemTruncate, ResponseCreate, Role};
+use vivavoce::realtime::{ServerEvent, Session, connect};
 
 #[tokio::test]
 async fn three_requests_back_to_back_get_three_responses_in_turn() {
@@ -103,17 +38,17 @@ async fn three_requests_back_to_back_get_three_responses_in_turn() {
     .await;
     let created = seen
         .iter()
-        .filter(|e| server(e, "response.created"))
+        .filter(|e| is_server(e, "response.created"))
         .count();
     assert_eq!(created, 3);
     // Never two at once: each created comes after the previous done.
     let mut open = 0;
     for e in &seen {
-        if server(e, "response.created") {
+        if is_server(e, "response.created") {
             open += 1;
             assert_eq!(open, 1, "two responses active at once");
         }
-        if server(e, "response.done") {
+        if is_server(e, "response.done") {
             open -= 1;
         }
     }
@@ -323,19 +258,12 @@ async fn a_spoken_turn_is_timed_from_the_end_of_speech() {
         ConversationOptions::default(),
     )
     .await;
-    let mut pcm = voice::synthesize("hello there my friend");
-    pcm.extend(std::iter::repeat_n(0i16, voice::RATE as usize));
-    for chunk in pcm.chunks(2400) {
-        c.sender()
-            .send(InputAudioBufferAppend::from_pcm16(chunk))
-            .await
-            .unwrap();
-    }
+    speak(&mut c, "hello there my friend").await;
     let seen = until(&mut c, 1, |e| matches!(e, ConversationEvent::Turn(_))).await;
     let stopped = seen
         .iter()
-        .position(|e| server(e, "input_audio_buffer.speech_stopped"));
-    let created = seen.iter().position(|e| server(e, "response.created"));
+        .position(|e| is_server(e, "input_audio_buffer.speech_stopped"));
+    let created = seen.iter().position(|e| is_server(e, "response.created"));
     assert!(stopped.unwrap() < created.unwrap());
     let Some(ConversationEvent::Turn(t)) = seen.last() else {
         unreachable!()
@@ -426,14 +354,7 @@ async fn a_failed_transcription_is_reported() {
             .session(Session::default().input_transcription("gpt-4o-transcribe")),
     )
     .await;
-    let mut pcm = voice::synthesize("hello there my friend");
-    pcm.extend(std::iter::repeat_n(0i16, voice::RATE as usize));
-    for chunk in pcm.chunks(2400) {
-        c.sender()
-            .send(InputAudioBufferAppend::from_pcm16(chunk))
-            .await
-            .unwrap();
-    }
+    speak(&mut c, "hello there my friend").await;
     let seen = until(&mut c, 1, |e| {
         matches!(e, ConversationEvent::TranscriptionFailed { .. })
     })

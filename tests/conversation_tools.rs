@@ -2,63 +2,21 @@
 //! sockets against the simulator.
 #![cfg(all(feature = "mock", feature = "conversation"))]
 
+mod conversation_support;
+
+use conversation_support::{say, speak, start, text_session, until};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::json;
-use vivavoce::mock::{Pace, RealtimeSimulator, SimulatorOptions, voice};
+use vivavoce::mock::{Pace, SimulatorOptions};
 use vivavoce::realtime::conversation::{
-    Conversation, ConversationEvent, ConversationOptions, Function, TextSource, ToolOutcome,
+    ConversationEvent, ConversationOptions, Function, TextSource, ToolOutcome,
 };
-use vivavoce::realtime::events::{
-    ConversationItemCreate, InputAudioBufferAppend, Modality, ResponseCreate, Role,
-};
-use vivavoce::realtime::{Item, ServerEvent, Session, connect};
-
-const LIMIT: Duration = Duration::from_secs(10);
-
-async fn start(
-    sim: SimulatorOptions,
-    options: ConversationOptions,
-) -> (RealtimeSimulator, Conversation) {
-    let sim = RealtimeSimulator::start(sim).await.unwrap();
-    let (tx, rx) = connect(sim.connect_options()).await.unwrap();
-    (sim, Conversation::start(tx, rx, options).await.unwrap())
-}
-
-async fn until(
-    c: &mut Conversation,
-    mut n: usize,
-    stop: impl Fn(&ConversationEvent) -> bool,
-) -> Vec<ConversationEvent> {
-    let mut seen = Vec::new();
-    loop {
-        let e = tokio::time::timeout(LIMIT, c.recv())
-            .await
-            .expect("no event within 10 s")
-            .expect("the session ended");
-        if let ConversationEvent::Server(s) = &e {
-            assert!(
-                !matches!(
-                    s,
-                    ServerEvent::ErrorEvent(_)
-                        | ServerEvent::Unknown { .. }
-                        | ServerEvent::Malformed { .. }
-                ),
-                "{s:?}"
-            );
-        }
-        let hit = stop(&e);
-        seen.push(e);
-        if hit {
-            n -= 1;
-            if n == 0 {
-                return seen;
-            }
-        }
-    }
-}
+use vivavoce::realtime::events::{ResponseCreate, Role};
+use vivavoce::realtime::{Item, ServerEvent, Session};
 
 fn weather(calls: Arc<AtomicUsize>) -> Function {
     Function::new(
@@ -77,10 +35,6 @@ fn weather(calls: Arc<AtomicUsize>) -> Function {
     )
 }
 
-fn text_session() -> Session {
-    Session::default().output_modalities([Modality::Text])
-}
-
 #[tokio::test]
 async fn two_calls_in_one_response_one_broken_then_an_answer_in_words() {
     let calls = Arc::new(AtomicUsize::new(0));
@@ -94,12 +48,7 @@ async fn two_calls_in_one_response_one_broken_then_an_answer_in_words() {
             .function(weather(calls.clone())),
     )
     .await;
-    c.sender()
-        .send(ConversationItemCreate::new(Item::user_text(
-            "Weather in Paris?",
-        )))
-        .await
-        .unwrap();
+    say(&mut c, "Weather in Paris?").await;
     c.create_response(ResponseCreate::default()).await.unwrap();
     // The call response, then the follow-up the layer asks for.
     let seen = until(&mut c, 2, |e| {
@@ -177,10 +126,7 @@ async fn the_calls_of_one_response_run_at_the_same_time() {
             .tool_timeout(Duration::from_secs(5)),
     )
     .await;
-    c.sender()
-        .send(ConversationItemCreate::new(Item::user_text("Meet.")))
-        .await
-        .unwrap();
+    say(&mut c, "Meet.").await;
     c.create_response(ResponseCreate::default()).await.unwrap();
     let seen = until(&mut c, 2, |e| matches!(e, ConversationEvent::ToolCall(_))).await;
     for e in &seen {
@@ -202,12 +148,7 @@ async fn an_mcp_approval_request_is_answered_through_the_layer() {
         ConversationOptions::default().session(text_session()),
     )
     .await;
-    c.sender()
-        .send(ConversationItemCreate::new(Item::user_text(
-            "Ask the wiki.",
-        )))
-        .await
-        .unwrap();
+    say(&mut c, "Ask the wiki.").await;
     c.create_response(ResponseCreate::default()).await.unwrap();
     let seen = until(&mut c, 1, |e| {
         matches!(e, ConversationEvent::McpApproval(_))
@@ -249,14 +190,7 @@ async fn both_sides_transcripts_are_assembled() {
             .session(Session::default().input_transcription("gpt-4o-transcribe")),
     )
     .await;
-    let mut pcm = voice::synthesize("what time is it");
-    pcm.extend(std::iter::repeat_n(0i16, voice::RATE as usize));
-    for chunk in pcm.chunks(2400) {
-        c.sender()
-            .send(InputAudioBufferAppend::from_pcm16(chunk))
-            .await
-            .unwrap();
-    }
+    speak(&mut c, "what time is it").await;
     let seen = until(&mut c, 1, |e| {
         matches!(e, ConversationEvent::ResponseDone(_))
     })
