@@ -4,10 +4,14 @@
 //!
 //! The output is deterministic: the same spec gives byte-identical files.
 //!
+//! `cargo xtask run` / `cargo xtask test` / `cargo xtask install`: the README's two
+//! commands and the packages they need (see [`setup`]).
+//!
 //! `cargo xtask cycles`: fails if sibling modules of `src/` import each other (see
 //! [`cycles`]).
 
 mod cycles;
+mod setup;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -45,8 +49,12 @@ fn run(args: &[String]) -> Result<(), String> {
             _ => Err(usage()),
         };
     }
-    if cmd != "schemas" {
-        return Err(usage());
+    match cmd.as_str() {
+        "run" => return setup::run(&root, rest),
+        "test" => return setup::test(&root, rest),
+        "install" if rest.is_empty() => return setup::install_all(),
+        "schemas" => {}
+        _ => return Err(usage()),
     }
     let spec = match rest {
         [] => root.join(DEFAULT_SPEC),
@@ -58,7 +66,12 @@ fn run(args: &[String]) -> Result<(), String> {
 
 fn usage() -> String {
     format!(
-        "usage: cargo xtask schemas [--spec PATH]   (default spec: {DEFAULT_SPEC})\n       cargo xtask cycles [SRC_DIR]"
+        "usage: cargo xtask run [ARGS]      the voice assistant, offline unless OPENAI_API_KEY is set\n       \
+         cargo xtask test [ARGS]      the tests (audio through a headless PipeWire)\n       \
+         cargo xtask install          the Debian packages both need\n       \
+         cargo xtask schemas [--spec PATH]   (default spec: {DEFAULT_SPEC})\n       \
+         cargo xtask cycles [SRC_DIR]\n\
+         run and test install the packages they need when missing (apt-get; sudo when not root)."
     )
 }
 
