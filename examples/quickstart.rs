@@ -193,10 +193,24 @@ fn stand_in_voice() -> Result<PathBuf, hound::Error> {
     Ok(path)
 }
 
+/// `--seconds N`, or exit 2 with the usage.
 fn seconds_arg() -> Option<u64> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let i = args.iter().position(|a| a == "--seconds")?;
-    args.get(i + 1)?.parse().ok()
+    match args.as_slice() {
+        [] => None,
+        [flag, n] if flag == "--seconds" => match n.parse() {
+            Ok(n) => Some(n),
+            Err(_) => usage(&format!("--seconds takes a whole number, not {n:?}")),
+        },
+        _ => usage(&format!("unexpected arguments {args:?}")),
+    }
+}
+
+fn usage(problem: &str) -> ! {
+    eprintln!(
+        "error: {problem}\nusage: quickstart [--seconds N]   (default 30: how long to listen)"
+    );
+    std::process::exit(2)
 }
 
 fn absolute(p: &Path) -> PathBuf {

@@ -236,3 +236,51 @@ async fn utf8_characters_are_split_across_writes() {
     let all = String::from_utf8(reads.concat()).unwrap();
     assert!(all.contains("ünïcödé"));
 }
+
+#[tokio::test]
+async fn echo_user_counts_and_quotes_the_user_messages() {
+    let sim = start(
+        ChatSimulatorOptions::default()
+            .reply_text("Noted.")
+            .echo_user(true),
+    )
+    .await;
+    let history = json!({ "model": "m", "stream": false, "messages": [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "My name is Ada."},
+        {"role": "assistant", "content": "Hello Ada."},
+        {"role": "user", "content": [{"type": "text", "text": "What is my name?"}]},
+    ]});
+    let v: Value = post(&sim, "sk-simulator", &history)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        v["choices"][0]["message"]["content"],
+        "(user message 2) You said: \"What is my name?\". Noted."
+    );
+    // Streamed, the same words arrive one chunk at a time.
+    let mut streamed = history.clone();
+    streamed["stream"] = json!(true);
+    let data = data_lines(
+        &post(&sim, "sk-simulator", &streamed)
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    let text: String = data[..data.len() - 1]
+        .iter()
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|c| {
+            c["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert!(
+        text.starts_with("(user message 2) You said: \"What is my name?\""),
+        "{text}"
+    );
+}

@@ -204,7 +204,12 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) {
         .pointer("/stream_options/include_usage")
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let reply = super::chat_chunks::Reply::new(options, &model);
+    let text = if options.echo_user {
+        echo_user(&request, &options.reply_text)
+    } else {
+        options.reply_text.clone()
+    };
+    let reply = super::chat_chunks::Reply::new(options, &text, &model);
     if stream_mode {
         let outcome = super::chat_chunks::stream(&mut stream, options, &reply, include_usage).await;
         let counter = if outcome.is_ok() {
@@ -216,4 +221,22 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) {
     } else {
         respond_json(&mut stream, 200, "", &reply.completion()).await;
     }
+}
+
+/// The reply of [`ChatSimulatorOptions::echo_user`]: how many user messages came, the
+/// last one quoted (its text parts joined when its content is a list), then `reply`.
+fn echo_user(request: &Value, reply: &str) -> String {
+    let users: Vec<&Value> = request["messages"]
+        .as_array()
+        .map(|m| m.iter().filter(|m| m["role"] == "user").collect())
+        .unwrap_or_default();
+    let last = users.last().map_or(String::new(), |m| match &m["content"] {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect(),
+        _ => String::new(),
+    });
+    format!(
+        "(user message {}) You said: \"{last}\". {reply}",
+        users.len()
+    )
 }

@@ -20,12 +20,9 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
-    pub(crate) fn new(options: &ChatSimulatorOptions, model: &str) -> Self {
-        let words: Vec<String> = options
-            .reply_text
-            .split_inclusive(' ')
-            .map(str::to_owned)
-            .collect();
+    /// The answer `text`, cut and framed as `options` say.
+    pub(crate) fn new(options: &ChatSimulatorOptions, text: &str, model: &str) -> Self {
+        let words: Vec<String> = text.split_inclusive(' ').map(str::to_owned).collect();
         let pieces = match options.chunk_count {
             Some(n) => (0..n)
                 .map(|i| words[i % words.len().max(1)].clone())

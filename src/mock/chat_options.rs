@@ -55,6 +55,10 @@ pub struct ChatSimulatorOptions {
     pub chunked: bool,
     /// A fault to inject; default [`ChatFault::None`].
     pub fault: ChatFault,
+    /// Start each answer by saying how many user messages the request had and quoting
+    /// the last one (`(user message 2) You said: "…". ` then [`reply_text`](Self::reply_text)),
+    /// so a test can see the history sent. Default false.
+    pub echo_user: bool,
 }
 
 impl Default for ChatSimulatorOptions {
@@ -69,6 +73,7 @@ impl Default for ChatSimulatorOptions {
             chunk_delay: Duration::ZERO,
             chunked: false,
             fault: ChatFault::None,
+            echo_user: false,
         }
     }
 }
@@ -119,6 +124,12 @@ impl ChatSimulatorOptions {
     /// Sets [`fault`](Self::fault).
     pub fn fault(mut self, fault: ChatFault) -> Self {
         self.fault = fault;
+        self
+    }
+
+    /// Sets [`echo_user`](Self::echo_user).
+    pub fn echo_user(mut self, on: bool) -> Self {
+        self.echo_user = on;
         self
     }
 }
