@@ -1,7 +1,5 @@
 //! `vivavoce chat`: one Chat Completion, streamed to the terminal as it is written.
 
-use std::io::Write;
-
 use clap::Args;
 use futures_util::StreamExt;
 use serde_json::json;
@@ -9,6 +7,7 @@ use vivavoce::chat::{ChatEvent, ChatOptions, CompleteReason, stream};
 
 use crate::exit::{Ended, Failure, Outcome, context};
 use crate::session::chat_target;
+use crate::term::{note, out};
 
 /// Stream a Chat Completion token by token, with the usage at the end.
 ///
@@ -45,14 +44,13 @@ pub async fn run(args: ChatArgs) -> Outcome {
     let options = ChatOptions::new(&args.model, messages).include_usage(true);
     let (options, _simulator) = chat_target(options, args.reply.as_deref()).await?;
     let mut events = stream(options).map_err(context("starting the request"))?;
-    let mut out = std::io::stdout();
     let interrupt = tokio::signal::ctrl_c();
     tokio::pin!(interrupt);
     loop {
         let event = tokio::select! {
             _ = &mut interrupt => {
                 events.stop();
-                let _ = writeln!(out);
+                out("\n");
                 return Ok(Ended::Interrupted);
             }
             event = events.next() => event,
@@ -60,19 +58,17 @@ pub async fn run(args: ChatArgs) -> Outcome {
         match event {
             Some(ChatEvent::Chunk(chunk)) => {
                 if let Some(text) = chunk.text() {
-                    // A closed standard output (a pipe to `head`) ends the answer.
-                    if write!(out, "{text}").and_then(|()| out.flush()).is_err() {
-                        events.stop();
-                        return Ok(Ended::Done);
-                    }
+                    out(text);
                 }
             }
             Some(ChatEvent::Complete(done)) => {
-                let _ = writeln!(out);
+                out("\n");
                 if let Some(u) = &done.result.usage {
-                    eprintln!(
+                    note!(
                         "usage: {} prompt + {} completion = {} tokens",
-                        u.prompt_tokens, u.completion_tokens, u.total_tokens
+                        u.prompt_tokens,
+                        u.completion_tokens,
+                        u.total_tokens
                     );
                 }
                 return match done.reason {
@@ -86,7 +82,7 @@ pub async fn run(args: ChatArgs) -> Outcome {
                 };
             }
             Some(ChatEvent::Error(e)) => {
-                let _ = writeln!(out);
+                out("\n");
                 return Err(Failure::from_error("the chat request", &e.error));
             }
             Some(_) => {}

@@ -55,6 +55,11 @@ fn section(
 /// `48000 Hz, 2 ch (8000–192000 Hz, up to 8 ch)`.
 fn describe(f: DeviceFormat) -> String {
     let mut s = format!("{} Hz, {} ch", f.sample_rate, f.channels);
+    // Plugins that resample (ALSA's `pipewire`, `null`) claim from 1 Hz up: say "any".
+    if f.min_rate <= 1 {
+        s.push_str(&format!(" (any rate, up to {} ch)", f.max_channels));
+        return s;
+    }
     let range = f.min_rate != f.max_rate;
     let more = f.max_channels > f.channels;
     if range || more {

@@ -102,6 +102,7 @@ fn main() -> ExitCode {
         Command::Devices(args) => devices::run(&args),
         Command::Validate(args) => validate::run(&args),
     };
+    term::finish();
     exit::report(result)
 }
 

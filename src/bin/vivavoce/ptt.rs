@@ -52,7 +52,8 @@ pub struct PttArgs {
 pub async fn run(args: PttArgs) -> Outcome {
     let options = args
         .session
-        .conversation(Session::default().push_to_talk())?;
+        .conversation(Session::default().push_to_talk())
+        .await?;
     let link = connect_realtime(&args.session.model, &args.sim, |o| o).await?;
     let playback = args.audio.open_playback(&link.tx).await?;
     let events = playback.attach(link.rx);

@@ -12,6 +12,7 @@ use vivavoce::realtime::{ConnectOptions, EventReceiver, EventSender, connect};
 
 use crate::arg_values;
 use crate::exit::{Failure, context};
+use crate::term::note;
 
 /// Whether `OPENAI_API_KEY` is set (and not blank).
 pub fn live() -> bool {
@@ -114,13 +115,13 @@ pub async fn connect_realtime(
         } else {
             ""
         };
-        eprintln!("OPENAI_API_KEY is set: using the OpenAI Realtime API ({model}){ignored}");
+        note!("OPENAI_API_KEY is set: using the OpenAI Realtime API ({model}){ignored}");
         (ConnectOptions::default(), None)
     } else {
         let simulator = RealtimeSimulator::start(sim.options())
             .await
             .map_err(context("starting the simulator"))?;
-        eprintln!(
+        note!(
             "OPENAI_API_KEY is not set: using the built-in simulator at {}",
             simulator.base_url()
         );
@@ -150,7 +151,7 @@ pub async fn chat_target(
         } else {
             ""
         };
-        eprintln!(
+        note!(
             "OPENAI_API_KEY is set: using the OpenAI Chat Completions API ({}){ignored}",
             options.model
         );
@@ -163,7 +164,7 @@ pub async fn chat_target(
     let simulator = ChatSimulator::start(sim_options)
         .await
         .map_err(context("starting the chat simulator"))?;
-    eprintln!(
+    note!(
         "OPENAI_API_KEY is not set: using the built-in chat simulator at {}",
         simulator.url()
     );

@@ -1,6 +1,5 @@
 //! `vivavoce simulate`: the Realtime and Chat Completions simulators, for other programs.
 
-use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -10,6 +9,7 @@ use vivavoce::mock::{ChatSimulator, ChatSimulatorOptions, RealtimeSimulator};
 use crate::arg_values;
 use crate::exit::{Ended, Failure, Outcome};
 use crate::session::SimArgs;
+use crate::term::{note, out};
 
 /// Run the Realtime and Chat Completions simulators until Ctrl-C.
 ///
@@ -94,22 +94,17 @@ pub async fn run(args: SimulateArgs) -> Outcome {
     let chat = ChatSimulator::start_on(at(chat_port), chat)
         .await
         .map_err(|e| Failure::io(format!("the chat simulator: {e}")))?;
-    let mut out = std::io::stdout();
-    let printed = writeln!(out, "realtime: {}", realtime.base_url())
-        .and_then(|()| writeln!(out, "chat: {}", chat.url()))
-        .and_then(|()| match &key {
-            Some(k) => writeln!(out, "key: {k}"),
-            None => writeln!(out, "key: (any)"),
-        })
-        .and_then(|()| out.flush());
-    if let Err(e) = printed {
-        return Err(Failure::io(format!("standard output: {e}")));
-    }
-    eprintln!("the simulators are running; Ctrl-C stops them");
+    let key_line = key.as_deref().unwrap_or("(any)");
+    out(format!(
+        "realtime: {}\nchat: {}\nkey: {key_line}\n",
+        realtime.base_url(),
+        chat.url()
+    ));
+    note!("the simulators are running; Ctrl-C stops them");
     tokio::signal::ctrl_c()
         .await
         .map_err(|e| Failure::io(format!("waiting for Ctrl-C: {e}")))?;
     drop((realtime, chat));
-    eprintln!("stopped");
+    note!("stopped");
     Ok(Ended::Interrupted)
 }

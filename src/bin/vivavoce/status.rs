@@ -2,9 +2,9 @@
 //! with the microphone's level. On a terminal it is redrawn in place on standard error;
 //! otherwise each change of state is one line (`[thinking]`).
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 
-use crate::term::note;
+use crate::term::{err, note};
 
 /// What the assistant is doing, as the person sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,14 +61,11 @@ impl Status {
                 // −60 dBFS and below is an empty meter, 0 dBFS a full one.
                 let filled = (((level_db + 60.0) / 60.0).clamp(0.0, 1.0) * 20.0).round() as usize;
                 let meter = format!("{}{}", "#".repeat(filled), ".".repeat(20 - filled));
-                let mut err = std::io::stderr().lock();
-                let _ = write!(
-                    err,
+                err(format!(
                     "\r\x1b[2K[{label:<11}] mic [{meter}] {:>4.0} dB  {}",
                     level_db.max(-99.0),
                     self.hint
-                );
-                let _ = err.flush();
+                ));
                 self.drawn = true;
             }
         } else if self.last != Some(state) {
@@ -80,9 +77,7 @@ impl Status {
     /// Takes the line off the screen (before other output).
     pub fn clear(&mut self) {
         if self.drawn {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r\x1b[2K");
-            let _ = err.flush();
+            err("\r\x1b[2K");
             self.drawn = false;
         }
     }

@@ -46,8 +46,16 @@ pub struct TalkArgs {
 }
 
 pub async fn run(args: TalkArgs) -> Outcome {
-    let options = args.session.conversation(Session::default())?;
-    let recorder = args.record.as_deref().map(Recorder::create).transpose()?;
+    let options = args.session.conversation(Session::default()).await?;
+    let recorder = match args.record.clone() {
+        // Creating the files is disk work: off the async threads.
+        Some(dir) => Some(
+            tokio::task::spawn_blocking(move || Recorder::create(&dir))
+                .await
+                .map_err(|e| crate::exit::Failure::io(format!("--record: {e}")))??,
+        ),
+        None => None,
+    };
     let link = connect_realtime(&args.session.model, &args.sim, |o| match &recorder {
         Some(r) => r.hooks(o),
         None => o,

@@ -6,10 +6,9 @@
 //! arrived waits for it (up to [`PATIENCE`]).
 
 use std::collections::VecDeque;
-use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crate::term::nl;
+use crate::term::{nl, out};
 
 /// How long a user's line without any text holds up the lines after it.
 const PATIENCE: Duration = Duration::from_secs(4);
@@ -120,11 +119,10 @@ impl Transcript {
     /// Ends the line on screen, if one is open (at exit).
     pub fn close(&mut self) {
         if self.open {
-            print!("{}", nl());
+            out(nl());
             self.open = false;
             self.lines.pop_front();
         }
-        let _ = std::io::stdout().flush();
     }
 
     fn line(&mut self, item: &str, who: Who) -> &mut Line {
@@ -140,7 +138,7 @@ impl Transcript {
 
     /// Prints what the front lines allow.
     fn pump(&mut self) {
-        let mut out = std::io::stdout().lock();
+        let mut text = String::new();
         while let Some(front) = self.lines.front_mut() {
             if !self.open {
                 if front.text.is_empty() && !front.done {
@@ -151,21 +149,23 @@ impl Transcript {
                     Who::Assistant => "assistant: ",
                     Who::Note => "",
                 };
-                let _ = write!(out, "{prefix}");
+                text.push_str(prefix);
                 self.open = true;
             }
             if front.shown < front.text.len() {
-                let _ = write!(out, "{}", &front.text[front.shown..]);
+                text.push_str(&front.text[front.shown..]);
                 front.shown = front.text.len();
             }
             if !front.done {
                 break;
             }
-            let _ = write!(out, "{}", nl());
+            text.push_str(nl());
             self.open = false;
             self.lines.pop_front();
         }
-        let _ = out.flush();
+        if !text.is_empty() {
+            out(text);
+        }
     }
 }
 

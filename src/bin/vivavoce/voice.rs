@@ -51,8 +51,9 @@ impl SessionArgs {
         self.transcribe != "none"
     }
 
-    /// The conversation options: the session settings and the tools.
-    pub fn conversation(&self, session: Session) -> Result<ConversationOptions, Failure> {
+    /// The conversation options: the session settings and the tools (the file is read
+    /// off the async threads).
+    pub async fn conversation(&self, session: Session) -> Result<ConversationOptions, Failure> {
         let mut session = session;
         if let Some(i) = &self.instructions {
             session = session.instructions(i);
@@ -66,8 +67,11 @@ impl SessionArgs {
             session = session.input_transcription(self.transcribe.as_str());
         }
         let mut options = ConversationOptions::default().session(session);
-        if let Some(path) = &self.tools {
-            for f in tools::load(path)? {
+        if let Some(path) = self.tools.clone() {
+            let loaded = tokio::task::spawn_blocking(move || tools::load(&path))
+                .await
+                .map_err(|e| Failure::io(format!("reading the tools: {e}")))??;
+            for f in loaded {
                 options = options.function(f);
             }
         }
