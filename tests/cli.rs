@@ -576,3 +576,63 @@ async fn bad_arguments_exit_2_with_a_message() {
         assert!(text(&out.stdout).contains("Exit status"), "{command}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn talk_interrupted_shuts_down_cleanly() {
+    let _cpu = rig::serial();
+    let d = dir("talk-sigint");
+    let (input, record) = (d.join("q.wav"), d.join("rec"));
+    speech_wav(&input, "Interrupt me.", 0.2, 20.0);
+    let mut child = vivavoce(&[
+        "talk",
+        "--input",
+        arg(&input),
+        "--output",
+        arg(&d.join("a.wav")),
+        "--record",
+        arg(&record),
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    // Interrupted once the answer has started.
+    while !seen.iter().any(|l: &String| l == "[speaking]") {
+        let line = tokio::time::timeout(Duration::from_secs(20), stderr.next_line())
+            .await
+            .expect("the answer starts")
+            .unwrap()
+            .unwrap_or_else(|| panic!("stderr ended: {seen:?}"));
+        seen.push(line);
+    }
+    let pid = child.id().expect("running") as libc::pid_t;
+    // SAFETY: signals our own child, which is still running (it has not been waited on).
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(pid, libc::SIGINT);
+    }
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("Ctrl-C ends it")
+        .unwrap();
+    while let Ok(Some(line)) = stderr.next_line().await {
+        seen.push(line);
+    }
+    assert_eq!(status.code(), Some(130), "{seen:?}");
+    assert!(
+        seen.iter().any(|l| l.starts_with("recorded to")),
+        "{seen:?}"
+    );
+    // The files are complete: readable WAVs, and events that pass validation.
+    let (mic, _) = wav_level(&record.join("mic.wav"));
+    assert!(mic > 0.01, "mic.wav: rms {mic}");
+    wav_level(&record.join("speaker.wav"));
+    let out = run(
+        &["validate", arg(&record.join("events.jsonl"))],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0));
+}

@@ -60,7 +60,12 @@ pub async fn run(args: PttArgs) -> Outcome {
     let mut keys = if let Some(hold) = args.press_for {
         keys::scripted(hold)
     } else if std::io::stdin().is_terminal() {
-        keys::terminal(args.toggle)?
+        // Raw mode, and asking the terminal whether it reports key releases (it may take
+        // a moment to answer): off the async threads.
+        let toggle = args.toggle;
+        tokio::task::spawn_blocking(move || keys::terminal(toggle))
+            .await
+            .map_err(|e| Failure::io(format!("the terminal: {e}")))??
     } else {
         keys::lines()?
     };
