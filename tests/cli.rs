@@ -2,6 +2,9 @@
 //! `OPENAI_API_KEY` removed, so it starts the built-in simulator (and says so).
 //! `devices` needs the audio rig (`scripts/audio-rig.sh run cargo test --test cli`).
 #![cfg(all(feature = "cli", feature = "audio"))]
+// The rig's lock is held for a whole test, across awaits, on purpose: one test at a time
+// uses the devices (or the CPU the real-time audio needs).
+#![allow(clippy::await_holding_lock)]
 
 mod rig;
 

@@ -25,7 +25,7 @@ pub fn duration(text: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("`{text}` is not a duration (e.g. 300ms, 1.5s, 2m)"))?;
     let seconds = value * scale;
-    if !seconds.is_finite() || seconds < 0.0 || seconds > 1e9 {
+    if !(0.0..=1e9).contains(&seconds) {
         return Err(format!("`{text}`: must be between 0 and 10^9 seconds"));
     }
     Ok(Duration::from_secs_f64(seconds))

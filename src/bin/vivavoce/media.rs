@@ -53,7 +53,7 @@ impl AudioArgs {
     }
 
     /// Whether capture comes from a file (which ends).
-    pub fn from_file(&self) -> bool {
+    pub fn reads_a_file(&self) -> bool {
         self.input.is_some()
     }
 

@@ -117,7 +117,7 @@ pub async fn run(args: TalkArgs) -> Outcome {
             },
             _ = tick.tick() => {
                 voice.tick(capture.level().rms_db, false);
-                if args.audio.from_file() && capture.is_ended() && voice.quiet_for() >= AFTER_INPUT {
+                if args.audio.reads_a_file() && capture.is_ended() && voice.quiet_for() >= AFTER_INPUT {
                     break Ended::Done;
                 }
             }
