@@ -238,6 +238,59 @@ async fn ptt_reads_press_and_release_from_standard_input() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ptt_press_interrupts_the_answer() {
+    let _cpu = rig::serial();
+    let d = dir("ptt-barge-in");
+    let input = d.join("q.wav");
+    speech_wav(&input, &"Talking all along. ".repeat(6), 0.1, 0.0);
+    let long = "This answer goes on for a good while, long enough to be cut in the middle.";
+    let mut child = vivavoce(&[
+        "ptt",
+        "--input",
+        arg(&input),
+        "--output",
+        arg(&d.join("a.wav")),
+        "--reply",
+        long,
+        "--seconds",
+        "30",
+    ])
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // The second press comes while the first answer plays.
+    for (word, then) in [
+        ("press", 1000),
+        ("release", 1500),
+        ("press", 800),
+        ("release", 0),
+    ] {
+        stdin
+            .write_all(format!("{word}\n").as_bytes())
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(then)).await;
+    }
+    drop(stdin);
+    let out = tokio::time::timeout(Duration::from_secs(40), child.wait_with_output())
+        .await
+        .expect("ends after its input")
+        .unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let count = |prefix: &str| stdout.lines().filter(|l| l.starts_with(prefix)).count();
+    assert_eq!((count("you: "), count("assistant: ")), (2, 2), "{stdout}");
+    assert!(stdout.contains("[interrupted: heard "), "{stdout}");
+    assert!(
+        stdout.trim_end().ends_with(&format!("assistant: {long}")),
+        "{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_streams_the_answer_and_the_usage() {
     let out = run(
         &[

@@ -127,7 +127,7 @@ pub async fn run(args: PttArgs) -> Outcome {
                 let step = match key {
                     Key::Quit => break Ended::Done,
                     Key::Interrupt => break Ended::Interrupted,
-                    Key::Press if !talking => press(&voice, &ptt).await.map(|()| true),
+                    Key::Press if !talking => press(&mut voice, &ptt).await.map(|()| true),
                     Key::Release if talking => release(&ptt, &link.tx).await.map(|()| false),
                     Key::Cancel if talking => {
                         let r = ptt.cancel().await.map_err(context("cancelling the turn"));
@@ -137,7 +137,12 @@ pub async fn run(args: PttArgs) -> Outcome {
                     _ => Ok(talking),
                 };
                 match step {
-                    Ok(t) => talking = t,
+                    Ok(t) => {
+                        if talking && !t && key == Key::Release {
+                            voice.turn_sent();
+                        }
+                        talking = t;
+                    }
                     Err(f) => {
                         failure = Some(f);
                         break Ended::Done;
@@ -160,14 +165,24 @@ pub async fn run(args: PttArgs) -> Outcome {
     }
 }
 
-/// Starts a turn: an answer still playing is cut (and the server told what was heard).
-async fn press(voice: &VoiceSession, ptt: &PushToTalk) -> Result<(), Failure> {
-    if voice.playback.metrics().queued > Duration::ZERO || voice.conversation.response_active() {
+/// Starts a turn: an answer still playing is cut (and the server told what was heard),
+/// one still being made is cancelled.
+async fn press(voice: &mut VoiceSession, ptt: &PushToTalk) -> Result<(), Failure> {
+    let cut = if voice.playback.metrics().queued > Duration::ZERO {
         voice
             .playback
             .interrupt(&voice.tx)
             .await
-            .map_err(context("interrupting the answer"))?;
+            .map_err(context("interrupting the answer"))?
+    } else {
+        None
+    };
+    if cut.is_none() && voice.conversation.response_active() {
+        voice
+            .conversation
+            .cancel_response()
+            .await
+            .map_err(context("cancelling the answer"))?;
     }
     ptt.press();
     Ok(())

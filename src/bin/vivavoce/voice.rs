@@ -189,6 +189,8 @@ impl VoiceSession {
             }
             ServerEvent::ResponseOutputTextDone(d) => t.whole(&d.item_id, Who::Assistant, &d.text),
             ServerEvent::ErrorEvent(e) => {
+                // A refused commit or response.create: no answer is coming.
+                self.awaiting = false;
                 t.close();
                 note!("server error: {}", e.error.message);
             }
@@ -198,6 +200,12 @@ impl VoiceSession {
             _ => {}
         }
         None
+    }
+
+    /// A turn was sent by hand (push-to-talk): an answer is awaited from now on, before
+    /// the server has even acknowledged the commit.
+    pub fn turn_sent(&mut self) {
+        self.awaiting = true;
     }
 
     /// What the person sees now (`talking`: push-to-talk held).
