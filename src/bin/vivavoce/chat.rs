@@ -29,7 +29,7 @@ pub struct ChatArgs {
     #[arg(
         long,
         value_name = "TEXT",
-        help_heading = "Simulator (offline, without OPENAI_API_KEY)"
+        help_heading = crate::session::OFFLINE
     )]
     reply: Option<String>,
 }

@@ -45,7 +45,7 @@ pub struct PttArgs {
     session: SessionArgs,
     #[command(flatten)]
     audio: AudioArgs,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = crate::session::OFFLINE)]
     sim: SimArgs,
 }
 

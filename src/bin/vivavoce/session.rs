@@ -14,6 +14,9 @@ use crate::arg_values;
 use crate::exit::{Failure, context};
 use crate::term::note;
 
+/// The help heading of the simulator's flags in `talk`, `ptt` and `chat`.
+pub const OFFLINE: &str = "Simulator (offline, without OPENAI_API_KEY)";
+
 /// Whether `OPENAI_API_KEY` is set (and not blank).
 pub fn live() -> bool {
     std::env::var("OPENAI_API_KEY").is_ok_and(|k| !k.trim().is_empty())
@@ -29,9 +32,8 @@ pub enum PaceArg {
 }
 
 /// What the built-in Realtime simulator does: flags of `simulate`, and of `talk` and
-/// `ptt` when they run offline.
+/// `ptt` when they run offline (under [`OFFLINE`]).
 #[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Simulator (offline, without OPENAI_API_KEY)")]
 pub struct SimArgs {
     /// What the simulated assistant says in each response.
     #[arg(long, value_name = "TEXT")]

@@ -36,7 +36,7 @@ pub struct SimulateArgs {
     /// Accept any key.
     #[arg(long)]
     any_key: bool,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Realtime simulator")]
     realtime: SimArgs,
     /// Drop each connection (no close frame) after this many server events.
     #[arg(long, value_name = "N", help_heading = "Faults")]

@@ -41,7 +41,7 @@ pub struct TalkArgs {
     /// speaker.wav (what the speaker played), 24 kHz mono.
     #[arg(long, value_name = "DIR", help_heading = "Session")]
     record: Option<PathBuf>,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = crate::session::OFFLINE)]
     sim: SimArgs,
 }
 
