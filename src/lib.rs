@@ -17,3 +17,7 @@ pub mod schema;
 mod time;
 
 pub use error::{ApiError, Error, HttpError};
+
+// The command's own dependencies (feature `cli`): used by the `vivavoce` binary only.
+#[cfg(feature = "cli")]
+use {clap as _, crossterm as _};

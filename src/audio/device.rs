@@ -22,22 +22,102 @@ pub struct DeviceInfo {
     pub output: bool,
     /// Whether it can record.
     pub input: bool,
+    /// Whether it is the system's default output.
+    pub default_output: bool,
+    /// Whether it is the system's default input.
+    pub default_input: bool,
+    /// How it plays, when it could be asked.
+    pub output_format: Option<DeviceFormat>,
+    /// How it records, when it could be asked.
+    pub input_format: Option<DeviceFormat>,
 }
 
-/// Lists the audio devices of the default host.
+/// What a device opens with by default, and the range it supports (from [`devices`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeviceFormat {
+    /// The default sample rate (Hz).
+    pub sample_rate: u32,
+    /// The default channel count.
+    pub channels: u16,
+    /// The lowest rate it supports (Hz).
+    pub min_rate: u32,
+    /// The highest rate it supports (Hz).
+    pub max_rate: u32,
+    /// The most channels it supports.
+    pub max_channels: u16,
+}
+
+/// Lists the audio devices of the default host, with the defaults marked and what each
+/// opens with. It asks each device for its formats, which can take a moment (ALSA opens
+/// each one): call it off async threads.
 ///
 /// ```no_run
 /// for d in vivavoce::audio::devices()? {
-///     println!("{} ({}){}", d.name, d.description, if d.output { " output" } else { "" });
+///     let rate = d.output_format.map_or(0, |f| f.sample_rate);
+///     println!("{} ({}){} {rate} Hz", d.name, d.description, if d.default_output { " default" } else { "" });
 /// }
 /// # Ok::<(), vivavoce::Error>(())
 /// ```
+///
+/// # Errors
+/// [`Error::AudioDevice`] when the host cannot list its devices.
 pub fn devices() -> Result<Vec<DeviceInfo>, Error> {
     let host = cpal::default_host();
     let list = host
         .devices()
         .map_err(|e| device_error("(listing devices)", &e))?;
-    Ok(list.map(|d| info(&d)).collect())
+    let id = |d: Option<cpal::Device>| d.map(|d| info(&d).name);
+    let default_output = id(host.default_output_device());
+    let default_input = id(host.default_input_device());
+    Ok(list
+        .map(|d| {
+            let mut i = info(&d);
+            i.default_output = default_output.as_deref() == Some(i.name.as_str());
+            i.default_input = default_input.as_deref() == Some(i.name.as_str());
+            if i.output {
+                i.output_format = format(&d, Direction::Output);
+            }
+            if i.input {
+                i.input_format = format(&d, Direction::Input);
+            }
+            i
+        })
+        .collect())
+}
+
+/// The device's default configuration and supported range one way, if it answers.
+fn format(d: &cpal::Device, direction: Direction) -> Option<DeviceFormat> {
+    let default = match direction {
+        Direction::Output => d.default_output_config(),
+        Direction::Input => d.default_input_config(),
+    }
+    .ok()?;
+    let ranges: Vec<_> = match direction {
+        Direction::Output => d.supported_output_configs().map(|r| r.collect()),
+        Direction::Input => d.supported_input_configs().map(|r| r.collect()),
+    }
+    .unwrap_or_default();
+    let rate = default.sample_rate();
+    Some(DeviceFormat {
+        sample_rate: rate,
+        channels: default.channels(),
+        min_rate: ranges
+            .iter()
+            .map(|r| r.min_sample_rate())
+            .min()
+            .unwrap_or(rate),
+        max_rate: ranges
+            .iter()
+            .map(|r| r.max_sample_rate())
+            .max()
+            .unwrap_or(rate),
+        max_channels: ranges
+            .iter()
+            .map(|r| r.channels())
+            .max()
+            .unwrap_or(default.channels()),
+    })
 }
 
 fn info(d: &cpal::Device) -> DeviceInfo {
@@ -51,6 +131,10 @@ fn info(d: &cpal::Device) -> DeviceInfo {
         name,
         output: d.supports_output() || desc.as_ref().is_some_and(|x| x.supports_output()),
         input: d.supports_input() || desc.as_ref().is_some_and(|x| x.supports_input()),
+        default_output: false,
+        default_input: false,
+        output_format: None,
+        input_format: None,
     }
 }
 

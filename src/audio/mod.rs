@@ -29,7 +29,7 @@ pub use capture::{
     AudioProcessor, Capture, CaptureMetrics, CaptureOptions, InputInfo, InputSource, Level,
     PassThrough, Processing, ProcessingOptions, PushToTalk, SonoraProcessor, capture_audio,
 };
-pub use device::{DeviceInfo, devices};
+pub use device::{DeviceFormat, DeviceInfo, devices};
 pub use playback::{
     EchoReference, Interruption, ItemPosition, OutputInfo, OutputTarget, Playback, PlaybackMetrics,
     PlaybackOptions, PlaybackPositions, ReferenceFrame, stream,

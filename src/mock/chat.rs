@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::chat_options::{ChatFault, ChatSimulatorOptions};
-use super::server::Server;
+use super::server::{self, Server};
 use crate::Error;
 
 /// A running Chat Completions simulator. Dropping it stops the server.
@@ -34,13 +34,22 @@ struct State {
 impl ChatSimulator {
     /// Binds 127.0.0.1 on a free port and starts serving.
     pub async fn start(options: ChatSimulatorOptions) -> Result<Self, Error> {
+        Self::start_on(server::LOCAL, options).await
+    }
+
+    /// Binds `addr` (port 0 for a free one) and starts serving: for a simulator other
+    /// programs reach at a known address.
+    ///
+    /// # Errors
+    /// [`Error::Connect`] naming the address when it cannot be bound (in use, not local).
+    pub async fn start_on(addr: SocketAddr, options: ChatSimulatorOptions) -> Result<Self, Error> {
         let state = Arc::new(State {
             options,
             finished: AtomicUsize::new(0),
             cut: AtomicUsize::new(0),
         });
         Ok(ChatSimulator {
-            server: Server::start(state.clone(), serve).await?,
+            server: Server::start(addr, state.clone(), serve).await?,
             state,
         })
     }

@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, 
 
 use super::options::SimulatorOptions;
 use super::params::unknown_parameter;
-use super::server::Server;
+use super::server::{self, Server};
 use super::session::{Session, Stop, api_error};
 use super::voice;
 use crate::Error;
@@ -34,8 +34,17 @@ pub struct RealtimeSimulator {
 impl RealtimeSimulator {
     /// Binds 127.0.0.1 on a free port and starts serving.
     pub async fn start(options: SimulatorOptions) -> Result<Self, Error> {
+        Self::start_on(server::LOCAL, options).await
+    }
+
+    /// Binds `addr` (port 0 for a free one) and starts serving: for a simulator other
+    /// programs reach at a known address.
+    ///
+    /// # Errors
+    /// [`Error::Connect`] naming the address when it cannot be bound (in use, not local).
+    pub async fn start_on(addr: SocketAddr, options: SimulatorOptions) -> Result<Self, Error> {
         let api_key = options.api_key.clone();
-        let server = Server::start(Arc::new(options), serve).await?;
+        let server = Server::start(addr, Arc::new(options), serve).await?;
         Ok(RealtimeSimulator { server, api_key })
     }
 
