@@ -266,7 +266,7 @@ fn the_cli_reports_each_invalid_line() {
     let out = run(&["validate", file.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains(":2: input_audio_buffer.append: /audio: 5 is not of type \"string\" (rule /properties/audio/type)"), "{stdout}");
+    assert!(stdout.contains(":2: client input_audio_buffer.append: /audio: 5 is not of type \"string\" (rule /properties/audio/type)"), "{stdout}");
     assert!(stdout.contains(":4: not JSON"), "{stdout}");
     assert_eq!(stdout.lines().count(), 2, "{stdout}");
 
