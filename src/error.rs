@@ -17,6 +17,25 @@ pub enum Error {
     #[error("no API key: pass one in the options or set OPENAI_API_KEY")]
     MissingApiKey,
 
+    /// A provider's key was not given and its environment variable is not set (or is
+    /// empty). Raised before any I/O.
+    #[error("no API key for {provider}: set {var} or pass a key in its config")]
+    MissingProviderKey {
+        /// The provider, e.g. `Mistral`.
+        provider: String,
+        /// The environment variable to set, e.g. `MISTRAL_API_KEY`.
+        var: String,
+    },
+
+    /// A chat router has no config of this name.
+    #[error("no chat config named `{name}`; known: {}", if known.is_empty() { "none".to_owned() } else { known.join(", ") })]
+    UnknownConfig {
+        /// The name asked for.
+        name: String,
+        /// The names it knows, sorted.
+        known: Vec<String>,
+    },
+
     /// An option has a value that cannot work.
     #[error("invalid option `{option}`: {message}")]
     InvalidOption {
@@ -254,6 +273,37 @@ impl Error {
         }
     }
 
+    /// What kind of failure this is, for handling (ask for a key, wait, fall back to
+    /// another provider, report a bug). Retrying is decided by
+    /// [`is_retryable`](Self::is_retryable) and [`retry_after`](Self::retry_after), which
+    /// the kind does not replace.
+    ///
+    /// ```
+    /// use vivavoce::{Error, ErrorKind};
+    /// assert_eq!(Error::MissingApiKey.kind(), ErrorKind::Auth);
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Http(h) => h.kind(),
+            Error::MissingApiKey | Error::MissingProviderKey { .. } => ErrorKind::Auth,
+            Error::InvalidOption { .. }
+            | Error::UnknownConfig { .. }
+            | Error::InvalidEvent { .. }
+            | Error::SendQueueFull { .. } => ErrorKind::InvalidRequest,
+            Error::Timeout { .. } | Error::PongTimeout(_) => ErrorKind::Timeout,
+            Error::Connect { .. }
+            | Error::Transport { .. }
+            | Error::Closed { .. }
+            | Error::ConnectionClosed => ErrorKind::Connection,
+            Error::Serialize { .. } | Error::Decode { .. } | Error::InvalidResponse { .. } => {
+                ErrorKind::Parse
+            }
+            Error::PlaybackStopped | Error::CaptureEnded => ErrorKind::Cancelled,
+            Error::ReconnectFailed { last, .. } => last.kind(),
+            _ => ErrorKind::Other,
+        }
+    }
+
     /// The same as [`is_retryable`](Self::is_retryable).
     #[deprecated(since = "0.2.0", note = "use `is_retryable`")]
     pub fn is_recoverable(&self) -> bool {
@@ -336,16 +386,65 @@ impl HttpError {
         if let Some(yes) = self.should_retry {
             return yes;
         }
-        let quota = self
-            .api
-            .as_ref()
-            .is_some_and(|a| a.code.as_deref() == Some("insufficient_quota"));
         match self.status {
             408 | 409 => true,
-            429 => !quota,
+            429 => !self.is_quota(),
             s => s >= 500,
         }
     }
+
+    /// See [`Error::kind`].
+    pub fn kind(&self) -> ErrorKind {
+        match self.status {
+            400 | 422 => ErrorKind::InvalidRequest,
+            401 => ErrorKind::Auth,
+            403 => ErrorKind::Permission,
+            404 => ErrorKind::NotFound,
+            408 => ErrorKind::Timeout,
+            429 if self.is_quota() => ErrorKind::QuotaExceeded,
+            429 => ErrorKind::RateLimited,
+            s if s >= 500 => ErrorKind::Server,
+            _ => ErrorKind::Other,
+        }
+    }
+
+    /// A 429 for an exhausted quota: `insufficient_quota` as the code or the type.
+    fn is_quota(&self) -> bool {
+        self.api.as_ref().is_some_and(|a| {
+            a.code.as_deref() == Some("insufficient_quota") || a.kind == "insufficient_quota"
+        })
+    }
+}
+
+/// What kind of failure an [`Error`] is ([`Error::kind`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// No key, or the key was refused (HTTP 401).
+    Auth,
+    /// The key may not do this (HTTP 403).
+    Permission,
+    /// No such model, deployment or endpoint (HTTP 404).
+    NotFound,
+    /// Too many requests (HTTP 429): wait and try again.
+    RateLimited,
+    /// The account's quota or credit is used up (HTTP 429 `insufficient_quota`): waiting
+    /// does not help.
+    QuotaExceeded,
+    /// A time limit passed (HTTP 408 too).
+    Timeout,
+    /// The server could not be reached, or the connection was lost.
+    Connection,
+    /// The server failed (HTTP 5xx, and Anthropic's 529 "overloaded").
+    Server,
+    /// The request or an option is wrong (HTTP 400, 422, a bad option, an unknown config).
+    InvalidRequest,
+    /// An answer did not parse.
+    Parse,
+    /// Stopped before it could finish.
+    Cancelled,
+    /// Anything else.
+    Other,
 }
 
 impl std::fmt::Display for HttpError {

@@ -16,7 +16,7 @@ pub mod realtime;
 pub mod schema;
 mod time;
 
-pub use error::{ApiError, Error, HttpError};
+pub use error::{ApiError, Error, ErrorKind, HttpError};
 
 // The command's own dependencies (feature `cli`): used by the `vivavoce` binary only.
 #[cfg(feature = "cli")]
