@@ -122,7 +122,7 @@ struct Run {
 }
 
 impl Run {
-    async fn run(mut self, authorization: String, body: serde_json::Value) {
+    async fn run(mut self, authorization: (String, String), body: serde_json::Value) {
         let end = match self.request(authorization, body).await {
             Ok(()) => End::Complete(CompleteReason::Done),
             Err(end) => end,
@@ -156,7 +156,11 @@ impl Run {
         })
     }
 
-    async fn request(&mut self, authorization: String, body: serde_json::Value) -> Result<(), End> {
+    async fn request(
+        &mut self,
+        authorization: (String, String),
+        body: serde_json::Value,
+    ) -> Result<(), End> {
         let url = self.options.url.clone();
         let shared = client();
         let mut req = self
@@ -165,7 +169,7 @@ impl Run {
             .as_ref()
             .unwrap_or(shared)
             .post(&url)
-            .header(reqwest::header::AUTHORIZATION, authorization)
+            .header(authorization.0, authorization.1)
             .json(&body);
         for (k, v) in &self.options.headers {
             req = req.header(k, v);

@@ -21,6 +21,14 @@ pub enum ChatAuth {
     KeyFn(Arc<dyn Fn() -> Option<String> + Send + Sync>),
     /// A whole `Authorization` header value, used as given.
     Header(String),
+    /// The key, as is, in a header of this name instead of `Authorization` (Azure
+    /// OpenAI's `api-key`).
+    KeyHeader {
+        /// The header's name, e.g. `api-key`.
+        name: String,
+        /// The key.
+        key: String,
+    },
 }
 
 impl std::fmt::Debug for ChatAuth {
@@ -31,6 +39,7 @@ impl std::fmt::Debug for ChatAuth {
             ChatAuth::ApiKey(_) => "ApiKey(<redacted>)",
             ChatAuth::KeyFn(_) => "KeyFn",
             ChatAuth::Header(_) => "Header(<redacted>)",
+            ChatAuth::KeyHeader { .. } => "KeyHeader(<redacted>)",
         })
     }
 }
@@ -234,8 +243,9 @@ impl ChatOptions {
         self
     }
 
-    /// Checks the options and finds the `Authorization` value, before any I/O.
-    pub(crate) fn prepare(&self) -> Result<(String, Value), Error> {
+    /// Checks the options and finds the authentication header (name and value), before
+    /// any I/O.
+    pub(crate) fn prepare(&self) -> Result<((String, String), Value), Error> {
         let bad = |option, message: &str| Error::InvalidOption {
             option,
             message: message.to_owned(),
@@ -269,7 +279,18 @@ impl ChatOptions {
             ChatAuth::ApiKey(k) => format!("Bearer {}", key(Some(k.clone()))?),
             ChatAuth::KeyFn(f) => format!("Bearer {}", key(f())?),
             ChatAuth::Header(h) => key(Some(h.clone()))?,
+            ChatAuth::KeyHeader { name, key: k } => {
+                if name.is_empty() {
+                    return Err(bad("auth", "the key header needs a name"));
+                }
+                return Ok(((name.clone(), key(Some(k.clone()))?), self.body()));
+            }
         };
+        Ok((("authorization".to_owned(), authorization), self.body()))
+    }
+
+    /// The request body.
+    fn body(&self) -> Value {
         let mut body = Map::new();
         body.insert("model".into(), Value::String(self.model.clone()));
         body.insert("messages".into(), Value::Array(self.messages.clone()));
@@ -283,6 +304,6 @@ impl ChatOptions {
         for (k, v) in &self.params {
             body.insert(k.clone(), v.clone());
         }
-        Ok((authorization, Value::Object(body)))
+        Value::Object(body)
     }
 }
