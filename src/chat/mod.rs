@@ -19,6 +19,7 @@ mod event;
 pub mod message;
 mod options;
 mod out;
+mod providers;
 #[cfg(feature = "axum")]
 mod relay;
 mod sse;
@@ -33,6 +34,9 @@ pub use engine::{StopHandle, start_request};
 pub use event::{Accumulated, ChatError, ChatEvent, Chunk, Complete, CompleteReason};
 pub use options::{Backpressure, ChatAuth, ChatOptions, OnParseError};
 pub use out::{event_to_simplified_sse, format_sse_data, format_sse_done};
+pub use providers::{
+    AZURE_API_VERSION, AuthStyle, ChatConfig, EnvLookup, KeySource, Provider, process_env,
+};
 #[cfg(feature = "axum")]
 pub use relay::{ChatSse, Relay};
 pub use sse::{SseEvent, SseParser, TooLarge};

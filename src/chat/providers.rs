@@ -1,0 +1,421 @@
+//! OpenAI-compatible providers, Azure OpenAI, and a named provider + model: a
+//! [`ChatConfig`] that becomes [`ChatOptions`].
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::options::{ChatAuth, ChatOptions};
+use crate::Error;
+
+/// Azure OpenAI's default `api-version` (the current GA version of the data plane).
+pub const AZURE_API_VERSION: &str = "2024-10-21";
+
+/// A way to read environment variables: `std::env::var` in production, a map in tests.
+pub type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// `std::env::var`, as an [`EnvLookup`].
+pub fn process_env() -> EnvLookup {
+    Arc::new(|name| std::env::var(name).ok())
+}
+
+/// A Chat Completions provider: where it is, which environment variable holds its key,
+/// and how the key is sent.
+///
+/// ```
+/// use vivavoce::chat::{AuthStyle, Provider};
+/// assert_eq!(Provider::Groq.key_var(), Some("GROQ_API_KEY"));
+/// assert_eq!(Provider::Mistral.chat_url(None, "mistral-small-latest"), "https://api.mistral.ai/v1/chat/completions");
+/// assert_eq!(Provider::Ollama.auth_style(), AuthStyle::None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Provider {
+    /// OpenAI, `OPENAI_API_KEY`.
+    OpenAI,
+    /// Azure OpenAI, `AZURE_OPENAI_API_KEY`: the model is the deployment's name.
+    Azure {
+        /// The resource's endpoint, e.g. `https://my-resource.openai.azure.com`.
+        endpoint: String,
+        /// The `api-version` query parameter, e.g. [`AZURE_API_VERSION`].
+        api_version: String,
+        /// Send the key as `Authorization: Bearer` (an Entra ID token) rather than in
+        /// the `api-key` header.
+        bearer: bool,
+    },
+    /// Mistral, `MISTRAL_API_KEY`.
+    Mistral,
+    /// OpenRouter, `OPENROUTER_API_KEY`.
+    OpenRouter,
+    /// DeepSeek, `DEEPSEEK_API_KEY`.
+    DeepSeek,
+    /// Groq, `GROQ_API_KEY`.
+    Groq,
+    /// xAI, `XAI_API_KEY`.
+    XAi,
+    /// A local Ollama server's OpenAI-compatible endpoint, `http://localhost:11434/v1`;
+    /// no key.
+    Ollama,
+    /// Any other OpenAI-compatible server.
+    Custom {
+        /// Its base URL, the part before `/chat/completions` (e.g. `http://host/v1`).
+        base_url: String,
+        /// The environment variable holding its key; `None`: it needs none.
+        key_var: Option<String>,
+    },
+}
+
+/// How a provider takes its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthStyle {
+    /// `Authorization: Bearer KEY`.
+    Bearer,
+    /// The key as is, in a header of this name (Azure's `api-key`).
+    Header(&'static str),
+    /// No key.
+    None,
+}
+
+impl Provider {
+    /// The providers with a fixed address (all but Azure and `Custom`), in a stable
+    /// order.
+    pub fn builtin() -> [Provider; 7] {
+        [
+            Provider::OpenAI,
+            Provider::Mistral,
+            Provider::OpenRouter,
+            Provider::DeepSeek,
+            Provider::Groq,
+            Provider::XAi,
+            Provider::Ollama,
+        ]
+    }
+
+    /// Azure OpenAI at `endpoint`, with the `api-key` header and [`AZURE_API_VERSION`].
+    pub fn azure(endpoint: impl Into<String>) -> Provider {
+        Provider::Azure {
+            endpoint: endpoint.into(),
+            api_version: AZURE_API_VERSION.to_owned(),
+            bearer: false,
+        }
+    }
+
+    /// A short lowercase name: `openai`, `azure`, `mistral`, `openrouter`, `deepseek`,
+    /// `groq`, `xai`, `ollama`, `custom`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Provider::OpenAI => "openai",
+            Provider::Azure { .. } => "azure",
+            Provider::Mistral => "mistral",
+            Provider::OpenRouter => "openrouter",
+            Provider::DeepSeek => "deepseek",
+            Provider::Groq => "groq",
+            Provider::XAi => "xai",
+            Provider::Ollama => "ollama",
+            Provider::Custom { .. } => "custom",
+        }
+    }
+
+    /// The base URL, before `/chat/completions` (Azure: the endpoint).
+    pub fn base_url(&self) -> &str {
+        match self {
+            Provider::OpenAI => "https://api.openai.com/v1",
+            Provider::Azure { endpoint, .. } => endpoint,
+            Provider::Mistral => "https://api.mistral.ai/v1",
+            Provider::OpenRouter => "https://openrouter.ai/api/v1",
+            Provider::DeepSeek => "https://api.deepseek.com/v1",
+            Provider::Groq => "https://api.groq.com/openai/v1",
+            Provider::XAi => "https://api.x.ai/v1",
+            Provider::Ollama => "http://localhost:11434/v1",
+            Provider::Custom { base_url, .. } => base_url,
+        }
+    }
+
+    /// The environment variable that holds the key; `None` for a provider that needs
+    /// none (Ollama, a `Custom` without one).
+    pub fn key_var(&self) -> Option<&str> {
+        match self {
+            Provider::OpenAI => Some("OPENAI_API_KEY"),
+            Provider::Azure { .. } => Some("AZURE_OPENAI_API_KEY"),
+            Provider::Mistral => Some("MISTRAL_API_KEY"),
+            Provider::OpenRouter => Some("OPENROUTER_API_KEY"),
+            Provider::DeepSeek => Some("DEEPSEEK_API_KEY"),
+            Provider::Groq => Some("GROQ_API_KEY"),
+            Provider::XAi => Some("XAI_API_KEY"),
+            Provider::Ollama => None,
+            Provider::Custom { key_var, .. } => key_var.as_deref(),
+        }
+    }
+
+    /// How the key is sent.
+    pub fn auth_style(&self) -> AuthStyle {
+        match self {
+            Provider::Azure { bearer: false, .. } => AuthStyle::Header("api-key"),
+            Provider::Ollama | Provider::Custom { key_var: None, .. } => AuthStyle::None,
+            _ => AuthStyle::Bearer,
+        }
+    }
+
+    /// The Chat Completions URL for `model` (for Azure, the deployment), from `base_url`
+    /// or the provider's own. Azure:
+    /// `{endpoint}/openai/deployments/{model}/chat/completions?api-version=…`.
+    pub fn chat_url(&self, base_url: Option<&str>, model: &str) -> String {
+        let base = base_url.unwrap_or(self.base_url()).trim_end_matches('/');
+        match self {
+            Provider::Azure { api_version, .. } => format!(
+                "{base}/openai/deployments/{}/chat/completions?api-version={}",
+                encode(model),
+                encode(api_version)
+            ),
+            _ => format!("{base}/chat/completions"),
+        }
+    }
+
+    /// Options for `model` with `messages`, the key read from the provider's environment
+    /// variable.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MissingProviderKey`] naming the variable when it is not set.
+    pub fn options(&self, model: &str, messages: Vec<Value>) -> Result<ChatOptions, Error> {
+        ChatConfig::new(self.clone(), model).options(messages, &process_env())
+    }
+}
+
+/// Percent-encodes what is not unreserved, for a path segment or a query value.
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Where a config's key comes from.
+#[derive(Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeySource {
+    /// The provider's own environment variable ([`Provider::key_var`]). The default.
+    #[default]
+    ProviderEnv,
+    /// This environment variable.
+    Env(String),
+    /// This key.
+    Key(String),
+    /// No key (a local server).
+    None,
+}
+
+impl std::fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeySource::ProviderEnv => f.write_str("ProviderEnv"),
+            KeySource::Env(var) => write!(f, "Env({var:?})"),
+            // Never the key itself.
+            KeySource::Key(_) => f.write_str("Key(<redacted>)"),
+            KeySource::None => f.write_str("None"),
+        }
+    }
+}
+
+/// A provider and a model, with where the key comes from, another base URL if any, and
+/// default body fields: what a [`ChatRouter`](super::ChatRouter) holds under a name.
+///
+/// ```
+/// use serde_json::json;
+/// use vivavoce::chat::{ChatConfig, Provider};
+/// let config = ChatConfig::new(Provider::Groq, "llama-3.3-70b-versatile").param("temperature", json!(0.3));
+/// assert_eq!(config.model, "llama-3.3-70b-versatile");
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+#[must_use]
+pub struct ChatConfig {
+    /// The provider.
+    pub provider: Provider,
+    /// The model (for Azure, the deployment).
+    pub model: String,
+    /// Where the key comes from.
+    pub key: KeySource,
+    /// Another base URL than the provider's (a proxy, a local server on another port).
+    pub base_url: Option<String>,
+    /// Body fields added to every request (temperature, max_tokens, …).
+    pub params: Map<String, Value>,
+}
+
+impl ChatConfig {
+    /// `model` at `provider`, the key from the provider's environment variable.
+    pub fn new(provider: Provider, model: impl Into<String>) -> Self {
+        ChatConfig {
+            provider,
+            model: model.into(),
+            key: KeySource::default(),
+            base_url: None,
+            params: Map::new(),
+        }
+    }
+
+    /// Sets where the key comes from.
+    pub fn key(mut self, key: KeySource) -> Self {
+        self.key = key;
+        self
+    }
+
+    /// Sets the key itself.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.key = KeySource::Key(key.into());
+        self
+    }
+
+    /// Sets another base URL.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Adds a default body field.
+    pub fn param(mut self, key: impl Into<String>, value: Value) -> Self {
+        self.params.insert(key.into(), value);
+        self
+    }
+
+    /// The key, found through `env`; `Ok(None)` when none is needed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MissingProviderKey`] naming the variable to set.
+    pub fn resolve_key(&self, env: &EnvLookup) -> Result<Option<String>, Error> {
+        let var = match &self.key {
+            KeySource::Key(k) if !k.is_empty() => return Ok(Some(k.clone())),
+            KeySource::Key(_) => None,
+            KeySource::None => return Ok(None),
+            KeySource::Env(var) => Some(var.as_str()),
+            KeySource::ProviderEnv => match self.provider.key_var() {
+                Some(var) => Some(var),
+                None => return Ok(None),
+            },
+        };
+        let missing = || Error::MissingProviderKey {
+            provider: self.provider.name().to_owned(),
+            var: var.unwrap_or("a key").to_owned(),
+        };
+        let var = var.ok_or_else(missing)?;
+        env(var)
+            .filter(|k| !k.is_empty())
+            .map(Some)
+            .ok_or_else(missing)
+    }
+
+    /// The request options for `messages`: URL, model, key (through `env`) and the
+    /// default body fields.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MissingProviderKey`] naming the variable to set.
+    pub fn options(&self, messages: Vec<Value>, env: &EnvLookup) -> Result<ChatOptions, Error> {
+        let key = self.resolve_key(env)?;
+        let auth = match (key, self.provider.auth_style()) {
+            (Some(key), AuthStyle::Header(name)) => ChatAuth::KeyHeader {
+                name: name.to_owned(),
+                key,
+            },
+            (Some(key), _) => ChatAuth::ApiKey(key),
+            // The engine always sends a key; a server that needs none ignores it (what
+            // Ollama's own documentation passes).
+            (None, _) => ChatAuth::ApiKey(self.provider.name().to_owned()),
+        };
+        let mut options = ChatOptions::new(self.model.clone(), messages)
+            .url(
+                self.provider
+                    .chat_url(self.base_url.as_deref(), &self.model),
+            )
+            .auth(auth);
+        for (k, v) in &self.params {
+            options = options.param(k.clone(), v.clone());
+        }
+        Ok(options)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> EnvLookup {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Arc::new(move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn every_builtin_has_a_url_and_a_key_variable_but_ollama() {
+        for p in Provider::builtin() {
+            assert!(
+                p.chat_url(None, "m").ends_with("/v1/chat/completions"),
+                "{p:?}"
+            );
+            assert_eq!(p.key_var().is_none(), p == Provider::Ollama, "{p:?}");
+        }
+        assert_eq!(
+            Provider::Ollama.chat_url(None, "llama3.2"),
+            "http://localhost:11434/v1/chat/completions"
+        );
+    }
+
+    #[test]
+    fn azure_uses_the_deployment_url_and_the_api_key_header() {
+        let azure = Provider::azure("https://r.openai.azure.com/");
+        let config = ChatConfig::new(azure, "my gpt");
+        let o = config
+            .options(vec![], &env(&[("AZURE_OPENAI_API_KEY", "az-secret")]))
+            .unwrap();
+        assert_eq!(
+            o.url,
+            "https://r.openai.azure.com/openai/deployments/my%20gpt/chat/completions?api-version=2024-10-21"
+        );
+        assert!(
+            matches!(&o.auth, ChatAuth::KeyHeader { name, key } if name == "api-key" && key == "az-secret")
+        );
+        assert!(!format!("{o:?}").contains("az-secret"));
+        let bearer = Provider::Azure {
+            endpoint: "https://r".into(),
+            api_version: "v".into(),
+            bearer: true,
+        };
+        let o = ChatConfig::new(bearer, "d")
+            .api_key("tok")
+            .options(vec![], &env(&[]))
+            .unwrap();
+        assert!(matches!(o.auth, ChatAuth::ApiKey(_)));
+    }
+
+    #[test]
+    fn a_missing_key_names_its_variable_and_is_never_shown() {
+        let e = ChatConfig::new(Provider::Mistral, "m")
+            .options(vec![], &env(&[("MISTRAL_API_KEY", "")]))
+            .unwrap_err();
+        assert!(e.to_string().contains("MISTRAL_API_KEY"), "{e}");
+        let custom = Provider::Custom {
+            base_url: "http://h/v1".into(),
+            key_var: Some("MY_KEY".into()),
+        };
+        let e = ChatConfig::new(custom, "m")
+            .options(vec![], &env(&[]))
+            .unwrap_err();
+        assert!(e.to_string().contains("MY_KEY"), "{e}");
+        let c = ChatConfig::new(Provider::Groq, "m").api_key("gsk-secret");
+        assert!(!format!("{c:?}").contains("gsk-secret"));
+    }
+}
