@@ -38,6 +38,11 @@ impl StopHandle {
     pub fn is_stopped(&self) -> bool {
         self.token.is_cancelled()
     }
+
+    /// A handle on a token (for tasks other than the engine's, such as the router's).
+    pub(super) fn from_token(token: CancellationToken) -> Self {
+        StopHandle { token }
+    }
 }
 
 fn client() -> &'static reqwest::Client {

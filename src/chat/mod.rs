@@ -22,6 +22,7 @@ mod out;
 mod providers;
 #[cfg(feature = "axum")]
 mod relay;
+mod retry;
 mod sse;
 mod stream;
 
@@ -39,5 +40,6 @@ pub use providers::{
 };
 #[cfg(feature = "axum")]
 pub use relay::{ChatSse, Relay};
+pub use retry::{HOLD_MAX, RetryPolicy, stream_with_retry};
 pub use sse::{SseEvent, SseParser, TooLarge};
 pub use stream::{ChatStream, stream};

@@ -66,6 +66,15 @@ pub fn stream(options: ChatOptions) -> Result<ChatStream, Error> {
 }
 
 impl ChatStream {
+    /// A stream over events another task sends (the router's).
+    pub(super) fn from_parts(rx: mpsc::Receiver<ChatEvent>, stop: StopHandle) -> Self {
+        ChatStream {
+            rx,
+            stop,
+            done: false,
+        }
+    }
+
     /// Stops the request (the stream then ends with `Complete { reason: Stopped }`).
     pub fn stop(&self) {
         self.stop.stop();
