@@ -23,6 +23,7 @@ mod providers;
 #[cfg(feature = "axum")]
 mod relay;
 mod retry;
+mod router;
 mod sse;
 mod stream;
 
@@ -41,5 +42,6 @@ pub use providers::{
 #[cfg(feature = "axum")]
 pub use relay::{ChatSse, Relay};
 pub use retry::{HOLD_MAX, RetryPolicy, stream_with_retry};
+pub use router::{ChatRouter, Route};
 pub use sse::{SseEvent, SseParser, TooLarge};
 pub use stream::{ChatStream, stream};

@@ -148,6 +148,21 @@ impl Provider {
         }
     }
 
+    /// A model to start with, for [`ChatRouter::quick_setup`](super::ChatRouter::quick_setup)
+    /// (`None` for Azure, whose deployment is yours, and `Custom`).
+    pub fn default_model(&self) -> Option<&'static str> {
+        match self {
+            Provider::OpenAI => Some("gpt-4o-mini"),
+            Provider::Mistral => Some("mistral-small-latest"),
+            Provider::OpenRouter => Some("openai/gpt-4o-mini"),
+            Provider::DeepSeek => Some("deepseek-chat"),
+            Provider::Groq => Some("llama-3.3-70b-versatile"),
+            Provider::XAi => Some("grok-3-mini"),
+            Provider::Ollama => Some("llama3.2"),
+            Provider::Azure { .. } | Provider::Custom { .. } => None,
+        }
+    }
+
     /// How the key is sent.
     pub fn auth_style(&self) -> AuthStyle {
         match self {
