@@ -8,10 +8,17 @@
 //! timeouts, accumulation, parse errors and the HTTP client are set on [`ChatOptions`];
 //! [`message`] builds the messages.
 //!
+//! Providers and routing: a [`Provider`] and a model make a [`ChatConfig`]; a
+//! [`ChatRouter`] holds named configs and sends a request to one, or down a list, retried
+//! per a [`RetryPolicy`] and falling back **only before the first content** (never
+//! delivering text twice). [`Error::kind`](crate::Error::kind) tells failures apart.
+//! [`stream_chat`] takes [`Callbacks`] instead of a stream.
+//!
 //! To pass a request on to a browser: [`event_to_simplified_sse`] for any server, or
 //! `ChatSse` (feature `axum`), an axum response that relays the events and writes
 //! `[DONE]` exactly once.
 
+mod callbacks;
 mod complete;
 mod delta;
 mod engine;
@@ -27,6 +34,9 @@ mod router;
 mod sse;
 mod stream;
 
+pub use callbacks::{
+    Callbacks, CancelHandle, IntoChatStream, collect, extract_content, stream_chat,
+};
 pub use complete::complete;
 pub use delta::{
     Accumulator, Choice, ChoiceDelta, Delta, DeltaError, DeltaErrorKind, FunctionDelta, ToolCall,
