@@ -1,0 +1,382 @@
+//! Providers, error kinds, retries, the router and callbacks, over real HTTP on 127.0.0.1
+//! against the Chat Completions simulator.
+#![cfg(all(feature = "chat", feature = "mock"))]
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
+use vivavoce::chat::{
+    Callbacks, ChatConfig, ChatEvent, ChatOptions, ChatRouter, ChatStream, CompleteReason,
+    EnvLookup, Provider, RetryPolicy, collect, complete, extract_content, message, stream_chat,
+    stream_with_retry,
+};
+use vivavoce::mock::{ChatFault, ChatSimulator, ChatSimulatorOptions};
+use vivavoce::{Error, ErrorKind};
+
+const REPLY: &str = "one two three four five six seven eight";
+
+async fn sim(options: ChatSimulatorOptions) -> ChatSimulator {
+    ChatSimulator::start(options).await.unwrap()
+}
+
+/// A config for a server at `addr` speaking the simulator's protocol.
+fn config(addr: SocketAddr) -> ChatConfig {
+    let provider = Provider::Custom {
+        base_url: format!("http://{addr}/v1"),
+        key_var: None,
+    };
+    ChatConfig::new(provider, "gpt-4o-mini").api_key("sk-simulator")
+}
+
+fn no_env() -> EnvLookup {
+    Arc::new(|_| None)
+}
+
+/// Fast retries, so that tests do not wait on the default backoff.
+fn fast() -> RetryPolicy {
+    RetryPolicy::default().backoff_range(Duration::from_millis(10), Duration::from_millis(50))
+}
+
+/// Reads a stream to its end: the chunks' texts, and the terminal event.
+async fn drain(mut events: ChatStream) -> (String, ChatEvent) {
+    let mut text = String::new();
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(30), events.next())
+            .await
+            .expect("in time")
+            .expect("a terminal event");
+        match event {
+            ChatEvent::Chunk(_) => text.push_str(extract_content(&event).unwrap_or_default()),
+            terminal => {
+                assert!(events.next().await.is_none(), "the stream ends after it");
+                return (text, terminal);
+            }
+        }
+    }
+}
+
+fn requests(s: &ChatSimulator) -> usize {
+    s.streams_finished() + s.streams_cut()
+}
+
+/// A server that answers its first connections with canned responses, then passes the
+/// others on to `target`; it notes when each connection came.
+struct Flaky {
+    addr: SocketAddr,
+    accepted: Arc<Mutex<Vec<Instant>>>,
+}
+
+async fn flaky(canned: Vec<String>, target: SocketAddr) -> Flaky {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(Mutex::new(Vec::new()));
+    let seen = accepted.clone();
+    tokio::spawn(async move {
+        let mut n = 0;
+        while let Ok((mut socket, _)) = listener.accept().await {
+            seen.lock().unwrap().push(Instant::now());
+            let answer = canned.get(n).cloned();
+            n += 1;
+            tokio::spawn(async move {
+                match answer {
+                    Some(answer) => {
+                        read_request(&mut socket).await;
+                        let _ = socket.write_all(answer.as_bytes()).await;
+                        let _ = socket.shutdown().await;
+                    }
+                    None => {
+                        let mut upstream = TcpStream::connect(target).await.unwrap();
+                        let _ = tokio::io::copy_bidirectional(&mut socket, &mut upstream).await;
+                    }
+                }
+            });
+        }
+    });
+    Flaky { addr, accepted }
+}
+
+async fn read_request(socket: &mut TcpStream) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let Ok(n) = socket.read(&mut chunk).await else {
+            return;
+        };
+        if n == 0 {
+            return;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                return;
+            }
+        }
+    }
+}
+
+fn answer_429(headers: &str, code: &str) -> String {
+    let body = format!(
+        r#"{{"error":{{"message":"slow down","type":"{code}","param":null,"code":"{code}"}}}}"#
+    );
+    format!(
+        "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{headers}connection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[tokio::test]
+async fn the_router_falls_back_from_a_500_to_a_working_config() {
+    let broken = sim(ChatSimulatorOptions::default().fault(ChatFault::Status(500))).await;
+    let ok = sim(ChatSimulatorOptions::default().reply_text(REPLY)).await;
+    let mut router = ChatRouter::with_env(no_env()).retry_policy(fast().max_attempts(2));
+    router.register("broken", config(broken.addr()));
+    router.register("ok", config(ok.addr()));
+    let (text, end) = drain(
+        router
+            .stream(["broken", "ok"], vec![message::user("Hi")])
+            .unwrap(),
+    )
+    .await;
+    let ChatEvent::Complete(done) = end else {
+        panic!("expected Complete, got {end:?}");
+    };
+    assert_eq!(done.reason, CompleteReason::Done);
+    assert_eq!(text, REPLY);
+    assert_eq!(done.result.content, REPLY);
+    assert!(done.done_event.is_some(), "the raw [DONE] event is kept");
+    assert_eq!(requests(&ok), 1);
+}
+
+#[tokio::test]
+async fn a_429_is_retried_after_its_retry_after_ms() {
+    let ok = sim(ChatSimulatorOptions::default().reply_text(REPLY)).await;
+    let canned = vec![answer_429("retry-after-ms: 300\r\n", "rate_limit_exceeded")];
+    let proxy = flaky(canned, ok.addr()).await;
+    let options = config(proxy.addr)
+        .options(vec![message::user("Hi")], &no_env())
+        .unwrap();
+    let events = stream_with_retry(options, fast()).unwrap();
+    let done = collect(events).await.expect("the retry answers");
+    assert_eq!(done.result.content, REPLY);
+    let accepted = proxy.accepted.lock().unwrap().clone();
+    assert_eq!(accepted.len(), 2, "one retry");
+    let waited = accepted[1] - accepted[0];
+    assert!(waited >= Duration::from_millis(300), "{waited:?}");
+}
+
+#[tokio::test]
+async fn an_exhausted_quota_is_not_retried_but_falls_back() {
+    let ok = sim(ChatSimulatorOptions::default().reply_text(REPLY)).await;
+    let canned = vec![answer_429("", "insufficient_quota")];
+    let proxy = flaky(canned.clone(), ok.addr()).await;
+    let options = config(proxy.addr)
+        .options(vec![message::user("Hi")], &no_env())
+        .unwrap();
+    let e = collect(stream_with_retry(options, fast()).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(e.error.kind(), ErrorKind::QuotaExceeded);
+    assert_eq!(proxy.accepted.lock().unwrap().len(), 1, "not retried");
+
+    let proxy = flaky(canned, ok.addr()).await;
+    let mut router = ChatRouter::with_env(no_env()).retry_policy(fast());
+    router.register("spent", config(proxy.addr));
+    router.register("ok", config(ok.addr()));
+    let done = collect(
+        router
+            .stream(["spent", "ok"], vec![message::user("Hi")])
+            .unwrap(),
+    )
+    .await
+    .expect("the next config answers");
+    assert_eq!(done.result.content, REPLY);
+}
+
+#[tokio::test]
+async fn after_the_first_token_a_drop_is_final_and_nothing_is_repeated() {
+    let dropping = ChatSimulatorOptions::default()
+        .reply_text(REPLY)
+        .chunked(true)
+        .fault(ChatFault::DropAfterChunks(4));
+    let dropping = sim(dropping).await;
+    let other = sim(ChatSimulatorOptions::default().reply_text("other answer")).await;
+    let mut router = ChatRouter::with_env(no_env()).retry_policy(fast().max_attempts(3));
+    router.register("dropping", config(dropping.addr()));
+    router.register("other", config(other.addr()));
+    let (text, end) = drain(
+        router
+            .stream(["dropping", "other"], vec![message::user("Hi")])
+            .unwrap(),
+    )
+    .await;
+    let ChatEvent::Error(e) = end else {
+        panic!("expected the drop's error, got {end:?}");
+    };
+    assert_eq!(e.error.kind(), ErrorKind::Connection, "{}", e.error);
+    assert!(!text.is_empty() && REPLY.starts_with(&text), "{text:?}");
+    assert_eq!(e.partial.content, text, "each word once");
+    assert_eq!(requests(&dropping), 1, "no retry");
+    assert_eq!(requests(&other), 0, "no fallback");
+}
+
+#[tokio::test]
+async fn an_unknown_name_lists_the_known_ones() {
+    let mut router = ChatRouter::with_env(no_env());
+    router.register("fast", ChatConfig::new(Provider::Groq, "m").api_key("k"));
+    router.register("local", ChatConfig::new(Provider::Ollama, "m"));
+    assert_eq!(router.list(), ["fast", "local"]);
+    let e = router
+        .stream(["fast", "nope"], vec![message::user("Hi")])
+        .unwrap_err();
+    match &e {
+        Error::UnknownConfig { name, known } => {
+            assert_eq!(name, "nope");
+            assert_eq!(known, &["fast", "local"]);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(e.to_string().contains("fast, local"), "{e}");
+    assert_eq!(e.kind(), ErrorKind::InvalidRequest);
+}
+
+#[tokio::test]
+async fn a_missing_key_names_the_variable_to_set() {
+    let mut router = ChatRouter::with_env(no_env());
+    router.register(
+        "mistral",
+        ChatConfig::new(Provider::Mistral, "mistral-small-latest"),
+    );
+    let e = router
+        .stream("mistral", vec![message::user("Hi")])
+        .unwrap_err();
+    assert!(matches!(&e, Error::MissingProviderKey { var, .. } if var == "MISTRAL_API_KEY"));
+    assert!(e.to_string().contains("MISTRAL_API_KEY"), "{e}");
+    assert_eq!(e.kind(), ErrorKind::Auth);
+}
+
+#[tokio::test]
+async fn quick_setup_registers_the_providers_whose_keys_are_set() {
+    let env: EnvLookup = Arc::new(|name| {
+        matches!(name, "OPENAI_API_KEY" | "DEEPSEEK_API_KEY" | "XAI_API_KEY")
+            .then(|| "secret-key".to_owned())
+    });
+    let router = ChatRouter::quick_setup_with(env);
+    assert_eq!(router.list(), ["deepseek", "ollama", "openai", "xai"]);
+    let options = router
+        .options("deepseek", vec![message::user("Hi")])
+        .unwrap();
+    assert_eq!(options.url, "https://api.deepseek.com/v1/chat/completions");
+    assert_eq!(options.model, "deepseek-chat");
+    assert!(!format!("{router:?} {options:?}").contains("secret-key"));
+}
+
+#[tokio::test]
+async fn the_simulators_errors_have_kinds() {
+    let cases = [
+        (ChatFault::Status(401), ErrorKind::Auth),
+        (ChatFault::Status(429), ErrorKind::RateLimited),
+        (ChatFault::Status(500), ErrorKind::Server),
+    ];
+    for (fault, kind) in cases {
+        let s = sim(ChatSimulatorOptions::default().fault(fault.clone())).await;
+        let options = ChatOptions::new("m", vec![message::user("Hi")])
+            .url(s.url())
+            .api_key("sk-simulator");
+        let e = complete(options).await.unwrap_err().error;
+        assert_eq!(e.kind(), kind, "{fault:?}: {e}");
+        if kind == ErrorKind::RateLimited {
+            assert_eq!(e.retry_after(), Some(Duration::from_secs(1)));
+            assert!(e.is_retryable());
+        }
+    }
+    let s = sim(ChatSimulatorOptions::default()).await;
+    let wrong_path = ChatOptions::new("m", vec![message::user("Hi")])
+        .url(format!("http://{}/v1/nothing", s.addr()))
+        .api_key("sk-simulator");
+    let e = complete(wrong_path).await.unwrap_err().error;
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    let refused = ChatOptions::new("m", vec![message::user("Hi")])
+        .url("http://127.0.0.1:1/v1/chat/completions")
+        .api_key("k");
+    let e = complete(refused).await.unwrap_err().error;
+    assert_eq!(e.kind(), ErrorKind::Connection, "{e}");
+}
+
+/// What the callbacks saw.
+#[derive(Debug, Default)]
+struct Seen {
+    tokens: Vec<String>,
+    completes: Vec<CompleteReason>,
+    errors: usize,
+}
+
+fn recording(seen: &Arc<Mutex<Seen>>, end: tokio::sync::mpsc::Sender<()>) -> Callbacks {
+    let (a, b, c) = (seen.clone(), seen.clone(), seen.clone());
+    let end2 = end.clone();
+    Callbacks::new()
+        .on_token(move |t| a.lock().unwrap().tokens.push(t.to_owned()))
+        .on_complete(move |done| {
+            b.lock().unwrap().completes.push(done.reason);
+            let _ = end.try_send(());
+        })
+        .on_error(move |_| {
+            c.lock().unwrap().errors += 1;
+            let _ = end2.try_send(());
+        })
+}
+
+#[tokio::test]
+async fn callbacks_get_the_tokens_then_one_end_and_cancel_stops() {
+    let s = sim(ChatSimulatorOptions::default().reply_text(REPLY)).await;
+    let options = config(s.addr())
+        .options(vec![message::user("Hi")], &no_env())
+        .unwrap();
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let (tx, mut ended) = tokio::sync::mpsc::channel(4);
+    let _handle = stream_chat(options, recording(&seen, tx)).unwrap();
+    ended.recv().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.tokens.concat(), REPLY);
+        assert_eq!(seen.completes, [CompleteReason::Done]);
+        assert_eq!(seen.errors, 0);
+    }
+
+    // A slow answer, cancelled after its first token.
+    let slow = ChatSimulatorOptions::default()
+        .chunk_count(200)
+        .chunk_delay(Duration::from_millis(20));
+    let slow = sim(slow).await;
+    let mut router = ChatRouter::with_env(no_env());
+    router.register("slow", config(slow.addr()));
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let (tx, mut ended) = tokio::sync::mpsc::channel(4);
+    let events = router.stream("slow", vec![message::user("Hi")]).unwrap();
+    let handle = stream_chat(events, recording(&seen, tx)).unwrap();
+    while seen.lock().unwrap().tokens.is_empty() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    handle.cancel();
+    tokio::time::timeout(Duration::from_secs(5), ended.recv())
+        .await
+        .expect("ends soon after cancel")
+        .unwrap();
+    let tokens = seen.lock().unwrap().tokens.len();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let seen = seen.lock().unwrap();
+    assert!(tokens < 10 && seen.tokens.len() == tokens, "{tokens}");
+    assert_eq!(seen.completes, [CompleteReason::Stopped]);
+    assert_eq!(seen.errors, 0);
+}
