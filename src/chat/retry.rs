@@ -1,12 +1,5 @@
-//! Retrying a request, and falling back to other ones, before any content was delivered.
-//!
-//! A request is retried, or another one tried in its place, **only before its first
-//! content reached you**. Until a chunk carries text, a refusal or a tool call, the chunks
-//! of an attempt are held back (the role chunk, comments, empty deltas; at most
-//! [`HOLD_MAX`] of them); an attempt that fails then is dropped whole, held chunks
-//! included, and the next one starts clean. Once content has been delivered, an error is
-//! final: it arrives as the stream's [`ChatEvent::Error`] with what was received, and
-//! nothing is retried, so no text is ever delivered twice.
+//! Retrying a request, and falling back to other ones, only before any content was
+//! delivered: see [`RetryPolicy`].
 
 use std::time::Duration;
 
@@ -32,7 +25,20 @@ const SLACK: usize = 64;
 ///
 /// Only errors that [`Error::is_retryable`] are retried (rate limits, 5xx, timeouts, lost
 /// connections; not an exhausted quota, a bad key or a bad request), and only before the
-/// first content was delivered (see the [module](self)). The wait before retry `n`
+/// first content was delivered.
+///
+/// # Before the first content only
+///
+/// Until a chunk carries text, a refusal or a tool call, the chunks of an attempt are
+/// held back (the role chunk, comments, empty deltas; at most [`HOLD_MAX`] of them); an
+/// attempt that fails then is dropped whole, held chunks included, and the next one
+/// starts clean. Once content has been delivered, an error is final: it arrives as the
+/// stream's [`ChatEvent::Error`] with what was received, and nothing is retried or sent
+/// elsewhere, so no text is ever delivered twice.
+///
+/// # Waits
+///
+/// The wait before retry `n`
 /// (counting from 0) is the server's [`Error::retry_after`] (`retry-after-ms` or
 /// `retry-after`) when it gave one, else `initial_backoff × 2ⁿ`, capped at
 /// `max_backoff`, less a random part of up to `jitter` of it.
@@ -141,8 +147,8 @@ impl RetryPolicy {
 }
 
 /// [`stream`](super::stream()) with retries: the same events, the request tried again
-/// per `policy` while it fails before any content was delivered (see the
-/// [module](self)). Stopping and dropping work as on any [`ChatStream`].
+/// per `policy` while it fails before any content was delivered (see
+/// [`RetryPolicy`]: never after, so no text comes twice). Stopping and dropping work as on any [`ChatStream`].
 ///
 /// # Errors
 ///
@@ -372,5 +378,38 @@ mod tests {
             RetryPolicy::default().delay(0, &e),
             Duration::from_millis(1234)
         );
+    }
+
+    #[test]
+    fn kinds_decide_what_is_retried_and_what_falls_back() {
+        let quota_type = r#"{"error":{"message":"no credit","type":"insufficient_quota"}}"#;
+        let cases = [
+            (400, "", ErrorKind::InvalidRequest, false),
+            (403, "", ErrorKind::Permission, false),
+            (422, "", ErrorKind::InvalidRequest, false),
+            (429, quota_type, ErrorKind::QuotaExceeded, true),
+            (429, "", ErrorKind::RateLimited, true),
+            (529, "", ErrorKind::Server, true),
+            (503, "", ErrorKind::Server, true),
+        ];
+        for (status, body, kind, falls_back) in cases {
+            let e = Error::http_status(status, "u", body.into(), None);
+            assert_eq!(e.kind(), kind, "{status}");
+            assert_eq!(fallback_on(&e), falls_back, "{status}");
+            assert_eq!(
+                RetryPolicy::default().should_retry(&e),
+                falls_back && kind != ErrorKind::QuotaExceeded
+            );
+        }
+        let timeout = Error::Timeout {
+            operation: "x",
+            after: Duration::from_secs(1),
+        };
+        assert_eq!(timeout.kind(), ErrorKind::Timeout);
+        let parse = Error::InvalidResponse {
+            url: "u".into(),
+            message: "m".into(),
+        };
+        assert_eq!(parse.kind(), ErrorKind::Parse);
     }
 }

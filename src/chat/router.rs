@@ -70,7 +70,7 @@ impl From<Vec<&str>> for Route {
 /// config is retried per the [`RetryPolicy`], and when it still fails, **before any
 /// content was delivered**, with an error worth another try (retryable, or an exhausted
 /// quota), the next config is tried. Once content has been delivered an error is final
-/// (see [`stream_with_retry`](super::stream_with_retry)), so no text comes twice.
+/// (see [`RetryPolicy`]), so no text comes twice.
 ///
 /// ```no_run
 /// use futures_util::StreamExt;
