@@ -380,3 +380,45 @@ async fn callbacks_get_the_tokens_then_one_end_and_cancel_stops() {
     assert_eq!(seen.completes, [CompleteReason::Stopped]);
     assert_eq!(seen.errors, 0);
 }
+
+#[tokio::test]
+async fn the_overall_timeout_and_stop_end_the_retries() {
+    let broken = sim(ChatSimulatorOptions::default().fault(ChatFault::Status(503))).await;
+    let options = config(broken.addr())
+        .options(vec![message::user("Hi")], &no_env())
+        .unwrap();
+    let policy = fast()
+        .max_attempts(1000)
+        .timeout(Duration::from_millis(300));
+    let started = Instant::now();
+    let e = collect(stream_with_retry(options.clone(), policy).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(e.error.kind(), ErrorKind::Server);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Stopped while it waits to retry: it ends at once, stopped.
+    let slow =
+        RetryPolicy::default().backoff_range(Duration::from_secs(30), Duration::from_secs(30));
+    let mut router = ChatRouter::with_env(no_env())
+        .retry_policy(slow)
+        .adjust(|o| o.http_timeout(Duration::from_secs(20)));
+    router.register("broken", config(broken.addr()));
+    let adjusted = router.options("broken", vec![message::user("Hi")]).unwrap();
+    assert_eq!(adjusted.http_timeout, Some(Duration::from_secs(20)));
+    let events = router.stream("broken", vec![message::user("Hi")]).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    events.stop();
+    let (text, end) = tokio::time::timeout(Duration::from_secs(5), drain(events))
+        .await
+        .expect("stops at once");
+    assert!(text.is_empty());
+    assert!(
+        matches!(&end, ChatEvent::Complete(c) if c.reason == CompleteReason::Stopped),
+        "{end:?}"
+    );
+}

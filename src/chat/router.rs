@@ -2,6 +2,7 @@
 //! retries and fallback before the first content.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -93,7 +94,11 @@ pub struct ChatRouter {
     configs: BTreeMap<String, ChatConfig>,
     policy: RetryPolicy,
     env: EnvLookup,
+    adjust: Option<Adjust>,
 }
+
+/// A change made to every request's options.
+type Adjust = Arc<dyn Fn(ChatOptions) -> ChatOptions + Send + Sync>;
 
 impl std::fmt::Debug for ChatRouter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -123,6 +128,7 @@ impl ChatRouter {
             configs: BTreeMap::new(),
             policy: RetryPolicy::default(),
             env,
+            adjust: None,
         }
     }
 
@@ -166,6 +172,23 @@ impl ChatRouter {
         self
     }
 
+    /// Changes every request's options before it is sent: timeouts, your own HTTP
+    /// client, usage, headers.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use vivavoce::chat::ChatRouter;
+    /// let router = ChatRouter::new().adjust(|o| o.http_timeout(Duration::from_secs(60)).include_usage(true));
+    /// # drop(router);
+    /// ```
+    pub fn adjust(
+        mut self,
+        f: impl Fn(ChatOptions) -> ChatOptions + Send + Sync + 'static,
+    ) -> Self {
+        self.adjust = Some(Arc::new(f));
+        self
+    }
+
     /// The retry policy.
     pub fn policy(&self) -> &RetryPolicy {
         &self.policy
@@ -206,7 +229,11 @@ impl ChatRouter {
     /// [`Error::UnknownConfig`] listing the known names; [`Error::MissingProviderKey`]
     /// naming the variable to set.
     pub fn options(&self, name: &str, messages: Vec<Value>) -> Result<ChatOptions, Error> {
-        self.config(name)?.options(messages, &self.env)
+        let options = self.config(name)?.options(messages, &self.env)?;
+        Ok(match &self.adjust {
+            Some(f) => f(options),
+            None => options,
+        })
     }
 
     /// Sends `messages` along `route` (a name, or names to fall back along) and returns
@@ -234,15 +261,13 @@ impl ChatRouter {
                 message: "name at least one config".to_owned(),
             });
         }
-        let configs = route
-            .0
-            .iter()
-            .map(|name| self.config(name))
-            .collect::<Result<Vec<_>, _>>()?;
+        for name in &route.0 {
+            self.config(name)?;
+        }
         let mut first_error = None;
-        let mut candidates = Vec::with_capacity(configs.len());
-        for config in configs {
-            match config.options(messages.clone(), &self.env) {
+        let mut candidates = Vec::with_capacity(route.0.len());
+        for name in &route.0 {
+            match self.options(name, messages.clone()) {
                 Ok(options) => candidates.push(options),
                 Err(e) => {
                     first_error.get_or_insert(e);
