@@ -69,23 +69,28 @@ fn requests(s: &ChatSimulator) -> usize {
 struct Flaky {
     addr: SocketAddr,
     accepted: Arc<Mutex<Vec<Instant>>>,
+    /// The heads of the requests it answered itself.
+    heads: Arc<Mutex<Vec<String>>>,
 }
 
 async fn flaky(canned: Vec<String>, target: SocketAddr) -> Flaky {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let accepted = Arc::new(Mutex::new(Vec::new()));
-    let seen = accepted.clone();
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let (seen, heads_seen) = (accepted.clone(), heads.clone());
     tokio::spawn(async move {
         let mut n = 0;
         while let Ok((mut socket, _)) = listener.accept().await {
             seen.lock().unwrap().push(Instant::now());
             let answer = canned.get(n).cloned();
             n += 1;
+            let heads = heads_seen.clone();
             tokio::spawn(async move {
                 match answer {
                     Some(answer) => {
-                        read_request(&mut socket).await;
+                        let head = read_request(&mut socket).await;
+                        heads.lock().unwrap().push(head);
                         let _ = socket.write_all(answer.as_bytes()).await;
                         let _ = socket.shutdown().await;
                     }
@@ -97,18 +102,23 @@ async fn flaky(canned: Vec<String>, target: SocketAddr) -> Flaky {
             });
         }
     });
-    Flaky { addr, accepted }
+    Flaky {
+        addr,
+        accepted,
+        heads,
+    }
 }
 
-async fn read_request(socket: &mut TcpStream) {
+/// Reads a request; returns its head.
+async fn read_request(socket: &mut TcpStream) -> String {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
         let Ok(n) = socket.read(&mut chunk).await else {
-            return;
+            return String::new();
         };
         if n == 0 {
-            return;
+            return String::new();
         }
         buf.extend_from_slice(&chunk[..n]);
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
@@ -119,7 +129,7 @@ async fn read_request(socket: &mut TcpStream) {
                 .and_then(|v| v.trim().parse::<usize>().ok())
                 .unwrap_or(0);
             if buf.len() >= end + 4 + len {
-                return;
+                return head;
             }
         }
     }
@@ -421,4 +431,37 @@ async fn the_overall_timeout_and_stop_end_the_retries() {
         matches!(&end, ChatEvent::Complete(c) if c.reason == CompleteReason::Stopped),
         "{end:?}"
     );
+}
+
+#[tokio::test]
+async fn azure_gets_its_deployment_url_and_api_key_header() {
+    let ok = sim(ChatSimulatorOptions::default()).await;
+    let body =
+        r#"{"error":{"code":"401","message":"Access denied due to invalid subscription key."}}"#;
+    let denied = format!(
+        "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let azure = flaky(vec![denied], ok.addr()).await;
+    let env: EnvLookup =
+        Arc::new(|name| (name == "AZURE_OPENAI_API_KEY").then(|| "az-key".to_owned()));
+    let mut router = ChatRouter::with_env(env);
+    router.register(
+        "azure",
+        ChatConfig::new(Provider::azure(format!("http://{}", azure.addr)), "my-gpt"),
+    );
+    let e = collect(router.stream("azure", vec![message::user("Hi")]).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(e.error.kind(), ErrorKind::Auth);
+    assert!(!e.to_string().contains("az-key"), "{e}");
+    let head = azure.heads.lock().unwrap()[0].clone();
+    assert!(
+        head.starts_with(
+            "post /openai/deployments/my-gpt/chat/completions?api-version=2024-10-21 "
+        ),
+        "{head}"
+    );
+    assert!(head.contains("\r\napi-key: az-key"), "{head}");
+    assert!(!head.contains("authorization"), "{head}");
 }
