@@ -465,3 +465,36 @@ async fn azure_gets_its_deployment_url_and_api_key_header() {
     assert!(head.contains("\r\napi-key: az-key"), "{head}");
     assert!(!head.contains("authorization"), "{head}");
 }
+
+/// `quick_setup` reads the process's environment: run in a child process of this test
+/// binary, with only `GROQ_API_KEY` set of the providers' variables.
+#[test]
+fn quick_setup_reads_the_process_environment() {
+    const CHILD: &str = "VIVAVOCE_QUICK_SETUP_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        assert_eq!(ChatRouter::quick_setup().list(), ["groq", "ollama"]);
+        return;
+    }
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+    child.args(["--exact", "quick_setup_reads_the_process_environment"]);
+    let mut vars: Vec<String> = Provider::builtin()
+        .iter()
+        .filter_map(|p| p.key_var().map(str::to_owned))
+        .collect();
+    vars.extend(["AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT"].map(str::to_owned));
+    for var in vars {
+        child.env_remove(var);
+    }
+    let out = child
+        .env("GROQ_API_KEY", "gsk-child")
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1 passed"), "{stdout}");
+}
