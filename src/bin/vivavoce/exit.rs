@@ -70,6 +70,8 @@ impl Failure {
             | E::Wav { .. }
             | E::AudioDevice { .. }
             | E::MissingApiKey
+            | E::MissingProviderKey { .. }
+            | E::UnknownConfig { .. }
             | E::NoRuntime { .. }
             | E::InvalidSchema { .. } => Failure::io(message),
             _ => Failure::failed(message),
