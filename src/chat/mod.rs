@@ -12,7 +12,9 @@
 //! `ChatSse` (feature `axum`), an axum response that relays the events and writes
 //! `[DONE]` exactly once.
 
+mod accumulate;
 mod complete;
+mod content;
 mod delta;
 mod engine;
 mod event;
@@ -24,10 +26,11 @@ mod relay;
 mod sse;
 mod stream;
 
+pub use accumulate::{Accumulator, Choice, FinishReason, ToolCall};
 pub use complete::complete;
+pub use content::{TokenLogprob, TopLogprob};
 pub use delta::{
-    Accumulator, Choice, ChoiceDelta, Delta, DeltaError, DeltaErrorKind, FunctionDelta, ToolCall,
-    ToolCallDelta, Usage,
+    ChoiceDelta, Delta, DeltaError, DeltaErrorKind, FunctionDelta, ToolCallDelta, Usage,
 };
 pub use engine::{StopHandle, start_request};
 pub use event::{Accumulated, ChatError, ChatEvent, Chunk, Complete, CompleteReason};
