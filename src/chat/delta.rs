@@ -8,7 +8,7 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::content::{Content, RawLogprobs, TokenLogprob};
+use super::content::TokenLogprob;
 use crate::error::ApiError;
 
 /// Token counts, from the usage-only final chunk or the finish chunk.
@@ -168,60 +168,6 @@ struct RawChunk<'a> {
     usage: Option<Usage>,
     /// Only whether there is one: the error is read again from the text, rarely.
     error: Option<IgnoredAny>,
-}
-
-#[derive(Deserialize)]
-#[serde(expecting = "a choice object")]
-struct RawChoice {
-    #[serde(default)]
-    index: u32,
-    /// `delta` in a chunk, `message` in a non-streamed completion.
-    #[serde(alias = "message")]
-    delta: Option<RawDelta>,
-    finish_reason: Option<String>,
-    logprobs: Option<RawLogprobs>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(expecting = "a delta object")]
-struct RawDelta {
-    content: Option<Content>,
-    reasoning_content: Option<String>,
-    reasoning: Option<String>,
-    role: Option<String>,
-    refusal: Option<String>,
-    tool_calls: Option<Vec<ToolCallDelta>>,
-}
-
-/// Reads a choice as the API writes it (`delta`, or `message` in a whole completion).
-impl<'de> Deserialize<'de> for ChoiceDelta {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let c = RawChoice::deserialize(deserializer)?;
-        let d = c.delta.unwrap_or_default();
-        let (content, thinking) = match d.content {
-            Some(c) => (c.text, c.thinking),
-            None => (None, None),
-        };
-        // Some servers send the same text as both `reasoning_content` and `reasoning`.
-        let field = d.reasoning_content.or(d.reasoning);
-        let reasoning = match (thinking, field) {
-            (Some(mut t), Some(f)) => {
-                t.push_str(&f);
-                Some(t)
-            }
-            (t, f) => t.or(f),
-        };
-        Ok(ChoiceDelta {
-            index: c.index,
-            content,
-            reasoning,
-            role: d.role,
-            refusal: d.refusal,
-            tool_calls: d.tool_calls.unwrap_or_default(),
-            finish_reason: c.finish_reason,
-            logprobs: c.logprobs.map(|l| l.content).unwrap_or_default(),
-        })
-    }
 }
 
 /// The id and model of the last chunk, so the next chunks that repeat them (all of them,

@@ -13,6 +13,7 @@
 //! `[DONE]` exactly once.
 
 mod accumulate;
+mod choice;
 mod complete;
 mod content;
 mod delta;
