@@ -52,12 +52,18 @@ impl Run {
 
 /// Serves `body` from the simulator and runs one streamed request against it.
 async fn run(body: &str) -> Run {
+    run_with(body, true).await
+}
+
+/// Serves `body` from the simulator and runs one request (streamed or not) against it.
+async fn run_with(body: &str, streamed: bool) -> Run {
     let sim = ChatSimulator::start(ChatSimulatorOptions::default().raw_stream(body))
         .await
         .unwrap();
     let options = ChatOptions::new("any", vec![json!({"role": "user", "content": "Hello"})])
         .url(sim.url())
-        .api_key("sk-simulator");
+        .api_key("sk-simulator")
+        .stream(streamed);
     let (tx, mut rx) = mpsc::channel(8);
     let _stop = start_request(options, tx).unwrap();
     let mut chunks = Vec::new();
@@ -231,5 +237,18 @@ async fn an_error_inside_a_200_stream_ends_the_request_with_it() {
     assert!(
         !r.chunks.iter().any(|c| c.done),
         "[DONE] after the error is not read"
+    );
+}
+
+#[tokio::test]
+async fn an_error_object_as_a_whole_200_answer_is_the_error() {
+    let body = r#"{"error":{"message":"Quota exceeded","code":"insufficient_quota","type":"insufficient_quota"}}"#;
+    let r = run_with(body, false).await;
+    let (e, partial) = error(&r);
+    assert_eq!(partial.content, "");
+    assert_eq!(e.status(), Some(200));
+    assert_eq!(
+        e.api_error().unwrap().code.as_deref(),
+        Some("insufficient_quota")
     );
 }
