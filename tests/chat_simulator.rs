@@ -284,3 +284,33 @@ async fn echo_user_counts_and_quotes_the_user_messages() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_raw_stream_is_served_byte_for_byte() {
+    let body = ": comment\n\ndata: {\"choices\":[]}\r\n\r\ndata: [DONE]\n\n";
+    let s = ChatSimulator::start(ChatSimulatorOptions::default().raw_stream(body))
+        .await
+        .unwrap();
+    let resp = reqwest::Client::new()
+        .post(s.url())
+        .bearer_auth("sk-simulator")
+        .json(&serde_json::json!({"model": "m", "messages": [], "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream"
+    );
+    assert_eq!(resp.text().await.unwrap(), body);
+    assert_eq!(s.streams_finished(), 1);
+    let wrong_key = reqwest::Client::new()
+        .post(s.url())
+        .bearer_auth("sk-wrong")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_key.status(), 401, "the key is still checked");
+}

@@ -4,10 +4,19 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::content::TokenLogprob;
+use crate::error::ApiError;
+
 /// Token counts, from the usage-only final chunk or the finish chunk.
+///
+/// The counts providers give in detail objects are read by
+/// [`cached_tokens`](Self::cached_tokens) and [`reasoning_tokens`](Self::reasoning_tokens)
+/// (methods, not fields, so that a chunk stays small), and kept as sent in
+/// [`extra`](Self::extra).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Usage {
@@ -25,19 +34,70 @@ pub struct Usage {
     pub extra: Map<String, Value>,
 }
 
+impl Usage {
+    /// Prompt tokens read from the provider's cache: `prompt_tokens_details.cached_tokens`
+    /// (OpenAI, OpenRouter, DeepSeek), else DeepSeek's `prompt_cache_hit_tokens`; `None`
+    /// when the provider gives neither.
+    pub fn cached_tokens(&self) -> Option<u64> {
+        self.count("prompt_tokens_details", "cached_tokens")
+            .or_else(|| self.count("prompt_cache_hit_tokens", ""))
+    }
+
+    /// Completion tokens spent reasoning: `completion_tokens_details.reasoning_tokens`,
+    /// else a top-level `reasoning_tokens`; `None` when the provider gives neither.
+    pub fn reasoning_tokens(&self) -> Option<u64> {
+        self.count("completion_tokens_details", "reasoning_tokens")
+            .or_else(|| self.count("reasoning_tokens", ""))
+    }
+
+    /// `extra[outer][inner]` (or `extra[outer]` for an empty `inner`), as a count.
+    fn count(&self, outer: &str, inner: &str) -> Option<u64> {
+        let v = self.extra.get(outer)?;
+        if inner.is_empty() {
+            Some(v)
+        } else {
+            v.get(inner)
+        }?
+        .as_u64()
+    }
+}
+
 /// A fragment of a tool call, as a chunk carries it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "RawToolCallDelta")]
 #[non_exhaustive]
 pub struct ToolCallDelta {
-    /// Which call this fragment belongs to.
-    #[serde(default)]
+    /// Which call this fragment belongs to (0 when the provider sends none, as Mistral
+    /// does: see [`indexed`](Self::indexed)).
     pub index: u32,
+    /// Whether the fragment carried an `index`. Without one, the accumulator tells calls
+    /// apart by their `id`.
+    #[serde(skip)]
+    pub indexed: bool,
     /// The call's id (first fragment).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// The function name and an argument fragment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function: Option<FunctionDelta>,
+}
+
+#[derive(Deserialize)]
+struct RawToolCallDelta {
+    index: Option<u32>,
+    id: Option<String>,
+    function: Option<FunctionDelta>,
+}
+
+impl From<RawToolCallDelta> for ToolCallDelta {
+    fn from(t: RawToolCallDelta) -> Self {
+        ToolCallDelta {
+            index: t.index.unwrap_or(0),
+            indexed: t.index.is_some(),
+            id: t.id,
+            function: t.function,
+        }
+    }
 }
 
 /// A function call fragment.
@@ -58,16 +118,24 @@ pub struct FunctionDelta {
 pub struct ChoiceDelta {
     /// The choice (0 unless `n > 1`).
     pub index: u32,
-    /// Text added.
+    /// Text added (the text parts, when the provider sends `content` as a list of
+    /// typed parts).
     pub content: Option<String>,
+    /// Reasoning text added, kept apart from the content: `reasoning_content` (DeepSeek,
+    /// vLLM), `reasoning` (OpenRouter, Ollama) or `thinking` content parts (Mistral).
+    pub reasoning: Option<String>,
     /// The role (first chunk).
     pub role: Option<String>,
     /// Refusal text added.
     pub refusal: Option<String>,
     /// Tool call fragments.
     pub tool_calls: Vec<ToolCallDelta>,
-    /// Why the choice finished (last chunk).
+    /// Why the choice finished (last chunk), as the provider says it: see
+    /// [`FinishReason`](super::FinishReason) for one reading of all of them.
     pub finish_reason: Option<String>,
+    /// The tokens' log probabilities (`logprobs.content`), when the request asked for
+    /// them.
+    pub logprobs: Vec<TokenLogprob>,
 }
 
 /// A parsed chunk.
@@ -82,6 +150,9 @@ pub struct Delta {
     pub choices: Vec<ChoiceDelta>,
     /// Usage, when this chunk carries it.
     pub usage: Option<Usage>,
+    /// An error object sent inside the stream (`{"error": {…}}` in a 200 answer, as
+    /// OpenRouter does when the model fails mid-way). The engine ends the request with it.
+    pub error: Option<Box<ApiError>>,
 }
 
 // What an error says was expected: "expected a choice object".
@@ -95,42 +166,8 @@ struct RawChunk<'a> {
     #[serde(default)]
     choices: Vec<ChoiceDelta>,
     usage: Option<Usage>,
-}
-
-#[derive(Deserialize)]
-#[serde(expecting = "a choice object")]
-struct RawChoice {
-    #[serde(default)]
-    index: u32,
-    /// `delta` in a chunk, `message` in a non-streamed completion.
-    #[serde(alias = "message")]
-    delta: Option<RawDelta>,
-    finish_reason: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(expecting = "a delta object")]
-struct RawDelta {
-    content: Option<String>,
-    role: Option<String>,
-    refusal: Option<String>,
-    tool_calls: Option<Vec<ToolCallDelta>>,
-}
-
-/// Reads a choice as the API writes it (`delta`, or `message` in a whole completion).
-impl<'de> Deserialize<'de> for ChoiceDelta {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let c = RawChoice::deserialize(deserializer)?;
-        let d = c.delta.unwrap_or_default();
-        Ok(ChoiceDelta {
-            index: c.index,
-            content: d.content,
-            role: d.role,
-            refusal: d.refusal,
-            tool_calls: d.tool_calls.unwrap_or_default(),
-            finish_reason: c.finish_reason,
-        })
-    }
+    /// Only whether there is one: the error is read again from the text, rarely.
+    error: Option<IgnoredAny>,
 }
 
 /// The id and model of the last chunk, so the next chunks that repeat them (all of them,
@@ -182,8 +219,18 @@ impl Delta {
             model: share(&mut names.model, raw.model),
             usage: raw.usage,
             choices: raw.choices,
+            error: raw.error.map(|_| stream_error(data)),
         })
     }
+}
+
+/// The error object of a chunk that carries one.
+#[cold]
+fn stream_error(data: &str) -> Box<ApiError> {
+    Box::new(ApiError::from_body(data).unwrap_or_else(|| ApiError {
+        message: data.to_owned(),
+        ..ApiError::default()
+    }))
 }
 
 /// Why a chunk could not be read: see [`Delta::parse`].
@@ -268,163 +315,9 @@ impl fmt::Display for DeltaError {
 
 impl std::error::Error for DeltaError {}
 
-/// A tool call, merged from its fragments.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct ToolCall {
-    /// Its index in the message.
-    pub index: u32,
-    /// The call's id.
-    pub id: String,
-    /// The function's name.
-    pub name: String,
-    /// The JSON arguments, concatenated.
-    pub arguments: String,
-}
-
-/// One choice, accumulated.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct Choice {
-    /// Its index.
-    pub index: u32,
-    /// The text so far (a refusal is folded in here too, with `refused` set).
-    pub content: String,
-    /// The role.
-    pub role: Option<String>,
-    /// The refusal text, if the model refused.
-    pub refusal: Option<String>,
-    /// Whether the model refused.
-    pub refused: bool,
-    /// Tool calls merged by index.
-    pub tool_calls: Vec<ToolCall>,
-    /// Why it finished.
-    pub finish_reason: Option<String>,
-}
-
-/// Adds chunks up.
-#[derive(Debug, Clone, Default)]
-pub struct Accumulator {
-    /// The choices so far, by index.
-    pub choices: Vec<Choice>,
-    /// Usage, once reported.
-    pub usage: Option<Usage>,
-    /// The model.
-    pub model: Option<Arc<str>>,
-    /// The completion's id.
-    pub id: Option<Arc<str>>,
-}
-
-impl Accumulator {
-    /// Adds one chunk.
-    pub fn add(&mut self, delta: &Delta) {
-        if self.id.is_none() {
-            self.id.clone_from(&delta.id);
-        }
-        if self.model.is_none() {
-            self.model.clone_from(&delta.model);
-        }
-        if delta.usage.is_some() {
-            self.usage.clone_from(&delta.usage);
-        }
-        for d in &delta.choices {
-            let i = d.index as usize;
-            while self.choices.len() <= i {
-                let index = self.choices.len() as u32;
-                self.choices.push(Choice {
-                    index,
-                    ..Choice::default()
-                });
-            }
-            let c = &mut self.choices[i];
-            if let Some(t) = &d.content {
-                c.content.push_str(t);
-            }
-            if c.role.is_none() {
-                c.role.clone_from(&d.role);
-            }
-            if let Some(r) = &d.refusal {
-                c.refusal.get_or_insert_with(String::new).push_str(r);
-                c.content.push_str(r);
-                c.refused = true;
-            }
-            for t in &d.tool_calls {
-                let pos = match c.tool_calls.iter().position(|x| x.index == t.index) {
-                    Some(p) => p,
-                    None => {
-                        c.tool_calls.push(ToolCall {
-                            index: t.index,
-                            ..ToolCall::default()
-                        });
-                        c.tool_calls.len() - 1
-                    }
-                };
-                let call = &mut c.tool_calls[pos];
-                if let Some(id) = &t.id {
-                    call.id.push_str(id);
-                }
-                if let Some(f) = &t.function {
-                    if let Some(n) = &f.name {
-                        call.name.push_str(n);
-                    }
-                    if let Some(a) = &f.arguments {
-                        call.arguments.push_str(a);
-                    }
-                }
-            }
-            if d.finish_reason.is_some() {
-                c.finish_reason.clone_from(&d.finish_reason);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tool_calls_merge_by_index_and_choices_stay_apart() {
-        let chunks = [
-            r#"{"id":"c1","model":"m","choices":[{"index":0,"delta":{"role":"assistant","tool_calls":[{"index":0,"id":"call_a","type":"function","function":{"name":"get_","arguments":""}}]}}]}"#,
-            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"call_b","function":{"name":"time","arguments":"{}"}}]}}]}"#,
-            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"name":"weather","arguments":"{\"city\":"}}]}}]}"#,
-            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"\"Paris\"}"}}]}},{"index":1,"delta":{"content":"second"}}]}"#,
-            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#,
-            r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":5,"total_tokens":8,"completion_tokens_details":{"reasoning_tokens":0}}}"#,
-        ];
-        let mut acc = Accumulator::default();
-        for c in chunks {
-            acc.add(&Delta::parse(c).unwrap());
-        }
-        let c0 = &acc.choices[0];
-        assert_eq!(c0.tool_calls.len(), 2);
-        assert_eq!(
-            (c0.tool_calls[0].id.as_str(), c0.tool_calls[0].name.as_str()),
-            ("call_a", "get_weather")
-        );
-        assert_eq!(c0.tool_calls[0].arguments, r#"{"city":"Paris"}"#);
-        assert_eq!(c0.tool_calls[1].name, "time");
-        assert_eq!(c0.finish_reason.as_deref(), Some("tool_calls"));
-        assert_eq!(acc.choices[1].content, "second");
-        let u = acc.usage.unwrap();
-        assert_eq!((u.prompt_tokens, u.total_tokens), (3, 8));
-        assert!(u.extra.contains_key("completion_tokens_details"));
-        assert_eq!(acc.id.as_deref(), Some("c1"));
-    }
-
-    #[test]
-    fn refusal_is_folded_into_content_with_a_flag() {
-        let mut acc = Accumulator::default();
-        acc.add(
-            &Delta::parse(r#"{"choices":[{"index":0,"delta":{"refusal":"I can't "}}]}"#).unwrap(),
-        );
-        acc.add(&Delta::parse(r#"{"choices":[{"index":0,"delta":{"refusal":"help."}}]}"#).unwrap());
-        let c = &acc.choices[0];
-        assert!(c.refused);
-        assert_eq!(c.content, "I can't help.");
-        assert_eq!(c.refusal.as_deref(), Some("I can't help."));
-    }
 
     #[test]
     fn parse_errors_say_what_and_where() {
@@ -474,6 +367,56 @@ mod tests {
         assert_eq!(
             e.message,
             "invalid type: integer `5`, expected a choice object"
+        );
+    }
+
+    #[test]
+    fn usage_details_are_read_where_given() {
+        let usage = |json: &str| serde_json::from_str::<Usage>(json).unwrap();
+        let u = usage(
+            r#"{"prompt_tokens":9,"prompt_tokens_details":{"cached_tokens":4},"completion_tokens_details":{"reasoning_tokens":2}}"#,
+        );
+        assert_eq!(
+            (u.cached_tokens(), u.reasoning_tokens()),
+            (Some(4), Some(2))
+        );
+        let u = usage(r#"{"prompt_cache_hit_tokens":5,"prompt_tokens_details":null}"#);
+        assert_eq!((u.cached_tokens(), u.reasoning_tokens()), (Some(5), None));
+        let u = usage(r#"{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}"#);
+        assert_eq!((u.cached_tokens(), u.reasoning_tokens()), (None, None));
+    }
+
+    #[test]
+    fn an_error_object_is_read_not_taken_for_an_empty_chunk() {
+        let d = Delta::parse(r#"{"error":{"code":502,"message":"Upstream error"}}"#).unwrap();
+        let e = d.error.unwrap();
+        assert_eq!(
+            (e.code.as_deref(), e.message.as_str()),
+            (Some("502"), "Upstream error")
+        );
+        let d = Delta::parse(r#"{"error":"overloaded"}"#).unwrap();
+        assert_eq!(d.error.unwrap().message, "overloaded");
+        let d = Delta::parse(r#"{"error":null,"choices":[]}"#).unwrap();
+        assert!(d.error.is_none());
+    }
+
+    #[test]
+    fn reasoning_fields_and_thinking_parts_go_to_reasoning() {
+        let choice = |json: &str| Delta::parse(json).unwrap().choices.remove(0);
+        let c = choice(r#"{"choices":[{"delta":{"content":null,"reasoning_content":"a"}}]}"#);
+        assert_eq!((c.content, c.reasoning.as_deref()), (None, Some("a")));
+        let c = choice(r#"{"choices":[{"delta":{"reasoning":"b","reasoning_content":"b"}}]}"#);
+        assert_eq!(
+            c.reasoning.as_deref(),
+            Some("b"),
+            "the same text twice is kept once"
+        );
+        let c = choice(
+            r#"{"choices":[{"delta":{"content":[{"type":"thinking","thinking":[{"type":"text","text":"t"}]},{"type":"text","text":"x"}]}}]}"#,
+        );
+        assert_eq!(
+            (c.content.as_deref(), c.reasoning.as_deref()),
+            (Some("x"), Some("t"))
         );
     }
 

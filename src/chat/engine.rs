@@ -10,7 +10,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::delta::{Accumulator, Delta, Names};
+use super::accumulate::Accumulator;
+use super::delta::{Delta, Names};
 use super::event::{Accumulated, ChatError, ChatEvent, Chunk, Complete, CompleteReason};
 use super::options::{Backpressure, ChatOptions, OnParseError};
 use super::sse::{SseEvent, SseParser};
@@ -211,6 +212,9 @@ impl Run {
             if self.options.accumulate {
                 self.acc.add(&delta);
             }
+            if delta.error.is_some() {
+                return Err(End::Fail(self.stream_error(&text)));
+            }
             let chunk = Chunk {
                 data: text,
                 delta: Some(delta),
@@ -331,6 +335,8 @@ impl Run {
         if let (true, Some(d)) = (self.options.accumulate, &delta) {
             self.acc.add(d);
         }
+        let failed = delta.as_ref().is_some_and(|d| d.error.is_some());
+        let end = failed.then(|| Err(End::Fail(self.stream_error(&ev.data))));
         batch.push(ChatEvent::Chunk(Chunk {
             id: ev.id,
             event: ev.event,
@@ -338,7 +344,14 @@ impl Run {
             delta,
             done: false,
         }));
-        None
+        end
+    }
+
+    /// An error object sent inside a 200 answer (OpenRouter does, when the model fails
+    /// mid-way): the request's error, as an HTTP error of status 200 with the API's error.
+    #[cold]
+    fn stream_error(&self, data: &str) -> Error {
+        Error::http_status(200, self.options.url.clone(), data.to_owned(), None)
     }
 
     /// Delivers a read's chunks in order, leaving `batch` empty (and its memory for the

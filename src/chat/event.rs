@@ -1,6 +1,10 @@
 //! What a request delivers: chunks, then one terminal event.
 
-use super::delta::{Accumulator, Choice, Delta, ToolCall, Usage};
+use std::sync::Arc;
+
+use super::accumulate::{Accumulator, Choice, FinishReason, ToolCall};
+use super::content::TokenLogprob;
+use super::delta::{Delta, Usage};
 use crate::Error;
 
 /// What a request delivers: chunks, then exactly one `Complete` or `Error`, after which
@@ -62,6 +66,15 @@ impl Chunk {
             (content, refusal) => refusal.or(content),
         }
     }
+
+    /// The reasoning text this chunk adds: choice 0's
+    /// [`reasoning`](super::ChoiceDelta::reasoning) delta (`reasoning_content`,
+    /// `reasoning`, or `thinking` content parts), which [`text`](Self::text) leaves out.
+    /// `None` for a chunk without any.
+    pub fn reasoning(&self) -> Option<&str> {
+        let choice = self.delta.as_ref()?.choices.iter().find(|c| c.index == 0)?;
+        choice.reasoning.as_deref()
+    }
 }
 
 /// Why a request completed.
@@ -84,9 +97,11 @@ pub enum CompleteReason {
 pub struct Accumulated {
     /// The first choice's text (a refusal folded in).
     pub content: String,
+    /// Its reasoning text, kept apart from the content (empty when the model gave none).
+    pub reasoning: String,
     /// Its role.
     pub role: Option<String>,
-    /// The API's finish reason for it.
+    /// The API's finish reason for it, as sent: [`finish`](Self::finish) reads it.
     pub finish_reason: Option<String>,
     /// Its tool calls, merged.
     pub tool_calls: Vec<ToolCall>,
@@ -96,6 +111,12 @@ pub struct Accumulated {
     pub refused: bool,
     /// Usage, if reported.
     pub usage: Option<Usage>,
+    /// Its tokens' log probabilities, when the request asked for them.
+    pub logprobs: Vec<TokenLogprob>,
+    /// The completion's id: the first non-empty one.
+    pub id: Option<Arc<str>>,
+    /// The model that answered: the first non-empty one.
+    pub model: Option<Arc<str>>,
     /// Every choice (`n > 1`), apart.
     pub choices: Vec<Choice>,
 }
@@ -105,14 +126,24 @@ impl Accumulated {
         let first = acc.choices.first().cloned().unwrap_or_default();
         Accumulated {
             content: first.content,
+            reasoning: first.reasoning,
             role: first.role,
             finish_reason: first.finish_reason,
             tool_calls: first.tool_calls,
             refusal: first.refusal,
             refused: first.refused,
             usage: acc.usage.clone(),
+            logprobs: first.logprobs,
+            id: acc.id.clone(),
+            model: acc.model.clone(),
             choices: acc.choices.clone(),
         }
+    }
+
+    /// Why the first choice finished, read as a [`FinishReason`] (`None` when the stream
+    /// gave no finish reason).
+    pub fn finish(&self) -> Option<FinishReason> {
+        self.finish_reason.as_deref().map(FinishReason::parse)
     }
 }
 

@@ -18,8 +18,11 @@
 //! `ChatSse` (feature `axum`), an axum response that relays the events and writes
 //! `[DONE]` exactly once.
 
+mod accumulate;
 mod callbacks;
+mod choice;
 mod complete;
+mod content;
 mod delta;
 mod engine;
 mod event;
@@ -34,13 +37,14 @@ mod router;
 mod sse;
 mod stream;
 
+pub use accumulate::{Accumulator, Choice, FinishReason, ToolCall};
 pub use callbacks::{
     Callbacks, CancelHandle, IntoChatStream, collect, extract_content, stream_chat,
 };
 pub use complete::complete;
+pub use content::{TokenLogprob, TopLogprob};
 pub use delta::{
-    Accumulator, Choice, ChoiceDelta, Delta, DeltaError, DeltaErrorKind, FunctionDelta, ToolCall,
-    ToolCallDelta, Usage,
+    ChoiceDelta, Delta, DeltaError, DeltaErrorKind, FunctionDelta, ToolCallDelta, Usage,
 };
 pub use engine::{StopHandle, start_request};
 pub use event::{Accumulated, ChatError, ChatEvent, Chunk, Complete, CompleteReason};

@@ -178,6 +178,16 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) {
         }
         _ => {}
     }
+    if let Some(raw) = &options.raw_stream {
+        let outcome = super::chat_chunks::raw(&mut stream, raw).await;
+        let counter = if outcome.is_ok() {
+            &state.finished
+        } else {
+            &state.cut
+        };
+        counter.fetch_add(1, Ordering::SeqCst);
+        return;
+    }
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
         let e = api_error(
             "We could not parse the JSON body of your request.",

@@ -193,6 +193,14 @@ pub(crate) async fn stream(
     out.out.shutdown().await
 }
 
+/// Writes `body` as the answer, byte for byte ([`ChatSimulatorOptions::raw_stream`]).
+pub(crate) async fn raw(tcp: &mut TcpStream, body: &str) -> io::Result<()> {
+    let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n";
+    tcp.write_all(head.as_bytes()).await?;
+    tcp.write_all(body.as_bytes()).await?;
+    tcp.shutdown().await
+}
+
 /// The response body's writer: plain, or one HTTP/1.1 chunk per event.
 struct Framed<W> {
     out: W,

@@ -59,6 +59,11 @@ pub struct ChatSimulatorOptions {
     /// the last one (`(user message 2) You said: "…". ` then [`reply_text`](Self::reply_text)),
     /// so a test can see the history sent. Default false.
     pub echo_user: bool,
+    /// Answer every request with exactly this body, as `text/event-stream`, written as
+    /// given (then the connection closes): a stream recorded or written from a
+    /// provider's docs. Replaces the generated answer; the key is still checked and a
+    /// [`ChatFault::Status`] still answers first. Default `None`.
+    pub raw_stream: Option<String>,
 }
 
 impl Default for ChatSimulatorOptions {
@@ -74,6 +79,7 @@ impl Default for ChatSimulatorOptions {
             chunked: false,
             fault: ChatFault::None,
             echo_user: false,
+            raw_stream: None,
         }
     }
 }
@@ -124,6 +130,19 @@ impl ChatSimulatorOptions {
     /// Sets [`fault`](Self::fault).
     pub fn fault(mut self, fault: ChatFault) -> Self {
         self.fault = fault;
+        self
+    }
+
+    /// Sets [`raw_stream`](Self::raw_stream).
+    ///
+    /// ```
+    /// use vivavoce::mock::ChatSimulatorOptions;
+    /// let sse = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\ndata: [DONE]\n\n";
+    /// let options = ChatSimulatorOptions::default().raw_stream(sse);
+    /// assert_eq!(options.raw_stream.as_deref(), Some(sse));
+    /// ```
+    pub fn raw_stream(mut self, body: impl Into<String>) -> Self {
+        self.raw_stream = Some(body.into());
         self
     }
 
