@@ -3,7 +3,9 @@
 use clap::Args;
 use futures_util::StreamExt;
 use serde_json::json;
-use vivavoce::chat::{ChatEvent, ChatOptions, CompleteReason, stream};
+use vivavoce::chat::{
+    ChatConfig, ChatEvent, ChatOptions, CompleteReason, Provider, process_env, stream,
+};
 
 use crate::exit::{Ended, Failure, Outcome, context};
 use crate::session::chat_target;
@@ -19,9 +21,18 @@ pub struct ChatArgs {
     /// What to ask (several words are joined with spaces).
     #[arg(required = true, value_name = "PROMPT")]
     prompt: Vec<String>,
-    /// The model.
-    #[arg(long, default_value = "gpt-4o-mini")]
-    model: String,
+    /// The model (default: gpt-4o-mini, or the provider's own default).
+    #[arg(long)]
+    model: Option<String>,
+    /// Ask this provider instead: openai, mistral, openrouter, deepseek, groq, xai,
+    /// ollama, or azure (with AZURE_OPENAI_ENDPOINT set; --model is the deployment). Its
+    /// key comes from its variable (MISTRAL_API_KEY, …); no simulator stands in.
+    #[arg(long, value_name = "NAME")]
+    provider: Option<String>,
+    /// The provider's base URL, before /chat/completions (with --provider; e.g. a
+    /// proxy, or `vivavoce simulate`).
+    #[arg(long, value_name = "URL", requires = "provider")]
+    base_url: Option<String>,
     /// A system message before the prompt.
     #[arg(long, value_name = "TEXT")]
     system: Option<String>,
@@ -41,8 +52,14 @@ pub async fn run(args: ChatArgs) -> Outcome {
         messages.push(json!({"role": "system", "content": system}));
     }
     messages.push(json!({"role": "user", "content": prompt}));
-    let options = ChatOptions::new(&args.model, messages).include_usage(true);
-    let (options, _simulator) = chat_target(options, args.reply.as_deref()).await?;
+    let (options, _simulator) = match &args.provider {
+        Some(name) => (provider_options(name, &args, messages)?, None),
+        None => {
+            let model = args.model.as_deref().unwrap_or("gpt-4o-mini");
+            let options = ChatOptions::new(model, messages).include_usage(true);
+            chat_target(options, args.reply.as_deref()).await?
+        }
+    };
     let mut events = stream(options).map_err(context("starting the request"))?;
     let interrupt = tokio::signal::ctrl_c();
     tokio::pin!(interrupt);
@@ -89,4 +106,52 @@ pub async fn run(args: ChatArgs) -> Outcome {
             None => return Err(Failure::failed("the answer ended without a result")),
         }
     }
+}
+
+/// Options for `--provider NAME`: its URL, key variable and default model.
+fn provider_options(
+    name: &str,
+    args: &ChatArgs,
+    messages: Vec<serde_json::Value>,
+) -> Result<ChatOptions, Failure> {
+    let provider = match name.to_ascii_lowercase().as_str() {
+        "azure" => match std::env::var("AZURE_OPENAI_ENDPOINT") {
+            Ok(endpoint) => Provider::azure(endpoint),
+            Err(_) if args.base_url.is_some() => Provider::azure(""),
+            Err(_) => {
+                return Err(Failure::usage(
+                    "--provider azure needs AZURE_OPENAI_ENDPOINT (or --base-url)",
+                ));
+            }
+        },
+        lower => Provider::builtin()
+            .into_iter()
+            .find(|p| p.name() == lower)
+            .ok_or_else(|| {
+                let known: Vec<&str> = Provider::builtin().iter().map(Provider::name).collect();
+                Failure::usage(format!(
+                    "unknown provider {name:?}: known providers are {}, azure",
+                    known.join(", ")
+                ))
+            })?,
+    };
+    let Some(model) = args.model.as_deref().or(provider.default_model()) else {
+        return Err(Failure::usage(format!(
+            "--provider {} needs --model (its deployment or model name)",
+            provider.name()
+        )));
+    };
+    let mut config = ChatConfig::new(provider.clone(), model);
+    if let Some(url) = &args.base_url {
+        config = config.base_url(url.clone());
+    }
+    let options = config
+        .options(messages, &process_env())
+        .map_err(context("the provider"))?
+        .include_usage(true);
+    if args.reply.is_some() {
+        note!("--reply is ignored: {} answers", provider.name());
+    }
+    note!("using {} ({model})", provider.name());
+    Ok(options)
 }
