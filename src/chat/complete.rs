@@ -1,11 +1,9 @@
 //! [`complete`]: one request, the whole answer.
 
-use futures_util::StreamExt;
-
-use super::event::{ChatError, ChatEvent, Complete};
+use super::callbacks::collect;
+use super::event::{ChatError, Complete};
 use super::options::ChatOptions;
 use super::stream::stream;
-use crate::Error;
 
 /// Sends a request and waits for the whole answer: [`stream`] underneath (so the idle
 /// timeout and stop work as they do there), the chunks added up.
@@ -23,28 +21,15 @@ use crate::Error;
 ///
 /// A [`ChatError`]: what went wrong ([`Error::Http`] with the API's parsed error, a lost
 /// connection, a chunk that does not parse, …) and what had arrived before. It converts
-/// into [`Error`] with `?`.
+/// into [`Error`](crate::Error) with `?`.
 ///
 /// # Cancel safety
 ///
 /// Cancel-safe: dropped before it completes, the request is stopped and nothing is kept.
 pub async fn complete(options: ChatOptions) -> Result<Complete, ChatError> {
-    let mut events = stream(options).map_err(|error| ChatError {
+    let events = stream(options).map_err(|error| ChatError {
         error,
         partial: Default::default(),
     })?;
-    while let Some(event) = events.next().await {
-        match event {
-            ChatEvent::Complete(done) => return Ok(*done),
-            ChatEvent::Error(e) => return Err(*e),
-            _ => {}
-        }
-    }
-    // The engine always ends with one terminal event; a stream without one is a bug.
-    Err(ChatError {
-        error: Error::transport(std::io::Error::other(
-            "the chat request ended without a terminal event",
-        )),
-        partial: Default::default(),
-    })
+    collect(events).await
 }
