@@ -19,7 +19,7 @@ use super::stream::stream;
 ///
 /// # Errors
 ///
-/// A [`ChatError`]: what went wrong ([`Error::Http`] with the API's parsed error, a lost
+/// A [`ChatError`]: what went wrong ([`Error::Http`](crate::Error::Http) with the API's parsed error, a lost
 /// connection, a chunk that does not parse, …) and what had arrived before. It converts
 /// into [`Error`](crate::Error) with `?`.
 ///
