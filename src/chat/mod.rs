@@ -23,6 +23,7 @@ mod callbacks;
 mod choice;
 mod complete;
 mod content;
+mod cost;
 mod delta;
 mod engine;
 mod event;
@@ -43,6 +44,7 @@ pub use callbacks::{
 };
 pub use complete::complete;
 pub use content::{TokenLogprob, TopLogprob};
+pub use cost::{ChatPrices, PriceTable};
 pub use delta::{
     ChoiceDelta, Delta, DeltaError, DeltaErrorKind, FunctionDelta, ToolCallDelta, Usage,
 };
