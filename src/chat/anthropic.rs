@@ -319,12 +319,12 @@ fn tool_call(
     name: Option<String>,
     arguments: Option<String>,
 ) -> ToolCallDelta {
-    let mut t = ToolCallDelta::default();
-    t.index = index;
-    t.indexed = true;
-    t.id = id;
-    t.function = Some(FunctionDelta { name, arguments });
-    t
+    ToolCallDelta {
+        index,
+        indexed: true,
+        id,
+        function: Some(FunctionDelta { name, arguments }),
+    }
 }
 
 /// Anthropic's stop reasons in Chat Completions' words; others as given.
