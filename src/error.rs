@@ -634,34 +634,13 @@ mod tests {
         );
         assert_eq!(e.api_error().unwrap().code.as_deref(), Some("401"));
         assert!(!e.is_retryable());
-        // Anthropic's error bodies, answered with an error status or sent inside a stream.
-        let overloaded =
-            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
-        let e = Error::http_status(529, "u", overloaded.into(), None);
-        let api = e.api_error().unwrap();
-        assert_eq!(
-            (api.kind.as_str(), api.message.as_str()),
-            ("overloaded_error", "Overloaded")
-        );
-        assert_eq!(e.kind(), ErrorKind::Server);
-        assert!(e.is_retryable());
+        // An error inside a 200 stream: its type decides (Anthropic's HTTP tests are in
+        // tests/chat_anthropic.rs).
+        let overloaded = r#"{"type":"error","error":{"type":"overloaded_error","message":"x"}}"#;
         let e = Error::http_status(200, "u", overloaded.into(), None);
-        assert_eq!(e.kind(), ErrorKind::Server);
-        assert!(e.is_retryable());
-        let auth = r#"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#;
-        let e = Error::http_status(401, "u", auth.into(), None);
-        assert_eq!(
-            (e.kind(), e.api_error().unwrap().kind.as_str()),
-            (ErrorKind::Auth, "authentication_error")
-        );
-        let limited =
-            r#"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#;
-        let e = Error::http_status(429, "u", limited.into(), None);
-        assert_eq!(e.kind(), ErrorKind::RateLimited);
-        assert!(e.is_retryable());
+        assert!(e.kind() == ErrorKind::Server && e.is_retryable());
         let e = Error::http_status(200, "u", r#"{"error":{"message":"x"}}"#.into(), None);
-        assert_eq!(e.kind(), ErrorKind::Other);
-        assert!(!e.is_retryable());
+        assert!(e.kind() == ErrorKind::Other && !e.is_retryable());
         for status in [408, 409, 500, 502] {
             assert!(Error::http_status(status, "u", String::new(), None).is_retryable());
         }
