@@ -7,8 +7,9 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+pub(crate) use super::anthropic_request::body;
+
 use super::delta::{ChoiceDelta, Delta, DeltaError, FunctionDelta, ToolCallDelta, Usage};
-use super::options::ChatOptions;
 use crate::error::ApiError;
 
 /// The `anthropic-version` header sent with every request.
@@ -28,50 +29,6 @@ pub enum Wire {
     /// `anthropic-version`, system messages in a top-level `system`, and its own stream
     /// events, normalised to the same [`Delta`]s.
     Anthropic,
-}
-
-/// The Messages request body: system messages are taken out of `messages` into `system`
-/// (joined by a blank line), `max_tokens` defaults to 1024, and `params` are merged in
-/// last.
-pub(crate) fn body(o: &ChatOptions) -> Value {
-    let mut system: Vec<String> = Vec::new();
-    let mut messages = Vec::with_capacity(o.messages.len());
-    for m in &o.messages {
-        if m.get("role").and_then(Value::as_str) == Some("system") {
-            if let Some(text) = m.get("content").and_then(text_of) {
-                system.push(text);
-            }
-        } else {
-            messages.push(m.clone());
-        }
-    }
-    let mut body = Map::new();
-    body.insert("model".into(), Value::String(o.model.clone()));
-    body.insert("max_tokens".into(), ANTHROPIC_DEFAULT_MAX_TOKENS.into());
-    body.insert("stream".into(), Value::Bool(o.stream));
-    body.insert("messages".into(), Value::Array(messages));
-    if !system.is_empty() {
-        body.insert("system".into(), Value::String(system.join("\n\n")));
-    }
-    for (k, v) in &o.params {
-        body.insert(k.clone(), v.clone());
-    }
-    Value::Object(body)
-}
-
-/// A message's text: a string, or the text of its typed parts.
-fn text_of(content: &Value) -> Option<String> {
-    match content {
-        Value::String(s) => Some(s.clone()),
-        Value::Array(parts) => Some(
-            parts
-                .iter()
-                .filter_map(|p| p.get("text").and_then(Value::as_str))
-                .collect::<Vec<_>>()
-                .join(""),
-        ),
-        _ => None,
-    }
 }
 
 /// One stream event, by its `type`.

@@ -23,6 +23,7 @@
 
 mod accumulate;
 mod anthropic;
+mod anthropic_request;
 mod callbacks;
 mod choice;
 mod complete;

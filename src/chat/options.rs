@@ -98,7 +98,7 @@ pub enum OnParseError {
 /// | `params` | empty | extra body fields (temperature, tools, n, …), merged in |
 /// | `headers` | empty | extra request headers |
 /// | `http_client` | shared | your own `reqwest::Client` (proxy, custom roots, a shared pool) |
-/// | `wire` | `OpenAI` | [`Wire::Anthropic`]: Anthropic's Messages API (`x-api-key`, `ANTHROPIC_API_KEY`, `system` apart, `max_tokens` 1024 unless given in `params`; `include_usage` is not needed) |
+/// | `wire` | `OpenAI` | [`Wire::Anthropic`]: Anthropic's Messages API (`x-api-key`, `ANTHROPIC_API_KEY`, `system` apart, `max_tokens` 1024 unless given in `params`; OpenAI `tools`, `tool_choice`, `stop`, tool calls and tool messages converted; `include_usage` is not needed) |
 ///
 /// ```
 /// use serde_json::json;
