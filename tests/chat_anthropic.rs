@@ -359,3 +359,47 @@ fn a_missing_anthropic_key_names_its_variable() {
     let e = start_request(options, tx).unwrap_err();
     assert!(e.to_string().contains("ANTHROPIC_API_KEY"), "{e}");
 }
+
+#[tokio::test]
+async fn overloaded_before_any_text_falls_back_to_the_next_config() {
+    let overloaded = concat!(
+        "event: message_start\n",
+        "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"claude-sonnet-4-5\",\"usage\":{\"input_tokens\":5,\"output_tokens\":1}}}\n\n",
+        "event: ping\n",
+        "data: {\"type\": \"ping\"}\n\n",
+        "event: error\n",
+        "data: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n",
+    );
+    let (addr, seen) = serve_once(answer("200 OK", "text/event-stream", overloaded)).await;
+    let backup =
+        ChatSimulator::start(ChatSimulatorOptions::default().reply_text("from the backup"))
+            .await
+            .unwrap();
+    let no_env: vivavoce::chat::EnvLookup = std::sync::Arc::new(|_| None);
+    let policy = vivavoce::chat::RetryPolicy::default()
+        .max_attempts(1)
+        .backoff_range(Duration::from_millis(10), Duration::from_millis(50));
+    let mut router = vivavoce::chat::ChatRouter::with_env(no_env).retry_policy(policy);
+    let claude = ChatConfig::new(Provider::Anthropic, "claude-sonnet-4-5")
+        .base_url(format!("http://{addr}/v1"))
+        .api_key(KEY);
+    router.register("claude", claude);
+    let openai = Provider::Custom {
+        base_url: format!("http://{}/v1", backup.addr()),
+        key_var: None,
+    };
+    router.register(
+        "backup",
+        ChatConfig::new(openai, "gpt-4o-mini").api_key(SIM_KEY),
+    );
+    let stream = router.stream(["claude", "backup"], messages()).unwrap();
+    let done = vivavoce::chat::collect(stream)
+        .await
+        .expect("the backup answers");
+    assert_eq!(done.result.content, "from the backup");
+    let (head, _) = seen.await.unwrap();
+    assert!(
+        head.starts_with("post /v1/messages "),
+        "Claude was asked first"
+    );
+}
