@@ -139,6 +139,9 @@ pub(crate) struct StreamState {
     id: Option<Arc<str>>,
     model: Option<Arc<str>>,
     usage: Option<Usage>,
+    /// The indexes of the `tool_use` blocks begun: `input_json_delta`s of other blocks
+    /// (a server tool's) are not a tool call of ours.
+    tool_blocks: Vec<u32>,
 }
 
 impl StreamState {
@@ -165,16 +168,23 @@ impl StreamState {
             Event::ContentBlockStart {
                 index,
                 content_block,
-            } => block_start(&mut choice, index, content_block),
+            } => {
+                if matches!(content_block, Block::ToolUse { .. }) {
+                    self.tool_blocks.push(index);
+                }
+                block_start(&mut choice, index, content_block);
+            }
             Event::ContentBlockDelta { index, delta } => match delta {
                 BlockDelta::TextDelta { text } => choice.content = Some(text),
                 BlockDelta::ThinkingDelta { thinking } => choice.reasoning = Some(thinking),
-                BlockDelta::InputJsonDelta { partial_json } => {
+                BlockDelta::InputJsonDelta { partial_json }
+                    if self.tool_blocks.contains(&index) =>
+                {
                     choice
                         .tool_calls
                         .push(tool_call(index, None, None, Some(partial_json)));
                 }
-                BlockDelta::Other => {}
+                BlockDelta::InputJsonDelta { .. } | BlockDelta::Other => {}
             },
             Event::MessageDelta { delta, usage: u } => {
                 choice.finish_reason = delta.stop_reason.map(finish_reason);
@@ -340,6 +350,13 @@ mod tests {
             (25, 15, 40)
         );
         assert!(read(&mut s, r#"{"type":"ping"}"#).choices.is_empty());
+        let server_tool = r#"{"type":"content_block_start","index":1,"content_block":{"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{}}}"#;
+        assert!(read(&mut s, server_tool).choices.is_empty());
+        let its_input = r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"query\":"}}"#;
+        assert!(
+            read(&mut s, its_input).choices.is_empty(),
+            "not our tool call"
+        );
         assert!(
             read(&mut s, r#"{"type":"something_new","x":1}"#)
                 .choices

@@ -16,10 +16,11 @@ const ANTHROPIC_URL: &str = "https://api.anthropic.com/v1/messages";
 #[non_exhaustive]
 pub enum ChatAuth {
     /// None given: `OPENAI_API_KEY` is used, and if it is not set the request fails
-    /// before any I/O with [`Error::MissingApiKey`].
+    /// before any I/O with [`Error::MissingApiKey`]. On the Anthropic wire,
+    /// `ANTHROPIC_API_KEY` ([`Error::MissingProviderKey`] naming it).
     #[default]
     FromEnv,
-    /// `Authorization: Bearer KEY`.
+    /// `Authorization: Bearer KEY` (on the Anthropic wire, `x-api-key: KEY`).
     ApiKey(String),
     /// A function giving the key for each request (rotating keys, vaults).
     KeyFn(Arc<dyn Fn() -> Option<String> + Send + Sync>),
