@@ -1,6 +1,6 @@
 //! The Anthropic Messages request body, from Chat Completions-shaped options: system
-//! messages moved to `system`, OpenAI tool calls, tool results, tools and `tool_choice`
-//! turned into Anthropic's blocks and fields. What is already in Anthropic's shape passes
+//! messages moved to `system`, OpenAI tool calls, tool results, image parts, tools and
+//! `tool_choice` turned into Anthropic's blocks and fields. What is already in Anthropic's shape passes
 //! through as is.
 
 use serde_json::{Map, Value, json};
@@ -37,7 +37,7 @@ pub(crate) fn body(o: &ChatOptions) -> Value {
             Some("assistant") if m.get("tool_calls").is_some_and(Value::is_array) => {
                 messages.push(assistant_tool_calls(m));
             }
-            _ => messages.push(m.clone()),
+            _ => messages.push(with_images(m)),
         }
     }
     let mut body = Map::new();
@@ -81,6 +81,32 @@ fn text_of(content: &Value) -> Option<String> {
         ),
         _ => None,
     }
+}
+
+/// A message whose OpenAI `image_url` parts become Anthropic `image` blocks (a `data:`
+/// URL as base64, another URL as a URL source).
+fn with_images(m: &Value) -> Value {
+    let mut m = m.clone();
+    if let Some(Value::Array(parts)) = m.get_mut("content") {
+        for part in parts.iter_mut() {
+            if part.get("type").and_then(Value::as_str) != Some("image_url") {
+                continue;
+            }
+            let url = &part["image_url"];
+            let url = url.get("url").unwrap_or(url).as_str().unwrap_or_default();
+            let source = match url
+                .strip_prefix("data:")
+                .and_then(|rest| rest.split_once(";base64,"))
+            {
+                Some((media_type, data)) => {
+                    json!({"type": "base64", "media_type": media_type, "data": data})
+                }
+                None => json!({"type": "url", "url": url}),
+            };
+            *part = json!({"type": "image", "source": source});
+        }
+    }
+    m
 }
 
 /// `{"role":"tool","tool_call_id","content"}` as a `tool_result` block.
@@ -224,6 +250,22 @@ mod tests {
         ] {
             assert_eq!(tool_choice(&given), want);
         }
+        let o = ChatOptions::new(
+            "claude",
+            vec![json!({"role": "user", "content": [
+                {"type": "text", "text": "What is this?"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+                {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}}
+            ]})],
+        );
+        assert_eq!(
+            body(&o)["messages"][0]["content"],
+            json!([
+                {"type": "text", "text": "What is this?"},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
+                {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.jpg"}}
+            ])
+        );
         let anthropic_tool = json!([{"name": "t", "input_schema": {"type": "object"}}]);
         assert_eq!(
             tools(&anthropic_tool),
