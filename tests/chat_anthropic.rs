@@ -403,3 +403,27 @@ async fn overloaded_before_any_text_falls_back_to_the_next_config() {
         "Claude was asked first"
     );
 }
+
+#[tokio::test]
+async fn relayed_to_a_browser_as_the_same_simplified_events() {
+    let r = run(fixture!("anthropic_text.sse")).await;
+    let mut out: String = r
+        .chunks
+        .iter()
+        .filter_map(|c| vivavoce::chat::event_to_simplified_sse(&ChatEvent::Chunk(c.clone())))
+        .collect();
+    out.extend(vivavoce::chat::event_to_simplified_sse(&r.end));
+    assert!(
+        out.starts_with("data: {\"text\":\"\",\"role\":\"assistant\"}\n\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("data: {\"text\":\" help you today?\"}\n\n"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("ping") && !out.contains("message_start"),
+        "{out}"
+    );
+    assert!(out.ends_with("data: [DONE]\n\n"), "{out}");
+}
