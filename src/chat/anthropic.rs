@@ -159,7 +159,11 @@ impl StreamState {
                 choice.role = message.role;
                 // A message_start could carry content already; read it like a whole one.
                 for (i, block) in message.content.into_iter().enumerate() {
-                    block_start(&mut choice, u32::try_from(i).unwrap_or(u32::MAX), block);
+                    let index = u32::try_from(i).unwrap_or(u32::MAX);
+                    if matches!(block, Block::ToolUse { .. }) {
+                        self.tool_blocks.push(index);
+                    }
+                    block_start(&mut choice, index, block);
                 }
                 if let Some(u) = message.usage {
                     usage = Some(self.add_usage(u));
