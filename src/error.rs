@@ -389,8 +389,28 @@ impl HttpError {
         match self.status {
             408 | 409 => true,
             429 => !self.is_quota(),
+            s if s < 400 => matches!(
+                self.typed_kind(),
+                Some(ErrorKind::Server | ErrorKind::RateLimited)
+            ),
             s => s >= 500,
         }
+    }
+
+    /// The kind an error sent inside a successful answer (a stream's `error` event) gives
+    /// by its `type`: Anthropic's `overloaded_error` (its HTTP 529) and `api_error` are
+    /// Server, `rate_limit_error` RateLimited, and so on.
+    fn typed_kind(&self) -> Option<ErrorKind> {
+        Some(match self.api.as_ref()?.kind.as_str() {
+            "overloaded_error" | "api_error" | "server_error" => ErrorKind::Server,
+            "rate_limit_error" => ErrorKind::RateLimited,
+            "authentication_error" => ErrorKind::Auth,
+            "permission_error" => ErrorKind::Permission,
+            "not_found_error" => ErrorKind::NotFound,
+            "invalid_request_error" | "request_too_large" => ErrorKind::InvalidRequest,
+            "timeout_error" => ErrorKind::Timeout,
+            _ => return None,
+        })
     }
 
     /// See [`Error::kind`].
@@ -404,6 +424,7 @@ impl HttpError {
             429 if self.is_quota() => ErrorKind::QuotaExceeded,
             429 => ErrorKind::RateLimited,
             s if s >= 500 => ErrorKind::Server,
+            s if s < 400 => self.typed_kind().unwrap_or(ErrorKind::Other),
             _ => ErrorKind::Other,
         }
     }
@@ -613,6 +634,13 @@ mod tests {
         );
         assert_eq!(e.api_error().unwrap().code.as_deref(), Some("401"));
         assert!(!e.is_retryable());
+        // An error inside a 200 stream: its type decides (Anthropic's HTTP tests are in
+        // tests/chat_anthropic.rs).
+        let overloaded = r#"{"type":"error","error":{"type":"overloaded_error","message":"x"}}"#;
+        let e = Error::http_status(200, "u", overloaded.into(), None);
+        assert!(e.kind() == ErrorKind::Server && e.is_retryable());
+        let e = Error::http_status(200, "u", r#"{"error":{"message":"x"}}"#.into(), None);
+        assert!(e.kind() == ErrorKind::Other && !e.is_retryable());
         for status in [408, 409, 500, 502] {
             assert!(Error::http_status(status, "u", String::new(), None).is_retryable());
         }

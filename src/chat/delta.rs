@@ -36,11 +36,12 @@ pub struct Usage {
 
 impl Usage {
     /// Prompt tokens read from the provider's cache: `prompt_tokens_details.cached_tokens`
-    /// (OpenAI, OpenRouter, DeepSeek), else DeepSeek's `prompt_cache_hit_tokens`; `None`
-    /// when the provider gives neither.
+    /// (OpenAI, OpenRouter, DeepSeek), else DeepSeek's `prompt_cache_hit_tokens`, else
+    /// Anthropic's `cache_read_input_tokens`; `None` when the provider gives none.
     pub fn cached_tokens(&self) -> Option<u64> {
         self.count("prompt_tokens_details", "cached_tokens")
             .or_else(|| self.count("prompt_cache_hit_tokens", ""))
+            .or_else(|| self.count("cache_read_input_tokens", ""))
     }
 
     /// Completion tokens spent reasoning: `completion_tokens_details.reasoning_tokens`,
@@ -271,6 +272,13 @@ impl DeltaError {
     #[cold]
     #[inline(never)]
     fn new(data: &str, error: &serde_json::Error) -> Self {
+        Self::of::<RawChunk>(data, error)
+    }
+
+    /// Describes `error`, met parsing `data` as a `T`.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn of<'de, T: Deserialize<'de>>(data: &'de str, error: &serde_json::Error) -> Self {
         use serde_json::error::Category;
         use serde_path_to_error::Segment;
         let kind = match error.classify() {
@@ -283,7 +291,7 @@ impl DeltaError {
         let position = format!(" at line {line} column {column}");
         let message = text.strip_suffix(&position).unwrap_or(&text).to_owned();
         let mut de = serde_json::Deserializer::from_str(data);
-        let path = match serde_path_to_error::deserialize::<_, RawChunk>(&mut de) {
+        let path = match serde_path_to_error::deserialize::<_, T>(&mut de) {
             // A path of only `?` (a map key being read) says nothing.
             Err(e) if e.path().iter().any(|s| !matches!(s, Segment::Unknown)) => {
                 Some(e.path().to_string())

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::accumulate::Accumulator;
+use super::anthropic::{self, ANTHROPIC_VERSION, Read, StreamState, Wire};
 use super::delta::{Delta, Names};
 use super::event::{Accumulated, ChatError, ChatEvent, Chunk, Complete, CompleteReason};
 use super::options::{Backpressure, ChatOptions, OnParseError};
@@ -99,6 +100,7 @@ pub fn start_request(
         cancel: token.clone(),
         done_event: None,
         names: Names::default(),
+        anthropic: StreamState::default(),
         received: 0,
         options,
     };
@@ -123,6 +125,8 @@ struct Run {
     cancel: CancellationToken,
     done_event: Option<Chunk>,
     names: Names,
+    /// What an Anthropic stream said earlier that its events do not repeat.
+    anthropic: StreamState,
     /// SSE events read so far (to name a bad one).
     received: usize,
 }
@@ -180,6 +184,14 @@ impl Run {
         for (k, v) in &self.options.headers {
             req = req.header(k, v);
         }
+        let wire = self.options.wire;
+        let has = |name: &str| {
+            let given = &self.options.headers;
+            given.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))
+        };
+        if wire == Wire::Anthropic && !has("anthropic-version") {
+            req = req.header("anthropic-version", ANTHROPIC_VERSION);
+        }
         if let Some(t) = self.options.http_timeout {
             req = req.timeout(t);
         }
@@ -203,7 +215,11 @@ impl Run {
                 .guard(resp.text())
                 .await?
                 .map_err(|e| End::Fail(http_error(&url, e, self.options.http_timeout)))?;
-            let delta = Delta::parse(&text).map_err(|e| {
+            let parsed = match wire {
+                Wire::OpenAI => Delta::parse(&text),
+                Wire::Anthropic => anthropic::parse_message(&text),
+            };
+            let delta = parsed.map_err(|e| {
                 End::Fail(Error::InvalidResponse {
                     url: url.clone(),
                     message: format!("the completion does not parse: {e}"),
@@ -319,7 +335,25 @@ impl Run {
             });
             return Some(Ok(()));
         }
-        let delta = match Delta::parse_sharing(&ev.data, &mut self.names) {
+        let parsed = match self.options.wire {
+            Wire::OpenAI => Delta::parse_sharing(&ev.data, &mut self.names),
+            Wire::Anthropic => match self.anthropic.read(&ev.data) {
+                Ok(Read::Delta(d)) => Ok(d),
+                Ok(Read::Stop) => {
+                    // `message_stop`: the end, as `[DONE]` is.
+                    self.done_event = Some(Chunk {
+                        id: ev.id,
+                        event: ev.event,
+                        data: ev.data,
+                        delta: None,
+                        done: true,
+                    });
+                    return Some(Ok(()));
+                }
+                Err(e) => Err(e),
+            },
+        };
+        let delta = match parsed {
             Ok(d) => Some(d),
             Err(e) if self.options.on_parse_error == OnParseError::Stop => {
                 return Some(Err(End::Fail(Error::InvalidResponse {

@@ -8,6 +8,9 @@
 //! timeouts, accumulation, parse errors and the HTTP client are set on [`ChatOptions`];
 //! [`message`] builds the messages.
 //!
+//! Anthropic's Messages API streams too: [`Wire::Anthropic`] (or
+//! [`Provider::Anthropic`]) sends its request, and reads its events as the same deltas.
+//!
 //! Providers and routing: a [`Provider`] and a model make a [`ChatConfig`]; a
 //! [`ChatRouter`] holds named configs and sends a request to one, or down a list, retried
 //! per a [`RetryPolicy`] and falling back **only before the first content** (never
@@ -19,6 +22,8 @@
 //! `[DONE]` exactly once.
 
 mod accumulate;
+mod anthropic;
+mod anthropic_request;
 mod callbacks;
 mod choice;
 mod complete;
@@ -39,6 +44,7 @@ mod sse;
 mod stream;
 
 pub use accumulate::{Accumulator, Choice, FinishReason, ToolCall};
+pub use anthropic::{ANTHROPIC_DEFAULT_MAX_TOKENS, ANTHROPIC_VERSION, Wire};
 pub use callbacks::{
     Callbacks, CancelHandle, IntoChatStream, collect, extract_content, stream_chat,
 };

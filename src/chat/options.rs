@@ -5,17 +5,22 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use super::anthropic::{self, Wire};
 use crate::Error;
+
+const OPENAI_URL: &str = "https://api.openai.com/v1/chat/completions";
+const ANTHROPIC_URL: &str = "https://api.anthropic.com/v1/messages";
 
 /// How the request authenticates.
 #[derive(Clone, Default)]
 #[non_exhaustive]
 pub enum ChatAuth {
     /// None given: `OPENAI_API_KEY` is used, and if it is not set the request fails
-    /// before any I/O with [`Error::MissingApiKey`].
+    /// before any I/O with [`Error::MissingApiKey`]. On the Anthropic wire,
+    /// `ANTHROPIC_API_KEY` ([`Error::MissingProviderKey`] naming it).
     #[default]
     FromEnv,
-    /// `Authorization: Bearer KEY`.
+    /// `Authorization: Bearer KEY` (on the Anthropic wire, `x-api-key: KEY`).
     ApiKey(String),
     /// A function giving the key for each request (rotating keys, vaults).
     KeyFn(Arc<dyn Fn() -> Option<String> + Send + Sync>),
@@ -94,6 +99,7 @@ pub enum OnParseError {
 /// | `params` | empty | extra body fields (temperature, tools, n, …), merged in |
 /// | `headers` | empty | extra request headers |
 /// | `http_client` | shared | your own `reqwest::Client` (proxy, custom roots, a shared pool) |
+/// | `wire` | `OpenAI` | [`Wire::Anthropic`]: Anthropic's Messages API (`x-api-key`, `ANTHROPIC_API_KEY`, `system` apart, `max_tokens` 1024 unless given in `params`; OpenAI `tools`, `tool_choice`, `stop`, tool calls and tool messages converted; `include_usage` is not needed) |
 ///
 /// ```
 /// use serde_json::json;
@@ -141,12 +147,14 @@ pub struct ChatOptions {
     /// The HTTP client (connection pool, proxy, TLS settings). Default `None`: one shared
     /// client for every request.
     pub http_client: Option<reqwest::Client>,
+    /// The wire format: Chat Completions (the default) or Anthropic Messages.
+    pub wire: Wire,
 }
 
 impl Default for ChatOptions {
     fn default() -> Self {
         ChatOptions {
-            url: "https://api.openai.com/v1/chat/completions".into(),
+            url: OPENAI_URL.into(),
             model: "gpt-4o-mini".into(),
             messages: Vec::new(),
             auth: ChatAuth::default(),
@@ -161,6 +169,7 @@ impl Default for ChatOptions {
             params: Map::new(),
             headers: Vec::new(),
             http_client: None,
+            wire: Wire::default(),
         }
     }
 }
@@ -237,6 +246,21 @@ impl ChatOptions {
         self
     }
 
+    /// Sets `wire`. A `url` still at one wire's default moves to the other's
+    /// (`https://api.anthropic.com/v1/messages` for Anthropic).
+    pub fn wire(mut self, wire: Wire) -> Self {
+        let urls = [OPENAI_URL, ANTHROPIC_URL];
+        if urls.contains(&self.url.as_str()) {
+            self.url = match wire {
+                Wire::OpenAI => OPENAI_URL,
+                Wire::Anthropic => ANTHROPIC_URL,
+            }
+            .to_owned();
+        }
+        self.wire = wire;
+        self
+    }
+
     /// Adds a header.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
@@ -274,6 +298,9 @@ impl ChatOptions {
             ));
         }
         let key = |k: Option<String>| k.filter(|k| !k.is_empty()).ok_or(Error::MissingApiKey);
+        if self.wire == Wire::Anthropic {
+            return self.prepare_anthropic();
+        }
         let authorization = match &self.auth {
             ChatAuth::FromEnv => format!("Bearer {}", key(std::env::var("OPENAI_API_KEY").ok())?),
             ChatAuth::ApiKey(k) => format!("Bearer {}", key(Some(k.clone()))?),
@@ -287,6 +314,32 @@ impl ChatOptions {
             }
         };
         Ok((("authorization".to_owned(), authorization), self.body()))
+    }
+
+    /// Anthropic's key header (`x-api-key`, from `ANTHROPIC_API_KEY` by default) and
+    /// body.
+    fn prepare_anthropic(&self) -> Result<((String, String), Value), Error> {
+        let missing = || Error::MissingProviderKey {
+            provider: "anthropic".to_owned(),
+            var: "ANTHROPIC_API_KEY".to_owned(),
+        };
+        let key = |k: Option<String>| k.filter(|k| !k.is_empty()).ok_or_else(missing);
+        let header = match &self.auth {
+            ChatAuth::FromEnv => ("x-api-key", key(std::env::var("ANTHROPIC_API_KEY").ok())?),
+            ChatAuth::ApiKey(k) => ("x-api-key", key(Some(k.clone()))?),
+            ChatAuth::KeyFn(f) => ("x-api-key", key(f())?),
+            ChatAuth::Header(h) => ("authorization", key(Some(h.clone()))?),
+            ChatAuth::KeyHeader { name, key: k } if !name.is_empty() => {
+                return Ok(((name.clone(), key(Some(k.clone()))?), anthropic::body(self)));
+            }
+            ChatAuth::KeyHeader { .. } => {
+                return Err(Error::InvalidOption {
+                    option: "auth",
+                    message: "the key header needs a name".to_owned(),
+                });
+            }
+        };
+        Ok(((header.0.to_owned(), header.1), anthropic::body(self)))
     }
 
     /// The request body.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use super::anthropic::Wire;
 use super::options::{ChatAuth, ChatOptions};
 use crate::Error;
 
@@ -56,6 +57,9 @@ pub enum Provider {
     /// A local Ollama server's OpenAI-compatible endpoint, `http://localhost:11434/v1`;
     /// no key.
     Ollama,
+    /// Anthropic, `ANTHROPIC_API_KEY`: its own Messages API ([`Wire::Anthropic`]), at
+    /// `https://api.anthropic.com/v1/messages`.
+    Anthropic,
     /// Any other OpenAI-compatible server.
     Custom {
         /// Its base URL, the part before `/chat/completions` (e.g. `http://host/v1`).
@@ -80,7 +84,7 @@ pub enum AuthStyle {
 impl Provider {
     /// The providers with a fixed address (all but Azure and `Custom`), in a stable
     /// order.
-    pub fn builtin() -> [Provider; 7] {
+    pub fn builtin() -> [Provider; 8] {
         [
             Provider::OpenAI,
             Provider::Mistral,
@@ -89,6 +93,7 @@ impl Provider {
             Provider::Groq,
             Provider::XAi,
             Provider::Ollama,
+            Provider::Anthropic,
         ]
     }
 
@@ -102,7 +107,7 @@ impl Provider {
     }
 
     /// A short lowercase name: `openai`, `azure`, `mistral`, `openrouter`, `deepseek`,
-    /// `groq`, `xai`, `ollama`, `custom`.
+    /// `groq`, `xai`, `ollama`, `anthropic`, `custom`.
     pub fn name(&self) -> &'static str {
         match self {
             Provider::OpenAI => "openai",
@@ -113,11 +118,13 @@ impl Provider {
             Provider::Groq => "groq",
             Provider::XAi => "xai",
             Provider::Ollama => "ollama",
+            Provider::Anthropic => "anthropic",
             Provider::Custom { .. } => "custom",
         }
     }
 
-    /// The base URL, before `/chat/completions` (Azure: the endpoint).
+    /// The base URL, before `/chat/completions` (Azure: the endpoint; Anthropic: before
+    /// `/messages`).
     pub fn base_url(&self) -> &str {
         match self {
             Provider::OpenAI => "https://api.openai.com/v1",
@@ -128,6 +135,7 @@ impl Provider {
             Provider::Groq => "https://api.groq.com/openai/v1",
             Provider::XAi => "https://api.x.ai/v1",
             Provider::Ollama => "http://localhost:11434/v1",
+            Provider::Anthropic => "https://api.anthropic.com/v1",
             Provider::Custom { base_url, .. } => base_url,
         }
     }
@@ -144,6 +152,7 @@ impl Provider {
             Provider::Groq => Some("GROQ_API_KEY"),
             Provider::XAi => Some("XAI_API_KEY"),
             Provider::Ollama => None,
+            Provider::Anthropic => Some("ANTHROPIC_API_KEY"),
             Provider::Custom { key_var, .. } => key_var.as_deref(),
         }
     }
@@ -159,7 +168,16 @@ impl Provider {
             Provider::Groq => Some("llama-3.3-70b-versatile"),
             Provider::XAi => Some("grok-3-mini"),
             Provider::Ollama => Some("llama3.2"),
+            Provider::Anthropic => Some("claude-sonnet-4-5"),
             Provider::Azure { .. } | Provider::Custom { .. } => None,
+        }
+    }
+
+    /// The wire format it speaks: [`Wire::Anthropic`] for Anthropic, else OpenAI's.
+    pub fn wire(&self) -> Wire {
+        match self {
+            Provider::Anthropic => Wire::Anthropic,
+            _ => Wire::OpenAI,
         }
     }
 
@@ -167,6 +185,7 @@ impl Provider {
     pub fn auth_style(&self) -> AuthStyle {
         match self {
             Provider::Azure { bearer: false, .. } => AuthStyle::Header("api-key"),
+            Provider::Anthropic => AuthStyle::Header("x-api-key"),
             Provider::Ollama | Provider::Custom { key_var: None, .. } => AuthStyle::None,
             _ => AuthStyle::Bearer,
         }
@@ -174,7 +193,8 @@ impl Provider {
 
     /// The Chat Completions URL for `model` (for Azure, the deployment), from `base_url`
     /// or the provider's own. Azure:
-    /// `{endpoint}/openai/deployments/{model}/chat/completions?api-version=…`.
+    /// `{endpoint}/openai/deployments/{model}/chat/completions?api-version=…`; Anthropic:
+    /// `{base}/messages`.
     pub fn chat_url(&self, base_url: Option<&str>, model: &str) -> String {
         let base = base_url.unwrap_or(self.base_url()).trim_end_matches('/');
         match self {
@@ -183,6 +203,7 @@ impl Provider {
                 encode(model),
                 encode(api_version)
             ),
+            Provider::Anthropic => format!("{base}/messages"),
             _ => format!("{base}/chat/completions"),
         }
     }
@@ -350,6 +371,7 @@ impl ChatConfig {
                     .chat_url(self.base_url.as_deref(), &self.model),
             )
             .auth(auth);
+        options.wire = self.provider.wire();
         for (k, v) in &self.params {
             options = options.param(k.clone(), v.clone());
         }
@@ -377,10 +399,11 @@ mod tests {
     #[test]
     fn every_builtin_has_a_url_and_a_key_variable_but_ollama() {
         for p in Provider::builtin() {
-            assert!(
-                p.chat_url(None, "m").ends_with("/v1/chat/completions"),
-                "{p:?}"
-            );
+            let path = match p.wire() {
+                Wire::OpenAI => "/v1/chat/completions",
+                Wire::Anthropic => "/v1/messages",
+            };
+            assert!(p.chat_url(None, "m").ends_with(path), "{p:?}");
             assert_eq!(p.key_var().is_none(), p == Provider::Ollama, "{p:?}");
         }
         assert_eq!(
@@ -414,6 +437,23 @@ mod tests {
             .options(vec![], &env(&[]))
             .unwrap();
         assert!(matches!(o.auth, ChatAuth::ApiKey(_)));
+    }
+
+    #[test]
+    fn anthropic_speaks_its_own_wire_with_the_x_api_key_header() {
+        let o = ChatConfig::new(Provider::Anthropic, "claude-sonnet-4-5")
+            .options(vec![], &env(&[("ANTHROPIC_API_KEY", "sk-ant-secret")]))
+            .unwrap();
+        assert_eq!(o.url, "https://api.anthropic.com/v1/messages");
+        assert_eq!(o.wire, Wire::Anthropic);
+        assert!(
+            matches!(&o.auth, ChatAuth::KeyHeader { name, key } if name == "x-api-key" && key == "sk-ant-secret")
+        );
+        assert!(!format!("{o:?}").contains("sk-ant-secret"));
+        let e = ChatConfig::new(Provider::Anthropic, "m")
+            .options(vec![], &env(&[]))
+            .unwrap_err();
+        assert!(e.to_string().contains("ANTHROPIC_API_KEY"), "{e}");
     }
 
     #[test]

@@ -141,12 +141,19 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) {
     let Some((head, body)) = read_request(&mut stream).await else {
         return;
     };
-    if !head.starts_with("POST /v1/chat/completions ") {
+    // A raw stream is served at Anthropic's path too, for its fixtures.
+    let messages = options.raw_stream.is_some() && head.starts_with("POST /v1/messages ");
+    if !head.starts_with("POST /v1/chat/completions ") && !messages {
         let e = api_error("Not found.", "invalid_request_error", None, None);
         return respond_json(&mut stream, 404, "", &e).await;
     }
     let wrong_key = options.api_key.as_ref().is_some_and(|key| {
-        header(&head, "authorization").and_then(|v| v.strip_prefix("Bearer ")) != Some(key.as_str())
+        let given = if messages {
+            header(&head, "x-api-key")
+        } else {
+            header(&head, "authorization").and_then(|v| v.strip_prefix("Bearer "))
+        };
+        given != Some(key.as_str())
     });
     if wrong_key || options.fault == ChatFault::Status(401) {
         let e = api_error(

@@ -25,8 +25,9 @@ pub struct ChatArgs {
     #[arg(long)]
     model: Option<String>,
     /// Ask this provider instead: openai, mistral, openrouter, deepseek, groq, xai,
-    /// ollama, or azure (with AZURE_OPENAI_ENDPOINT set; --model is the deployment). Its
-    /// key comes from its variable (MISTRAL_API_KEY, …); no simulator stands in.
+    /// ollama, anthropic (its Messages API), or azure (with AZURE_OPENAI_ENDPOINT set;
+    /// --model is the deployment). Its key comes from its variable (MISTRAL_API_KEY,
+    /// ANTHROPIC_API_KEY, …); no simulator stands in.
     #[arg(long, value_name = "NAME")]
     provider: Option<String>,
     /// The provider's base URL, before /chat/completions (with --provider; e.g. a

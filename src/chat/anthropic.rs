@@ -1,0 +1,419 @@
+//! Anthropic's Messages API: the request body, and its stream events read as the same
+//! [`Delta`]s as Chat Completions chunks, so that accumulation, `Chunk::text`, relaying
+//! and callbacks work unchanged.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+pub(crate) use super::anthropic_request::body;
+
+use super::delta::{ChoiceDelta, Delta, DeltaError, FunctionDelta, ToolCallDelta, Usage};
+use crate::error::ApiError;
+
+/// The `anthropic-version` header sent with every request.
+pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+/// `max_tokens` when the request does not set it (the Messages API requires one).
+pub const ANTHROPIC_DEFAULT_MAX_TOKENS: u64 = 1024;
+
+/// The wire format a request speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Wire {
+    /// OpenAI Chat Completions (and every compatible server). The default.
+    #[default]
+    OpenAI,
+    /// Anthropic Messages: `POST {base}/messages` with `x-api-key` and
+    /// `anthropic-version`, system messages in a top-level `system`, and its own stream
+    /// events, normalised to the same [`Delta`]s.
+    Anthropic,
+}
+
+/// One stream event, by its `type`.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(expecting = "an Anthropic stream event")]
+enum Event {
+    MessageStart {
+        message: Message,
+    },
+    ContentBlockStart {
+        index: u32,
+        content_block: Block,
+    },
+    ContentBlockDelta {
+        index: u32,
+        delta: BlockDelta,
+    },
+    ContentBlockStop,
+    MessageDelta {
+        delta: MessageDelta,
+        usage: Option<RawUsage>,
+    },
+    MessageStop,
+    Ping,
+    Error,
+    /// Event types added later are delivered and otherwise ignored.
+    #[serde(other)]
+    Unknown,
+}
+
+/// A message: `message_start`'s, or a whole non-streamed answer.
+#[derive(Deserialize)]
+struct Message {
+    id: Option<String>,
+    model: Option<String>,
+    role: Option<String>,
+    #[serde(default)]
+    content: Vec<Block>,
+    stop_reason: Option<String>,
+    usage: Option<RawUsage>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Block {
+    Text {
+        #[serde(default)]
+        text: String,
+    },
+    ToolUse {
+        id: String,
+        name: String,
+        input: Option<Value>,
+    },
+    Thinking {
+        #[serde(default)]
+        thinking: String,
+    },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum BlockDelta {
+    TextDelta {
+        text: String,
+    },
+    InputJsonDelta {
+        partial_json: String,
+    },
+    ThinkingDelta {
+        thinking: String,
+    },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize)]
+struct MessageDelta {
+    stop_reason: Option<String>,
+}
+
+/// Anthropic's counts: `input_tokens`, `output_tokens`, and the cache counts kept in
+/// [`Usage::extra`].
+#[derive(Deserialize)]
+struct RawUsage {
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+    #[serde(flatten)]
+    extra: Map<String, Value>,
+}
+
+/// What one stream event means for the engine.
+pub(crate) enum Read {
+    /// A delta to accumulate and deliver (empty for `ping`, `content_block_stop` and
+    /// unknown events; with `error` set for an `error` event).
+    Delta(Delta),
+    /// `message_stop`: the answer is complete.
+    Stop,
+}
+
+/// What a stream has said so far that later events do not repeat: the message's id and
+/// model, and its input tokens (`message_delta` gives only the output count).
+#[derive(Debug, Default)]
+pub(crate) struct StreamState {
+    id: Option<Arc<str>>,
+    model: Option<Arc<str>>,
+    usage: Option<Usage>,
+    /// The indexes of the `tool_use` blocks begun: `input_json_delta`s of other blocks
+    /// (a server tool's) are not a tool call of ours.
+    tool_blocks: Vec<u32>,
+}
+
+impl StreamState {
+    /// Reads one event's `data`.
+    pub(crate) fn read(&mut self, data: &str) -> Result<Read, DeltaError> {
+        let event: Event =
+            serde_json::from_str(data).map_err(|e| DeltaError::of::<Event>(data, &e))?;
+        let mut choice = ChoiceDelta::default();
+        let mut usage = None;
+        let mut error = None;
+        match event {
+            Event::MessageStart { message } => {
+                self.id = message.id.map(Arc::from);
+                self.model = message.model.map(Arc::from);
+                choice.role = message.role;
+                // A message_start could carry content already; read it like a whole one.
+                for (i, block) in message.content.into_iter().enumerate() {
+                    let index = u32::try_from(i).unwrap_or(u32::MAX);
+                    if matches!(block, Block::ToolUse { .. }) {
+                        self.tool_blocks.push(index);
+                    }
+                    block_start(&mut choice, index, block);
+                }
+                if let Some(u) = message.usage {
+                    usage = Some(self.add_usage(u));
+                }
+            }
+            Event::ContentBlockStart {
+                index,
+                content_block,
+            } => {
+                if matches!(content_block, Block::ToolUse { .. }) {
+                    self.tool_blocks.push(index);
+                }
+                block_start(&mut choice, index, content_block);
+            }
+            Event::ContentBlockDelta { index, delta } => match delta {
+                BlockDelta::TextDelta { text } => choice.content = Some(text),
+                BlockDelta::ThinkingDelta { thinking } => choice.reasoning = Some(thinking),
+                BlockDelta::InputJsonDelta { partial_json }
+                    if self.tool_blocks.contains(&index) =>
+                {
+                    choice
+                        .tool_calls
+                        .push(tool_call(index, None, None, Some(partial_json)));
+                }
+                BlockDelta::InputJsonDelta { .. } | BlockDelta::Other => {}
+            },
+            Event::MessageDelta { delta, usage: u } => {
+                choice.finish_reason = delta.stop_reason.map(finish_reason);
+                if let Some(u) = u {
+                    usage = Some(self.add_usage(u));
+                }
+            }
+            Event::MessageStop => return Ok(Read::Stop),
+            Event::Error => error = Some(Box::new(api_error(data))),
+            Event::ContentBlockStop | Event::Ping | Event::Unknown => {}
+        }
+        let empty = choice == ChoiceDelta::default();
+        Ok(Read::Delta(Delta {
+            id: self.id.clone(),
+            model: self.model.clone(),
+            choices: if empty { Vec::new() } else { vec![choice] },
+            usage,
+            error,
+        }))
+    }
+
+    /// Adds counts to those so far (a later count replaces an earlier one).
+    fn add_usage(&mut self, u: RawUsage) -> Usage {
+        let mut usage = self.usage.take().unwrap_or_default();
+        if let Some(n) = u.input_tokens {
+            usage.prompt_tokens = n;
+        }
+        if let Some(n) = u.output_tokens {
+            usage.completion_tokens = n;
+        }
+        usage.total_tokens = usage.prompt_tokens.saturating_add(usage.completion_tokens);
+        for (k, v) in u.extra {
+            if !v.is_null() {
+                usage.extra.insert(k, v);
+            }
+        }
+        self.usage = Some(usage.clone());
+        usage
+    }
+}
+
+/// A whole (non-streamed) message, or an error object answered with 200, as one delta.
+pub(crate) fn parse_message(data: &str) -> Result<Delta, DeltaError> {
+    let v: Value = serde_json::from_str(data).map_err(|e| DeltaError::of::<Value>(data, &e))?;
+    if v.get("type").and_then(Value::as_str) == Some("error") {
+        return Ok(Delta {
+            error: Some(Box::new(api_error(data))),
+            ..Delta::default()
+        });
+    }
+    let message: Message =
+        serde_json::from_value(v).map_err(|e| DeltaError::of::<Message>(data, &e))?;
+    let mut state = StreamState::default();
+    let mut choice = ChoiceDelta {
+        role: message.role,
+        finish_reason: message.stop_reason.map(finish_reason),
+        ..ChoiceDelta::default()
+    };
+    for (i, block) in message.content.into_iter().enumerate() {
+        block_start(&mut choice, u32::try_from(i).unwrap_or(u32::MAX), block);
+    }
+    Ok(Delta {
+        id: message.id.map(Arc::from),
+        model: message.model.map(Arc::from),
+        usage: message.usage.map(|u| state.add_usage(u)),
+        choices: vec![choice],
+        error: None,
+    })
+}
+
+/// A content block begun (or given whole): its text, reasoning or tool call.
+fn block_start(choice: &mut ChoiceDelta, index: u32, block: Block) {
+    match block {
+        Block::Text { text } if !text.is_empty() => push(&mut choice.content, &text),
+        Block::Thinking { thinking } if !thinking.is_empty() => {
+            push(&mut choice.reasoning, &thinking);
+        }
+        Block::ToolUse { id, name, input } => {
+            // Streamed, the input starts as `{}` and comes in `input_json_delta`s; whole,
+            // it is the arguments.
+            let arguments = input
+                .filter(|i| i.as_object().is_none_or(|o| !o.is_empty()))
+                .map(|i| i.to_string());
+            choice
+                .tool_calls
+                .push(tool_call(index, Some(id), Some(name), arguments));
+        }
+        Block::Text { .. } | Block::Thinking { .. } | Block::Other => {}
+    }
+}
+
+fn push(to: &mut Option<String>, text: &str) {
+    to.get_or_insert_with(String::new).push_str(text);
+}
+
+fn tool_call(
+    index: u32,
+    id: Option<String>,
+    name: Option<String>,
+    arguments: Option<String>,
+) -> ToolCallDelta {
+    ToolCallDelta {
+        index,
+        indexed: true,
+        id,
+        function: Some(FunctionDelta { name, arguments }),
+    }
+}
+
+/// Anthropic's stop reasons in Chat Completions' words; others as given.
+fn finish_reason(reason: String) -> String {
+    match reason.as_str() {
+        "end_turn" | "stop_sequence" => "stop".to_owned(),
+        "max_tokens" => "length".to_owned(),
+        "tool_use" => "tool_calls".to_owned(),
+        _ => reason,
+    }
+}
+
+/// `{"type":"error","error":{"type":…,"message":…}}`.
+#[cold]
+fn api_error(data: &str) -> ApiError {
+    ApiError::from_body(data).unwrap_or_else(|| ApiError {
+        message: data.to_owned(),
+        ..ApiError::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(state: &mut StreamState, data: &str) -> Delta {
+        match state.read(data).unwrap() {
+            Read::Delta(d) => d,
+            Read::Stop => panic!("stop"),
+        }
+    }
+
+    #[test]
+    fn events_read_as_deltas() {
+        let mut s = StreamState::default();
+        let d = read(
+            &mut s,
+            r#"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude","stop_reason":null,"usage":{"input_tokens":25,"output_tokens":1}}}"#,
+        );
+        assert_eq!(d.id.as_deref(), Some("msg_1"));
+        assert_eq!(d.usage.as_ref().unwrap().prompt_tokens, 25);
+        let d = read(
+            &mut s,
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}"#,
+        );
+        assert_eq!(d.choices[0].content.as_deref(), Some("Hi"));
+        assert_eq!(d.id.as_deref(), Some("msg_1"));
+        let d = read(
+            &mut s,
+            r#"{"type":"message_delta","delta":{"stop_reason":"max_tokens","stop_sequence":null},"usage":{"output_tokens":15}}"#,
+        );
+        assert_eq!(d.choices[0].finish_reason.as_deref(), Some("length"));
+        let u = d.usage.unwrap();
+        assert_eq!(
+            (u.prompt_tokens, u.completion_tokens, u.total_tokens),
+            (25, 15, 40)
+        );
+        assert!(read(&mut s, r#"{"type":"ping"}"#).choices.is_empty());
+        let server_tool = r#"{"type":"content_block_start","index":1,"content_block":{"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{}}}"#;
+        assert!(read(&mut s, server_tool).choices.is_empty());
+        let its_input = r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"query\":"}}"#;
+        assert!(
+            read(&mut s, its_input).choices.is_empty(),
+            "not our tool call"
+        );
+        assert!(
+            read(&mut s, r#"{"type":"something_new","x":1}"#)
+                .choices
+                .is_empty()
+        );
+        assert!(matches!(
+            s.read(r#"{"type":"message_stop"}"#),
+            Ok(Read::Stop)
+        ));
+        let d = read(
+            &mut s,
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+        );
+        let e = d.error.unwrap();
+        assert_eq!(
+            (e.kind.as_str(), e.message.as_str()),
+            ("overloaded_error", "Overloaded")
+        );
+    }
+
+    #[test]
+    fn bad_events_are_errors_not_panics() {
+        let mut s = StreamState::default();
+        for bad in [
+            "{not json",
+            r#"{"no":"type"}"#,
+            r#"{"type":"content_block_delta","index":"x","delta":{}}"#,
+            r#"{"type":"content_block_start","index":0}"#,
+            "[]",
+        ] {
+            assert!(s.read(bad).is_err(), "{bad}");
+        }
+        assert!(parse_message("{").is_err());
+        assert!(parse_message(r#"{"content":5}"#).is_err());
+    }
+
+    #[test]
+    fn a_whole_message_reads_as_one_delta() {
+        let d = parse_message(
+            r#"{"id":"msg_2","type":"message","role":"assistant","model":"claude","content":[{"type":"thinking","thinking":"hm","signature":"s"},{"type":"text","text":"Let me check."},{"type":"tool_use","id":"toolu_1","name":"weather","input":{"city":"Paris"}}],"stop_reason":"tool_use","usage":{"input_tokens":10,"output_tokens":20}}"#,
+        )
+        .unwrap();
+        let c = &d.choices[0];
+        assert_eq!(c.content.as_deref(), Some("Let me check."));
+        assert_eq!(c.reasoning.as_deref(), Some("hm"));
+        assert_eq!(c.finish_reason.as_deref(), Some("tool_calls"));
+        let t = &c.tool_calls[0];
+        assert_eq!((t.index, t.id.as_deref()), (2, Some("toolu_1")));
+        let f = t.function.as_ref().unwrap();
+        assert_eq!(f.arguments.as_deref(), Some(r#"{"city":"Paris"}"#));
+        assert_eq!(d.usage.unwrap().total_tokens, 30);
+        let d = parse_message(r#"{"type":"error","error":{"type":"api_error","message":"x"}}"#)
+            .unwrap();
+        assert_eq!(d.error.unwrap().kind, "api_error");
+    }
+}

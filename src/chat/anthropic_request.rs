@@ -1,0 +1,276 @@
+//! The Anthropic Messages request body, from Chat Completions-shaped options: system
+//! messages moved to `system`, OpenAI tool calls, tool results, image parts, tools and
+//! `tool_choice` turned into Anthropic's blocks and fields. What is already in Anthropic's shape passes
+//! through as is.
+
+use serde_json::{Map, Value, json};
+
+use super::anthropic::ANTHROPIC_DEFAULT_MAX_TOKENS;
+use super::options::ChatOptions;
+
+/// The Messages request body: system messages are taken out of `messages` into `system`
+/// (joined by a blank line), `max_tokens` defaults to 1024 (or `max_completion_tokens`),
+/// and `params` are merged in last, OpenAI's `tools`, `tool_choice` and `stop` turned into
+/// Anthropic's.
+pub(crate) fn body(o: &ChatOptions) -> Value {
+    let mut system: Vec<String> = Vec::new();
+    let mut messages: Vec<Value> = Vec::with_capacity(o.messages.len());
+    for m in &o.messages {
+        match m.get("role").and_then(Value::as_str) {
+            Some("system" | "developer") => {
+                if let Some(text) = m.get("content").and_then(text_of) {
+                    system.push(text);
+                }
+            }
+            Some("tool") => {
+                let block = tool_result(m);
+                // Tool results go back in a user message; results in a row share one.
+                match messages.last_mut() {
+                    Some(last) if is_tool_results(last) => {
+                        if let Some(Value::Array(blocks)) = last.get_mut("content") {
+                            blocks.push(block);
+                        }
+                    }
+                    _ => messages.push(json!({"role": "user", "content": [block]})),
+                }
+            }
+            Some("assistant") if m.get("tool_calls").is_some_and(Value::is_array) => {
+                messages.push(assistant_tool_calls(m));
+            }
+            _ => messages.push(with_images(m)),
+        }
+    }
+    let mut body = Map::new();
+    body.insert("model".into(), Value::String(o.model.clone()));
+    let max = o.params.get("max_completion_tokens").cloned();
+    body.insert(
+        "max_tokens".into(),
+        max.unwrap_or(ANTHROPIC_DEFAULT_MAX_TOKENS.into()),
+    );
+    body.insert("stream".into(), Value::Bool(o.stream));
+    body.insert("messages".into(), Value::Array(messages));
+    if !system.is_empty() {
+        body.insert("system".into(), Value::String(system.join("\n\n")));
+    }
+    for (k, v) in &o.params {
+        let (k, v) = match k.as_str() {
+            "max_completion_tokens" => continue,
+            "tools" => (k.clone(), tools(v)),
+            "tool_choice" => (k.clone(), tool_choice(v)),
+            "stop" => match v {
+                Value::String(s) => ("stop_sequences".to_owned(), json!([s])),
+                _ => ("stop_sequences".to_owned(), v.clone()),
+            },
+            _ => (k.clone(), v.clone()),
+        };
+        body.insert(k, v);
+    }
+    Value::Object(body)
+}
+
+/// A message's text: a string, or the text of its typed parts.
+fn text_of(content: &Value) -> Option<String> {
+    match content {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(parts) => Some(
+            parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .collect::<Vec<_>>()
+                .join(""),
+        ),
+        _ => None,
+    }
+}
+
+/// A message whose OpenAI `image_url` parts become Anthropic `image` blocks (a `data:`
+/// URL as base64, another URL as a URL source).
+fn with_images(m: &Value) -> Value {
+    let mut m = m.clone();
+    if let Some(Value::Array(parts)) = m.get_mut("content") {
+        for part in parts.iter_mut() {
+            if part.get("type").and_then(Value::as_str) != Some("image_url") {
+                continue;
+            }
+            let url = &part["image_url"];
+            let url = url.get("url").unwrap_or(url).as_str().unwrap_or_default();
+            let source = match url
+                .strip_prefix("data:")
+                .and_then(|rest| rest.split_once(";base64,"))
+            {
+                Some((media_type, data)) => {
+                    json!({"type": "base64", "media_type": media_type, "data": data})
+                }
+                None => json!({"type": "url", "url": url}),
+            };
+            *part = json!({"type": "image", "source": source});
+        }
+    }
+    m
+}
+
+/// `{"role":"tool","tool_call_id","content"}` as a `tool_result` block.
+fn tool_result(m: &Value) -> Value {
+    let id = m.get("tool_call_id").cloned().unwrap_or(Value::Null);
+    let content = match m.get("content") {
+        Some(Value::String(s)) => Value::String(s.clone()),
+        Some(c) => Value::String(text_of(c).unwrap_or_default()),
+        None => Value::String(String::new()),
+    };
+    json!({"type": "tool_result", "tool_use_id": id, "content": content})
+}
+
+fn is_tool_results(m: &Value) -> bool {
+    m.get("role").and_then(Value::as_str) == Some("user")
+        && m.get("content")
+            .and_then(Value::as_array)
+            .is_some_and(|blocks| {
+                blocks
+                    .iter()
+                    .all(|b| b.get("type").and_then(Value::as_str) == Some("tool_result"))
+            })
+}
+
+/// An assistant message with OpenAI `tool_calls`: its text, then a `tool_use` block per
+/// call (arguments that are not JSON become `{}`).
+fn assistant_tool_calls(m: &Value) -> Value {
+    let mut blocks = Vec::new();
+    if let Some(text) = m.get("content").and_then(text_of).filter(|t| !t.is_empty()) {
+        blocks.push(json!({"type": "text", "text": text}));
+    }
+    for call in m["tool_calls"].as_array().into_iter().flatten() {
+        let function = &call["function"];
+        let input = function["arguments"]
+            .as_str()
+            .and_then(|a| serde_json::from_str::<Value>(a).ok())
+            .filter(Value::is_object)
+            .unwrap_or_else(|| json!({}));
+        blocks.push(json!({
+            "type": "tool_use",
+            "id": call.get("id").cloned().unwrap_or(Value::Null),
+            "name": function.get("name").cloned().unwrap_or(Value::Null),
+            "input": input,
+        }));
+    }
+    json!({"role": "assistant", "content": blocks})
+}
+
+/// OpenAI's `{"type":"function","function":{name, description, parameters}}` tools as
+/// Anthropic's `{name, description, input_schema}`; other tools as given.
+fn tools(v: &Value) -> Value {
+    let Some(list) = v.as_array() else {
+        return v.clone();
+    };
+    let tool = |t: &Value| {
+        let Some(f) = t.get("function").filter(|_| t["type"] == "function") else {
+            return t.clone();
+        };
+        let mut out = Map::new();
+        out.insert("name".into(), f.get("name").cloned().unwrap_or(Value::Null));
+        if let Some(d) = f.get("description") {
+            out.insert("description".into(), d.clone());
+        }
+        let schema = f.get("parameters").cloned();
+        let schema = schema.unwrap_or_else(|| json!({"type": "object", "properties": {}}));
+        out.insert("input_schema".into(), schema);
+        Value::Object(out)
+    };
+    Value::Array(list.iter().map(tool).collect())
+}
+
+/// OpenAI's `tool_choice` as Anthropic's: `auto`, `required` → `any`, `none`, a named
+/// function → `tool`; an object already in Anthropic's shape as given.
+fn tool_choice(v: &Value) -> Value {
+    match v {
+        Value::String(s) if s == "required" => json!({"type": "any"}),
+        Value::String(s) => json!({"type": s}),
+        Value::Object(o) if o.get("type").and_then(Value::as_str) == Some("function") => {
+            json!({"type": "tool", "name": v["function"]["name"]})
+        }
+        _ => v.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openai_tools_and_tool_messages_become_anthropic_blocks() {
+        let messages = vec![
+            json!({"role": "system", "content": "Be brief."}),
+            json!({"role": "user", "content": "Weather in Paris and Rome?"}),
+            json!({"role": "assistant", "content": null, "tool_calls": [
+                {"id": "toolu_1", "type": "function", "function": {"name": "weather", "arguments": "{\"city\":\"Paris\"}"}},
+                {"id": "toolu_2", "type": "function", "function": {"name": "weather", "arguments": "not json"}}
+            ]}),
+            json!({"role": "tool", "tool_call_id": "toolu_1", "content": "18C"}),
+            json!({"role": "tool", "tool_call_id": "toolu_2", "content": [{"type": "text", "text": "21C"}]}),
+        ];
+        let weather = json!([{"type": "function", "function": {"name": "weather", "description": "Today's weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]);
+        let o = ChatOptions::new("claude", messages)
+            .param("tools", weather)
+            .param(
+                "tool_choice",
+                json!({"type": "function", "function": {"name": "weather"}}),
+            )
+            .param("stop", json!("END"))
+            .param("max_completion_tokens", json!(99));
+        let b = body(&o);
+        assert_eq!(b["system"], "Be brief.");
+        assert_eq!(b["max_tokens"], 99);
+        assert!(b.get("max_completion_tokens").is_none());
+        assert_eq!(b["stop_sequences"], json!(["END"]));
+        assert_eq!(b["tool_choice"], json!({"type": "tool", "name": "weather"}));
+        assert_eq!(
+            b["tools"],
+            json!([{"name": "weather", "description": "Today's weather", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}])
+        );
+        let m = b["messages"].as_array().unwrap();
+        assert_eq!(m.len(), 3);
+        assert_eq!(
+            m[1]["content"],
+            json!([
+                {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {"city": "Paris"}},
+                {"type": "tool_use", "id": "toolu_2", "name": "weather", "input": {}}
+            ])
+        );
+        assert_eq!(
+            m[2],
+            json!({"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": "18C"},
+                {"type": "tool_result", "tool_use_id": "toolu_2", "content": "21C"}
+            ]})
+        );
+        for (given, want) in [
+            (json!("auto"), json!({"type": "auto"})),
+            (json!("required"), json!({"type": "any"})),
+            (json!("none"), json!({"type": "none"})),
+            (json!({"type": "any"}), json!({"type": "any"})),
+        ] {
+            assert_eq!(tool_choice(&given), want);
+        }
+        let o = ChatOptions::new(
+            "claude",
+            vec![json!({"role": "user", "content": [
+                {"type": "text", "text": "What is this?"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+                {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}}
+            ]})],
+        );
+        assert_eq!(
+            body(&o)["messages"][0]["content"],
+            json!([
+                {"type": "text", "text": "What is this?"},
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
+                {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.jpg"}}
+            ])
+        );
+        let anthropic_tool = json!([{"name": "t", "input_schema": {"type": "object"}}]);
+        assert_eq!(
+            tools(&anthropic_tool),
+            anthropic_tool,
+            "already Anthropic's"
+        );
+    }
+}
