@@ -5,17 +5,21 @@
 
 use serde_json::{Map, Value, json};
 
-use super::anthropic::ANTHROPIC_DEFAULT_MAX_TOKENS;
-use super::options::ChatOptions;
+use super::wire::ANTHROPIC_DEFAULT_MAX_TOKENS;
 
 /// The Messages request body: system messages are taken out of `messages` into `system`
 /// (joined by a blank line), `max_tokens` defaults to 1024 (or `max_completion_tokens`),
 /// and `params` are merged in last, OpenAI's `tools`, `tool_choice` and `stop` turned into
 /// Anthropic's.
-pub(crate) fn body(o: &ChatOptions) -> Value {
+pub(crate) fn body(
+    model: &str,
+    messages_in: &[Value],
+    stream: bool,
+    params: &Map<String, Value>,
+) -> Value {
     let mut system: Vec<String> = Vec::new();
-    let mut messages: Vec<Value> = Vec::with_capacity(o.messages.len());
-    for m in &o.messages {
+    let mut messages: Vec<Value> = Vec::with_capacity(messages_in.len());
+    for m in messages_in {
         match m.get("role").and_then(Value::as_str) {
             Some("system" | "developer") => {
                 if let Some(text) = m.get("content").and_then(text_of) {
@@ -41,18 +45,18 @@ pub(crate) fn body(o: &ChatOptions) -> Value {
         }
     }
     let mut body = Map::new();
-    body.insert("model".into(), Value::String(o.model.clone()));
-    let max = o.params.get("max_completion_tokens").cloned();
+    body.insert("model".into(), Value::String(model.to_owned()));
+    let max = params.get("max_completion_tokens").cloned();
     body.insert(
         "max_tokens".into(),
         max.unwrap_or(ANTHROPIC_DEFAULT_MAX_TOKENS.into()),
     );
-    body.insert("stream".into(), Value::Bool(o.stream));
+    body.insert("stream".into(), Value::Bool(stream));
     body.insert("messages".into(), Value::Array(messages));
     if !system.is_empty() {
         body.insert("system".into(), Value::String(system.join("\n\n")));
     }
-    for (k, v) in &o.params {
+    for (k, v) in params {
         let (k, v) = match k.as_str() {
             "max_completion_tokens" => continue,
             "tools" => (k.clone(), tools(v)),

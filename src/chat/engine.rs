@@ -11,11 +11,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::accumulate::Accumulator;
-use super::anthropic::{self, ANTHROPIC_VERSION, Read, StreamState, Wire};
+use super::anthropic::{self, Read, StreamState};
 use super::delta::{Delta, Names};
 use super::event::{Accumulated, ChatError, ChatEvent, Chunk, Complete, CompleteReason};
 use super::options::{Backpressure, ChatOptions, OnParseError};
 use super::sse::{SseEvent, SseParser};
+use super::wire::{ANTHROPIC_VERSION, Wire};
 use crate::Error;
 use crate::time::{deadline_after, sleep_until};
 

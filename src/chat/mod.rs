@@ -42,9 +42,9 @@ mod retry;
 mod router;
 mod sse;
 mod stream;
+mod wire;
 
 pub use accumulate::{Accumulator, Choice, FinishReason, ToolCall};
-pub use anthropic::{ANTHROPIC_DEFAULT_MAX_TOKENS, ANTHROPIC_VERSION, Wire};
 pub use callbacks::{
     Callbacks, CancelHandle, IntoChatStream, collect, extract_content, stream_chat,
 };
@@ -67,3 +67,4 @@ pub use retry::{HOLD_MAX, RetryPolicy, stream_with_retry};
 pub use router::{ChatRouter, Route};
 pub use sse::{SseEvent, SseParser, TooLarge};
 pub use stream::{ChatStream, stream};
+pub use wire::{ANTHROPIC_DEFAULT_MAX_TOKENS, ANTHROPIC_VERSION, Wire};

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::anthropic::{self, Wire};
+use super::anthropic_request;
+use super::wire::Wire;
 use crate::Error;
 
 const OPENAI_URL: &str = "https://api.openai.com/v1/chat/completions";
@@ -330,7 +331,10 @@ impl ChatOptions {
             ChatAuth::KeyFn(f) => ("x-api-key", key(f())?),
             ChatAuth::Header(h) => ("authorization", key(Some(h.clone()))?),
             ChatAuth::KeyHeader { name, key: k } if !name.is_empty() => {
-                return Ok(((name.clone(), key(Some(k.clone()))?), anthropic::body(self)));
+                return Ok((
+                    (name.clone(), key(Some(k.clone()))?),
+                    anthropic_request::body(&self.model, &self.messages, self.stream, &self.params),
+                ));
             }
             ChatAuth::KeyHeader { .. } => {
                 return Err(Error::InvalidOption {
@@ -339,7 +343,10 @@ impl ChatOptions {
                 });
             }
         };
-        Ok(((header.0.to_owned(), header.1), anthropic::body(self)))
+        Ok((
+            (header.0.to_owned(), header.1),
+            anthropic_request::body(&self.model, &self.messages, self.stream, &self.params),
+        ))
     }
 
     /// The request body.

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::anthropic::Wire;
 use super::options::{ChatAuth, ChatOptions};
+use super::wire::Wire;
 use crate::Error;
 
 /// Azure OpenAI's default `api-version` (the current GA version of the data plane).
