@@ -212,15 +212,15 @@ mod tests {
             json!({"role": "tool", "tool_call_id": "toolu_2", "content": [{"type": "text", "text": "21C"}]}),
         ];
         let weather = json!([{"type": "function", "function": {"name": "weather", "description": "Today's weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]);
-        let o = ChatOptions::new("claude", messages)
-            .param("tools", weather)
-            .param(
-                "tool_choice",
-                json!({"type": "function", "function": {"name": "weather"}}),
-            )
-            .param("stop", json!("END"))
-            .param("max_completion_tokens", json!(99));
-        let b = body(&o);
+        let mut params = Map::new();
+        params.insert("tools".into(), weather);
+        params.insert(
+            "tool_choice".into(),
+            json!({"type": "function", "function": {"name": "weather"}}),
+        );
+        params.insert("stop".into(), json!("END"));
+        params.insert("max_completion_tokens".into(), json!(99));
+        let b = body("claude", &messages, true, &params);
         assert_eq!(b["system"], "Be brief.");
         assert_eq!(b["max_tokens"], 99);
         assert!(b.get("max_completion_tokens").is_none());
