@@ -254,16 +254,13 @@ mod tests {
         ] {
             assert_eq!(tool_choice(&given), want);
         }
-        let o = ChatOptions::new(
-            "claude",
-            vec![json!({"role": "user", "content": [
-                {"type": "text", "text": "What is this?"},
-                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
-                {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}}
-            ]})],
-        );
+        let messages = vec![json!({"role": "user", "content": [
+            {"type": "text", "text": "What is this?"},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+            {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}}
+        ]})];
         assert_eq!(
-            body(&o)["messages"][0]["content"],
+            body("claude", &messages, true, &Map::new())["messages"][0]["content"],
             json!([
                 {"type": "text", "text": "What is this?"},
                 {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
