@@ -327,30 +327,14 @@ impl Run {
         self.received += 1;
         let count = self.received;
         if ev.data == "[DONE]" {
-            self.done_event = Some(Chunk {
-                id: ev.id,
-                event: ev.event,
-                data: ev.data,
-                delta: None,
-                done: true,
-            });
-            return Some(Ok(()));
+            return self.end_of_stream(ev);
         }
         let parsed = match self.options.wire {
             Wire::OpenAI => Delta::parse_sharing(&ev.data, &mut self.names),
             Wire::Anthropic => match self.anthropic.read(&ev.data) {
                 Ok(Read::Delta(d)) => Ok(d),
-                Ok(Read::Stop) => {
-                    // `message_stop`: the end, as `[DONE]` is.
-                    self.done_event = Some(Chunk {
-                        id: ev.id,
-                        event: ev.event,
-                        data: ev.data,
-                        delta: None,
-                        done: true,
-                    });
-                    return Some(Ok(()));
-                }
+                // `message_stop`: the end, as `[DONE]` is.
+                Ok(Read::Stop) => return self.end_of_stream(ev),
                 Err(e) => Err(e),
             },
         };
@@ -380,6 +364,18 @@ impl Run {
             done: false,
         }));
         end
+    }
+
+    /// Keeps the event that ended the stream (`[DONE]`, Anthropic's `message_stop`).
+    fn end_of_stream(&mut self, ev: SseEvent) -> Option<Result<(), End>> {
+        self.done_event = Some(Chunk {
+            id: ev.id,
+            event: ev.event,
+            data: ev.data,
+            delta: None,
+            done: true,
+        });
+        Some(Ok(()))
     }
 
     /// An error object sent inside a 200 answer (OpenRouter does, when the model fails
