@@ -103,15 +103,9 @@ pub async fn run(args: PttArgs) -> Outcome {
         tokio::select! {
             _ = &mut interrupt => break Ended::Interrupted,
             () = &mut deadline => break Ended::Done,
-            event = voice.conversation.recv() => match event {
-                Some(event) => if let Some(f) = voice.handle(event) {
-                    failure = Some(f);
-                    break Ended::Done;
-                },
-                None => {
-                    failure = Some(Failure::failed("the session ended"));
-                    break Ended::Done;
-                }
+            event = voice.conversation.recv() => if let Some(f) = voice.take(event) {
+                failure = Some(f);
+                break Ended::Done;
             },
             key = keys.rx.recv(), if !keys_ended => {
                 let key = match key {

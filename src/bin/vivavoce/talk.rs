@@ -105,15 +105,9 @@ pub async fn run(args: TalkArgs) -> Outcome {
         tokio::select! {
             _ = &mut interrupt => break Ended::Interrupted,
             () = &mut deadline => break Ended::Done,
-            event = voice.conversation.recv() => match event {
-                Some(event) => if let Some(f) = voice.handle(event) {
-                    failure = Some(f);
-                    break Ended::Done;
-                },
-                None => {
-                    failure = Some(crate::exit::Failure::failed("the session ended"));
-                    break Ended::Done;
-                }
+            event = voice.conversation.recv() => if let Some(f) = voice.take(event) {
+                failure = Some(f);
+                break Ended::Done;
             },
             _ = tick.tick() => {
                 voice.tick(capture.level().rms_db, false);

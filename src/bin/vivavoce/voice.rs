@@ -131,8 +131,17 @@ impl VoiceSession {
         })
     }
 
+    /// Takes what `conversation.recv()` gave; `Some` ends the session with that failure
+    /// (the events ending is one).
+    pub fn take(&mut self, event: Option<ConversationEvent>) -> Option<Failure> {
+        match event {
+            Some(event) => self.handle(event),
+            None => Some(Failure::failed("the session ended")),
+        }
+    }
+
     /// Takes one event of the conversation; `Some` ends the session with that failure.
-    pub fn handle(&mut self, event: ConversationEvent) -> Option<Failure> {
+    fn handle(&mut self, event: ConversationEvent) -> Option<Failure> {
         self.status.clear();
         let t = &mut self.transcript;
         match event {
