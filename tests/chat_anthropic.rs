@@ -4,62 +4,37 @@
 //! tiny server here), and must come out as the same events as Chat Completions.
 #![cfg(all(feature = "chat", feature = "mock"))]
 
+mod chat_support;
+
+use chat_support::{Run, fixture, read_request, run_options};
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use vivavoce::ErrorKind;
 use vivavoce::chat::{
-    Accumulated, ChatConfig, ChatEvent, ChatOptions, Chunk, CompleteReason, FinishReason, Provider,
-    Wire, start_request,
+    Accumulated, ChatConfig, ChatEvent, ChatOptions, FinishReason, Provider, Wire, start_request,
 };
 use vivavoce::mock::{ChatSimulator, ChatSimulatorOptions};
-
-macro_rules! fixture {
-    ($name:literal) => {
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/chat/",
-            $name
-        ))
-    };
-}
 
 const KEY: &str = "sk-ant-test-secret";
 /// The simulator's key (it checks `x-api-key` at `/v1/messages`).
 const SIM_KEY: &str = "sk-simulator";
 
-/// What a request delivered: its chunks, and its terminal event.
-struct Run {
-    chunks: Vec<Chunk>,
-    end: ChatEvent,
-}
-
-impl Run {
-    fn texts(&self) -> String {
-        self.chunks.iter().filter_map(Chunk::text).collect()
-    }
-
-    fn reasoning(&self) -> String {
-        self.chunks.iter().filter_map(Chunk::reasoning).collect()
-    }
-
-    /// The result of a request that completed at `message_stop`.
-    fn done(&self) -> &Accumulated {
-        match &self.end {
-            ChatEvent::Complete(c) => {
-                assert_eq!(c.reason, CompleteReason::Done);
-                let stop = c.done_event.as_ref().expect("message_stop kept");
-                assert_eq!(stop.event.as_deref(), Some("message_stop"));
-                &c.result
-            }
-            other => panic!("expected Complete, got {other:?}"),
-        }
-    }
+/// The result of a request that completed at `message_stop`.
+fn done(r: &Run) -> &Accumulated {
+    let a = r.done();
+    let ChatEvent::Complete(c) = &r.end else {
+        unreachable!()
+    };
+    let stop = c.done_event.as_ref().expect("message_stop kept");
+    assert_eq!(stop.event.as_deref(), Some("message_stop"));
+    a
 }
 
 fn messages() -> Vec<Value> {
@@ -67,29 +42,6 @@ fn messages() -> Vec<Value> {
         json!({"role": "system", "content": "You are terse."}),
         json!({"role": "user", "content": "Hello"}),
     ]
-}
-
-/// Runs one request with `options` to its terminal event.
-async fn run_options(options: ChatOptions) -> Run {
-    let (tx, mut rx) = mpsc::channel(8);
-    let _stop = start_request(options, tx).unwrap();
-    let mut chunks = Vec::new();
-    loop {
-        let ev = tokio::time::timeout(Duration::from_secs(30), rx.recv())
-            .await
-            .unwrap()
-            .expect("a terminal event");
-        match ev {
-            ChatEvent::Chunk(c) => chunks.push(c),
-            end => {
-                assert!(
-                    rx.recv().await.is_none(),
-                    "nothing after the terminal event"
-                );
-                return Run { chunks, end };
-            }
-        }
-    }
 }
 
 /// Serves `body` from the simulator at `/v1/messages` and streams one request from it.
@@ -101,13 +53,13 @@ async fn run(body: &str) -> Run {
         .wire(Wire::Anthropic)
         .url(format!("http://{}/v1/messages", sim.addr()))
         .api_key(SIM_KEY);
-    run_options(options).await
+    run_options(options, 8).await
 }
 
 #[tokio::test]
 async fn text_across_deltas_with_ping_and_usage() {
     let r = run(fixture!("anthropic_text.sse")).await;
-    let a = r.done();
+    let a = done(&r);
     assert_eq!(a.content, "Hello! How can I help you today?");
     assert_eq!(r.texts(), a.content);
     assert_eq!(a.finish(), Some(FinishReason::Stop));
@@ -134,7 +86,7 @@ async fn text_across_deltas_with_ping_and_usage() {
 #[tokio::test]
 async fn tool_use_input_json_deltas_form_the_arguments() {
     let r = run(fixture!("anthropic_tool_use.sse")).await;
-    let a = r.done();
+    let a = done(&r);
     assert_eq!(
         a.content,
         "Okay, let's check the weather for San Francisco, CA:"
@@ -157,7 +109,7 @@ async fn tool_use_input_json_deltas_form_the_arguments() {
 #[tokio::test]
 async fn thinking_deltas_are_reasoning_not_content() {
     let r = run(fixture!("anthropic_thinking.sse")).await;
-    let a = r.done();
+    let a = done(&r);
     assert_eq!(a.content, "27 * 453 = 12,231");
     assert_eq!(
         a.reasoning,
@@ -197,26 +149,9 @@ async fn serve_once(answer: String) -> (SocketAddr, JoinHandle<(String, String)>
     let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(async move {
         let (mut socket, _) = listener.accept().await.unwrap();
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        let (head, body) = loop {
-            let n = socket.read(&mut chunk).await.unwrap();
-            assert!(n > 0, "the request ended early");
-            buf.extend_from_slice(&chunk[..n]);
-            let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-                continue;
-            };
-            let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
-            let len = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            if buf.len() >= end + 4 + len {
-                let body = String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).into_owned();
-                break (head, body);
-            }
-        };
+        let (head, body) = read_request(&mut socket)
+            .await
+            .expect("the request ended early");
         socket.write_all(answer.as_bytes()).await.unwrap();
         socket.shutdown().await.unwrap();
         (head, body)
@@ -241,8 +176,8 @@ async fn the_request_is_anthropics_shape() {
         .base_url(format!("http://{addr}/v1"))
         .options(messages(), &provider_env)
         .unwrap();
-    let r = run_options(options).await;
-    assert_eq!(r.done().content, "Hello! How can I help you today?");
+    let r = run_options(options, 8).await;
+    assert_eq!(done(&r).content, "Hello! How can I help you today?");
     let (head, body) = seen.await.unwrap();
     assert!(head.starts_with("post /v1/messages "), "{head}");
     assert!(head.contains(&format!("x-api-key: {KEY}")), "{head}");
@@ -270,7 +205,7 @@ async fn max_tokens_given_in_params_wins() {
         .url(format!("http://{addr}/v1/messages"))
         .api_key(KEY)
         .param("max_tokens", json!(64));
-    run_options(options).await.done();
+    done(&run_options(options, 8).await);
     let (_, body) = seen.await.unwrap();
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["max_tokens"], 64);
@@ -294,7 +229,7 @@ async fn http_errors_read_anthropics_error_body() {
             .wire(Wire::Anthropic)
             .url(format!("http://{addr}/v1/messages"))
             .api_key(KEY);
-        let r = run_options(options).await;
+        let r = run_options(options, 8).await;
         let ChatEvent::Error(e) = &r.end else {
             panic!("expected an error, got {:?}", r.end);
         };
@@ -323,7 +258,7 @@ async fn a_whole_message_when_not_streamed() {
         .url(format!("http://{addr}/v1/messages"))
         .api_key(KEY)
         .stream(false);
-    let r = run_options(options).await;
+    let r = run_options(options, 8).await;
     let ChatEvent::Complete(c) = &r.end else {
         panic!("expected Complete, got {:?}", r.end);
     };

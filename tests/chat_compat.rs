@@ -4,51 +4,13 @@
 //! byte.
 #![cfg(all(feature = "chat", feature = "mock"))]
 
-use std::time::Duration;
+mod chat_support;
+
+use chat_support::{Run, fixture, run_options};
 
 use serde_json::json;
-use tokio::sync::mpsc;
-use vivavoce::chat::{
-    Accumulated, ChatEvent, ChatOptions, Chunk, CompleteReason, FinishReason, start_request,
-};
+use vivavoce::chat::{Accumulated, ChatEvent, ChatOptions, FinishReason};
 use vivavoce::mock::{ChatSimulator, ChatSimulatorOptions};
-
-macro_rules! fixture {
-    ($name:literal) => {
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/chat/",
-            $name
-        ))
-    };
-}
-
-/// What a request delivered: its chunks, and its terminal event.
-struct Run {
-    chunks: Vec<Chunk>,
-    end: ChatEvent,
-}
-
-impl Run {
-    fn texts(&self) -> String {
-        self.chunks.iter().filter_map(Chunk::text).collect()
-    }
-
-    fn reasoning(&self) -> String {
-        self.chunks.iter().filter_map(Chunk::reasoning).collect()
-    }
-
-    /// The result of a request that completed at `[DONE]`.
-    fn done(&self) -> &Accumulated {
-        match &self.end {
-            ChatEvent::Complete(c) => {
-                assert_eq!(c.reason, CompleteReason::Done);
-                &c.result
-            }
-            other => panic!("expected Complete, got {other:?}"),
-        }
-    }
-}
 
 /// Serves `body` from the simulator and runs one streamed request against it.
 async fn run(body: &str) -> Run {
@@ -64,25 +26,7 @@ async fn run_with(body: &str, streamed: bool) -> Run {
         .url(sim.url())
         .api_key("sk-simulator")
         .stream(streamed);
-    let (tx, mut rx) = mpsc::channel(8);
-    let _stop = start_request(options, tx).unwrap();
-    let mut chunks = Vec::new();
-    loop {
-        let ev = tokio::time::timeout(Duration::from_secs(30), rx.recv())
-            .await
-            .unwrap()
-            .expect("a terminal event");
-        match ev {
-            ChatEvent::Chunk(c) => chunks.push(c),
-            end => {
-                assert!(
-                    rx.recv().await.is_none(),
-                    "nothing after the terminal event"
-                );
-                return Run { chunks, end };
-            }
-        }
-    }
+    run_options(options, 8).await
 }
 
 #[tokio::test]

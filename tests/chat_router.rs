@@ -2,12 +2,16 @@
 //! against the Chat Completions simulator.
 #![cfg(all(feature = "chat", feature = "mock"))]
 
+mod chat_support;
+
+use chat_support::read_request;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 use vivavoce::chat::{
@@ -89,7 +93,10 @@ async fn flaky(canned: Vec<String>, target: SocketAddr) -> Flaky {
             tokio::spawn(async move {
                 match answer {
                     Some(answer) => {
-                        let head = read_request(&mut socket).await;
+                        let head = read_request(&mut socket)
+                            .await
+                            .map(|(head, _)| head)
+                            .unwrap_or_default();
                         heads.lock().unwrap().push(head);
                         let _ = socket.write_all(answer.as_bytes()).await;
                         let _ = socket.shutdown().await;
@@ -106,32 +113,6 @@ async fn flaky(canned: Vec<String>, target: SocketAddr) -> Flaky {
         addr,
         accepted,
         heads,
-    }
-}
-
-/// Reads a request; returns its head.
-async fn read_request(socket: &mut TcpStream) -> String {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let Ok(n) = socket.read(&mut chunk).await else {
-            return String::new();
-        };
-        if n == 0 {
-            return String::new();
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
-            let len = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            if buf.len() >= end + 4 + len {
-                return head;
-            }
-        }
     }
 }
 

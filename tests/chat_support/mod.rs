@@ -1,0 +1,100 @@
+//! What the chat tests share: running a request to its terminal event, the fixtures,
+//! and reading a raw HTTP request in the tests' small scripted servers.
+#![allow(dead_code, unused_macros, unused_imports)]
+
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use vivavoce::chat::{Accumulated, ChatEvent, ChatOptions, Chunk, CompleteReason, start_request};
+
+/// A fixture from `tests/fixtures/chat/`, compiled in.
+macro_rules! fixture {
+    ($name:literal) => {
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/chat/",
+            $name
+        ))
+    };
+}
+pub(crate) use fixture;
+
+/// What a request delivered: its chunks, and its terminal event.
+pub struct Run {
+    pub chunks: Vec<Chunk>,
+    pub end: ChatEvent,
+}
+
+impl Run {
+    pub fn texts(&self) -> String {
+        self.chunks.iter().filter_map(Chunk::text).collect()
+    }
+
+    pub fn reasoning(&self) -> String {
+        self.chunks.iter().filter_map(Chunk::reasoning).collect()
+    }
+
+    /// The result of a request that completed normally (at `[DONE]` or its wire's end).
+    pub fn done(&self) -> &Accumulated {
+        match &self.end {
+            ChatEvent::Complete(c) => {
+                assert_eq!(c.reason, CompleteReason::Done);
+                &c.result
+            }
+            other => panic!("expected Complete, got {other:?}"),
+        }
+    }
+}
+
+/// Runs one request with `options` to its terminal event (channel of `capacity`), and
+/// checks nothing comes after it.
+pub async fn run_options(options: ChatOptions, capacity: usize) -> Run {
+    let (tx, mut rx) = mpsc::channel(capacity);
+    let _stop = start_request(options, tx).unwrap();
+    let mut chunks = Vec::new();
+    loop {
+        let ev = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .unwrap()
+            .expect("a terminal event");
+        match ev {
+            ChatEvent::Chunk(c) => chunks.push(c),
+            end => {
+                assert!(
+                    rx.recv().await.is_none(),
+                    "the channel closes after the terminal event"
+                );
+                return Run { chunks, end };
+            }
+        }
+    }
+}
+
+/// Reads one HTTP request; its head (lowercased) and body, or `None` if the client left
+/// before sending it whole.
+pub async fn read_request(socket: &mut TcpStream) -> Option<(String, String)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = socket.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+        let len = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        if buf.len() >= end + 4 + len {
+            let body = String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).into_owned();
+            return Some((head, body));
+        }
+    }
+}
