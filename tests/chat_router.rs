@@ -263,7 +263,10 @@ async fn quick_setup_registers_the_providers_whose_keys_are_set() {
             .then(|| "secret-key".to_owned())
     });
     let router = ChatRouter::quick_setup_with(env);
-    assert_eq!(router.list(), ["deepseek", "ollama", "openai", "xai"]);
+    assert_eq!(
+        router.list(),
+        ["deepseek", "ollama", "openai", "openai-responses", "xai"]
+    );
     let options = router
         .options("deepseek", vec![message::user("Hi")])
         .unwrap();

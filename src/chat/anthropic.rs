@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::delta::{ChoiceDelta, Delta, DeltaError, FunctionDelta, ToolCallDelta, Usage};
+use super::wire::Read;
 use crate::error::ApiError;
 
 /// One stream event, by its `type`.
@@ -100,15 +101,6 @@ struct RawUsage {
     output_tokens: Option<u64>,
     #[serde(flatten)]
     extra: Map<String, Value>,
-}
-
-/// What one stream event means for the engine.
-pub(crate) enum Read {
-    /// A delta to accumulate and deliver (empty for `ping`, `content_block_stop` and
-    /// unknown events; with `error` set for an `error` event).
-    Delta(Delta),
-    /// `message_stop`: the answer is complete.
-    Stop,
 }
 
 /// What a stream has said so far that later events do not repeat: the message's id and
@@ -303,7 +295,7 @@ mod tests {
     fn read(state: &mut StreamState, data: &str) -> Delta {
         match state.read(data).unwrap() {
             Read::Delta(d) => d,
-            Read::Stop => panic!("stop"),
+            Read::Last(_) | Read::Stop => panic!("stop"),
         }
     }
 

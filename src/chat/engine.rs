@@ -11,12 +11,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::accumulate::Accumulator;
-use super::anthropic::{self, Read, StreamState};
-use super::delta::{Delta, Names};
 use super::event::{Accumulated, ChatError, ChatEvent, Chunk, Complete, CompleteReason};
+use super::framing::Framer;
+use super::options::Prepared;
 use super::options::{Backpressure, ChatOptions, OnParseError};
-use super::sse::{SseEvent, SseParser};
-use super::wire::{ANTHROPIC_VERSION, Wire};
+use super::sse::SseEvent;
+use super::wire::{self, ANTHROPIC_VERSION, Read, Reader, Wire};
 use crate::Error;
 use crate::time::{deadline_after, sleep_until};
 
@@ -86,7 +86,7 @@ pub fn start_request(
     options: ChatOptions,
     sender: mpsc::Sender<ChatEvent>,
 ) -> Result<StopHandle, Error> {
-    let (authorization, body) = options.prepare()?;
+    let prepared = options.prepare()?;
     if tokio::runtime::Handle::try_current().is_err() {
         return Err(Error::NoRuntime {
             function: "chat::start_request",
@@ -100,12 +100,11 @@ pub fn start_request(
         last_delivery: Instant::now(),
         cancel: token.clone(),
         done_event: None,
-        names: Names::default(),
-        anthropic: StreamState::default(),
+        reader: Reader::new(options.wire),
         received: 0,
         options,
     };
-    tokio::spawn(run.run(authorization, body));
+    tokio::spawn(run.run(prepared));
     Ok(StopHandle { token })
 }
 
@@ -125,16 +124,15 @@ struct Run {
     last_delivery: Instant,
     cancel: CancellationToken,
     done_event: Option<Chunk>,
-    names: Names,
-    /// What an Anthropic stream said earlier that its events do not repeat.
-    anthropic: StreamState,
+    /// Reads the wire format's events, remembering what they do not repeat.
+    reader: Reader,
     /// SSE events read so far (to name a bad one).
     received: usize,
 }
 
 impl Run {
-    async fn run(mut self, authorization: (String, String), body: serde_json::Value) {
-        let end = match self.request(authorization, body).await {
+    async fn run(mut self, prepared: Prepared) {
+        let end = match self.request(prepared).await {
             Ok(()) => End::Complete(CompleteReason::Done),
             Err(end) => end,
         };
@@ -167,12 +165,8 @@ impl Run {
         })
     }
 
-    async fn request(
-        &mut self,
-        authorization: (String, String),
-        body: serde_json::Value,
-    ) -> Result<(), End> {
-        let url = self.options.url.clone();
+    async fn request(&mut self, prepared: Prepared) -> Result<(), End> {
+        let url = prepared.url;
         let shared = client();
         let mut req = self
             .options
@@ -180,8 +174,10 @@ impl Run {
             .as_ref()
             .unwrap_or(shared)
             .post(&url)
-            .header(authorization.0, authorization.1)
-            .json(&body);
+            .json(&prepared.body);
+        if let Some((name, value)) = prepared.auth {
+            req = req.header(name, value);
+        }
         for (k, v) in &self.options.headers {
             req = req.header(k, v);
         }
@@ -216,11 +212,7 @@ impl Run {
                 .guard(resp.text())
                 .await?
                 .map_err(|e| End::Fail(http_error(&url, e, self.options.http_timeout)))?;
-            let parsed = match wire {
-                Wire::OpenAI => Delta::parse(&text),
-                Wire::Anthropic => anthropic::parse_message(&text),
-            };
-            let delta = parsed.map_err(|e| {
+            let delta = wire::parse_whole(wire, &text).map_err(|e| {
                 End::Fail(Error::InvalidResponse {
                     url: url.clone(),
                     message: format!("the completion does not parse: {e}"),
@@ -240,7 +232,7 @@ impl Run {
             return self.deliver(ChatEvent::Chunk(chunk)).await;
         }
         let mut body = resp.bytes_stream();
-        let mut parser = SseParser::new(self.options.max_event_bytes);
+        let mut parser = Framer::new(wire.framing(), self.options.max_event_bytes);
         // The chunks of all the body frames that are ready, handed over together: the
         // consumer is woken once per burst rather than once per chunk.
         let mut batch: Vec<ChatEvent> = Vec::new();
@@ -279,7 +271,7 @@ impl Run {
         &mut self,
         first: Option<reqwest::Result<B>>,
         body: &mut (impl futures_core::Stream<Item = reqwest::Result<B>> + Unpin),
-        parser: &mut SseParser,
+        parser: &mut Framer,
         batch: &mut Vec<ChatEvent>,
     ) -> Option<Result<(), End>> {
         let mut next = first;
@@ -290,7 +282,7 @@ impl Run {
                     let e = http_error(&self.options.url, e, self.options.http_timeout);
                     return Some(Err(End::Fail(e)));
                 }
-                None => return Some(Err(End::Complete(CompleteReason::Eof))),
+                None => return Some(self.eof(parser, batch)),
             };
             let mut end = None;
             let fed = parser.feed(bytes.as_ref(), |ev| {
@@ -329,14 +321,16 @@ impl Run {
         if ev.data == "[DONE]" {
             return self.end_of_stream(ev);
         }
-        let parsed = match self.options.wire {
-            Wire::OpenAI => Delta::parse_sharing(&ev.data, &mut self.names),
-            Wire::Anthropic => match self.anthropic.read(&ev.data) {
-                Ok(Read::Delta(d)) => Ok(d),
-                // `message_stop`: the end, as `[DONE]` is.
-                Ok(Read::Stop) => return self.end_of_stream(ev),
-                Err(e) => Err(e),
-            },
+        let mut last = false;
+        let parsed = match self.reader.read(&ev.data) {
+            Ok(Read::Delta(d)) => Ok(d),
+            Ok(Read::Last(d)) => {
+                last = true;
+                Ok(d)
+            }
+            // `message_stop`: the end, as `[DONE]` is.
+            Ok(Read::Stop) => return self.end_of_stream(ev),
+            Err(e) => Err(e),
         };
         let delta = match parsed {
             Ok(d) => Some(d),
@@ -355,15 +349,37 @@ impl Run {
             self.acc.add(d);
         }
         let failed = delta.as_ref().is_some_and(|d| d.error.is_some());
-        let end = failed.then(|| Err(End::Fail(self.stream_error(&ev.data))));
-        batch.push(ChatEvent::Chunk(Chunk {
-            id: ev.id,
-            event: ev.event,
-            data: ev.data,
-            delta,
-            done: false,
-        }));
-        end
+        if failed {
+            let error = self.stream_error(&ev.data);
+            batch.push(ChatEvent::Chunk(Chunk::of(ev, delta)));
+            return Some(Err(End::Fail(error)));
+        }
+        if last {
+            // Delivered as a chunk, and kept as the event that ended the stream.
+            batch.push(ChatEvent::Chunk(Chunk::of(ev.clone(), delta)));
+            return self.end_of_stream(ev);
+        }
+        batch.push(ChatEvent::Chunk(Chunk::of(ev, delta)));
+        None
+    }
+
+    /// The body ended: a last unterminated line is still an event; then the end is
+    /// normal for a format without an end marker after its stop reason, and `Eof`
+    /// otherwise.
+    fn eof(&mut self, parser: &mut Framer, batch: &mut Vec<ChatEvent>) -> Result<(), End> {
+        let mut end = None;
+        parser.finish(|ev| {
+            if end.is_none() {
+                end = self.take(ev, batch);
+            }
+        });
+        if let Some(end) = end {
+            return end;
+        }
+        if self.reader.ends_at_eof() {
+            return Ok(());
+        }
+        Err(End::Complete(CompleteReason::Eof))
     }
 
     /// Keeps the event that ended the stream (`[DONE]`, Anthropic's `message_stop`).

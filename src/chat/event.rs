@@ -39,6 +39,17 @@ pub struct Chunk {
 }
 
 impl Chunk {
+    /// A chunk of one read event and its parsed delta.
+    pub(crate) fn of(ev: super::sse::SseEvent, delta: Option<super::delta::Delta>) -> Self {
+        Chunk {
+            id: ev.id,
+            event: ev.event,
+            data: ev.data,
+            delta,
+            done: false,
+        }
+    }
+
     /// The text this chunk adds to the answer: choice 0's content delta — the common read
     /// while streaming.
     ///

@@ -5,12 +5,30 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::anthropic_request;
 use super::wire::Wire;
+use super::{anthropic_request, gemini_request, ollama_request, responses_request};
 use crate::Error;
 
 const OPENAI_URL: &str = "https://api.openai.com/v1/chat/completions";
-const ANTHROPIC_URL: &str = "https://api.anthropic.com/v1/messages";
+
+/// Each wire format's default `url`.
+const DEFAULT_URLS: [(Wire, &str); 5] = [
+    (Wire::OpenAI, OPENAI_URL),
+    (Wire::Anthropic, "https://api.anthropic.com/v1/messages"),
+    (
+        Wire::Gemini,
+        "https://generativelanguage.googleapis.com/v1beta",
+    ),
+    (Wire::Ollama, "http://localhost:11434/api/chat"),
+    (Wire::Responses, "https://api.openai.com/v1/responses"),
+];
+
+fn default_url(wire: Wire) -> &'static str {
+    DEFAULT_URLS
+        .iter()
+        .find(|(w, _)| *w == wire)
+        .map_or(OPENAI_URL, |(_, u)| u)
+}
 
 /// How the request authenticates.
 #[derive(Clone, Default)]
@@ -247,16 +265,13 @@ impl ChatOptions {
         self
     }
 
-    /// Sets `wire`. A `url` still at one wire's default moves to the other's
-    /// (`https://api.anthropic.com/v1/messages` for Anthropic).
+    /// Sets `wire`. A `url` still at one wire's default moves to the new wire's
+    /// (`https://api.anthropic.com/v1/messages` for Anthropic, Gemini's API root,
+    /// `http://localhost:11434/api/chat` for Ollama, `…/v1/responses` for the Responses
+    /// API).
     pub fn wire(mut self, wire: Wire) -> Self {
-        let urls = [OPENAI_URL, ANTHROPIC_URL];
-        if urls.contains(&self.url.as_str()) {
-            self.url = match wire {
-                Wire::OpenAI => OPENAI_URL,
-                Wire::Anthropic => ANTHROPIC_URL,
-            }
-            .to_owned();
+        if DEFAULT_URLS.iter().any(|(_, u)| *u == self.url) {
+            self.url = default_url(wire).to_owned();
         }
         self.wire = wire;
         self
@@ -268,9 +283,9 @@ impl ChatOptions {
         self
     }
 
-    /// Checks the options and finds the authentication header (name and value), before
-    /// any I/O.
-    pub(crate) fn prepare(&self) -> Result<((String, String), Value), Error> {
+    /// Checks the options and builds the request (its URL, authentication header and
+    /// body), before any I/O.
+    pub(crate) fn prepare(&self) -> Result<Prepared, Error> {
         let bad = |option, message: &str| Error::InvalidOption {
             option,
             message: message.to_owned(),
@@ -298,59 +313,82 @@ impl ChatOptions {
                 "a zero timeout would end the request at once; leave it unset for none",
             ));
         }
-        let key = |k: Option<String>| k.filter(|k| !k.is_empty()).ok_or(Error::MissingApiKey);
-        if self.wire == Wire::Anthropic {
-            return self.prepare_anthropic();
-        }
-        let authorization = match &self.auth {
-            ChatAuth::FromEnv => format!("Bearer {}", key(std::env::var("OPENAI_API_KEY").ok())?),
-            ChatAuth::ApiKey(k) => format!("Bearer {}", key(Some(k.clone()))?),
-            ChatAuth::KeyFn(f) => format!("Bearer {}", key(f())?),
-            ChatAuth::Header(h) => key(Some(h.clone()))?,
-            ChatAuth::KeyHeader { name, key: k } => {
-                if name.is_empty() {
-                    return Err(bad("auth", "the key header needs a name"));
-                }
-                return Ok(((name.clone(), key(Some(k.clone()))?), self.body()));
-            }
-        };
-        Ok((("authorization".to_owned(), authorization), self.body()))
+        Ok(Prepared {
+            url: self.endpoint(),
+            auth: self.auth_header()?,
+            body: self.body(),
+        })
     }
 
-    /// Anthropic's key header (`x-api-key`, from `ANTHROPIC_API_KEY` by default) and
-    /// body.
-    fn prepare_anthropic(&self) -> Result<((String, String), Value), Error> {
-        let missing = || Error::MissingProviderKey {
-            provider: "anthropic".to_owned(),
-            var: "ANTHROPIC_API_KEY".to_owned(),
+    /// The authentication header (name, value) the wire format wants, from `auth`.
+    fn auth_header(&self) -> Result<Option<(String, String)>, Error> {
+        let (var, header, bearer) = match self.wire {
+            Wire::OpenAI | Wire::Responses => ("OPENAI_API_KEY", "authorization", true),
+            Wire::Anthropic => ("ANTHROPIC_API_KEY", "x-api-key", false),
+            Wire::Gemini => ("GEMINI_API_KEY", "x-goog-api-key", false),
+            // Ollama needs no key; one given goes as a bearer token (a proxy in front).
+            Wire::Ollama => ("", "authorization", true),
+        };
+        let missing = || match self.wire {
+            Wire::OpenAI | Wire::Responses => Error::MissingApiKey,
+            _ => Error::MissingProviderKey {
+                provider: format!("{:?}", self.wire).to_lowercase(),
+                var: var.to_owned(),
+            },
         };
         let key = |k: Option<String>| k.filter(|k| !k.is_empty()).ok_or_else(missing);
+        let value = |k: String| if bearer { format!("Bearer {k}") } else { k };
         let header = match &self.auth {
-            ChatAuth::FromEnv => ("x-api-key", key(std::env::var("ANTHROPIC_API_KEY").ok())?),
-            ChatAuth::ApiKey(k) => ("x-api-key", key(Some(k.clone()))?),
-            ChatAuth::KeyFn(f) => ("x-api-key", key(f())?),
-            ChatAuth::Header(h) => ("authorization", key(Some(h.clone()))?),
-            ChatAuth::KeyHeader { name, key: k } if !name.is_empty() => {
-                return Ok((
-                    (name.clone(), key(Some(k.clone()))?),
-                    anthropic_request::body(&self.model, &self.messages, self.stream, &self.params),
-                ));
-            }
-            ChatAuth::KeyHeader { .. } => {
-                return Err(Error::InvalidOption {
-                    option: "auth",
-                    message: "the key header needs a name".to_owned(),
-                });
+            ChatAuth::FromEnv if var.is_empty() => return Ok(None),
+            ChatAuth::FromEnv => (header.to_owned(), value(key(std::env::var(var).ok())?)),
+            ChatAuth::ApiKey(k) => (header.to_owned(), value(key(Some(k.clone()))?)),
+            ChatAuth::KeyFn(f) => (header.to_owned(), value(key(f())?)),
+            ChatAuth::Header(h) => ("authorization".to_owned(), key(Some(h.clone()))?),
+            ChatAuth::KeyHeader { name, key: k } => {
+                if name.is_empty() {
+                    return Err(Error::InvalidOption {
+                        option: "auth",
+                        message: "the key header needs a name".to_owned(),
+                    });
+                }
+                (name.clone(), key(Some(k.clone()))?)
             }
         };
-        Ok((
-            (header.0.to_owned(), header.1),
-            anthropic_request::body(&self.model, &self.messages, self.stream, &self.params),
-        ))
+        Ok(Some(header))
     }
 
-    /// The request body.
+    /// The URL the request goes to: `url`, or for Gemini the model's method under the
+    /// API root `url` (unless `url` already names a method).
+    fn endpoint(&self) -> String {
+        if self.wire != Wire::Gemini
+            || self.url.contains(":generateContent")
+            || self.url.contains(":streamGenerateContent")
+        {
+            return self.url.clone();
+        }
+        let root = self.url.trim_end_matches('/');
+        let model = self.model.strip_prefix("models/").unwrap_or(&self.model);
+        if self.stream {
+            format!("{root}/models/{model}:streamGenerateContent?alt=sse")
+        } else {
+            format!("{root}/models/{model}:generateContent")
+        }
+    }
+
+    /// The request body, in the wire format's shape.
     fn body(&self) -> Value {
+        let (model, messages, stream, params) =
+            (&self.model, &self.messages, self.stream, &self.params);
+        match self.wire {
+            Wire::OpenAI => self.openai_body(),
+            Wire::Anthropic => anthropic_request::body(model, messages, stream, params),
+            Wire::Gemini => gemini_request::body(model, messages, stream, params),
+            Wire::Ollama => ollama_request::body(model, messages, stream, params),
+            Wire::Responses => responses_request::body(model, messages, stream, params),
+        }
+    }
+
+    fn openai_body(&self) -> Value {
         let mut body = Map::new();
         body.insert("model".into(), Value::String(self.model.clone()));
         body.insert("messages".into(), Value::Array(self.messages.clone()));
@@ -366,4 +404,12 @@ impl ChatOptions {
         }
         Value::Object(body)
     }
+}
+
+/// A request ready to send. (No `Debug`: it holds the key.)
+pub(crate) struct Prepared {
+    pub(crate) url: String,
+    /// The authentication header, if the wire format wants one.
+    pub(crate) auth: Option<(String, String)>,
+    pub(crate) body: Value,
 }

@@ -54,9 +54,16 @@ pub enum Provider {
     Groq,
     /// xAI, `XAI_API_KEY`.
     XAi,
-    /// A local Ollama server's OpenAI-compatible endpoint, `http://localhost:11434/v1`;
-    /// no key.
+    /// A local Ollama server's native API ([`Wire::Ollama`]: `/api/chat`, newline-delimited
+    /// JSON), at `http://localhost:11434`; no key. (Its OpenAI-compatible endpoint is
+    /// `Custom` with base URL `http://localhost:11434/v1`.)
     Ollama,
+    /// Google Gemini, `GEMINI_API_KEY`: its own `streamGenerateContent` API
+    /// ([`Wire::Gemini`]), at `https://generativelanguage.googleapis.com/v1beta`.
+    Gemini,
+    /// OpenAI's Responses API ([`Wire::Responses`]), `OPENAI_API_KEY`, at
+    /// `https://api.openai.com/v1/responses`.
+    OpenAIResponses,
     /// Anthropic, `ANTHROPIC_API_KEY`: its own Messages API ([`Wire::Anthropic`]), at
     /// `https://api.anthropic.com/v1/messages`.
     Anthropic,
@@ -84,7 +91,7 @@ pub enum AuthStyle {
 impl Provider {
     /// The providers with a fixed address (all but Azure and `Custom`), in a stable
     /// order.
-    pub fn builtin() -> [Provider; 8] {
+    pub fn builtin() -> [Provider; 10] {
         [
             Provider::OpenAI,
             Provider::Mistral,
@@ -94,6 +101,8 @@ impl Provider {
             Provider::XAi,
             Provider::Ollama,
             Provider::Anthropic,
+            Provider::Gemini,
+            Provider::OpenAIResponses,
         ]
     }
 
@@ -119,6 +128,8 @@ impl Provider {
             Provider::XAi => "xai",
             Provider::Ollama => "ollama",
             Provider::Anthropic => "anthropic",
+            Provider::Gemini => "gemini",
+            Provider::OpenAIResponses => "openai-responses",
             Provider::Custom { .. } => "custom",
         }
     }
@@ -134,8 +145,10 @@ impl Provider {
             Provider::DeepSeek => "https://api.deepseek.com/v1",
             Provider::Groq => "https://api.groq.com/openai/v1",
             Provider::XAi => "https://api.x.ai/v1",
-            Provider::Ollama => "http://localhost:11434/v1",
+            Provider::Ollama => "http://localhost:11434",
             Provider::Anthropic => "https://api.anthropic.com/v1",
+            Provider::Gemini => "https://generativelanguage.googleapis.com/v1beta",
+            Provider::OpenAIResponses => "https://api.openai.com/v1",
             Provider::Custom { base_url, .. } => base_url,
         }
     }
@@ -153,6 +166,8 @@ impl Provider {
             Provider::XAi => Some("XAI_API_KEY"),
             Provider::Ollama => None,
             Provider::Anthropic => Some("ANTHROPIC_API_KEY"),
+            Provider::Gemini => Some("GEMINI_API_KEY"),
+            Provider::OpenAIResponses => Some("OPENAI_API_KEY"),
             Provider::Custom { key_var, .. } => key_var.as_deref(),
         }
     }
@@ -169,14 +184,20 @@ impl Provider {
             Provider::XAi => Some("grok-3-mini"),
             Provider::Ollama => Some("llama3.2"),
             Provider::Anthropic => Some("claude-sonnet-4-5"),
+            Provider::Gemini => Some("gemini-2.5-flash"),
+            Provider::OpenAIResponses => Some("gpt-4o-mini"),
             Provider::Azure { .. } | Provider::Custom { .. } => None,
         }
     }
 
-    /// The wire format it speaks: [`Wire::Anthropic`] for Anthropic, else OpenAI's.
+    /// The wire format it speaks: Anthropic's, Gemini's, Ollama's and the Responses API
+    /// their own, the rest OpenAI's Chat Completions.
     pub fn wire(&self) -> Wire {
         match self {
             Provider::Anthropic => Wire::Anthropic,
+            Provider::Gemini => Wire::Gemini,
+            Provider::Ollama => Wire::Ollama,
+            Provider::OpenAIResponses => Wire::Responses,
             _ => Wire::OpenAI,
         }
     }
@@ -186,6 +207,7 @@ impl Provider {
         match self {
             Provider::Azure { bearer: false, .. } => AuthStyle::Header("api-key"),
             Provider::Anthropic => AuthStyle::Header("x-api-key"),
+            Provider::Gemini => AuthStyle::Header("x-goog-api-key"),
             Provider::Ollama | Provider::Custom { key_var: None, .. } => AuthStyle::None,
             _ => AuthStyle::Bearer,
         }
@@ -194,7 +216,8 @@ impl Provider {
     /// The Chat Completions URL for `model` (for Azure, the deployment), from `base_url`
     /// or the provider's own. Azure:
     /// `{endpoint}/openai/deployments/{model}/chat/completions?api-version=…`; Anthropic:
-    /// `{base}/messages`.
+    /// `{base}/messages`; Ollama: `{base}/api/chat`; the Responses API: `{base}/responses`;
+    /// Gemini: the API root itself (the engine adds `/models/{model}:…`).
     pub fn chat_url(&self, base_url: Option<&str>, model: &str) -> String {
         let base = base_url.unwrap_or(self.base_url()).trim_end_matches('/');
         match self {
@@ -204,6 +227,10 @@ impl Provider {
                 encode(api_version)
             ),
             Provider::Anthropic => format!("{base}/messages"),
+            // The API root: the model's method is added per request.
+            Provider::Gemini => base.to_owned(),
+            Provider::Ollama => format!("{base}/api/chat"),
+            Provider::OpenAIResponses => format!("{base}/responses"),
             _ => format!("{base}/chat/completions"),
         }
     }
@@ -363,6 +390,7 @@ impl ChatConfig {
             (Some(key), _) => ChatAuth::ApiKey(key),
             // The engine always sends a key; a server that needs none ignores it (what
             // Ollama's own documentation passes).
+            (None, _) if self.provider.wire() == Wire::Ollama => ChatAuth::FromEnv,
             (None, _) => ChatAuth::ApiKey(self.provider.name().to_owned()),
         };
         let mut options = ChatOptions::new(self.model.clone(), messages)
@@ -400,15 +428,18 @@ mod tests {
     fn every_builtin_has_a_url_and_a_key_variable_but_ollama() {
         for p in Provider::builtin() {
             let path = match p.wire() {
-                Wire::OpenAI => "/v1/chat/completions",
                 Wire::Anthropic => "/v1/messages",
+                Wire::Gemini => "/v1beta",
+                Wire::Ollama => ":11434/api/chat",
+                Wire::Responses => "/v1/responses",
+                _ => "/v1/chat/completions",
             };
             assert!(p.chat_url(None, "m").ends_with(path), "{p:?}");
             assert_eq!(p.key_var().is_none(), p == Provider::Ollama, "{p:?}");
         }
         assert_eq!(
             Provider::Ollama.chat_url(None, "llama3.2"),
-            "http://localhost:11434/v1/chat/completions"
+            "http://localhost:11434/api/chat"
         );
     }
 

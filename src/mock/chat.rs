@@ -1,5 +1,8 @@
-//! The Chat Completions simulator: `POST /v1/chat/completions` over HTTP/1.1 on
-//! 127.0.0.1, streaming (SSE) and not, in OpenAI's chunk shape, with scriptable faults.
+//! The chat simulator: `POST /v1/chat/completions` over HTTP/1.1 on 127.0.0.1, streaming
+//! (SSE) and not, in OpenAI's chunk shape, with scriptable faults — and the same answer
+//! and faults at Anthropic's (`/v1/messages`), Gemini's
+//! (`/v1beta/models/{model}:streamGenerateContent`), Ollama's (`/api/chat`) and the
+//! Responses API's (`/v1/responses`) paths, in their shapes.
 //!
 //! The HTTP is written by hand on purpose: tests of SSE parsers need control over write
 //! boundaries (a UTF-8 character split across writes), stalls and drops.
@@ -8,11 +11,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::chat_options::{ChatFault, ChatSimulatorOptions};
+use super::chat_wire::{ErrorKind, Route, SimWire, header};
 use super::server::{self, Server};
 use crate::Error;
 
@@ -29,6 +33,8 @@ struct State {
     options: ChatSimulatorOptions,
     finished: AtomicUsize,
     cut: AtomicUsize,
+    /// Requests read so far (which of [`ChatSimulatorOptions::faults`] applies).
+    requests: AtomicUsize,
 }
 
 impl ChatSimulator {
@@ -47,6 +53,7 @@ impl ChatSimulator {
             options,
             finished: AtomicUsize::new(0),
             cut: AtomicUsize::new(0),
+            requests: AtomicUsize::new(0),
         });
         Ok(ChatSimulator {
             server: Server::start(addr, state.clone(), serve).await?,
@@ -62,6 +69,11 @@ impl ChatSimulator {
     /// Streamed answers cut short because the client closed the connection.
     pub fn streams_cut(&self) -> usize {
         self.state.cut.load(Ordering::SeqCst)
+    }
+
+    /// Requests received so far (any path, any outcome).
+    pub fn requests(&self) -> usize {
+        self.state.requests.load(Ordering::SeqCst)
     }
 
     /// The address it listens on.
@@ -106,13 +118,6 @@ async fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
     Some((head, buf[head_end..head_end + len].to_vec()))
 }
 
-fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
-    head.lines().skip(1).find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
-}
-
 async fn respond_json(stream: &mut TcpStream, status: u16, extra: &str, body: &Value) {
     let body = body.to_string();
     let reason = match status {
@@ -121,6 +126,8 @@ async fn respond_json(stream: &mut TcpStream, status: u16, extra: &str, body: &V
         401 => "Unauthorized",
         404 => "Not Found",
         429 => "Too Many Requests",
+        503 => "Service Unavailable",
+        529 => "Overloaded",
         _ => "Internal Server Error",
     };
     let reply = format!(
@@ -131,55 +138,55 @@ async fn respond_json(stream: &mut TcpStream, status: u16, extra: &str, body: &V
     let _ = stream.shutdown().await;
 }
 
-fn api_error(message: &str, kind: &str, code: Option<&str>, param: Option<&str>) -> Value {
-    json!({ "error": { "message": message, "type": kind, "param": param, "code": code } })
-}
-
 async fn serve(mut stream: TcpStream, state: Arc<State>) {
     let options = &state.options;
     let _ = stream.set_nodelay(true);
     let Some((head, body)) = read_request(&mut stream).await else {
         return;
     };
-    // A raw stream is served at Anthropic's path too, for its fixtures.
-    let messages = options.raw_stream.is_some() && head.starts_with("POST /v1/messages ");
-    if !head.starts_with("POST /v1/chat/completions ") && !messages {
-        let e = api_error("Not found.", "invalid_request_error", None, None);
+    let attempt = state.requests.fetch_add(1, Ordering::SeqCst);
+    let fault = options.faults.get(attempt).unwrap_or(&options.fault);
+    let Some(route) = Route::of(&head) else {
+        let e = SimWire::OpenAI.error_body(404, ErrorKind::NotFound, "Not found.");
         return respond_json(&mut stream, 404, "", &e).await;
-    }
-    let wrong_key = options.api_key.as_ref().is_some_and(|key| {
-        let given = if messages {
-            header(&head, "x-api-key")
-        } else {
-            header(&head, "authorization").and_then(|v| v.strip_prefix("Bearer "))
-        };
-        given != Some(key.as_str())
-    });
-    if wrong_key || options.fault == ChatFault::Status(401) {
-        let e = api_error(
-            "Incorrect API key provided.",
-            "invalid_request_error",
-            Some("invalid_api_key"),
-            None,
-        );
+    };
+    let wire = route.wire;
+    let wrong_key = options
+        .api_key
+        .as_ref()
+        .is_some_and(|key| wire.needs_key() && wire.given_key(&head) != Some(key.as_str()));
+    if wrong_key || *fault == ChatFault::Status(401) {
+        let e = wire.error_body(401, ErrorKind::Auth, "Incorrect API key provided.");
         return respond_json(&mut stream, 401, "", &e).await;
     }
-    match options.fault {
+    match *fault {
         ChatFault::Status(429) => {
-            let e = api_error(
+            let e = wire.error_body(
+                429,
+                ErrorKind::RateLimit,
                 "Rate limit reached for requests.",
-                "requests",
-                Some("rate_limit_exceeded"),
-                None,
             );
-            return respond_json(&mut stream, 429, "retry-after: 1\r\n", &e).await;
+            let retry = "retry-after: 1\r\nretry-after-ms: 1000\r\n";
+            return respond_json(&mut stream, 429, retry, &e).await;
+        }
+        ChatFault::QuotaExceeded => {
+            let e = wire.error_body(
+                429,
+                ErrorKind::Quota,
+                "You exceeded your current quota, please check your plan and billing details.",
+            );
+            return respond_json(&mut stream, 429, "", &e).await;
         }
         ChatFault::Status(status) => {
-            let e = api_error(
+            let kind = if status == 529 || status == 503 {
+                ErrorKind::Overloaded
+            } else {
+                ErrorKind::Server
+            };
+            let e = wire.error_body(
+                status,
+                kind,
                 "The server had an error while processing your request.",
-                "server_error",
-                None,
-                None,
             );
             return respond_json(&mut stream, status, "", &e).await;
         }
@@ -196,48 +203,35 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) {
         return;
     }
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
-        let e = api_error(
+        let e = wire.error_body(
+            400,
+            ErrorKind::BadRequest,
             "We could not parse the JSON body of your request.",
-            "invalid_request_error",
-            None,
-            None,
         );
         return respond_json(&mut stream, 400, "", &e).await;
     };
-    if request
-        .get("messages")
-        .and_then(Value::as_array)
-        .is_none_or(|m| m.is_empty())
-    {
-        let e = api_error(
-            "[] is too short - 'messages'",
-            "invalid_request_error",
-            None,
-            Some("messages"),
-        );
+    let Some(users) = wire
+        .user_texts(&request)
+        .filter(|_| has_messages(wire, &request))
+    else {
+        let e = wire.error_body(400, ErrorKind::BadRequest, "[] is too short - 'messages'");
         return respond_json(&mut stream, 400, "", &e).await;
-    }
-    let model = request
-        .get("model")
-        .and_then(Value::as_str)
-        .unwrap_or("gpt-4o-mini")
-        .to_owned();
-    let stream_mode = request
-        .get("stream")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    };
+    let model = wire.model(&route, &request);
     let include_usage = request
         .pointer("/stream_options/include_usage")
         .and_then(Value::as_bool)
         .unwrap_or(false);
     let text = if options.echo_user {
-        echo_user(&request, &options.reply_text)
+        echo_user(&users, &options.reply_text)
     } else {
         options.reply_text.clone()
     };
     let reply = super::chat_chunks::Reply::new(options, &text, &model);
-    if stream_mode {
-        let outcome = super::chat_chunks::stream(&mut stream, options, &reply, include_usage).await;
+    if wire.streams(&route, &request) {
+        let outcome =
+            super::chat_chunks::stream(&mut stream, options, fault, wire, &reply, include_usage)
+                .await;
         let counter = if outcome.is_ok() {
             &state.finished
         } else {
@@ -245,22 +239,28 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) {
         };
         counter.fetch_add(1, Ordering::SeqCst);
     } else {
-        respond_json(&mut stream, 200, "", &reply.completion()).await;
+        respond_json(&mut stream, 200, "", &wire.whole(&reply)).await;
+    }
+}
+
+/// Whether the request's message list (or the Responses API's `input`) is non-empty.
+fn has_messages(wire: SimWire, request: &Value) -> bool {
+    let key = match wire {
+        SimWire::Gemini => "contents",
+        SimWire::Responses => "input",
+        _ => "messages",
+    };
+    match request.get(key) {
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(Value::String(s)) => !s.is_empty(),
+        _ => false,
     }
 }
 
 /// The reply of [`ChatSimulatorOptions::echo_user`]: how many user messages came, the
-/// last one quoted (its text parts joined when its content is a list), then `reply`.
-fn echo_user(request: &Value, reply: &str) -> String {
-    let users: Vec<&Value> = request["messages"]
-        .as_array()
-        .map(|m| m.iter().filter(|m| m["role"] == "user").collect())
-        .unwrap_or_default();
-    let last = users.last().map_or(String::new(), |m| match &m["content"] {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect(),
-        _ => String::new(),
-    });
+/// last one quoted, then `reply`.
+fn echo_user(users: &[String], reply: &str) -> String {
+    let last = users.last().map_or("", String::as_str);
     format!(
         "(user message {}) You said: \"{last}\". {reply}",
         users.len()

@@ -1,22 +1,23 @@
-//! The chunks of a simulated Chat Completions answer, and how they are written.
+//! A simulated answer (its text pieces or tool call), and how its events are written in
+//! any wire format.
 
 use std::io;
 
-use serde_json::{Value, json};
 use tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
 
 use super::chat_options::{ChatFault, ChatSimulatorOptions};
+use super::chat_wire::SimWire;
 
-/// One answer: the same id on every chunk.
+/// One answer, whatever the wire format: the same id on every chunk.
 pub(crate) struct Reply {
-    id: String,
-    created: u64,
-    model: String,
+    pub(crate) id: String,
+    pub(crate) created: u64,
+    pub(crate) model: String,
     /// Content pieces, one per chunk.
-    pieces: Vec<String>,
+    pub(crate) pieces: Vec<String>,
     /// `(call id, name, argument pieces)` for a tool call.
-    tool: Option<(String, String, Vec<String>)>,
+    pub(crate) tool: Option<(String, String, Vec<String>)>,
 }
 
 impl Reply {
@@ -50,82 +51,22 @@ impl Reply {
         }
     }
 
-    fn text(&self) -> String {
+    /// The whole text.
+    pub(crate) fn text(&self) -> String {
         self.pieces.concat()
     }
 
-    fn usage(&self) -> Value {
-        let out = self.pieces.len() as u64;
-        json!({ "prompt_tokens": 12, "completion_tokens": out, "total_tokens": 12 + out })
-    }
-
-    fn finish_reason(&self) -> &'static str {
-        if self.tool.is_some() {
-            "tool_calls"
-        } else {
-            "stop"
-        }
-    }
-
-    /// The non-streaming answer.
-    pub(crate) fn completion(&self) -> Value {
-        let mut message = json!({ "role": "assistant", "content": null, "refusal": null });
-        match &self.tool {
-            Some((id, name, parts)) => {
-                message["tool_calls"] = json!([{ "id": id, "type": "function",
-                    "function": { "name": name, "arguments": parts.concat() } }]);
-            }
-            None => message["content"] = json!(self.text()),
-        }
-        json!({ "id": self.id, "object": "chat.completion", "created": self.created, "model": self.model,
-            "choices": [{ "index": 0, "message": message, "logprobs": null, "finish_reason": self.finish_reason() }],
-            "usage": self.usage() })
-    }
-
-    fn chunk(&self, delta: Value, finish_reason: Option<&str>, include_usage: bool) -> Value {
-        let mut c = json!({ "id": self.id, "object": "chat.completion.chunk", "created": self.created,
-            "model": self.model, "system_fingerprint": null,
-            "choices": [{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish_reason }] });
-        if include_usage {
-            c["usage"] = Value::Null;
-        }
-        c
-    }
-
-    /// Every chunk in order (the usage-only chunk last when asked for).
-    fn chunks(&self, include_usage: bool) -> Vec<Value> {
-        let mut out = vec![self.chunk(
-            json!({ "role": "assistant", "content": "", "refusal": null }),
-            None,
-            include_usage,
-        )];
-        match &self.tool {
-            Some((id, name, parts)) => {
-                let first = json!({ "tool_calls": [{ "index": 0, "id": id, "type": "function",
-                    "function": { "name": name, "arguments": "" } }] });
-                out.push(self.chunk(first, None, include_usage));
-                for p in parts {
-                    let more =
-                        json!({ "tool_calls": [{ "index": 0, "function": { "arguments": p } }] });
-                    out.push(self.chunk(more, None, include_usage));
-                }
-            }
-            None => {
-                for p in &self.pieces {
-                    out.push(self.chunk(json!({ "content": p }), None, include_usage));
-                }
-            }
-        }
-        out.push(self.chunk(json!({}), Some(self.finish_reason()), include_usage));
-        if include_usage {
-            out.push(json!({ "id": self.id, "object": "chat.completion.chunk", "created": self.created,
-                "model": self.model, "system_fingerprint": null, "choices": [], "usage": self.usage() }));
-        }
-        out
+    /// Output tokens: one per piece.
+    pub(crate) fn output_tokens(&self) -> u64 {
+        self.pieces.len() as u64
     }
 }
 
-/// Writes the SSE answer, applying the options' faults.
+/// Input tokens every simulated answer reports.
+pub(crate) const INPUT_TOKENS: u64 = 12;
+
+/// Writes the streamed answer in `wire`'s format, applying `fault` and the options'
+/// framing.
 ///
 /// Events go through a 64 KiB buffer: with no `chunk_delay` the answer leaves as fast as
 /// the socket takes it, many events to a write, as from any buffered server; a delay, a
@@ -134,11 +75,14 @@ impl Reply {
 pub(crate) async fn stream(
     tcp: &mut TcpStream,
     options: &ChatSimulatorOptions,
+    fault: &ChatFault,
+    wire: SimWire,
     reply: &Reply,
     include_usage: bool,
 ) -> io::Result<()> {
     let head = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n{}connection: close\r\n\r\n",
+        "HTTP/1.1 200 OK\r\ncontent-type: {}\r\ncache-control: no-cache\r\n{}connection: close\r\n\r\n",
+        wire.stream_type(),
         if options.chunked {
             "transfer-encoding: chunked\r\n"
         } else {
@@ -150,33 +94,37 @@ pub(crate) async fn stream(
         chunked: options.chunked,
     };
     out.out.write_all(head.as_bytes()).await?;
-    if options.comments {
+    let comments = options.comments && wire != SimWire::Ollama;
+    if comments {
         out.event(": OPENROUTER PROCESSING\n\n", false).await?;
     }
     // Rendered before the first byte, so building JSON does not pace the writes.
-    let events: Vec<String> = reply
-        .chunks(include_usage)
-        .iter()
-        .map(|c| format!("data: {c}\n\n"))
-        .collect();
+    let events = wire.events(reply, include_usage);
     let each_on_its_own = !options.chunk_delay.is_zero() || options.split_writes;
     for (i, rendered) in events.iter().enumerate() {
-        match options.fault {
+        match *fault {
             // Chunked, this ends the body mid-way (no last chunk): a broken transfer.
             ChatFault::DropAfterChunks(n) if i == n => return out.out.shutdown().await,
             ChatFault::StallAfterChunks(n, d) if i == n => {
                 out.out.flush().await?;
                 tokio::time::sleep(d).await;
             }
+            ChatFault::ErrorAfterChunks(n) if i == n => {
+                out.event(&wire.error_event(), false).await?;
+                if options.chunked {
+                    out.out.write_all(b"0\r\n\r\n").await?;
+                }
+                return out.out.shutdown().await;
+            }
             _ => {}
         }
-        let event = if options.fault == ChatFault::MalformedChunk(i) {
-            "data: {not json\n\n"
+        let event = if *fault == ChatFault::MalformedChunk(i) {
+            wire.malformed()
         } else {
             rendered
         };
         out.event(event, options.split_writes).await?;
-        if options.comments && i % 5 == 4 {
+        if comments && i % 5 == 4 {
             out.event(": keep-alive\n\n", false).await?;
         }
         if each_on_its_own {
@@ -186,7 +134,6 @@ pub(crate) async fn stream(
             tokio::time::sleep(options.chunk_delay).await;
         }
     }
-    out.event("data: [DONE]\n\n", false).await?;
     if options.chunked {
         out.out.write_all(b"0\r\n\r\n").await?;
     }

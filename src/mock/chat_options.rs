@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-/// A fault to inject into every request.
+/// A fault to inject into a request (every request, or one per attempt: see
+/// [`ChatSimulatorOptions::faults`]). Each is written in the shape of the wire format
+/// asked for (OpenAI's, Anthropic's, Gemini's, Ollama's or the Responses API's).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum ChatFault {
@@ -10,8 +12,15 @@ pub enum ChatFault {
     #[default]
     None,
     /// Answer with this HTTP status and the API's JSON error body; 429 adds
-    /// `retry-after: 1`.
+    /// `retry-after: 1` (and `retry-after-ms: 1000`); 529 is Anthropic's overloaded.
     Status(u16),
+    /// Answer 429 with an exhausted quota (`insufficient_quota`), no `retry-after`: not
+    /// worth retrying.
+    QuotaExceeded,
+    /// Send the wire format's error event after this many chunks (OpenAI's error object
+    /// in a 200 stream, Anthropic's `overloaded_error` event, Gemini's error object,
+    /// Ollama's `{"error": …}` line, the Responses API's `error` event), then end the body.
+    ErrorAfterChunks(usize),
     /// Close the connection after this many chunks, without `[DONE]`.
     DropAfterChunks(usize),
     /// Stop writing for this long after this many chunks, then go on.
@@ -55,6 +64,10 @@ pub struct ChatSimulatorOptions {
     pub chunked: bool,
     /// A fault to inject; default [`ChatFault::None`].
     pub fault: ChatFault,
+    /// Faults per request, in order: the first request gets `faults[0]`, the second
+    /// `faults[1]`, and so on; requests after the list get [`fault`](Self::fault). For a
+    /// retry or a fallback that meets a 429 first and an answer next. Default empty.
+    pub faults: Vec<ChatFault>,
     /// Start each answer by saying how many user messages the request had and quoting
     /// the last one (`(user message 2) You said: "…". ` then [`reply_text`](Self::reply_text)),
     /// so a test can see the history sent. Default false.
@@ -78,6 +91,7 @@ impl Default for ChatSimulatorOptions {
             chunk_delay: Duration::ZERO,
             chunked: false,
             fault: ChatFault::None,
+            faults: Vec::new(),
             echo_user: false,
             raw_stream: None,
         }
@@ -130,6 +144,12 @@ impl ChatSimulatorOptions {
     /// Sets [`fault`](Self::fault).
     pub fn fault(mut self, fault: ChatFault) -> Self {
         self.fault = fault;
+        self
+    }
+
+    /// Sets `faults`: one per request, in order.
+    pub fn faults(mut self, faults: impl IntoIterator<Item = ChatFault>) -> Self {
+        self.faults = faults.into_iter().collect();
         self
     }
 

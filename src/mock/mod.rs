@@ -2,7 +2,9 @@
 //! and for tests.
 //!
 //! [`ChatSimulator`] serves Chat Completions, streaming (SSE) or not, with scriptable
-//! faults: error statuses, drops, stalls, malformed chunks, comments, split UTF-8.
+//! faults: error statuses, drops, stalls, malformed chunks, comments, split UTF-8 — and
+//! the same answer in Anthropic's, Gemini's, Ollama's and the Responses API's wire
+//! formats, at each one's path.
 //!
 //! [`RealtimeSimulator`] speaks the GA Realtime WebSocket protocol: it checks the key,
 //! answers every client event as the API does (including its error events), and streams
@@ -20,8 +22,14 @@
 //! faults.
 
 mod chat;
+mod chat_anthropic;
 mod chat_chunks;
+mod chat_gemini;
+mod chat_ollama;
+mod chat_openai;
 mod chat_options;
+mod chat_responses;
+mod chat_wire;
 mod options;
 mod params;
 mod realtime;
