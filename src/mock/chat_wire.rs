@@ -2,7 +2,7 @@
 //! each finds its key, model and messages, how its errors look, and how its answer is
 //! framed.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::chat_chunks::Reply;
 use super::{chat_anthropic, chat_gemini, chat_ollama, chat_openai, chat_responses};
@@ -183,7 +183,7 @@ impl SimWire {
             SimWire::OpenAI | SimWire::Responses => chat_openai::error_body(kind, message),
             SimWire::Anthropic => chat_anthropic::error_body(kind, message),
             SimWire::Gemini => chat_gemini::error_body(status, kind, message),
-            SimWire::Ollama => json!({ "error": message }),
+            SimWire::Ollama => chat_ollama::error_body(kind, message),
         }
     }
 }
