@@ -84,3 +84,18 @@ async fn a_refused_key_is_an_api_failure() {
         "the key is never printed: {stderr}"
     );
 }
+
+#[tokio::test]
+async fn ollama_speaks_its_native_api_with_no_key() {
+    let sim = ChatSimulator::start(ChatSimulatorOptions::default().reply_text("Hallo from llama."))
+        .await
+        .unwrap();
+    let base = format!("http://{}", sim.addr());
+    let out = chat(&["--provider", "ollama", "--base-url", &base, "hi"], &[]).await;
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout, "Hallo from llama.\n");
+    assert!(stderr.contains("using ollama (llama3.2)"), "{stderr}");
+    assert!(stderr.contains("usage: "), "{stderr}");
+    assert_eq!(sim.streams_finished(), 1, "streamed from /api/chat");
+}
