@@ -72,13 +72,13 @@ struct Function {
 
 /// What a stream has said so far that later lines need: the model (shared between
 /// deltas), whether the role was given, and how many tool calls came (each gets the
-/// next index).
+/// next index). The stream ends at its `done: true` line ([`Read::Last`]), so a body
+/// that ends before it was cut short.
 #[derive(Debug, Default)]
 pub(crate) struct StreamState {
     model: Option<Arc<str>>,
     role_given: bool,
     calls: u32,
-    finished: bool,
 }
 
 impl StreamState {
@@ -96,10 +96,10 @@ impl StreamState {
         let Some(done) = line.done else {
             return Err(missing_done(data));
         };
-        if let Some(m) = line.model {
-            if self.model.as_deref() != Some(m.as_str()) {
-                self.model = Some(Arc::from(m));
-            }
+        if let Some(m) = line.model
+            && self.model.as_deref() != Some(m.as_str())
+        {
+            self.model = Some(Arc::from(m));
         }
         let mut choice = ChoiceDelta::default();
         if let Some(message) = line.message {
@@ -135,7 +135,6 @@ impl StreamState {
             }
         });
         if done {
-            self.finished = true;
             choice.finish_reason = Some(self.finish_reason(line.done_reason));
         }
         let empty = choice == ChoiceDelta::default();
@@ -151,12 +150,6 @@ impl StreamState {
         } else {
             Read::Delta(delta)
         })
-    }
-
-    /// Whether the `done: true` line was read.
-    #[allow(dead_code)]
-    pub(crate) fn finished(&self) -> bool {
-        self.finished
     }
 
     /// A whole call, at the next index; its arguments object as a JSON string.
@@ -272,7 +265,6 @@ mod tests {
         );
         assert_eq!(u.extra["eval_duration"], 3);
         assert_eq!(u.extra.len(), 4);
-        assert!(s.finished());
     }
 
     #[test]

@@ -143,10 +143,10 @@ fn message(m: &Value, all: &[Value]) -> Value {
                 out.insert("tool_calls".into(), tool_calls(v));
             }
             "tool_call_id" if role == Some("tool") => {
-                if !obj.contains_key("tool_name") {
-                    if let Some(name) = v.as_str().and_then(|id| call_name(all, id)) {
-                        out.insert("tool_name".into(), Value::String(name));
-                    }
+                if !obj.contains_key("tool_name")
+                    && let Some(name) = v.as_str().and_then(|id| call_name(all, id))
+                {
+                    out.insert("tool_name".into(), Value::String(name));
                 }
             }
             // OpenAI's `name` of a tool result is the function's.
@@ -226,13 +226,12 @@ fn call_name(all: &[Value], id: &str) -> Option<String> {
 }
 
 /// `response_format` as `format`: `json_object` → `"json"`, `json_schema` → its schema,
-/// `text` → none.
+/// `text` (or anything else) → none.
 fn format(v: &Value) -> Option<Value> {
     match v.get("type").and_then(Value::as_str) {
         Some("json_object") => Some(json!("json")),
         Some("json_schema") => v.pointer("/json_schema/schema").cloned(),
-        Some("text") => None,
-        _ => Some(v.clone()),
+        _ => None,
     }
 }
 
