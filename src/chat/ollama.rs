@@ -6,8 +6,8 @@
 //! and a last one with `"done": true`, the `done_reason`, `prompt_eval_count` (prompt
 //! tokens), `eval_count` (generated tokens) and durations in nanoseconds. A failure
 //! after the answer began is a line `{"error":"…"}`. Tool calls come whole, their
-//! `arguments` an object rather than a JSON string, and (before Ollama 0.12) without an
-//! id.
+//! `arguments` an object rather than a JSON string, and in the documented examples
+//! without an id (one given is kept; otherwise `call_N` is made up, N the call's index).
 
 use std::sync::Arc;
 
@@ -172,9 +172,9 @@ impl StreamState {
         }
     }
 
-    /// Ollama's `done_reason` in Chat Completions' words: `stop` (or none, as versions
-    /// before 0.4 send) is `tool_calls` once calls came, `length` as is, others raw
-    /// (`load`, `unload`).
+    /// Ollama's `done_reason` in Chat Completions' words: `stop` (or none, as the
+    /// documented examples of older versions show) is `tool_calls` once calls came,
+    /// `length` as is, others raw (`load`, `unload`).
     fn finish_reason(&self, reason: Option<String>) -> String {
         match reason.as_deref() {
             None | Some("stop") if self.calls > 0 => "tool_calls".to_owned(),
