@@ -332,7 +332,8 @@ impl Error {
         let retry_after = header("retry-after-ms")
             .and_then(|v| v.parse::<f64>().ok())
             .and_then(|ms| Duration::try_from_secs_f64(ms / 1000.0).ok())
-            .or_else(|| header("retry-after").and_then(parse_retry_after));
+            .or_else(|| header("retry-after").and_then(parse_retry_after))
+            .or_else(|| google_retry_delay(&body));
         let should_retry = match header("x-should-retry") {
             Some("true") => Some(true),
             Some("false") => Some(false),
@@ -359,6 +360,23 @@ fn parse_retry_after(v: &str) -> Option<Duration> {
         at.duration_since(std::time::SystemTime::now())
             .unwrap_or(Duration::ZERO),
     )
+}
+
+/// Google's wait in the body rather than a header: a `google.rpc.RetryInfo` among the
+/// error's `details`, `{"retryDelay": "37s"}` (Gemini's 429 answers).
+fn google_retry_delay(body: &str) -> Option<Duration> {
+    if !body.contains("RetryInfo") {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    let details = v.pointer("/error/details")?.as_array()?;
+    let info = details.iter().find(|d| {
+        d.get("@type")
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|t| t.ends_with("google.rpc.RetryInfo"))
+    })?;
+    let delay = info.get("retryDelay")?.as_str()?.strip_suffix('s')?;
+    Duration::try_from_secs_f64(delay.parse().ok()?).ok()
 }
 
 /// An HTTP error answer from the API, in [`Error::Http`].
@@ -669,6 +687,10 @@ mod tests {
             r#"{"error":{"code":429,"message":"slow down","status":"RESOURCE_EXHAUSTED"}}"#;
         let e = Error::http_status(429, "u", google.into(), None);
         assert!(e.kind() == ErrorKind::RateLimited && e.is_retryable());
+        assert_eq!(e.retry_after(), None);
+        let google = r#"{"error":{"code":429,"message":"m","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"37.5s"}]}}"#;
+        let e = Error::http_status(429, "u", google.into(), None);
+        assert_eq!(e.retry_after(), Some(Duration::from_millis(37_500)));
         for status in [408, 409, 500, 502] {
             assert!(Error::http_status(status, "u", String::new(), None).is_retryable());
         }

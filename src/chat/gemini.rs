@@ -152,7 +152,7 @@ impl StreamState {
             id: self.id.clone(),
             model: self.model.clone(),
             choices,
-            usage: r.usage_metadata.map(usage),
+            usage: r.usage_metadata.and_then(usage),
             error: None,
         }
     }
@@ -229,8 +229,15 @@ fn share(last: &mut Option<Arc<str>>, name: Option<String>) {
 }
 
 /// Gemini's counts as Chat Completions': the completion counts the thoughts too (as
-/// OpenAI's does its reasoning tokens), the total is Gemini's own.
-fn usage(u: RawUsage) -> Usage {
+/// OpenAI's does its reasoning tokens), the total is Gemini's own. `None` for a
+/// `usageMetadata` without counts (Vertex sends `{"trafficType": …}` alone mid-stream).
+fn usage(u: RawUsage) -> Option<Usage> {
+    if u.prompt_token_count.is_none()
+        && u.candidates_token_count.is_none()
+        && u.total_token_count.is_none()
+    {
+        return None;
+    }
     let prompt_tokens = u.prompt_token_count.unwrap_or(0);
     let completion_tokens = u
         .candidates_token_count
@@ -240,14 +247,14 @@ fn usage(u: RawUsage) -> Usage {
     if let Some(n) = u.thoughts_token_count {
         extra.insert("thoughtsTokenCount".into(), n.into());
     }
-    Usage {
+    Some(Usage {
         prompt_tokens,
         completion_tokens,
         total_tokens: u
             .total_token_count
             .unwrap_or_else(|| prompt_tokens.saturating_add(completion_tokens)),
         extra,
-    }
+    })
 }
 
 /// Gemini's finish reasons in Chat Completions' words; others as sent.

@@ -81,5 +81,11 @@ pub(crate) fn error_body(status: u16, kind: ErrorKind, message: &str) -> Value {
         ErrorKind::BadRequest => "INVALID_ARGUMENT",
         ErrorKind::NotFound => "NOT_FOUND",
     };
-    json!({ "error": { "code": status, "message": message, "status": name } })
+    let mut e = json!({ "error": { "code": status, "message": message, "status": name } });
+    if kind == ErrorKind::RateLimit {
+        // Google says how long to wait in the body too.
+        e["error"]["details"] = json!([{ "@type": "type.googleapis.com/google.rpc.RetryInfo",
+            "retryDelay": "1s" }]);
+    }
+    e
 }
