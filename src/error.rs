@@ -332,7 +332,8 @@ impl Error {
         let retry_after = header("retry-after-ms")
             .and_then(|v| v.parse::<f64>().ok())
             .and_then(|ms| Duration::try_from_secs_f64(ms / 1000.0).ok())
-            .or_else(|| header("retry-after").and_then(parse_retry_after));
+            .or_else(|| header("retry-after").and_then(parse_retry_after))
+            .or_else(|| google_retry_delay(&body));
         let should_retry = match header("x-should-retry") {
             Some("true") => Some(true),
             Some("false") => Some(false),
@@ -359,6 +360,23 @@ fn parse_retry_after(v: &str) -> Option<Duration> {
         at.duration_since(std::time::SystemTime::now())
             .unwrap_or(Duration::ZERO),
     )
+}
+
+/// Google's wait in the body rather than a header: a `google.rpc.RetryInfo` among the
+/// error's `details`, `{"retryDelay": "37s"}` (Gemini's 429 answers).
+fn google_retry_delay(body: &str) -> Option<Duration> {
+    if !body.contains("RetryInfo") {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    let details = v.pointer("/error/details")?.as_array()?;
+    let info = details.iter().find(|d| {
+        d.get("@type")
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|t| t.ends_with("google.rpc.RetryInfo"))
+    })?;
+    let delay = info.get("retryDelay")?.as_str()?.strip_suffix('s')?;
+    Duration::try_from_secs_f64(delay.parse().ok()?).ok()
 }
 
 /// An HTTP error answer from the API, in [`Error::Http`].
@@ -399,7 +417,8 @@ impl HttpError {
 
     /// The kind an error sent inside a successful answer (a stream's `error` event) gives
     /// by its `type`: Anthropic's `overloaded_error` (its HTTP 529) and `api_error` are
-    /// Server, `rate_limit_error` RateLimited, and so on.
+    /// Server, `rate_limit_error` RateLimited, and so on; Google's `status` likewise
+    /// (`UNAVAILABLE` Server, `RESOURCE_EXHAUSTED` RateLimited, …).
     fn typed_kind(&self) -> Option<ErrorKind> {
         Some(match self.api.as_ref()?.kind.as_str() {
             "overloaded_error" | "api_error" | "server_error" => ErrorKind::Server,
@@ -409,6 +428,14 @@ impl HttpError {
             "not_found_error" => ErrorKind::NotFound,
             "invalid_request_error" | "request_too_large" => ErrorKind::InvalidRequest,
             "timeout_error" => ErrorKind::Timeout,
+            // Google's statuses (Gemini's error objects).
+            "UNAVAILABLE" | "INTERNAL" => ErrorKind::Server,
+            "RESOURCE_EXHAUSTED" => ErrorKind::RateLimited,
+            "UNAUTHENTICATED" => ErrorKind::Auth,
+            "PERMISSION_DENIED" => ErrorKind::Permission,
+            "NOT_FOUND" => ErrorKind::NotFound,
+            "INVALID_ARGUMENT" | "FAILED_PRECONDITION" => ErrorKind::InvalidRequest,
+            "DEADLINE_EXCEEDED" => ErrorKind::Timeout,
             _ => return None,
         })
     }
@@ -495,7 +522,9 @@ pub struct ApiError {
 
 impl ApiError {
     /// Reads `{"error": {…}}` (OpenAI and most compatible servers), `{"error": "text"}`,
-    /// or a bare `{"type", "message", …}`; `None` for anything else.
+    /// or a bare `{"type", "message", …}`; `None` for anything else. Google's
+    /// `{"error": {"code": 429, "message", "status": "RESOURCE_EXHAUSTED"}}` gives its
+    /// `status` as the [`kind`](Self::kind) and its `code` as the code.
     pub fn from_body(body: &str) -> Option<ApiError> {
         let v: serde_json::Value = serde_json::from_str(body).ok()?;
         let text = |v: Option<&serde_json::Value>| match v? {
@@ -515,7 +544,10 @@ impl ApiError {
             _ => return None,
         };
         Some(ApiError {
-            kind: text(obj.get("type")).unwrap_or_default(),
+            // Google's errors have no `type` but a `status` (`RESOURCE_EXHAUSTED`).
+            kind: text(obj.get("type"))
+                .or_else(|| text(obj.get("status")))
+                .unwrap_or_default(),
             code: text(obj.get("code")),
             param: text(obj.get("param")),
             message: text(obj.get("message")).unwrap_or_default(),
@@ -641,6 +673,24 @@ mod tests {
         assert!(e.kind() == ErrorKind::Server && e.is_retryable());
         let e = Error::http_status(200, "u", r#"{"error":{"message":"x"}}"#.into(), None);
         assert!(e.kind() == ErrorKind::Other && !e.is_retryable());
+        // Google's error object: its status is the kind.
+        let google =
+            r#"{"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}"#;
+        let e = Error::http_status(200, "u", google.into(), None);
+        let api = e.api_error().unwrap();
+        assert_eq!(
+            (api.kind.as_str(), api.code.as_deref()),
+            ("UNAVAILABLE", Some("503"))
+        );
+        assert!(e.kind() == ErrorKind::Server && e.is_retryable());
+        let google =
+            r#"{"error":{"code":429,"message":"slow down","status":"RESOURCE_EXHAUSTED"}}"#;
+        let e = Error::http_status(429, "u", google.into(), None);
+        assert!(e.kind() == ErrorKind::RateLimited && e.is_retryable());
+        assert_eq!(e.retry_after(), None);
+        let google = r#"{"error":{"code":429,"message":"m","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"37.5s"}]}}"#;
+        let e = Error::http_status(429, "u", google.into(), None);
+        assert_eq!(e.retry_after(), Some(Duration::from_millis(37_500)));
         for status in [408, 409, 500, 502] {
             assert!(Error::http_status(status, "u", String::new(), None).is_retryable());
         }

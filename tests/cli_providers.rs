@@ -9,7 +9,12 @@ use vivavoce::mock::{ChatSimulator, ChatSimulatorOptions};
 async fn chat(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_vivavoce"));
     c.arg("chat").args(args).env_remove("OPENAI_API_KEY");
-    for var in ["MISTRAL_API_KEY", "OPENROUTER_API_KEY", "GROQ_API_KEY"] {
+    for var in [
+        "MISTRAL_API_KEY",
+        "OPENROUTER_API_KEY",
+        "GROQ_API_KEY",
+        "GEMINI_API_KEY",
+    ] {
         c.env_remove(var);
     }
     for (k, v) in env {
@@ -98,4 +103,24 @@ async fn ollama_speaks_its_native_api_with_no_key() {
     assert!(stderr.contains("using ollama (llama3.2)"), "{stderr}");
     assert!(stderr.contains("usage: "), "{stderr}");
     assert_eq!(sim.streams_finished(), 1, "streamed from /api/chat");
+}
+
+#[tokio::test]
+async fn gemini_streams_from_its_own_api_with_its_key_variable() {
+    let sim = ChatSimulator::start(ChatSimulatorOptions::default().reply_text("Hallo zusammen."))
+        .await
+        .unwrap();
+    let base = format!("http://{}/v1beta", sim.addr());
+    let key = [("GEMINI_API_KEY", "sk-simulator")];
+    let out = chat(&["--provider", "gemini", "--base-url", &base, "hi"], &key).await;
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout, "Hallo zusammen.\n");
+    assert!(
+        stderr.contains("using gemini (gemini-2.5-flash)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("usage: "), "{stderr}");
+    assert!(!stderr.contains("sk-simulator"), "the key is never printed");
+    assert_eq!(sim.streams_finished(), 1, "streamed from the Gemini path");
 }
