@@ -27,7 +27,8 @@ pub struct ChatArgs {
     /// Ask this provider instead: openai, mistral, openrouter, deepseek, groq, xai,
     /// ollama, anthropic (its Messages API), or azure (with AZURE_OPENAI_ENDPOINT set;
     /// --model is the deployment). Its key comes from its variable (MISTRAL_API_KEY,
-    /// ANTHROPIC_API_KEY, …); no simulator stands in.
+    /// ANTHROPIC_API_KEY, …); no simulator stands in. openai-responses (or responses)
+    /// speaks OpenAI's Responses API.
     #[arg(long, value_name = "NAME")]
     provider: Option<String>,
     /// The provider's base URL, before /chat/completions (with --provider; e.g. a
@@ -125,6 +126,7 @@ fn provider_options(
                 ));
             }
         },
+        "responses" => Provider::OpenAIResponses,
         lower => Provider::builtin()
             .into_iter()
             .find(|p| p.name() == lower)
