@@ -27,7 +27,7 @@ use crate::error::ApiError;
 #[serde(expecting = "a Responses API stream event")]
 enum Event {
     #[serde(rename = "response.created", alias = "response.in_progress")]
-    Created { response: Head },
+    Created { response: Response },
     #[serde(rename = "response.output_item.added")]
     ItemAdded { output_index: u32, item: Item },
     #[serde(rename = "response.output_text.delta")]
@@ -57,14 +57,7 @@ enum Event {
     Unknown,
 }
 
-/// What `response.created` says that later events do not repeat.
-#[derive(Deserialize)]
-struct Head {
-    id: Option<String>,
-    model: Option<String>,
-}
-
-/// A `Response` object: the last event's, or a whole non-streamed answer.
+/// A `Response` object: the first and last events', or a whole non-streamed answer.
 #[derive(Deserialize)]
 #[serde(expecting = "a Responses API response object")]
 struct Response {
@@ -117,7 +110,7 @@ enum Item {
 }
 
 /// A content part of a message or a reasoning item.
-#[derive(Clone, Deserialize)]
+#[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum Part {
     OutputText {
@@ -173,7 +166,6 @@ pub(crate) struct StreamState {
     id: Option<Arc<str>>,
     model: Option<Arc<str>>,
     calls: Vec<u32>,
-    finished: bool,
 }
 
 impl StreamState {
@@ -190,9 +182,7 @@ impl StreamState {
             Event::ItemAdded { output_index, item } => match item {
                 Item::Message { role, content } => {
                     choice.role = role;
-                    for part in content {
-                        add_part(&mut choice, part);
-                    }
+                    content.into_iter().for_each(|p| add_part(&mut choice, p));
                 }
                 Item::FunctionCall {
                     call_id,
@@ -231,7 +221,6 @@ impl StreamState {
                         .any(|i| matches!(i, Item::FunctionCall { .. }));
                 choice.finish_reason = finish_reason(&response, called);
                 usage = response.usage.map(Usage::from);
-                self.finished = true;
                 last = true;
             }
             Event::Failed { response } => {
@@ -267,12 +256,6 @@ impl StreamState {
         })
     }
 
-    /// Whether `response.completed` or `response.incomplete` was read.
-    #[allow(dead_code)]
-    pub(crate) fn finished(&self) -> bool {
-        self.finished
-    }
-
     fn name(&mut self, id: Option<String>, model: Option<String>) {
         if let Some(id) = id {
             self.id = Some(Arc::from(id));
@@ -306,39 +289,29 @@ pub(crate) fn parse_message(data: &str) -> Result<Delta, DeltaError> {
             ..Delta::default()
         });
     }
-    let response: Response =
+    let mut response: Response =
         serde_json::from_value(v).map_err(|e| DeltaError::of::<Response>(data, &e))?;
     let mut choice = ChoiceDelta::default();
     let mut calls = 0u32;
-    for item in &response.output {
+    for item in std::mem::take(&mut response.output) {
         match item {
             Item::Message { role, content } => {
-                if choice.role.is_none() {
-                    choice.role.clone_from(role);
-                }
-                for part in content {
-                    add_part(&mut choice, part.clone());
-                }
+                choice.role = choice.role.or(role);
+                content.into_iter().for_each(|p| add_part(&mut choice, p));
             }
             Item::FunctionCall {
                 call_id,
                 name,
                 arguments,
             } => {
-                choice.tool_calls.push(tool_call(
-                    calls,
-                    Some(call_id.clone()),
-                    Some(name.clone()),
-                    Some(arguments.clone()),
-                ));
+                let call = tool_call(calls, Some(call_id), Some(name), Some(arguments));
+                choice.tool_calls.push(call);
                 calls += 1;
             }
             Item::Reasoning { summary, content } => {
                 // The summary when given, else the reasoning text itself.
                 let parts = if summary.is_empty() { content } else { summary };
-                for part in parts {
-                    add_part(&mut choice, part.clone());
-                }
+                parts.into_iter().for_each(|p| add_part(&mut choice, p));
             }
             Item::Other => {}
         }
@@ -466,7 +439,6 @@ mod tests {
             assert_eq!(d.choices[0].reasoning.as_deref(), Some("hm"), "{kind}");
             assert!(d.choices[0].content.is_none());
         }
-        assert!(!s.finished());
         let Read::Last(d) = s
             .read(r#"{"type":"response.completed","sequence_number":9,"response":{"id":"resp_1","status":"completed","model":"gpt-4.1","output":[{"type":"message","role":"assistant","content":[{"type":"output_text","text":"Hi","annotations":[]}]}],"usage":{"input_tokens":36,"input_tokens_details":{"cached_tokens":4},"output_tokens":87,"output_tokens_details":{"reasoning_tokens":16},"total_tokens":123}}}"#)
             .unwrap()
@@ -485,7 +457,6 @@ mod tests {
             (u.cached_tokens(), u.reasoning_tokens()),
             (Some(4), Some(16))
         );
-        assert!(s.finished());
     }
 
     #[test]
