@@ -418,9 +418,17 @@ impl HttpError {
     /// The kind an error sent inside a successful answer (a stream's `error` event) gives
     /// by its `type`: Anthropic's `overloaded_error` (its HTTP 529) and `api_error` are
     /// Server, `rate_limit_error` RateLimited, and so on; Google's `status` likewise
-    /// (`UNAVAILABLE` Server, `RESOURCE_EXHAUSTED` RateLimited, …).
+    /// (`UNAVAILABLE` Server, `RESOURCE_EXHAUSTED` RateLimited, …); else by its `code`, as
+    /// the Responses API's `server_error` and `rate_limit_exceeded`.
     fn typed_kind(&self) -> Option<ErrorKind> {
-        Some(match self.api.as_ref()?.kind.as_str() {
+        let api = self.api.as_ref()?;
+        // The Responses API's errors say it in their `code` only.
+        let code = match api.code.as_deref() {
+            Some("server_error") => Some(ErrorKind::Server),
+            Some("rate_limit_exceeded") => Some(ErrorKind::RateLimited),
+            _ => None,
+        };
+        Some(match api.kind.as_str() {
             "overloaded_error" | "api_error" | "server_error" => ErrorKind::Server,
             "rate_limit_error" => ErrorKind::RateLimited,
             "authentication_error" => ErrorKind::Auth,
@@ -436,7 +444,7 @@ impl HttpError {
             "NOT_FOUND" => ErrorKind::NotFound,
             "INVALID_ARGUMENT" | "FAILED_PRECONDITION" => ErrorKind::InvalidRequest,
             "DEADLINE_EXCEEDED" => ErrorKind::Timeout,
-            _ => return None,
+            _ => return code,
         })
     }
 
@@ -522,9 +530,10 @@ pub struct ApiError {
 
 impl ApiError {
     /// Reads `{"error": {…}}` (OpenAI and most compatible servers), `{"error": "text"}`,
-    /// or a bare `{"type", "message", …}`; `None` for anything else. Google's
-    /// `{"error": {"code": 429, "message", "status": "RESOURCE_EXHAUSTED"}}` gives its
-    /// `status` as the [`kind`](Self::kind) and its `code` as the code.
+    /// the Responses API's `{"response": {"error": {…}}}`, or a bare `{"type", "message",
+    /// …}`; `None` for anything else. Google's `{"error": {"code": 429, "message",
+    /// "status": "RESOURCE_EXHAUSTED"}}` gives its `status` as the [`kind`](Self::kind) and
+    /// its `code` as the code.
     pub fn from_body(body: &str) -> Option<ApiError> {
         let v: serde_json::Value = serde_json::from_str(body).ok()?;
         let text = |v: Option<&serde_json::Value>| match v? {
@@ -540,6 +549,10 @@ impl ApiError {
                 });
             }
             Some(e @ serde_json::Value::Object(_)) => e,
+            // The Responses API's `response.failed` event.
+            _ if v.pointer("/response/error").is_some_and(|e| e.is_object()) => {
+                &v["response"]["error"]
+            }
             _ if v.get("message").is_some() => &v,
             _ => return None,
         };

@@ -124,3 +124,30 @@ async fn gemini_streams_from_its_own_api_with_its_key_variable() {
     assert!(!stderr.contains("sk-simulator"), "the key is never printed");
     assert_eq!(sim.streams_finished(), 1, "streamed from the Gemini path");
 }
+
+#[tokio::test]
+async fn the_responses_api_streams_from_the_simulator() {
+    let sim = ChatSimulator::start(ChatSimulatorOptions::default().reply_text("Salut toi."))
+        .await
+        .unwrap();
+    let base = sim.url().trim_end_matches("/chat/completions").to_owned();
+    let args = [
+        "--provider",
+        "responses",
+        "--base-url",
+        &base,
+        "--model",
+        "gpt-4.1",
+        "hi",
+    ];
+    let out = chat(&args, &[("OPENAI_API_KEY", "sk-simulator")]).await;
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stdout, "Salut toi.\n");
+    assert!(
+        stderr.contains("using openai-responses (gpt-4.1)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("usage: "), "{stderr}");
+    assert_eq!(sim.requests(), 1);
+}

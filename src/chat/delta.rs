@@ -36,21 +36,25 @@ pub struct Usage {
 
 impl Usage {
     /// Prompt tokens read from the provider's cache: `prompt_tokens_details.cached_tokens`
-    /// (OpenAI, OpenRouter, DeepSeek), else DeepSeek's `prompt_cache_hit_tokens`, else
-    /// Anthropic's `cache_read_input_tokens`, else Gemini's `cachedContentTokenCount`;
+    /// (OpenAI, OpenRouter, DeepSeek), else the Responses API's
+    /// `input_tokens_details.cached_tokens`, else DeepSeek's `prompt_cache_hit_tokens`,
+    /// else Anthropic's `cache_read_input_tokens`, else Gemini's `cachedContentTokenCount`;
     /// `None` when the provider gives none.
     pub fn cached_tokens(&self) -> Option<u64> {
         self.count("prompt_tokens_details", "cached_tokens")
+            .or_else(|| self.count("input_tokens_details", "cached_tokens"))
             .or_else(|| self.count("prompt_cache_hit_tokens", ""))
             .or_else(|| self.count("cache_read_input_tokens", ""))
             .or_else(|| self.count("cachedContentTokenCount", ""))
     }
 
     /// Completion tokens spent reasoning: `completion_tokens_details.reasoning_tokens`,
-    /// else a top-level `reasoning_tokens`, else Gemini's `thoughtsTokenCount`; `None`
-    /// when the provider gives none.
+    /// else the Responses API's `output_tokens_details.reasoning_tokens`, else a
+    /// top-level `reasoning_tokens`, else Gemini's `thoughtsTokenCount`; `None` when the
+    /// provider gives none.
     pub fn reasoning_tokens(&self) -> Option<u64> {
         self.count("completion_tokens_details", "reasoning_tokens")
+            .or_else(|| self.count("output_tokens_details", "reasoning_tokens"))
             .or_else(|| self.count("reasoning_tokens", ""))
             .or_else(|| self.count("thoughtsTokenCount", ""))
     }

@@ -25,12 +25,15 @@ pub struct ChatArgs {
     #[arg(long)]
     model: Option<String>,
     /// Ask this provider instead: openai, mistral, openrouter, deepseek, groq, xai,
-    /// ollama, anthropic (its Messages API), or azure (with AZURE_OPENAI_ENDPOINT set;
-    /// --model is the deployment). Its key comes from its variable (MISTRAL_API_KEY,
-    /// ANTHROPIC_API_KEY, …); no simulator stands in.
+    /// ollama (its native /api/chat), anthropic (its Messages API), gemini (its
+    /// streamGenerateContent), openai-responses (or responses: OpenAI's Responses API),
+    /// or azure (with AZURE_OPENAI_ENDPOINT set; --model is the deployment). Its key
+    /// comes from its variable (MISTRAL_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, …);
+    /// no simulator stands in.
     #[arg(long, value_name = "NAME")]
     provider: Option<String>,
-    /// The provider's base URL, before /chat/completions (with --provider; e.g. a
+    /// The provider's base URL, before /chat/completions (/messages, /responses; Ollama's
+    /// host; Gemini's API root such as http://host/v1beta) (with --provider; e.g. a
     /// proxy, or `vivavoce simulate`).
     #[arg(long, value_name = "URL", requires = "provider")]
     base_url: Option<String>,
@@ -125,6 +128,7 @@ fn provider_options(
                 ));
             }
         },
+        "responses" => Provider::OpenAIResponses,
         lower => Provider::builtin()
             .into_iter()
             .find(|p| p.name() == lower)
