@@ -259,7 +259,9 @@ impl Error {
     /// Whether the same request, or a new connection, might succeed later: connection
     /// failures and losses, timeouts, a missed pong, close codes 1001, 1005, 1006,
     /// 1011–1013 and 1015, and HTTP 408, 409, 429 and 5xx, except a 429 for an exhausted
-    /// quota (`insufficient_quota`). A server's `x-should-retry` header decides over the
+    /// quota (`insufficient_quota`). An error inside a successful answer is read by its
+    /// `type` (Anthropic's `overloaded_error` is retryable), or by a numeric `code` as the
+    /// status it stands for (OpenRouter's `{"error":{"code":502,…}}` in a 200 stream). A server's `x-should-retry` header decides over the
     /// status. Wait [`retry_after`](Self::retry_after) first when it is given.
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -386,55 +388,86 @@ impl HttpError {
         if let Some(yes) = self.should_retry {
             return yes;
         }
-        match self.status {
-            408 | 409 => true,
-            429 => !self.is_quota(),
-            s if s < 400 => matches!(
-                self.typed_kind(),
-                Some(ErrorKind::Server | ErrorKind::RateLimited)
-            ),
-            s => s >= 500,
+        if self.status < 400 {
+            if let Some(kind) = self.typed_kind() {
+                return matches!(kind, ErrorKind::Server | ErrorKind::RateLimited);
+            }
         }
+        match self.status_meant() {
+            Some(408 | 409) => true,
+            Some(429) => !self.is_quota(),
+            Some(s) => s >= 500,
+            None => false,
+        }
+    }
+
+    /// The HTTP status the error stands for: the answer's own when it is an error status;
+    /// inside a successful answer (an error object in a 200 stream), a numeric `code`
+    /// between 400 and 599, as OpenRouter sends (`{"error":{"code":502,"message":…}}`).
+    fn status_meant(&self) -> Option<u16> {
+        if self.status >= 400 {
+            return Some(self.status);
+        }
+        let code = self.api.as_ref()?.code.as_deref()?.parse::<u16>().ok()?;
+        (400..600).contains(&code).then_some(code)
     }
 
     /// The kind an error sent inside a successful answer (a stream's `error` event) gives
     /// by its `type`: Anthropic's `overloaded_error` (its HTTP 529) and `api_error` are
-    /// Server, `rate_limit_error` RateLimited, and so on.
+    /// Server, `rate_limit_error` RateLimited, and so on. Without a known `type`, a known word as the `code` (OpenRouter's `server_error`).
     fn typed_kind(&self) -> Option<ErrorKind> {
-        Some(match self.api.as_ref()?.kind.as_str() {
-            "overloaded_error" | "api_error" | "server_error" => ErrorKind::Server,
-            "rate_limit_error" => ErrorKind::RateLimited,
-            "authentication_error" => ErrorKind::Auth,
-            "permission_error" => ErrorKind::Permission,
-            "not_found_error" => ErrorKind::NotFound,
-            "invalid_request_error" | "request_too_large" => ErrorKind::InvalidRequest,
-            "timeout_error" => ErrorKind::Timeout,
-            _ => return None,
-        })
+        let api = self.api.as_ref()?;
+        kind_named(&api.kind).or_else(|| kind_named(api.code.as_deref()?))
     }
 
     /// See [`Error::kind`].
+    ///
+    /// Inside a successful answer the error object's `type` decides, or else its numeric
+    /// `code` read as the HTTP status it stands for.
     pub fn kind(&self) -> ErrorKind {
-        match self.status {
-            400 | 422 => ErrorKind::InvalidRequest,
-            401 => ErrorKind::Auth,
-            403 => ErrorKind::Permission,
-            404 => ErrorKind::NotFound,
-            408 => ErrorKind::Timeout,
-            429 if self.is_quota() => ErrorKind::QuotaExceeded,
-            429 => ErrorKind::RateLimited,
-            s if s >= 500 => ErrorKind::Server,
-            s if s < 400 => self.typed_kind().unwrap_or(ErrorKind::Other),
+        if self.status < 400 {
+            if let Some(kind) = self.typed_kind() {
+                return kind;
+            }
+        }
+        match self.status_meant() {
+            Some(400 | 413 | 422) => ErrorKind::InvalidRequest,
+            Some(401) => ErrorKind::Auth,
+            Some(402) => ErrorKind::QuotaExceeded,
+            Some(403) => ErrorKind::Permission,
+            Some(404) => ErrorKind::NotFound,
+            Some(408) => ErrorKind::Timeout,
+            Some(429) if self.is_quota() => ErrorKind::QuotaExceeded,
+            Some(429) => ErrorKind::RateLimited,
+            Some(s) if s >= 500 => ErrorKind::Server,
             _ => ErrorKind::Other,
         }
     }
 
-    /// A 429 for an exhausted quota: `insufficient_quota` as the code or the type.
+    /// A 429 for an exhausted quota: `insufficient_quota` as the code or the type, or
+    /// Anthropic's `billing_error`.
     fn is_quota(&self) -> bool {
         self.api.as_ref().is_some_and(|a| {
-            a.code.as_deref() == Some("insufficient_quota") || a.kind == "insufficient_quota"
+            a.code.as_deref() == Some("insufficient_quota")
+                || matches!(a.kind.as_str(), "insufficient_quota" | "billing_error")
         })
     }
+}
+
+/// The kind an error object's `type` (or `code`) names: Anthropic's types, OpenAI's
+/// `server_error`, `rate_limit_exceeded` and `insufficient_quota`.
+fn kind_named(name: &str) -> Option<ErrorKind> {
+    Some(match name {
+        "overloaded_error" | "api_error" | "server_error" => ErrorKind::Server,
+        "rate_limit_error" | "rate_limit_exceeded" => ErrorKind::RateLimited,
+        "authentication_error" => ErrorKind::Auth,
+        "permission_error" => ErrorKind::Permission,
+        "not_found_error" => ErrorKind::NotFound,
+        "invalid_request_error" | "request_too_large" => ErrorKind::InvalidRequest,
+        "timeout_error" => ErrorKind::Timeout,
+        "billing_error" | "insufficient_quota" => ErrorKind::QuotaExceeded,
+        _ => return None,
+    })
 }
 
 /// What kind of failure an [`Error`] is ([`Error::kind`]).
@@ -449,8 +482,8 @@ pub enum ErrorKind {
     NotFound,
     /// Too many requests (HTTP 429): wait and try again.
     RateLimited,
-    /// The account's quota or credit is used up (HTTP 429 `insufficient_quota`): waiting
-    /// does not help.
+    /// The account's quota or credit is used up (HTTP 429 `insufficient_quota`, HTTP 402,
+    /// Anthropic's `billing_error`): waiting does not help.
     QuotaExceeded,
     /// A time limit passed (HTTP 408 too).
     Timeout,
@@ -644,5 +677,53 @@ mod tests {
         for status in [408, 409, 500, 502] {
             assert!(Error::http_status(status, "u", String::new(), None).is_retryable());
         }
+    }
+
+    #[test]
+    fn a_numeric_code_inside_a_200_stream_stands_for_its_status() {
+        let in_stream = |code: &str| {
+            let body = format!(r#"{{"error":{{"code":{code},"message":"upstream said no"}}}}"#);
+            Error::http_status(200, "u", body, None)
+        };
+        for (code, kind, retryable) in [
+            ("502", ErrorKind::Server, true),
+            ("503", ErrorKind::Server, true),
+            ("429", ErrorKind::RateLimited, true),
+            ("408", ErrorKind::Timeout, true),
+            ("401", ErrorKind::Auth, false),
+            ("403", ErrorKind::Permission, false),
+            ("400", ErrorKind::InvalidRequest, false),
+            ("402", ErrorKind::QuotaExceeded, false),
+            // Not an HTTP status, or not an error one: nothing to read.
+            ("200", ErrorKind::Other, false),
+            ("7", ErrorKind::Other, false),
+            // A word the kinds know: OpenRouter's documented mid-stream error.
+            ("\"server_error\"", ErrorKind::Server, true),
+            ("\"no_idea\"", ErrorKind::Other, false),
+        ] {
+            let e = in_stream(code);
+            assert_eq!(e.status(), Some(200));
+            assert_eq!((e.kind(), e.is_retryable()), (kind, retryable), "{code}");
+        }
+        // A `type` the kinds know wins over the code.
+        let body = r#"{"error":{"type":"rate_limit_error","code":500,"message":"x"}}"#;
+        let e = Error::http_status(200, "u", body.into(), None);
+        assert_eq!(e.kind(), ErrorKind::RateLimited);
+        // An error status is the answer's own, whatever the code says.
+        let e = Error::http_status(503, "u", in_stream_body(401), None);
+        assert!(e.kind() == ErrorKind::Server && e.is_retryable());
+        // Anthropic's billing error: the quota, not worth retrying.
+        let billing = r#"{"type":"error","error":{"type":"billing_error","message":"x"}}"#;
+        for status in [200, 402, 429] {
+            let e = Error::http_status(status, "u", billing.into(), None);
+            assert!(
+                e.kind() == ErrorKind::QuotaExceeded && !e.is_retryable(),
+                "{status}"
+            );
+        }
+    }
+
+    fn in_stream_body(code: u16) -> String {
+        format!(r#"{{"error":{{"code":{code},"message":"m"}}}}"#)
     }
 }
