@@ -76,10 +76,10 @@ impl HttpError {
         if let Some(yes) = self.should_retry {
             return yes;
         }
-        if self.status < 400 {
-            if let Some(kind) = self.typed_kind() {
-                return matches!(kind, ErrorKind::Server | ErrorKind::RateLimited);
-            }
+        if self.status < 400
+            && let Some(kind) = self.typed_kind()
+        {
+            return matches!(kind, ErrorKind::Server | ErrorKind::RateLimited);
         }
         match self.status_meant() {
             Some(408 | 409) => true,
@@ -113,10 +113,10 @@ impl HttpError {
     /// Inside a successful answer the error object's `type` decides, or else its numeric
     /// `code` read as the HTTP status it stands for.
     pub fn kind(&self) -> ErrorKind {
-        if self.status < 400 {
-            if let Some(kind) = self.typed_kind() {
-                return kind;
-            }
+        if self.status < 400
+            && let Some(kind) = self.typed_kind()
+        {
+            return kind;
         }
         match self.status_meant() {
             Some(400 | 413 | 422) => ErrorKind::InvalidRequest,
