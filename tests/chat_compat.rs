@@ -9,6 +9,7 @@ mod chat_support;
 use chat_support::{Run, fixture, run_options};
 
 use serde_json::json;
+use vivavoce::ErrorKind;
 use vivavoce::chat::{Accumulated, ChatEvent, ChatOptions, FinishReason};
 use vivavoce::mock::{ChatSimulator, ChatSimulatorOptions};
 
@@ -167,6 +168,11 @@ async fn an_error_inside_a_200_stream_ends_the_request_with_it() {
     let api = e.api_error().expect("the API's error");
     assert_eq!(api.code.as_deref(), Some("server_error"));
     assert_eq!(api.message, "Provider disconnected unexpectedly");
+    assert_eq!(
+        e.kind(),
+        ErrorKind::Server,
+        "OpenRouter's `server_error` code"
+    );
     // The error's chunk is delivered too, before the terminal event.
     let last = r.chunks.last().unwrap();
     assert!(last.delta.as_ref().is_some_and(|d| d.error.is_some()));
@@ -182,6 +188,31 @@ async fn an_error_inside_a_200_stream_ends_the_request_with_it() {
         !r.chunks.iter().any(|c| c.done),
         "[DONE] after the error is not read"
     );
+}
+
+#[tokio::test]
+async fn a_numeric_code_in_a_200_stream_reads_as_the_status_it_stands_for() {
+    let cases = [
+        (502, ErrorKind::Server, true),
+        (429, ErrorKind::RateLimited, true),
+        (408, ErrorKind::Timeout, true),
+        (401, ErrorKind::Auth, false),
+        (403, ErrorKind::Permission, false),
+        (400, ErrorKind::InvalidRequest, false),
+    ];
+    let sse = fixture!("openrouter_error_object.sse");
+    for (code, kind, retryable) in cases {
+        let r = run(&sse.replace(r#""code":502"#, &format!(r#""code":{code}"#))).await;
+        let (e, partial) = error(&r);
+        assert_eq!(partial.content, "Once upon", "{code}");
+        assert_eq!(e.status(), Some(200));
+        assert_eq!(e.api_error().unwrap().code, Some(code.to_string()));
+        assert_eq!(
+            (e.kind(), e.is_retryable()),
+            (kind, retryable),
+            "{code}: {e}"
+        );
+    }
 }
 
 #[tokio::test]

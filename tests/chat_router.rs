@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::time::Instant;
 use vivavoce::chat::{
     Callbacks, ChatConfig, ChatEvent, ChatOptions, ChatRouter, ChatStream, CompleteReason,
@@ -68,62 +68,28 @@ fn requests(s: &ChatSimulator) -> usize {
     s.streams_finished() + s.streams_cut()
 }
 
-/// A server that answers its first connections with canned responses, then passes the
-/// others on to `target`; it notes when each connection came.
-struct Flaky {
+/// A server that answers one request with `answer` (a whole HTTP response), keeping the
+/// request's head: for a provider whose path and headers the simulator does not serve.
+struct Canned {
     addr: SocketAddr,
-    accepted: Arc<Mutex<Vec<Instant>>>,
-    /// The heads of the requests it answered itself.
     heads: Arc<Mutex<Vec<String>>>,
 }
 
-async fn flaky(canned: Vec<String>, target: SocketAddr) -> Flaky {
+async fn canned(answer: String) -> Canned {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let accepted = Arc::new(Mutex::new(Vec::new()));
     let heads = Arc::new(Mutex::new(Vec::new()));
-    let (seen, heads_seen) = (accepted.clone(), heads.clone());
+    let seen = heads.clone();
     tokio::spawn(async move {
-        let mut n = 0;
-        while let Ok((mut socket, _)) = listener.accept().await {
-            seen.lock().unwrap().push(Instant::now());
-            let answer = canned.get(n).cloned();
-            n += 1;
-            let heads = heads_seen.clone();
-            tokio::spawn(async move {
-                match answer {
-                    Some(answer) => {
-                        let head = read_request(&mut socket)
-                            .await
-                            .map(|(head, _)| head)
-                            .unwrap_or_default();
-                        heads.lock().unwrap().push(head);
-                        let _ = socket.write_all(answer.as_bytes()).await;
-                        let _ = socket.shutdown().await;
-                    }
-                    None => {
-                        let mut upstream = TcpStream::connect(target).await.unwrap();
-                        let _ = tokio::io::copy_bidirectional(&mut socket, &mut upstream).await;
-                    }
-                }
-            });
-        }
+        let Ok((mut socket, _)) = listener.accept().await else {
+            return;
+        };
+        let head = read_request(&mut socket).await.map(|(head, _)| head);
+        seen.lock().unwrap().push(head.unwrap_or_default());
+        let _ = socket.write_all(answer.as_bytes()).await;
+        let _ = socket.shutdown().await;
     });
-    Flaky {
-        addr,
-        accepted,
-        heads,
-    }
-}
-
-fn answer_429(headers: &str, code: &str) -> String {
-    let body = format!(
-        r#"{{"error":{{"message":"slow down","type":"{code}","param":null,"code":"{code}"}}}}"#
-    );
-    format!(
-        "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{headers}connection: close\r\n\r\n{body}",
-        body.len()
-    )
+    Canned { addr, heads }
 }
 
 #[tokio::test]
@@ -151,38 +117,41 @@ async fn the_router_falls_back_from_a_500_to_a_working_config() {
 
 #[tokio::test]
 async fn a_429_is_retried_after_its_retry_after_ms() {
-    let ok = sim(ChatSimulatorOptions::default().reply_text(REPLY)).await;
-    let canned = vec![answer_429("retry-after-ms: 300\r\n", "rate_limit_exceeded")];
-    let proxy = flaky(canned, ok.addr()).await;
-    let options = config(proxy.addr)
+    let s = sim(ChatSimulatorOptions::default()
+        .reply_text(REPLY)
+        .faults(vec![ChatFault::Status(429), ChatFault::None]))
+    .await;
+    let options = config(s.addr())
         .options(vec![message::user("Hi")], &no_env())
         .unwrap();
-    let events = stream_with_retry(options, fast()).unwrap();
-    let done = collect(events).await.expect("the retry answers");
+    let started = Instant::now();
+    let done = collect(stream_with_retry(options, fast()).unwrap())
+        .await
+        .expect("the retry answers");
     assert_eq!(done.result.content, REPLY);
-    let accepted = proxy.accepted.lock().unwrap().clone();
-    assert_eq!(accepted.len(), 2, "one retry");
-    let waited = accepted[1] - accepted[0];
-    assert!(waited >= Duration::from_millis(300), "{waited:?}");
+    assert_eq!(s.requests(), 2, "one retry");
+    // The simulator's `retry-after-ms: 1000` wins over the policy's 10–50 ms backoff.
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(1000), "{waited:?}");
 }
 
 #[tokio::test]
 async fn an_exhausted_quota_is_not_retried_but_falls_back() {
+    let spent = sim(ChatSimulatorOptions::default().fault(ChatFault::QuotaExceeded)).await;
     let ok = sim(ChatSimulatorOptions::default().reply_text(REPLY)).await;
-    let canned = vec![answer_429("", "insufficient_quota")];
-    let proxy = flaky(canned.clone(), ok.addr()).await;
-    let options = config(proxy.addr)
+    let options = config(spent.addr())
         .options(vec![message::user("Hi")], &no_env())
         .unwrap();
     let e = collect(stream_with_retry(options, fast()).unwrap())
         .await
         .unwrap_err();
     assert_eq!(e.error.kind(), ErrorKind::QuotaExceeded);
-    assert_eq!(proxy.accepted.lock().unwrap().len(), 1, "not retried");
+    assert!(!e.error.is_retryable());
+    assert_eq!(e.error.retry_after(), None);
+    assert_eq!(spent.requests(), 1, "not retried");
 
-    let proxy = flaky(canned, ok.addr()).await;
     let mut router = ChatRouter::with_env(no_env()).retry_policy(fast());
-    router.register("spent", config(proxy.addr));
+    router.register("spent", config(spent.addr()));
     router.register("ok", config(ok.addr()));
     let done = collect(
         router
@@ -192,6 +161,33 @@ async fn an_exhausted_quota_is_not_retried_but_falls_back() {
     .await
     .expect("the next config answers");
     assert_eq!(done.result.content, REPLY);
+    assert_eq!(spent.requests(), 2, "asked once more, not retried");
+}
+
+#[tokio::test]
+async fn an_error_inside_a_200_stream_keeps_the_chunks_before_it() {
+    // The role chunk, then one word per chunk: the error comes after three words.
+    let s = sim(ChatSimulatorOptions::default()
+        .reply_text(REPLY)
+        .fault(ChatFault::ErrorAfterChunks(4)))
+    .await;
+    let options = config(s.addr())
+        .options(vec![message::user("Hi")], &no_env())
+        .unwrap();
+    let (text, end) = drain(stream_with_retry(options, fast().max_attempts(3)).unwrap()).await;
+    let ChatEvent::Error(e) = end else {
+        panic!("expected the stream's error, got {end:?}");
+    };
+    assert_eq!(text, "one two three ");
+    assert_eq!(e.partial.content, text);
+    assert_eq!(e.error.status(), Some(200));
+    let api = e.error.api_error().expect("the error object");
+    assert_eq!((api.kind.as_str(), api.code.as_deref()), ("", Some("502")));
+    // OpenRouter's numeric code stands for the status: a server failure, retryable in
+    // itself, but not retried once text has been delivered.
+    assert_eq!(e.error.kind(), ErrorKind::Server);
+    assert!(e.error.is_retryable());
+    assert_eq!(s.requests(), 1);
 }
 
 #[tokio::test]
@@ -419,14 +415,13 @@ async fn the_overall_timeout_and_stop_end_the_retries() {
 
 #[tokio::test]
 async fn azure_gets_its_deployment_url_and_api_key_header() {
-    let ok = sim(ChatSimulatorOptions::default()).await;
     let body =
         r#"{"error":{"code":"401","message":"Access denied due to invalid subscription key."}}"#;
     let denied = format!(
         "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     );
-    let azure = flaky(vec![denied], ok.addr()).await;
+    let azure = canned(denied).await;
     let env: EnvLookup =
         Arc::new(|name| (name == "AZURE_OPENAI_API_KEY").then(|| "az-key".to_owned()));
     let mut router = ChatRouter::with_env(env);

@@ -1,6 +1,14 @@
 //! Anthropic's Messages API: the request body, and its stream events read as the same
 //! [`Delta`]s as Chat Completions chunks, so that accumulation, `Chunk::text`, relaying
 //! and callbacks work unchanged.
+//!
+//! What has no place in a [`Delta`] stays in the chunk's raw `data` (every event is
+//! delivered as a chunk, named by its `event:`): a thinking block's `signature` (its
+//! `signature_delta` event, or the `signature` field of a whole message's block), which
+//! Anthropic requires back, unchanged, with the thinking block when the same assistant turn
+//! is sent again (with tool results); a `redacted_thinking` block's encrypted `data`; and a
+//! text block's citations (`citations_delta`). Sending such blocks back works because
+//! messages already in Anthropic's shape pass through the request untouched.
 
 use std::sync::Arc;
 
@@ -68,6 +76,9 @@ enum Block {
         #[serde(default)]
         thinking: String,
     },
+    /// Thinking the safety systems encrypted: no text to show; its `data` is kept in the
+    /// chunk's raw data, to be sent back as given.
+    RedactedThinking,
     #[serde(other)]
     Other,
 }
@@ -84,6 +95,10 @@ enum BlockDelta {
     ThinkingDelta {
         thinking: String,
     },
+    /// The end of a thinking block: its signature, kept in the chunk's raw data.
+    SignatureDelta,
+    /// A citation of the text block: kept in the chunk's raw data only.
+    CitationsDelta,
     #[serde(other)]
     Other,
 }
@@ -159,7 +174,10 @@ impl StreamState {
                         .tool_calls
                         .push(tool_call(index, None, None, Some(partial_json)));
                 }
-                BlockDelta::InputJsonDelta { .. } | BlockDelta::Other => {}
+                BlockDelta::InputJsonDelta { .. }
+                | BlockDelta::SignatureDelta
+                | BlockDelta::CitationsDelta
+                | BlockDelta::Other => {}
             },
             Event::MessageDelta { delta, usage: u } => {
                 choice.finish_reason = delta.stop_reason.map(finish_reason);
@@ -247,7 +265,7 @@ fn block_start(choice: &mut ChoiceDelta, index: u32, block: Block) {
                 .tool_calls
                 .push(tool_call(index, Some(id), Some(name), arguments));
         }
-        Block::Text { .. } | Block::Thinking { .. } | Block::Other => {}
+        Block::Text { .. } | Block::Thinking { .. } | Block::RedactedThinking | Block::Other => {}
     }
 }
 
@@ -269,12 +287,17 @@ fn tool_call(
     }
 }
 
-/// Anthropic's stop reasons in Chat Completions' words; others as given.
+/// Anthropic's stop reasons in Chat Completions' words: `end_turn` and `stop_sequence`
+/// are `stop`, `max_tokens` `length`, `tool_use` `tool_calls`, and `refusal` (the model
+/// declined, for safety) `content_filter`. Others — `pause_turn` (a server tool's long
+/// turn paused; send the answer back to go on), `model_context_window_exceeded`, any new
+/// one — as given, so they read as [`FinishReason::Other`](super::FinishReason::Other).
 fn finish_reason(reason: String) -> String {
     match reason.as_str() {
         "end_turn" | "stop_sequence" => "stop".to_owned(),
         "max_tokens" => "length".to_owned(),
         "tool_use" => "tool_calls".to_owned(),
+        "refusal" => "content_filter".to_owned(),
         _ => reason,
     }
 }
@@ -386,5 +409,55 @@ mod tests {
         let d = parse_message(r#"{"type":"error","error":{"type":"api_error","message":"x"}}"#)
             .unwrap();
         assert_eq!(d.error.unwrap().kind, "api_error");
+    }
+
+    #[test]
+    fn signatures_redacted_thinking_and_citations_read_without_text() {
+        let mut s = StreamState::default();
+        for quiet in [
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds"}}"#,
+            r#"{"type":"content_block_start","index":1,"content_block":{"type":"redacted_thinking","data":"EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpP"}}"#,
+            r#"{"type":"content_block_delta","index":2,"delta":{"type":"citations_delta","citation":{"type":"char_location","cited_text":"The grass is green.","document_index":0,"document_title":"Facts","start_char_index":0,"end_char_index":20}}}"#,
+        ] {
+            let d = read(&mut s, quiet);
+            assert!(d.choices.is_empty() && d.error.is_none(), "{quiet}");
+        }
+        let d = parse_message(
+            r#"{"id":"msg_3","type":"message","role":"assistant","model":"claude","content":[{"type":"redacted_thinking","data":"EmwK"},{"type":"text","text":"Green.","citations":[{"type":"char_location","cited_text":"The grass is green.","document_index":0,"start_char_index":0,"end_char_index":20}]}],"stop_reason":"end_turn","usage":{"input_tokens":1,"output_tokens":2}}"#,
+        )
+        .unwrap();
+        assert_eq!(d.choices[0].content.as_deref(), Some("Green."));
+        assert_eq!(d.choices[0].reasoning, None);
+    }
+
+    #[test]
+    fn stop_reasons_in_chat_completions_words() {
+        use crate::chat::FinishReason;
+        for (given, want, reads) in [
+            ("end_turn", "stop", FinishReason::Stop),
+            ("stop_sequence", "stop", FinishReason::Stop),
+            ("max_tokens", "length", FinishReason::Length),
+            ("tool_use", "tool_calls", FinishReason::ToolCalls),
+            ("refusal", "content_filter", FinishReason::ContentFilter),
+            (
+                "pause_turn",
+                "pause_turn",
+                FinishReason::Other("pause_turn".into()),
+            ),
+            (
+                "model_context_window_exceeded",
+                "model_context_window_exceeded",
+                FinishReason::Other("model_context_window_exceeded".into()),
+            ),
+        ] {
+            let mut s = StreamState::default();
+            let event = format!(
+                r#"{{"type":"message_delta","delta":{{"stop_reason":"{given}","stop_sequence":null}},"usage":{{"output_tokens":3}}}}"#
+            );
+            let d = read(&mut s, &event);
+            let got = d.choices[0].finish_reason.as_deref().unwrap();
+            assert_eq!(got, want, "{given}");
+            assert_eq!(FinishReason::parse(got), reads, "{given}");
+        }
     }
 }

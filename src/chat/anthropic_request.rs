@@ -1,14 +1,19 @@
 //! The Anthropic Messages request body, from Chat Completions-shaped options: system
 //! messages moved to `system`, OpenAI tool calls, tool results, image parts, tools and
 //! `tool_choice` turned into Anthropic's blocks and fields. What is already in Anthropic's shape passes
-//! through as is.
+//! through as is: `document` parts, `cache_control` on a part, thinking blocks with their
+//! signatures. Messages of the same role in a row are merged into one, since Anthropic's
+//! turns alternate; the first message may be the assistant's (Anthropic documents no rule
+//! against it, and a last assistant message is its "prefill").
 
 use serde_json::{Map, Value, json};
 
 use super::wire::ANTHROPIC_DEFAULT_MAX_TOKENS;
 
 /// The Messages request body: system messages are taken out of `messages` into `system`
-/// (joined by a blank line), `max_tokens` defaults to 1024 (or `max_completion_tokens`),
+/// (joined by a blank line, or, when a part has more than its text, such as
+/// `cache_control`, as Anthropic's list of text blocks), consecutive messages of one role
+/// merged (see [`alternate`]), `max_tokens` defaults to 1024 (or `max_completion_tokens`),
 /// and `params` are merged in last, OpenAI's `tools`, `tool_choice` and `stop` turned into
 /// Anthropic's.
 pub(crate) fn body(
@@ -17,15 +22,19 @@ pub(crate) fn body(
     stream: bool,
     params: &Map<String, Value>,
 ) -> Value {
-    let mut system: Vec<String> = Vec::new();
+    let mut system: Vec<Value> = Vec::new();
     let mut messages: Vec<Value> = Vec::with_capacity(messages_in.len());
     for m in messages_in {
         match m.get("role").and_then(Value::as_str) {
-            Some("system" | "developer") => {
-                if let Some(text) = m.get("content").and_then(text_of) {
-                    system.push(text);
-                }
-            }
+            Some("system" | "developer") => match m.get("content") {
+                Some(Value::String(s)) => system.push(json!({"type": "text", "text": s})),
+                Some(Value::Array(parts)) => system.extend(
+                    (parts.iter())
+                        .filter(|p| p.get("type").and_then(Value::as_str) == Some("text"))
+                        .cloned(),
+                ),
+                _ => {}
+            },
             Some("tool") => {
                 let block = tool_result(m);
                 // Tool results go back in a user message; results in a row share one.
@@ -52,9 +61,9 @@ pub(crate) fn body(
         max.unwrap_or(ANTHROPIC_DEFAULT_MAX_TOKENS.into()),
     );
     body.insert("stream".into(), Value::Bool(stream));
-    body.insert("messages".into(), Value::Array(messages));
+    body.insert("messages".into(), Value::Array(alternate(messages)));
     if !system.is_empty() {
-        body.insert("system".into(), Value::String(system.join("\n\n")));
+        body.insert("system".into(), system_field(system));
     }
     for (k, v) in params {
         let (k, v) = match k.as_str() {
@@ -70,6 +79,55 @@ pub(crate) fn body(
         body.insert(k, v);
     }
     Value::Object(body)
+}
+
+/// The `system` field: the blocks' texts joined by a blank line when they are plain text
+/// blocks, else the blocks as given (with their `cache_control`).
+fn system_field(blocks: Vec<Value>) -> Value {
+    let plain = blocks.iter().all(|b| {
+        b.as_object().is_some_and(|o| {
+            o.get("type").and_then(Value::as_str) == Some("text")
+                && o.get("text").is_some_and(Value::is_string)
+                && o.len() == 2
+        })
+    });
+    if !plain {
+        return Value::Array(blocks);
+    }
+    let texts: Vec<&str> = blocks.iter().filter_map(|b| b["text"].as_str()).collect();
+    Value::String(texts.join("\n\n"))
+}
+
+/// Messages of one role in a row merged into one, their contents as blocks in order
+/// (a string as a text block, an empty one dropped): Anthropic's documented alternation
+/// of `user` and `assistant` turns. A single message is left as given.
+fn alternate(messages: Vec<Value>) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::with_capacity(messages.len());
+    for m in messages {
+        let same = out
+            .last()
+            .is_some_and(|last| last.get("role").is_some() && last.get("role") == m.get("role"));
+        if !same {
+            out.push(m);
+            continue;
+        }
+        let Some(last) = out.last_mut() else { continue };
+        let mut blocks = blocks_of(last.get("content"));
+        blocks.extend(blocks_of(m.get("content")));
+        last["content"] = Value::Array(blocks);
+    }
+    out
+}
+
+/// A message's content as a list of blocks.
+fn blocks_of(content: Option<&Value>) -> Vec<Value> {
+    match content {
+        Some(Value::String(s)) if s.is_empty() => Vec::new(),
+        Some(Value::String(s)) => vec![json!({"type": "text", "text": s})],
+        Some(Value::Array(parts)) => parts.clone(),
+        Some(Value::Null) | None => Vec::new(),
+        Some(other) => vec![other.clone()],
+    }
 }
 
 /// A message's text: a string, or the text of its typed parts.
@@ -273,5 +331,75 @@ mod tests {
             anthropic_tool,
             "already Anthropic's"
         );
+    }
+
+    #[test]
+    fn document_and_cache_control_parts_pass_through() {
+        let document = json!({"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0x"}, "title": "Report", "citations": {"enabled": true}});
+        let cached = json!({"type": "text", "text": "A long shared context.", "cache_control": {"type": "ephemeral"}});
+        let thinking =
+            json!({"type": "thinking", "thinking": "Check the tool.", "signature": "EqQBCgIYAhIM"});
+        let messages = vec![
+            json!({"role": "system", "content": [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral", "ttl": "1h"}}]}),
+            json!({"role": "user", "content": [document.clone(), cached.clone()]}),
+            json!({"role": "assistant", "content": [thinking.clone(), {"type": "redacted_thinking", "data": "EmwK"}]}),
+        ];
+        let b = body("claude", &messages, true, &Map::new());
+        assert_eq!(
+            b["system"],
+            json!([{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral", "ttl": "1h"}}])
+        );
+        assert_eq!(b["messages"][0]["content"], json!([document, cached]));
+        assert_eq!(
+            b["messages"][1]["content"],
+            json!([thinking, {"type": "redacted_thinking", "data": "EmwK"}]),
+            "a thinking block goes back with its signature"
+        );
+        let plain = vec![
+            json!({"role": "system", "content": "One."}),
+            json!({"role": "developer", "content": [{"type": "text", "text": "Two."}]}),
+            json!({"role": "user", "content": "Hi"}),
+        ];
+        assert_eq!(
+            body("claude", &plain, true, &Map::new())["system"],
+            "One.\n\nTwo."
+        );
+    }
+
+    #[test]
+    fn same_role_messages_in_a_row_are_merged_and_an_assistant_may_lead() {
+        let messages = vec![
+            json!({"role": "assistant", "content": "Hello, how can I help?"}),
+            json!({"role": "user", "content": "First."}),
+            json!({"role": "system", "content": "Be brief."}),
+            json!({"role": "user", "content": [{"type": "text", "text": "Second."}]}),
+            json!({"role": "user", "content": ""}),
+            json!({"role": "assistant", "content": null, "tool_calls": [
+                {"id": "toolu_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+            ]}),
+            json!({"role": "tool", "tool_call_id": "toolu_1", "content": "ok"}),
+            json!({"role": "user", "content": "And now?"}),
+            json!({"role": "assistant", "content": "The"}),
+        ];
+        let b = body("claude", &messages, true, &Map::new());
+        assert_eq!(
+            b["messages"],
+            json!([
+                {"role": "assistant", "content": "Hello, how can I help?"},
+                {"role": "user", "content": [
+                    {"type": "text", "text": "First."},
+                    {"type": "text", "text": "Second."}
+                ]},
+                {"role": "assistant", "content": [
+                    {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {}}
+                ]},
+                {"role": "user", "content": [
+                    {"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"},
+                    {"type": "text", "text": "And now?"}
+                ]},
+                {"role": "assistant", "content": "The"}
+            ])
+        );
+        assert_eq!(b["system"], "Be brief.");
     }
 }

@@ -166,8 +166,7 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) {
                 ErrorKind::RateLimit,
                 "Rate limit reached for requests.",
             );
-            let retry = "retry-after: 1\r\nretry-after-ms: 1000\r\n";
-            return respond_json(&mut stream, 429, retry, &e).await;
+            return respond_json(&mut stream, 429, wire.retry_headers(), &e).await;
         }
         ChatFault::QuotaExceeded => {
             let e = wire.error_body(

@@ -85,10 +85,10 @@ pub(crate) fn events(reply: &Reply, include_usage: bool) -> Vec<String> {
     events
 }
 
-/// An error object inside the 200 stream, as OpenRouter sends when the model fails
-/// mid-way.
+/// An error object inside the 200 stream, as OpenRouter sends when the provider behind it
+/// fails mid-way: no `type`, the HTTP status it stands for as a numeric `code`.
 pub(crate) fn error_event() -> String {
-    let e = error_body(ErrorKind::Server, "The model failed mid-stream.");
+    let e = json!({ "error": { "code": 502, "message": "The model failed mid-stream." } });
     format!("data: {e}\n\n")
 }
 

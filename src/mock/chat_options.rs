@@ -12,13 +12,14 @@ pub enum ChatFault {
     #[default]
     None,
     /// Answer with this HTTP status and the API's JSON error body; 429 adds
-    /// `retry-after: 1` (and `retry-after-ms: 1000`); 529 is Anthropic's overloaded.
+    /// `retry-after: 1` (and, on OpenAI's formats, `retry-after-ms: 1000`); 529 is
+    /// Anthropic's overloaded.
     Status(u16),
     /// Answer 429 with an exhausted quota (`insufficient_quota`), no `retry-after`: not
     /// worth retrying.
     QuotaExceeded,
-    /// Send the wire format's error event after this many chunks (OpenAI's error object
-    /// in a 200 stream, Anthropic's `overloaded_error` event, Gemini's error object,
+    /// Send the wire format's error event after this many chunks (OpenRouter's
+    /// `{"error":{"code":502,…}}` in a 200 stream on OpenAI's format, Anthropic's `overloaded_error` event, Gemini's error object,
     /// Ollama's `{"error": …}` line, the Responses API's `error` event), then end the body.
     ErrorAfterChunks(usize),
     /// Close the connection after this many chunks, without `[DONE]`.

@@ -168,6 +168,15 @@ impl SimWire {
         }
     }
 
+    /// The headers of a 429 saying when to retry: `retry-after: 1` everywhere, and OpenAI's
+    /// `retry-after-ms: 1000` on its own formats (Anthropic documents `retry-after` only).
+    pub(crate) fn retry_headers(self) -> &'static str {
+        match self {
+            SimWire::OpenAI | SimWire::Responses => "retry-after: 1\r\nretry-after-ms: 1000\r\n",
+            _ => "retry-after: 1\r\n",
+        }
+    }
+
     /// A malformed event in the format's framing.
     pub(crate) fn malformed(self) -> &'static str {
         match self {
