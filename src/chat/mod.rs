@@ -1,4 +1,5 @@
-//! A streaming Chat Completions engine (feature `chat`) for OpenAI-compatible endpoints.
+//! A streaming chat engine (feature `chat`) for OpenAI-compatible endpoints and other
+//! providers' own APIs.
 //!
 //! [`start_request`] sends a request and delivers [`ChatEvent`]s into a channel you own:
 //! chunks as they arrive (raw SSE fields plus the parsed delta), then exactly one terminal
@@ -8,8 +9,11 @@
 //! timeouts, accumulation, parse errors and the HTTP client are set on [`ChatOptions`];
 //! [`message`] builds the messages.
 //!
-//! Anthropic's Messages API streams too: [`Wire::Anthropic`] (or
-//! [`Provider::Anthropic`]) sends its request, and reads its events as the same deltas.
+//! Other wire formats are spoken natively and read as the same deltas, each chunk keeping
+//! its provider's raw event: Anthropic's Messages API ([`Wire::Anthropic`]), Gemini's
+//! `streamGenerateContent` ([`Wire::Gemini`]), Ollama's newline-delimited `/api/chat`
+//! ([`Wire::Ollama`]) and OpenAI's Responses API ([`Wire::Responses`]); a [`Provider`]
+//! picks its own.
 //!
 //! Providers and routing: a [`Provider`] and a model make a [`ChatConfig`]; a
 //! [`ChatRouter`] holds named configs and sends a request to one, or down a list, retried

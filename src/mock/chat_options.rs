@@ -26,7 +26,8 @@ pub enum ChatFault {
     DropAfterChunks(usize),
     /// Stop writing for this long after this many chunks, then go on.
     StallAfterChunks(usize, Duration),
-    /// Send `data: {not json` in place of this chunk (0-based), then go on.
+    /// Send an event that is not JSON in place of this chunk (0-based), then go on:
+    /// `data: {not json` in SSE, a `{not json` line in Ollama's lines.
     MalformedChunk(usize),
 }
 
