@@ -411,7 +411,13 @@ impl Run {
                         if sent {
                             self.last_delivery = Instant::now();
                         }
-                        let want = (pending.len() + 1).min(self.tx.max_capacity().div_ceil(2));
+                        // (One at a time under an idle limit, which counts from the last
+                        // event delivered: a slow consumer that keeps taking events must
+                        // not time out while this waits for room for many.)
+                        let want = match self.options.channel_idle_timeout {
+                            Some(_) => 1,
+                            None => (pending.len() + 1).min(self.tx.max_capacity().div_ceil(2)),
+                        };
                         let mut permits = self.room(want).await?;
                         if let Some(permit) = permits.next() {
                             permit.send(ev);
