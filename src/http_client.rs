@@ -28,7 +28,7 @@ pub(crate) fn shared() -> &'static reqwest::Client {
                     .ok()
             })
             // Neither fails with rustls's default provider; reqwest's own setup if so.
-            .unwrap_or_else(reqwest::Client::new)
+            .unwrap_or_default()
     })
 }
 
