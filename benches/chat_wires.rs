@@ -17,8 +17,11 @@ use vivavoce::mock::{ChatSimulator, ChatSimulatorOptions};
 /// Content chunks per answer.
 const CHUNKS: usize = 20_000;
 
-/// The formats measured: a name, and the request for the simulator at an address.
-const WIRES: &[(&str, fn(SocketAddr) -> ChatOptions)] = &[
+/// The request of one wire format for the simulator at an address.
+type Request = fn(SocketAddr) -> ChatOptions;
+
+/// The formats measured, by name.
+const WIRES: &[(&str, Request)] = &[
     ("openai", |addr| {
         request(format!("http://{addr}/v1/chat/completions"))
     }),
@@ -43,9 +46,7 @@ async fn read(options: ChatOptions) -> usize {
     while let Some(event) = events.next().await {
         match event {
             ChatEvent::Chunk(chunk) => {
-                if chunk.text().is_some_and(|t| !t.is_empty()) {
-                    texts += 1;
-                }
+                texts += usize::from(chunk.text().is_some_and(|t| !t.is_empty()))
             }
             ChatEvent::Complete(done) => {
                 assert_eq!(done.reason, CompleteReason::Done);
