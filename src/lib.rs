@@ -9,6 +9,7 @@ pub mod audio;
 #[cfg(feature = "chat")]
 pub mod chat;
 mod error;
+mod http_client;
 #[cfg(feature = "mock")]
 pub mod mock;
 pub mod realtime;

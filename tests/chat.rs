@@ -300,6 +300,29 @@ async fn idle_timeout_fires_and_keeps_the_content_and_not_when_unset() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_that_keeps_taking_events_slowly_does_not_time_out() {
+    // 40 ms per event, an idle limit of 200 ms, a channel of 16: the request must hand
+    // over each event as its slot frees (room for 8 at once would take 320 ms).
+    let s = sim(ChatSimulatorOptions::default().chunk_count(40)).await;
+    let (tx, mut rx) = mpsc::channel(16);
+    let options = options(&s)
+        .backpressure(Backpressure::Block)
+        .channel_idle_timeout(Duration::from_millis(200));
+    let _stop = start_request(options, tx).unwrap();
+    let mut texts = 0;
+    let end = loop {
+        match rx.recv().await.expect("a terminal event") {
+            ChatEvent::Chunk(c) => {
+                texts += usize::from(c.text().is_some_and(|t| !t.is_empty()));
+                tokio::time::sleep(Duration::from_millis(40)).await;
+            }
+            end => break complete(end),
+        }
+    };
+    assert_eq!((end.reason, texts), (CompleteReason::Done, 40));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_consumer_gets_10000_events_in_order_in_both_modes() {
     let s = sim(ChatSimulatorOptions::default().chunk_count(10_000)).await;
     for mode in [

@@ -2,7 +2,6 @@
 //! terminal event out.
 
 use std::collections::VecDeque;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use futures_util::{FutureExt, StreamExt};
@@ -46,11 +45,6 @@ impl StopHandle {
     pub(super) fn from_token(token: CancellationToken) -> Self {
         StopHandle { token }
     }
-}
-
-fn client() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(reqwest::Client::new)
 }
 
 /// Starts a request; events go to `sender` (a channel you sized). Checks the options and
@@ -167,7 +161,7 @@ impl Run {
 
     async fn request(&mut self, prepared: Prepared) -> Result<(), End> {
         let url = prepared.url;
-        let shared = client();
+        let shared = crate::http_client::shared();
         let mut req = self
             .options
             .http_client
@@ -250,7 +244,7 @@ impl Run {
                 _ = sleep_until(idle), if idle.is_some() => return Err(End::Complete(CompleteReason::Timeout)),
                 next = body.next() => next,
             };
-            let end = self.burst(next, &mut body, &mut parser, &mut batch).await;
+            let end = self.burst(next, &mut body, &mut parser, &mut batch);
             // Chunks before the end are delivered first.
             self.deliver_all(&mut batch).await?;
             if let Some(end) = end {
@@ -267,7 +261,7 @@ impl Run {
     /// Parses `first` and every further body frame that is ready into `batch` (up to
     /// [`MAX_BURST`] chunks); says how the stream ends if it ends within them: `[DONE]`,
     /// a bad or oversized event, a failed read, the end of the body.
-    async fn burst<B: AsRef<[u8]>>(
+    fn burst<B: AsRef<[u8]>>(
         &mut self,
         first: Option<reqwest::Result<B>>,
         body: &mut (impl futures_core::Stream<Item = reqwest::Result<B>> + Unpin),
@@ -299,16 +293,12 @@ impl Run {
             if end.is_some() || batch.len() >= MAX_BURST {
                 return end;
             }
-            // HTTP/1.1 bodies arrive a frame (8 KiB, or one chunk) at a time from the
-            // connection's task: take the frames it has ready, letting it run once if
-            // none is.
-            next = match body.next().now_or_never() {
-                Some(n) => n,
-                None => {
-                    tokio::task::yield_now().await;
-                    body.next().now_or_never()?
-                }
-            };
+            // Take the frames that are ready now; hand over the rest when none is. (An
+            // HTTP/1.1 body comes a frame at a time from the connection's task, so this is
+            // often one frame: waiting here for that task to run once, with
+            // `yield_now`, made bigger batches but cost more than it saved, as each yield
+            // wakes an idle worker of the multi-thread runtime to look for work.)
+            next = body.next().now_or_never()?;
         }
     }
 
@@ -408,17 +398,37 @@ impl Run {
             return Ok(());
         }
         if self.options.backpressure == Backpressure::Block {
-            // Straight into the channel while it has room; wait only when it is full.
+            // Straight into the channel while it has room. When it is full, wait for room
+            // for many events at once (half the channel, or all that is left): waiting for
+            // one would wake this task for every event the consumer takes, and the two
+            // threads would take turns per event rather than per batch.
+            let mut pending = batch.drain(..);
             let mut sent = false;
-            for ev in batch.drain(..) {
+            while let Some(ev) = pending.next() {
                 match self.tx.try_send(ev) {
                     Ok(()) => sent = true,
                     Err(mpsc::error::TrySendError::Full(ev)) => {
                         if sent {
                             self.last_delivery = Instant::now();
                         }
-                        self.deliver(ev).await?;
-                        sent = false;
+                        // (One at a time under an idle limit, which counts from the last
+                        // event delivered: a slow consumer that keeps taking events must
+                        // not time out while this waits for room for many.)
+                        let want = match self.options.channel_idle_timeout {
+                            Some(_) => 1,
+                            None => (pending.len() + 1).min(self.tx.max_capacity().div_ceil(2)),
+                        };
+                        let mut permits = self.room(want).await?;
+                        if let Some(permit) = permits.next() {
+                            permit.send(ev);
+                        }
+                        for permit in permits {
+                            match pending.next() {
+                                Some(ev) => permit.send(ev),
+                                None => break,
+                            }
+                        }
+                        sent = true;
                     }
                     Err(mpsc::error::TrySendError::Closed(_)) => return Err(End::Gone),
                 }
@@ -432,6 +442,17 @@ impl Run {
             self.deliver(ev).await?;
         }
         Ok(())
+    }
+
+    /// Waits for room for `n` events in the channel, unless stopped or idle first.
+    async fn room(&self, n: usize) -> Result<mpsc::PermitIterator<'_, ChatEvent>, End> {
+        let idle = self.idle_deadline();
+        tokio::select! {
+            biased;
+            _ = self.cancel.cancelled() => Err(End::Complete(CompleteReason::Stopped)),
+            _ = sleep_until(idle), if idle.is_some() => Err(End::Complete(CompleteReason::Timeout)),
+            permits = self.tx.reserve_many(n) => permits.map_err(|_| End::Gone),
+        }
     }
 
     /// Runs `fut` unless stopped or idle first.

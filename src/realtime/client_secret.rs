@@ -191,6 +191,5 @@ fn request_error(e: reqwest::Error, url: &str, timeout: Duration) -> Error {
 /// One client for every request that brings none: its connection pool and TLS setup are
 /// made once.
 fn shared_client() -> &'static reqwest::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(reqwest::Client::new)
+    crate::http_client::shared()
 }
