@@ -32,41 +32,45 @@ fn api_body(kind: &str, code: &str) -> String {
 #[test]
 fn refused_handshakes_are_typed_http_errors_without_the_key() {
     run(Duration::from_secs(30), async {
-        let cases: [(u16, &[(&str, &str)], &str, &str, ErrorKind, bool); 4] = [
+        type Case = (
+            u16,
+            &'static [(&'static str, &'static str)],
+            &'static str,
+            &'static str,
+        );
+        let cases: [(Case, ErrorKind, bool); 4] = [
             (
-                401,
-                &[],
-                "invalid_request_error",
-                "invalid_api_key",
+                (401, &[], "invalid_request_error", "invalid_api_key"),
                 ErrorKind::Auth,
                 false,
             ),
             (
-                403,
-                &[],
-                "invalid_request_error",
-                "unsupported_country_region_territory",
+                (
+                    403,
+                    &[],
+                    "invalid_request_error",
+                    "unsupported_country_region_territory",
+                ),
                 ErrorKind::Permission,
                 false,
             ),
             (
-                429,
-                &[("retry-after", "7")],
-                "requests",
-                "rate_limit_exceeded",
+                (
+                    429,
+                    &[("retry-after", "7")],
+                    "requests",
+                    "rate_limit_exceeded",
+                ),
                 ErrorKind::RateLimited,
                 true,
             ),
             (
-                500,
-                &[],
-                "server_error",
-                "server_error",
+                (500, &[], "server_error", "server_error"),
                 ErrorKind::Server,
                 true,
             ),
         ];
-        for (status, headers, kind, code, error_kind, retryable) in cases {
+        for ((status, headers, kind, code), error_kind, retryable) in cases {
             let body = api_body(kind, code);
             let server = Hostile::start(move |i: Incoming| {
                 let body = body.clone();

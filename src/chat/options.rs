@@ -449,3 +449,28 @@ pub(crate) struct Prepared {
     pub(crate) auth: Option<(String, String)>,
     pub(crate) body: Value,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_elsewhere_is_refused_unless_allowed() {
+        let messages = vec![serde_json::json!({"role": "user", "content": "Hi"})];
+        let options = ChatOptions::new("m", messages)
+            .api_key("sk-x")
+            .url("http://10.0.0.7:8000/v1/chat/completions");
+        match options.prepare() {
+            Err(Error::InvalidOption {
+                option: "url",
+                message,
+            }) => {
+                assert!(message.contains("http://10.0.0.7:8000"), "{message}");
+            }
+            other => panic!("{:?}", other.map(|p| p.url)),
+        }
+        assert!(options.clone().allow_insecure(true).prepare().is_ok());
+        let local = options.url("http://127.0.0.1:8000/v1/chat/completions");
+        assert!(local.prepare().is_ok());
+    }
+}
