@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use futures_util::SinkExt;
 use hostile_support::{
-    Hostile, Incoming, MEMORY, delta_event, frame, frame_header, memory, run, within,
+    Hostile, Incoming, MEMORY, client_close_code, delta_event, frame, frame_header, memory, run,
+    within,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
@@ -48,28 +49,6 @@ async fn final_loss(rx: &mut EventReceiver) -> vivavoce::realtime::events::Disco
     };
     assert!(next(rx).await.is_none(), "the receiver ends after it");
     lost
-}
-
-/// Reads a client's raw frames (masked) until its close frame; its code, or `None` when
-/// the socket ended first.
-async fn client_close_code(stream: &mut tokio::net::tcp::OwnedReadHalf) -> Option<u16> {
-    let mut head = [0u8; 2];
-    loop {
-        stream.read_exact(&mut head).await.ok()?;
-        let len = match head[1] & 0x7f {
-            126 => u64::from(stream.read_u16().await.ok()?),
-            127 => stream.read_u64().await.ok()?,
-            n => u64::from(n),
-        };
-        let mut mask = [0u8; 4];
-        stream.read_exact(&mut mask).await.ok()?;
-        let mut payload = vec![0u8; len as usize];
-        stream.read_exact(&mut payload).await.ok()?;
-        if head[0] & 0x0f == 8 {
-            let code = [payload[0] ^ mask[0], payload[1] ^ mask[1]];
-            return Some(u16::from_be_bytes(code));
-        }
-    }
 }
 
 #[test]
@@ -562,5 +541,53 @@ fn an_event_flood_blocks_reading_instead_of_buffering_or_dropping() {
         }
         drop(tx);
         assert!(next(&mut rx).await.is_none());
+    });
+}
+
+#[test]
+fn protocol_violations_end_the_connection_with_1002() {
+    run(Duration::from_secs(30), async {
+        let masked = {
+            let mut f = frame(1, true, b"abcd");
+            f[1] |= 0x80;
+            f.splice(2..2, [0u8; 4]);
+            f
+        };
+        for (what, bytes) in [
+            ("a masked frame", masked),
+            ("reserved bits", vec![0xF1, 0x01, b'x']),
+            (
+                "a continuation with nothing to continue",
+                frame(0, true, b"x"),
+            ),
+            ("a fragmented ping", frame(9, false, b"x")),
+            ("a reserved opcode", frame(3, true, b"x")),
+            ("a ping of 126 bytes", frame(9, true, &[0u8; 126])),
+        ] {
+            let (code_tx, code) = oneshot::channel();
+            let code_tx = Arc::new(std::sync::Mutex::new(Some(code_tx)));
+            let server = Hostile::start(move |i: Incoming| {
+                let (code_tx, bytes) = (code_tx.clone(), bytes.clone());
+                async move {
+                    let mut peer = i.accept().await;
+                    peer.send_text(delta_event("before")).await;
+                    peer.raw(&bytes).await.unwrap();
+                    let (mut read, _write) = peer.ws.into_inner().into_split();
+                    let code = client_close_code(&mut read).await;
+                    let _ = code_tx.lock().unwrap().take().unwrap().send(code);
+                }
+            })
+            .await;
+            let (_tx, mut rx) = connect(server.options()).await.unwrap();
+            expect_delta(&mut rx, "before").await;
+            let lost = final_loss(&mut rx).await;
+            assert!(
+                matches!(lost.error, Error::Transport { .. }),
+                "{what}: {:?}",
+                lost.error
+            );
+            let code = within(WAIT, "the client's close", code).await.unwrap();
+            assert_eq!(code, Some(1002), "{what}: {}", lost.error);
+        }
     });
 }

@@ -7,6 +7,8 @@ mod hostile_support;
 
 use std::time::Duration;
 
+use tokio::io::AsyncWriteExt;
+
 use hostile_support::{Hostile, Incoming, KEY, run, within};
 use vivavoce::mock::{RealtimeSimulator, SimulatorOptions};
 use vivavoce::realtime::{
@@ -99,6 +101,47 @@ fn refused_handshakes_are_typed_http_errors_without_the_key() {
             assert!(!shown.contains(KEY), "{status}: the key leaked: {shown}");
             assert!(shown.contains("refused for key <redacted>"), "{shown}");
             assert_eq!(server.handshakes(), 1, "{status}: connect does not retry");
+        }
+    });
+}
+
+#[test]
+fn broken_handshake_answers_are_connect_errors() {
+    run(Duration::from_secs(30), async {
+        let endless = |mut i: Incoming| async move {
+            let _ = i
+                .stream
+                .write_all(b"HTTP/1.1 101 Switching Protocols\r\n")
+                .await;
+            let line = format!("x-pad: {}\r\n", "y".repeat(1000));
+            while i.stream.write_all(line.as_bytes()).await.is_ok() {}
+        };
+        let wrong_accept = |mut i: Incoming| async move {
+            let answer = "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: bm90IHRoZSByaWdodCBrZXk=\r\n\r\n";
+            let _ = i.stream.write_all(answer.as_bytes()).await;
+            std::future::pending::<()>().await;
+        };
+        let not_http = |mut i: Incoming| async move {
+            let _ = i.stream.write_all(b"SSH-2.0-OpenSSH_9.6\r\n\r\n").await;
+            std::future::pending::<()>().await;
+        };
+        let cases: [(&str, Hostile); 3] = [
+            ("an endless head", Hostile::start(endless).await),
+            (
+                "a wrong Sec-WebSocket-Accept",
+                Hostile::start(wrong_accept).await,
+            ),
+            ("not HTTP at all", Hostile::start(not_http).await),
+        ];
+        for (what, server) in cases {
+            let err = within(WAIT, what, connect(server.options()))
+                .await
+                .unwrap_err();
+            assert!(matches!(err, Error::Connect { .. }), "{what}: {err:?}");
+            assert!(
+                err.to_string().contains(&server.addr.to_string()),
+                "{what}: {err}"
+            );
         }
     });
 }

@@ -129,6 +129,28 @@ pub fn delta_event(delta: &str) -> String {
     .to_string()
 }
 
+/// Reads a client's raw frames (masked) until its close frame; its code, or `None` when
+/// the socket ended first.
+pub async fn client_close_code(stream: &mut tokio::net::tcp::OwnedReadHalf) -> Option<u16> {
+    let mut head = [0u8; 2];
+    loop {
+        stream.read_exact(&mut head).await.ok()?;
+        let len = match head[1] & 0x7f {
+            126 => u64::from(stream.read_u16().await.ok()?),
+            127 => stream.read_u64().await.ok()?,
+            n => u64::from(n),
+        };
+        let mut mask = [0u8; 4];
+        stream.read_exact(&mut mask).await.ok()?;
+        let mut payload = vec![0u8; len as usize];
+        stream.read_exact(&mut payload).await.ok()?;
+        if head[0] & 0x0f == 8 {
+            let code = [payload[0] ^ mask[0], payload[1] ^ mask[1]];
+            return Some(u16::from_be_bytes(code));
+        }
+    }
+}
+
 /// A connection whose handshake request has been read and not answered.
 pub struct Incoming {
     pub stream: TcpStream,
