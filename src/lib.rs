@@ -16,6 +16,7 @@ pub mod realtime;
 #[cfg(feature = "schema")]
 pub mod schema;
 mod time;
+mod url_check;
 
 pub use error::{ApiError, Error, ErrorKind, HttpError};
 

@@ -151,3 +151,18 @@ async fn the_responses_api_streams_from_the_simulator() {
     assert!(stderr.contains("usage: "), "{stderr}");
     assert_eq!(sim.requests(), 1);
 }
+
+#[tokio::test]
+async fn a_plain_http_base_url_elsewhere_needs_allow_insecure() {
+    // TEST-NET-1 (RFC 5737): nothing answers there.
+    let remote = "http://192.0.2.1:9/v1";
+    let key = [("MISTRAL_API_KEY", "sk-never-sent-in-clear")];
+    let out = chat(&["--provider", "mistral", "--base-url", remote, "hi"], &key).await;
+    let stderr = text(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(remote) && stderr.contains("allow_insecure"),
+        "refused before any I/O, naming the URL: {stderr}"
+    );
+    assert!(!stderr.contains("sk-never-sent-in-clear"), "{stderr}");
+}

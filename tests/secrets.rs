@@ -1,5 +1,6 @@
 //! API keys: missing keys fail before any I/O, and a key never shows in errors, `Debug`
-//! output or logs. Also `create_client_secret` over real HTTP.
+//! output or logs, from any public type that holds one. Also `create_client_secret` over
+//! real HTTP.
 
 mod support;
 
@@ -114,4 +115,126 @@ async fn client_secret_with_the_longest_timeout() {
     options.timeout = std::time::Duration::MAX;
     let secret = create_client_secret(options).await.unwrap();
     assert_eq!(secret.value.expose_secret(), "ek_test_secret");
+}
+
+#[tokio::test]
+async fn no_public_type_shows_the_key() {
+    use vivavoce::chat::{ChatAuth, ChatConfig, ChatOptions, ChatRouter, KeySource, Provider};
+    use vivavoce::realtime::{ApiKey, Reconnecting};
+
+    const SECRET: &str = "sk-redaction-check-42";
+    let bearer = format!("Bearer {SECRET}");
+    let messages = || vec![serde_json::json!({"role": "user", "content": "Hi"})];
+    let server = Server::start(|_c: Conn| async {}).await;
+    let secret = create_client_secret(
+        ClientSecretOptions::default()
+            .api_key(KEY)
+            .base_url(server.http_url()),
+    )
+    .await
+    .unwrap();
+    let mut router = ChatRouter::new();
+    router.register("a", ChatConfig::new(Provider::OpenAI, "m").api_key(SECRET));
+    router.register(
+        "b",
+        ChatConfig::new(Provider::azure("https://r.openai.azure.com"), "d").api_key(SECRET),
+    );
+    let env: vivavoce::chat::EnvLookup = std::sync::Arc::new(|_| None);
+    let azure = ChatConfig::new(Provider::azure("https://r.openai.azure.com"), "d")
+        .api_key(SECRET)
+        .options(messages(), &env)
+        .unwrap();
+
+    let shown = [
+        format!("{:?}", ApiKey::new(SECRET)),
+        format!(
+            "{:?}",
+            ConnectOptions::default()
+                .api_key(SECRET)
+                .header("x-extra-auth", &bearer)
+        ),
+        format!("{:?}", Reconnecting::WithKey(ApiKey::new(SECRET))),
+        format!("{:?}", ClientSecretOptions::default().api_key(SECRET)),
+        format!("{secret:?}"),
+        format!("{:?}", ChatAuth::ApiKey(SECRET.into())),
+        format!("{:?}", ChatAuth::Header(bearer.clone())),
+        format!(
+            "{:?}",
+            ChatAuth::KeyHeader {
+                name: "x-api-key".into(),
+                key: SECRET.into()
+            }
+        ),
+        format!(
+            "{:?}",
+            ChatOptions::new("m", messages())
+                .api_key(SECRET)
+                .header("authorization", &bearer)
+        ),
+        format!("{azure:?}"),
+        format!("{:?}", KeySource::Key(SECRET.into())),
+        format!(
+            "{:?}",
+            ChatConfig::new(Provider::OpenAI, "m").api_key(SECRET)
+        ),
+        format!("{router:?}"),
+    ];
+    for text in shown {
+        assert!(
+            !text.contains(SECRET) && !text.contains("ek_test_secret"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn the_key_never_reaches_the_logs_of_a_chat_request_or_a_reconnect() {
+    use vivavoce::chat::{ChatOptions, complete};
+    use vivavoce::mock::{ChatSimulator, ChatSimulatorOptions};
+    use vivavoce::realtime::{ApiKey, ReconnectPolicy, Reconnecting, ServerEvent};
+
+    const SECRET: &str = "sk-chat-logged-nowhere";
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (captured, _guard) = Logs::capture(tracing::Level::TRACE);
+    rt.block_on(async {
+        // A refused chat request and an accepted one.
+        let simulator = ChatSimulator::start(ChatSimulatorOptions::default())
+            .await
+            .unwrap();
+        let messages = vec![serde_json::json!({"role": "user", "content": "Hi"})];
+        let refused = ChatOptions::new("m", messages.clone())
+            .url(simulator.url())
+            .api_key(SECRET);
+        let err = complete(refused).await.unwrap_err();
+        assert!(!format!("{err:?} {}", err.error).contains(SECRET));
+        let accepted = ChatOptions::new("m", messages)
+            .url(simulator.url())
+            .api_key("sk-simulator");
+        complete(accepted).await.unwrap();
+
+        // A realtime connection lost and reconnected with a fresh key from the hook.
+        let server = Server::lost_then_revoked().await;
+        let options = options(&server)
+            .reconnect(Some(
+                ReconnectPolicy::default().initial_backoff(std::time::Duration::from_millis(5)),
+            ))
+            .on_reconnecting(|_, _| Reconnecting::WithKey(ApiKey::new(support::FRESH_KEY)));
+        let (tx, mut rx) = connect(options).await.unwrap();
+        loop {
+            match support::next(&mut rx).await.unwrap() {
+                ServerEvent::Reconnected(_) => break,
+                ServerEvent::SessionCreated(_) | ServerEvent::Disconnected(_) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        tx.close().await.unwrap();
+    });
+    let logs = captured.text();
+    assert!(logs.contains("reconnected"), "logging was captured: {logs}");
+    for key in [SECRET, KEY, support::FRESH_KEY, "sk-simulator"] {
+        assert!(!logs.contains(key), "{key} in {logs}");
+    }
 }

@@ -118,6 +118,7 @@ pub enum OnParseError {
 /// | `params` | empty | extra body fields (temperature, tools, n, …), merged in |
 /// | `headers` | empty | extra request headers |
 /// | `http_client` | shared | your own `reqwest::Client` (proxy, custom roots, a shared pool) |
+/// | `allow_insecure` | `false` | allow a plain `http://` `url` to another machine (by default only `localhost`, `127.0.0.0/8` and `::1` may be `http://`: anything else is refused before any I/O with [`Error::InvalidOption`] naming the URL, since the key would cross the network unencrypted) |
 /// | `wire` | `OpenAI` | [`Wire::Anthropic`]: Anthropic's Messages API (`x-api-key`, `ANTHROPIC_API_KEY`, `system` apart, `max_tokens` 1024 unless given in `params`; OpenAI `tools`, `tool_choice`, `stop`, tool calls and tool messages converted; `include_usage` is not needed) |
 ///
 /// ```
@@ -131,7 +132,7 @@ pub enum OnParseError {
 ///
 /// [`start_request`]: super::start_request
 /// [`stream`]: super::stream()
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[non_exhaustive]
 #[must_use]
 pub struct ChatOptions {
@@ -168,6 +169,36 @@ pub struct ChatOptions {
     pub http_client: Option<reqwest::Client>,
     /// The wire format: Chat Completions (the default) or Anthropic Messages.
     pub wire: Wire,
+    /// Allow a plain `http://` URL to another machine.
+    pub allow_insecure: bool,
+}
+
+/// Header values are left out: they may hold a key.
+impl std::fmt::Debug for ChatOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatOptions")
+            .field("url", &self.url)
+            .field("model", &self.model)
+            .field("messages", &self.messages)
+            .field("auth", &self.auth)
+            .field("stream", &self.stream)
+            .field("accumulate", &self.accumulate)
+            .field("backpressure", &self.backpressure)
+            .field("channel_idle_timeout", &self.channel_idle_timeout)
+            .field("http_timeout", &self.http_timeout)
+            .field("include_usage", &self.include_usage)
+            .field("on_parse_error", &self.on_parse_error)
+            .field("max_event_bytes", &self.max_event_bytes)
+            .field("params", &self.params)
+            .field(
+                "headers",
+                &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field("http_client", &self.http_client.is_some())
+            .field("wire", &self.wire)
+            .field("allow_insecure", &self.allow_insecure)
+            .finish()
+    }
 }
 
 impl Default for ChatOptions {
@@ -189,6 +220,7 @@ impl Default for ChatOptions {
             headers: Vec::new(),
             http_client: None,
             wire: Wire::default(),
+            allow_insecure: false,
         }
     }
 }
@@ -224,6 +256,8 @@ impl ChatOptions {
         auth: ChatAuth,
         /// Sets `max_event_bytes`.
         max_event_bytes: usize,
+        /// Sets `allow_insecure`.
+        allow_insecure: bool,
     }
 
     /// Sets `url`.
@@ -313,8 +347,10 @@ impl ChatOptions {
                 "a zero timeout would end the request at once; leave it unset for none",
             ));
         }
+        let url = self.endpoint();
+        crate::url_check::check_encrypted(&url, self.allow_insecure, "url", "allow_insecure")?;
         Ok(Prepared {
-            url: self.endpoint(),
+            url,
             auth: self.auth_header()?,
             body: self.body(),
         })
@@ -412,4 +448,29 @@ pub(crate) struct Prepared {
     /// The authentication header, if the wire format wants one.
     pub(crate) auth: Option<(String, String)>,
     pub(crate) body: Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_elsewhere_is_refused_unless_allowed() {
+        let messages = vec![serde_json::json!({"role": "user", "content": "Hi"})];
+        let options = ChatOptions::new("m", messages)
+            .api_key("sk-x")
+            .url("http://10.0.0.7:8000/v1/chat/completions");
+        match options.prepare() {
+            Err(Error::InvalidOption {
+                option: "url",
+                message,
+            }) => {
+                assert!(message.contains("http://10.0.0.7:8000"), "{message}");
+            }
+            other => panic!("{:?}", other.map(|p| p.url)),
+        }
+        assert!(options.clone().allow_insecure(true).prepare().is_ok());
+        let local = options.url("http://127.0.0.1:8000/v1/chat/completions");
+        assert!(local.prepare().is_ok());
+    }
 }

@@ -309,6 +309,10 @@ pub struct ChatConfig {
     pub base_url: Option<String>,
     /// Body fields added to every request (temperature, max_tokens, …).
     pub params: Map<String, Value>,
+    /// Allow a plain `http://` base URL to another machine (see
+    /// [`ChatOptions`]'s `allow_insecure`). Default `false`: `http://` only to this
+    /// machine, as the built-in Ollama address is.
+    pub allow_insecure: bool,
 }
 
 impl ChatConfig {
@@ -320,6 +324,7 @@ impl ChatConfig {
             key: KeySource::default(),
             base_url: None,
             params: Map::new(),
+            allow_insecure: false,
         }
     }
 
@@ -338,6 +343,12 @@ impl ChatConfig {
     /// Sets another base URL.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
+        self
+    }
+
+    /// Sets [`allow_insecure`](Self::allow_insecure).
+    pub fn allow_insecure(mut self, allow: bool) -> Self {
+        self.allow_insecure = allow;
         self
     }
 
@@ -400,6 +411,7 @@ impl ChatConfig {
             )
             .auth(auth);
         options.wire = self.provider.wire();
+        options.allow_insecure = self.allow_insecure;
         for (k, v) in &self.params {
             options = options.param(k.clone(), v.clone());
         }

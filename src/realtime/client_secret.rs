@@ -39,6 +39,11 @@ pub struct ClientSecretOptions {
     /// The HTTP client (proxy, TLS settings, a pool shared with the app). Default `None`:
     /// one shared client.
     pub http_client: Option<reqwest::Client>,
+    /// Allow a plain `http://` base URL to another machine. Default `false`: `http://` is
+    /// accepted only to this machine (`localhost`, `127.0.0.0/8`, `::1`); any other is
+    /// refused before any I/O with [`Error::InvalidOption`] naming the URL, since the real
+    /// key would cross the network unencrypted.
+    pub allow_insecure: bool,
 }
 
 impl Default for ClientSecretOptions {
@@ -51,6 +56,7 @@ impl Default for ClientSecretOptions {
             session: Session::default(),
             timeout: Duration::from_secs(30),
             http_client: None,
+            allow_insecure: false,
         }
     }
 }
@@ -97,6 +103,12 @@ impl ClientSecretOptions {
         self.http_client = Some(client);
         self
     }
+
+    /// Sets [`allow_insecure`](Self::allow_insecure).
+    pub fn allow_insecure(mut self, allow: bool) -> Self {
+        self.allow_insecure = allow;
+        self
+    }
 }
 
 /// An ephemeral key and the session it was made for. `Debug` hides the key.
@@ -122,6 +134,12 @@ pub async fn create_client_secret(options: ClientSecretOptions) -> Result<Client
         "{}/realtime/client_secrets",
         options.base_url.trim_end_matches('/')
     );
+    crate::url_check::check_encrypted(
+        &options.base_url,
+        options.allow_insecure,
+        "base_url",
+        "allow_insecure",
+    )?;
     let mut body = json!({ "session": options.session });
     if let Some(seconds) = options.expires_after_seconds {
         body["expires_after"] = json!({ "anchor": "created_at", "seconds": seconds });
@@ -150,7 +168,7 @@ pub async fn create_client_secret(options: ClientSecretOptions) -> Result<Client
         return Err(Error::http_status(
             status.as_u16(),
             url,
-            text,
+            super::transport::redact(text, &key),
             Some(&headers),
         ));
     }

@@ -150,6 +150,22 @@ pub struct ConnectOptions {
     /// How long to wait for the server's close frame after ours. Default 5 s; zero does
     /// not wait.
     pub close_timeout: Duration,
+    /// Largest message (an event's JSON text, whole after its fragments are joined) and
+    /// largest single frame accepted from the server, in bytes. Default 16 MiB: the
+    /// largest events the API documents carry a whole item's audio
+    /// (`conversation.item.retrieved`: about two minutes of 24 kHz PCM16 as base64 fit).
+    /// A bigger frame is refused from its header, before its payload is read, and a
+    /// message is refused as soon as its fragments pass the limit: the connection is then
+    /// closed with code 1009 and lost with an [`Error::Transport`] that gives the size and
+    /// the limit. Must be at least 1 KiB. Control frames are 125 bytes at most (RFC 6455).
+    pub max_message_bytes: usize,
+    /// Allow a plain `ws://` URL to another machine. Default `false`: a `ws://` URL is
+    /// accepted only to this machine (`localhost`, `127.0.0.0/8`, `::1`), as the
+    /// simulators use, because the key would otherwise cross the network unencrypted; any
+    /// other is refused before any I/O with [`Error::InvalidOption`] naming the URL.
+    /// `wss://` (TLS with rustls and Mozilla's root certificates; the system's too with
+    /// the feature `native-roots`) is always accepted.
+    pub allow_insecure: bool,
     /// Reconnect after a recoverable loss. Default `None`: a loss ends the receiver.
     pub reconnect: Option<ReconnectPolicy>,
     /// Run on each outgoing event. Default `None`.
@@ -182,6 +198,8 @@ impl Default for ConnectOptions {
             pong_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(15),
             close_timeout: Duration::from_secs(5),
+            max_message_bytes: 16 << 20,
+            allow_insecure: false,
             reconnect: None,
             outgoing: None,
             incoming: None,
@@ -209,6 +227,8 @@ impl fmt::Debug for ConnectOptions {
             .field("pong_timeout", &self.pong_timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("close_timeout", &self.close_timeout)
+            .field("max_message_bytes", &self.max_message_bytes)
+            .field("allow_insecure", &self.allow_insecure)
             .field("reconnect", &self.reconnect)
             .field("outgoing", &self.outgoing.as_ref().map(|_| "hook"))
             .field("incoming", &self.incoming.as_ref().map(|_| "hook"))
@@ -325,6 +345,18 @@ impl ConnectOptions {
         self
     }
 
+    /// Sets [`max_message_bytes`](Self::max_message_bytes).
+    pub fn max_message_bytes(mut self, n: usize) -> Self {
+        self.max_message_bytes = n;
+        self
+    }
+
+    /// Sets [`allow_insecure`](Self::allow_insecure).
+    pub fn allow_insecure(mut self, allow: bool) -> Self {
+        self.allow_insecure = allow;
+        self
+    }
+
     /// Sets [`check`](Self::check): e.g. `.check(Arc::new(schema::Validator::shared()?))`.
     pub fn check(mut self, check: Arc<dyn EventCheck>) -> Self {
         self.check = Some(check);
@@ -421,17 +453,25 @@ impl ConnectOptions {
         if self.connect_timeout.is_zero() {
             return bad("connect_timeout", "must be longer than zero");
         }
+        if self.max_message_bytes < 1024 {
+            return bad("max_message_bytes", "must be at least 1024");
+        }
         if let Some(policy) = &self.reconnect {
             policy.validate()?;
         }
         let url = self.url();
+        let option = if self.url.is_some() {
+            "url"
+        } else {
+            "base_url"
+        };
         if !(url.starts_with("ws://") || url.starts_with("wss://")) {
             return Err(Error::InvalidOption {
-                option: "base_url",
+                option,
                 message: format!("`{url}` is not a ws:// or wss:// URL"),
             });
         }
-        Ok(())
+        crate::url_check::check_encrypted(&url, self.allow_insecure, option, "allow_insecure")
     }
 }
 

@@ -9,7 +9,8 @@ use crate::Error;
 /// Only recoverable losses reconnect: transport errors, a missed pong, and close codes
 /// 1001, 1005, 1006, 1011–1013 and 1015. The wait before attempt *n* is
 /// `initial_backoff · multiplierⁿ⁻¹`, capped at `max_backoff`, with random jitter of up
-/// to half of it taken off.
+/// to half of it taken off. When an attempt is refused with a `Retry-After` (HTTP 429 or
+/// 503), the next one waits at least that long.
 ///
 /// ```
 /// use std::time::Duration;

@@ -10,9 +10,10 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -26,6 +27,10 @@ use crate::Error;
 use crate::time::{deadline_after, sleep_until};
 
 pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// The longest `Retry-After` a reconnect waits for when the policy's `max_backoff` is
+/// shorter.
+const RETRY_AFTER_CAP: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Opens a WebSocket with the options' URL, key and headers.
 pub(crate) async fn handshake(options: &ConnectOptions, key: &ApiKey) -> Result<Ws, Error> {
@@ -59,7 +64,11 @@ pub(crate) async fn handshake(options: &ConnectOptions, key: &ApiKey) -> Result<
     }
 
     tracing::debug!(%url, "connecting");
-    let connecting = tokio_tungstenite::connect_async_tls_with_config(request, None, true, None);
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(options.max_message_bytes))
+        .max_frame_size(Some(options.max_message_bytes));
+    let connecting =
+        tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, None);
     match tokio::time::timeout(options.connect_timeout, connecting).await {
         Err(_) => Err(Error::Timeout {
             operation: "WebSocket handshake",
@@ -78,6 +87,8 @@ pub(crate) async fn handshake(options: &ConnectOptions, key: &ApiKey) -> Result<
                 .unwrap_or_default()
                 .into_owned();
             tracing::warn!(%url, status, "handshake refused");
+            // A server may quote the key back (in full, or a proxy's echo of the request).
+            let body = redact(body, key);
             Err(Error::http_status(
                 status,
                 url,
@@ -90,6 +101,15 @@ pub(crate) async fn handshake(options: &ConnectOptions, key: &ApiKey) -> Result<
             source: Arc::new(e),
         }),
     }
+}
+
+/// `text` without `key` in it.
+pub(crate) fn redact(text: String, key: &ApiKey) -> String {
+    let secret = key.expose_secret();
+    if secret.is_empty() || !text.contains(secret) {
+        return text;
+    }
+    text.replace(secret, "<redacted>")
 }
 
 /// What woke the connection loop.
@@ -327,6 +347,7 @@ impl Task {
                             if close_deadline.is_some() {
                                 return End::Closed;
                             }
+                            self.fail(ws, &e).await;
                             return End::Lost(Error::transport(e), None);
                         }
                         None => {
@@ -343,6 +364,29 @@ impl Task {
                 }
             }
         }
+    }
+
+    /// After the server broke the protocol (a message over the size limit, text that is
+    /// not UTF-8, a malformed frame), tells it why with the close code RFC 6455 gives
+    /// (1009, 1007, 1002) before the socket is dropped; waits at most `close_timeout`.
+    async fn fail(&self, ws: &mut Ws, error: &tungstenite::Error) {
+        let code = match error {
+            tungstenite::Error::Capacity(_) => CloseCode::Size,
+            tungstenite::Error::Utf8(_) => CloseCode::Invalid,
+            tungstenite::Error::Protocol(p)
+                if *p != ProtocolError::ResetWithoutClosingHandshake =>
+            {
+                CloseCode::Protocol
+            }
+            _ => return,
+        };
+        tracing::warn!(%error, code = u16::from(code), "closing: the server broke the protocol");
+        let frame = CloseFrame {
+            code,
+            reason: "".into(),
+        };
+        let closing = ws.close(Some(frame));
+        let _ = tokio::time::timeout(self.options.close_timeout, closing).await;
     }
 
     /// Writes one event. One that fails goes back to the front of the backlog: written
@@ -410,7 +454,17 @@ impl Task {
                     }
                 }
             }
-            let wait_until = deadline_after(policy.backoff(attempt));
+            // A refusal that says when to come back (a 429 or 503 with `Retry-After`) is
+            // waited out in full; the wait still ends at once on close.
+            // A server cannot stall reconnecting for longer than the policy's longest wait,
+            // or a minute when that is shorter.
+            let asked = last
+                .as_ref()
+                .and_then(Error::retry_after)
+                .unwrap_or_default();
+            let asked = asked.min(policy.max_backoff.max(RETRY_AFTER_CAP));
+            let wait = policy.backoff(attempt).max(asked);
+            let wait_until = deadline_after(wait);
             loop {
                 tokio::select! {
                     _ = tokio::time::sleep_until(wait_until) => break,

@@ -37,6 +37,10 @@ pub struct ChatArgs {
     /// proxy, or `vivavoce simulate`).
     #[arg(long, value_name = "URL", requires = "provider")]
     base_url: Option<String>,
+    /// Allow a plain http:// --base-url on another machine (the key then crosses the
+    /// network unencrypted); without it only this machine may be http://.
+    #[arg(long, requires = "base_url")]
+    allow_insecure: bool,
     /// A system message before the prompt.
     #[arg(long, value_name = "TEXT")]
     system: Option<String>,
@@ -148,7 +152,9 @@ fn provider_options(
     };
     let mut config = ChatConfig::new(provider.clone(), model);
     if let Some(url) = &args.base_url {
-        config = config.base_url(url.clone());
+        config = config
+            .base_url(url.clone())
+            .allow_insecure(args.allow_insecure);
     }
     let options = config
         .options(messages, &process_env())
