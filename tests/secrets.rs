@@ -238,3 +238,54 @@ fn the_key_never_reaches_the_logs_of_a_chat_request_or_a_reconnect() {
         assert!(!logs.contains(key), "{key} in {logs}");
     }
 }
+
+/// A chat server that quotes the key it refuses (some proxies do) and one that quotes it
+/// in an error inside a 200 stream: the request's error never carries it.
+#[tokio::test]
+async fn a_chat_server_quoting_the_key_back_does_not_put_it_in_the_error() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use vivavoce::chat::{ChatOptions, complete, message};
+    const CHAT_KEY: &str = "sk-chat-quoted-7f3a";
+    for status in [401u16, 200] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 8192];
+            let n = tcp.read(&mut buf).await.unwrap();
+            let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let given = head
+                .lines()
+                .find_map(|l| l.strip_prefix("authorization: Bearer "))
+                .unwrap_or("")
+                .to_owned();
+            let error = format!(
+                r#"{{"error":{{"message":"Incorrect API key provided: {given}.","type":"invalid_request_error","code":"invalid_api_key"}}}}"#
+            );
+            let (kind, body) = if status == 200 {
+                ("text/event-stream", format!("data: {error}\n\n"))
+            } else {
+                ("application/json", error)
+            };
+            let reply = format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: {kind}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            tcp.write_all(reply.as_bytes()).await.unwrap();
+            given
+        });
+        let options = ChatOptions::new("gpt-4o-mini", vec![message::user("Hi")])
+            .url(format!("http://{addr}/v1/chat/completions"))
+            .api_key(CHAT_KEY);
+        let e = tokio::time::timeout(std::time::Duration::from_secs(10), complete(options))
+            .await
+            .unwrap()
+            .unwrap_err()
+            .error;
+        assert_eq!(server.await.unwrap(), CHAT_KEY, "the server saw the key");
+        for shown in [e.to_string(), format!("{e:?}")] {
+            assert!(!shown.contains(CHAT_KEY), "status {status}: {shown}");
+            assert!(shown.contains("<redacted>"), "status {status}: {shown}");
+        }
+    }
+}

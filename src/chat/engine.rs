@@ -88,6 +88,7 @@ pub fn start_request(
     }
     let token = CancellationToken::new();
     let run = Run {
+        secret: None,
         tx: sender,
         acc: Accumulator::default(),
         queue: VecDeque::new(),
@@ -111,6 +112,8 @@ enum End {
 }
 
 struct Run {
+    /// The key sent (without its scheme), to keep it out of error bodies a server echoes.
+    secret: Option<String>,
     tx: mpsc::Sender<ChatEvent>,
     options: ChatOptions,
     acc: Accumulator,
@@ -161,6 +164,10 @@ impl Run {
 
     async fn request(&mut self, prepared: Prepared) -> Result<(), End> {
         let url = prepared.url;
+        self.secret = prepared.auth.as_ref().map(|(_, v)| {
+            let v = v.strip_prefix("Bearer ").unwrap_or(v);
+            v.to_owned()
+        });
         let shared = crate::http_client::shared();
         let mut req = self
             .options
@@ -197,7 +204,7 @@ impl Run {
             return Err(End::Fail(Error::http_status(
                 status.as_u16(),
                 url,
-                text,
+                self.redact(text),
                 Some(&headers),
             )));
         }
@@ -388,7 +395,18 @@ impl Run {
     /// mid-way): the request's error, as an HTTP error of status 200 with the API's error.
     #[cold]
     fn stream_error(&self, data: &str) -> Error {
-        Error::http_status(200, self.options.url.clone(), data.to_owned(), None)
+        let body = self.redact(data.to_owned());
+        Error::http_status(200, self.options.url.clone(), body, None)
+    }
+
+    /// `text` without the key in it: a server may quote the key it refused.
+    fn redact(&self, text: String) -> String {
+        match self.secret.as_deref() {
+            Some(secret) if !secret.is_empty() && text.contains(secret) => {
+                text.replace(secret, "<redacted>")
+            }
+            _ => text,
+        }
     }
 
     /// Delivers a read's chunks in order, leaving `batch` empty (and its memory for the
