@@ -37,6 +37,8 @@ mod delta;
 mod engine;
 mod event;
 mod framing;
+#[doc(hidden)]
+pub mod fuzz;
 mod gemini;
 mod gemini_request;
 pub mod message;
@@ -66,8 +68,8 @@ pub use delta::{
     ChoiceDelta, Delta, DeltaError, DeltaErrorKind, FunctionDelta, ToolCallDelta, Usage,
 };
 pub use engine::{StopHandle, start_request};
-pub use message::Message;
 pub use event::{Accumulated, ChatError, ChatEvent, Chunk, Complete, CompleteReason};
+pub use message::Message;
 pub use options::{Backpressure, ChatAuth, ChatOptions, OnParseError};
 pub use out::{event_to_simplified_sse, format_sse_data, format_sse_done};
 pub use providers::{
