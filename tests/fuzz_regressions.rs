@@ -34,3 +34,20 @@ fn sse_split() {
 fn chat_wires() {
     replay("chat_wires", fuzz_support::chat_wires);
 }
+
+/// Two `type` keys: the typed reading takes the first, the raw object keeps the last, so
+/// the property holds for the text with its repeated keys dropped.
+#[test]
+fn client_event_roundtrip() {
+    replay(
+        "client_event_roundtrip",
+        fuzz_support::client_event_roundtrip,
+    );
+}
+
+/// `AA=?` is not base64, but its length alone implies one byte: it was refused as an odd
+/// number of PCM16 bytes rather than as invalid base64.
+#[test]
+fn audio_delta() {
+    replay("audio_delta", fuzz_support::audio_delta);
+}

@@ -19,11 +19,16 @@ pub fn server_event(data: &[u8]) {
 
 /// A client event read from JSON encodes to JSON that reads back as the same event, and
 /// encodes the same again.
+///
+/// The input is first written out again as JSON, which drops repeated keys: with two
+/// `type`s, the tag read is the first and the raw object keeps the last (RFC 8259 leaves
+/// repeated names to each reader), so such text has no one meaning to round-trip.
 pub fn client_event_roundtrip(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else {
+    let Ok(value) = serde_json::from_slice::<Value>(data) else {
         return;
     };
-    let Ok(event) = serde_json::from_str::<ClientEvent>(text) else {
+    let text = value.to_string();
+    let Ok(event) = serde_json::from_str::<ClientEvent>(&text) else {
         return;
     };
     let _ = event.event_type();
