@@ -169,7 +169,8 @@ impl Choice {
 /// Adds chunks up.
 #[derive(Debug, Clone, Default)]
 pub struct Accumulator {
-    /// The choices so far, by index.
+    /// The choices so far, in index order: those the chunks named (with `n > 1`, an index
+    /// the server never sent has no entry), so `choices[i]` is not always index `i`.
     pub choices: Vec<Choice>,
     /// Usage, once reported.
     pub usage: Option<Usage>,
@@ -196,15 +197,20 @@ impl Accumulator {
             self.usage.clone_from(&delta.usage);
         }
         for d in &delta.choices {
-            let i = d.index as usize;
-            while self.choices.len() <= i {
-                let index = u32::try_from(self.choices.len()).unwrap_or(u32::MAX);
-                self.choices.push(Choice {
-                    index,
-                    ..Choice::default()
-                });
-            }
-            self.choices[i].add(d);
+            // Kept in index order, only the indexes sent: an index of 4 billion from a
+            // server is one choice, not 4 billion empty ones before it.
+            let at = match self.choices.binary_search_by_key(&d.index, |c| c.index) {
+                Ok(at) => at,
+                Err(at) => {
+                    let choice = Choice {
+                        index: d.index,
+                        ..Choice::default()
+                    };
+                    self.choices.insert(at, choice);
+                    at
+                }
+            };
+            self.choices[at].add(d);
         }
     }
 }
@@ -303,6 +309,21 @@ mod tests {
         ]);
         assert_eq!(acc.id.as_deref(), Some("chatcmpl-1"));
         assert_eq!(acc.model.as_deref(), Some("gpt-4o"));
+    }
+
+    #[test]
+    fn choices_keep_the_indexes_sent_in_order() {
+        let acc = accumulate(&[
+            r#"{"choices":[{"index":4294967295,"delta":{"content":"far"}}]}"#,
+            r#"{"choices":[{"index":2,"delta":{"content":"two"}},{"index":0,"delta":{"content":"zero"}}]}"#,
+            r#"{"choices":[{"index":2,"delta":{"content":"!"}}]}"#,
+        ]);
+        let got: Vec<(u32, &str)> = acc
+            .choices
+            .iter()
+            .map(|c| (c.index, c.content.as_str()))
+            .collect();
+        assert_eq!(got, [(0, "zero"), (2, "two!"), (u32::MAX, "far")]);
     }
 
     #[test]

@@ -134,7 +134,12 @@ pub struct Accumulated {
 
 impl Accumulated {
     pub(super) fn from(acc: &Accumulator) -> Self {
-        let first = acc.choices.first().cloned().unwrap_or_default();
+        let first = acc
+            .choices
+            .iter()
+            .find(|c| c.index == 0)
+            .cloned()
+            .unwrap_or_default();
         Accumulated {
             content: first.content,
             reasoning: first.reasoning,

@@ -87,7 +87,7 @@ impl LineParser {
         Ok(())
     }
 
-    fn finish(&mut self, mut emit: impl FnMut(SseEvent)) {
+    pub(crate) fn finish(&mut self, mut emit: impl FnMut(SseEvent)) {
         let line = std::mem::take(&mut self.buf);
         emit_line(&line, &mut emit);
     }

@@ -37,6 +37,8 @@ mod delta;
 mod engine;
 mod event;
 mod framing;
+#[doc(hidden)]
+pub mod fuzz;
 mod gemini;
 mod gemini_request;
 pub mod message;

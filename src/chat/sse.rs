@@ -67,8 +67,10 @@ impl SseParser {
     ///
     /// # Errors
     ///
-    /// [`TooLarge`] when one event (its `data` lines, or a line not yet ended) grows past
-    /// the cap. The events completed before it in these bytes have been emitted; the rest
+    /// [`TooLarge`] when one event grows past the cap: its `data` values so far (each
+    /// counted with one byte for its line end) and the line being read, of any field,
+    /// whether ended in these bytes or not, so the answer does not depend on how the
+    /// body was split into reads. The events completed before it in these bytes have been emitted; the rest
     /// of the stream cannot be read reliably (the parser is not reset).
     pub fn feed(
         &mut self,
@@ -129,6 +131,11 @@ impl SseParser {
     }
 
     fn line(&mut self, line: &[u8], emit: &mut impl FnMut(SseEvent)) -> Result<(), TooLarge> {
+        // The same test as a line not yet ended (`check_size`), so that where the reads
+        // happen to split the body never decides whether it is refused.
+        if self.size + line.len() > self.limit {
+            return Err(TooLarge { limit: self.limit });
+        }
         if line.is_empty() {
             if self.has_data {
                 emit(std::mem::take(&mut self.current));
@@ -156,10 +163,8 @@ impl SseParser {
         };
         match field {
             b"data" => {
+                // Within the cap: the line holding the value was.
                 self.size += value.len() + 1;
-                if self.size > self.limit {
-                    return Err(TooLarge { limit: self.limit });
-                }
                 // Lines are joined with `\n` as they come, so a one-line event's text is
                 // allocated once, at its size.
                 if self.has_data {
@@ -240,6 +245,18 @@ mod tests {
             p.feed(b"data: 01234567890123456789", |_| {}).is_err(),
             "unterminated too"
         );
+        // Any field's line, whole in one read or not: the split never decides.
+        for cut in 0..=25 {
+            let text = b"data: 0123456789
+event: 0123456789abcdef
+
+";
+            let mut p = SseParser::new(16);
+            let got = p
+                .feed(&text[..cut], |_| {})
+                .and_then(|()| p.feed(&text[cut..], |_| {}));
+            assert_eq!(got, Err(TooLarge { limit: 16 }), "cut at {cut}");
+        }
     }
 
     #[test]

@@ -65,9 +65,12 @@ pub(crate) fn base64_pcm16_into(b64: &[u8], out: &mut Vec<i16>) -> Result<(), Er
         .decoded_length(b64)
         .map_err(|_| Error::Decode { what: WHAT })?;
     if n % 2 != 0 {
-        return Err(Error::Decode {
-            what: "response.output_audio.delta: odd number of PCM16 bytes",
-        });
+        // The length alone gave `n`: only valid base64 has an odd count to complain of.
+        let what = match base64_simd::STANDARD.check(b64) {
+            Ok(()) => "response.output_audio.delta: odd number of PCM16 bytes",
+            Err(_) => WHAT,
+        };
+        return Err(Error::Decode { what });
     }
     let start = out.len();
     out.resize(start + n / 2, 0);
@@ -139,6 +142,9 @@ mod tests {
         let err = base64_pcm16_into(b"AA==", &mut out).unwrap_err();
         assert!(err.to_string().contains("odd number"), "{err}");
         let err = base64_pcm16_into(b"A*AAAAAA", &mut out).unwrap_err();
+        assert!(err.to_string().contains("not valid base64"), "{err}");
+        // Its length says one byte, but it is not base64 at all.
+        let err = base64_pcm16_into(b"AA=?", &mut out).unwrap_err();
         assert!(err.to_string().contains("not valid base64"), "{err}");
         assert_eq!(out, vec![7, 0, 1, -1], "a failed decode appends nothing");
     }

@@ -1,0 +1,90 @@
+//! Internals exposed for the fuzz targets in `fuzz/` and their regression tests; not part
+//! of the API.
+
+use super::delta::{Delta, DeltaError};
+use super::framing::LineParser;
+use super::sse::{SseEvent, TooLarge};
+use super::wire::{self, Read, Reader, Wire};
+
+/// Every wire format, in the order the fuzz targets pick them.
+pub const WIRES: [Wire; 5] = [
+    Wire::OpenAI,
+    Wire::Anthropic,
+    Wire::Gemini,
+    Wire::Ollama,
+    Wire::Responses,
+];
+
+/// The newline-delimited JSON framer (Ollama's stream).
+#[derive(Debug)]
+pub struct LineFramer(LineParser);
+
+impl LineFramer {
+    /// A framer refusing lines over `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        LineFramer(LineParser::new(limit))
+    }
+
+    /// Feeds bytes; calls `emit` for each line completed by them.
+    ///
+    /// # Errors
+    ///
+    /// [`TooLarge`] when a line grows past the limit.
+    pub fn feed(&mut self, bytes: &[u8], emit: impl FnMut(SseEvent)) -> Result<(), TooLarge> {
+        self.0.feed(bytes, emit)
+    }
+
+    /// The body ended: its last line, if it had no newline.
+    pub fn finish(&mut self, emit: impl FnMut(SseEvent)) {
+        self.0.finish(emit);
+    }
+}
+
+/// What one event meant to a stream reader.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A delta to deliver.
+    Delta(Delta),
+    /// The last event, with its delta.
+    Last(Delta),
+    /// An end marker.
+    Stop,
+}
+
+/// A wire format's stream reader.
+#[derive(Debug)]
+pub struct StreamReader(Reader);
+
+impl StreamReader {
+    /// A reader for `wire`'s stream events.
+    pub fn new(wire: Wire) -> Self {
+        StreamReader(Reader::new(wire))
+    }
+
+    /// Reads one event's data.
+    ///
+    /// # Errors
+    ///
+    /// [`DeltaError`] when the event cannot be read.
+    pub fn read(&mut self, data: &str) -> Result<Outcome, DeltaError> {
+        Ok(match self.0.read(data)? {
+            Read::Delta(d) => Outcome::Delta(d),
+            Read::Last(d) => Outcome::Last(d),
+            Read::Stop => Outcome::Stop,
+        })
+    }
+
+    /// Whether the body ending now is a normal end.
+    pub fn ends_at_eof(&self) -> bool {
+        self.0.ends_at_eof()
+    }
+}
+
+/// Reads a whole, non-streamed answer of `wire`.
+///
+/// # Errors
+///
+/// [`DeltaError`] when the answer cannot be read.
+pub fn parse_whole(wire: Wire, text: &str) -> Result<Delta, DeltaError> {
+    wire::parse_whole(wire, text)
+}
