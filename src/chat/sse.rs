@@ -180,6 +180,18 @@ impl SseParser {
     pub fn has_partial(&self) -> bool {
         self.has_data || !self.buf.is_empty()
     }
+
+    /// The stream has ended: an event whose lines all ended but whose blank line never
+    /// came is emitted (the SSE specification drops it; a server ending with
+    /// `data: [DONE]\n` meant it). A line cut mid-way stays unfinished
+    /// ([`has_partial`](Self::has_partial)).
+    pub fn finish(&mut self, mut emit: impl FnMut(SseEvent)) {
+        if self.has_data && self.buf.is_empty() {
+            self.has_data = false;
+            self.size = 0;
+            emit(std::mem::take(&mut self.current));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -240,6 +252,22 @@ mod tests {
             p.feed(b"data: 01234567890123456789", |_| {}).is_err(),
             "unterminated too"
         );
+    }
+
+    #[test]
+    fn at_the_end_an_ended_event_is_emitted_and_a_cut_line_stays_partial() {
+        let mut p = SseParser::new(1024);
+        let mut out = Vec::new();
+        p.feed(b"data: a\n\ndata: [DONE]\n", |e| out.push(e.data))
+            .unwrap();
+        p.finish(|e| out.push(e.data));
+        assert_eq!(out, ["a", "[DONE]"]);
+        assert!(!p.has_partial());
+        let mut p = SseParser::new(1024);
+        p.feed(b"data: {\"x\"", |_| panic!("nothing ended"))
+            .unwrap();
+        p.finish(|_| panic!("a cut line is not an event"));
+        assert!(p.has_partial());
     }
 
     #[test]
