@@ -233,7 +233,9 @@ async fn json_error_answers_give_their_kinds_and_waits() {
     };
     let in_90s = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(90));
     let in_90s = format!("retry-after: {in_90s}");
-    let cases: &[(&str, &str, ErrorKind, Option<(u64, u64)>)] = &[
+    // Status, a header, the kind, and the wait in seconds (at least, at most).
+    type Case<'a> = (&'a str, &'a str, ErrorKind, Option<(u64, u64)>);
+    let cases: &[Case] = &[
         ("401 Unauthorized", "", ErrorKind::Auth, None),
         ("403 Forbidden", "", ErrorKind::Permission, None),
         ("404 Not Found", "", ErrorKind::NotFound, None),
