@@ -4,7 +4,8 @@
 //! CR or CRLF (a CR at the end of one read and an LF at the start of the next are one line
 //! end); `data:` lines are joined with `\n`; one space after the colon is dropped; comment
 //! lines (`: OPENROUTER PROCESSING`) are skipped; `id`, `event` and `retry` are kept. Text
-//! is decoded only at line ends, so a UTF-8 character split across reads arrives whole.
+//! is decoded only at line ends, so a UTF-8 character split across reads arrives whole;
+//! bytes that are not UTF-8 become U+FFFD (one bad byte costs a character, not the answer).
 //! One event larger than the cap is an error rather than unbounded memory.
 
 use memchr::memchr2;
