@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::accumulate::Accumulator;
+use super::answer::{ERROR_BODY_MAX, check_head, read_capped};
 use super::event::{Accumulated, ChatError, ChatEvent, Chunk, Complete, CompleteReason};
 use super::framing::Framer;
 use super::options::Prepared;
@@ -56,7 +57,10 @@ impl StopHandle {
 /// All before any I/O: [`Error::InvalidOption`] for options that cannot work (no
 /// messages, a zero queue capacity or timeout), [`Error::MissingApiKey`] without a key,
 /// [`Error::NoRuntime`] outside a tokio runtime. What goes wrong once the request runs
-/// (HTTP status, connection, parse) arrives as the terminal [`ChatEvent::Error`].
+/// (HTTP status, connection, parse) arrives as the terminal [`ChatEvent::Error`]: an
+/// error status with the start of its body (64 KiB at most are read), an answer that
+/// cannot be the wire's events (an HTML page, a `Content-Encoding` the client did not
+/// ask for) or that ends inside an event as [`Error::InvalidResponse`].
 ///
 /// ```no_run
 /// use serde_json::json;
@@ -200,7 +204,8 @@ impl Run {
         let status = resp.status();
         if !status.is_success() {
             let headers = resp.headers().clone();
-            let text = self.guard(resp.text()).await?.unwrap_or_default();
+            let read = self.guard(read_capped(resp, ERROR_BODY_MAX)).await?;
+            let text = read.map(|(text, _)| text).unwrap_or_default();
             return Err(End::Fail(Error::http_status(
                 status.as_u16(),
                 url,
@@ -208,11 +213,22 @@ impl Run {
                 Some(&headers),
             )));
         }
+        let resp = self
+            .guard(check_head(resp, &url))
+            .await?
+            .map_err(End::Fail)?;
         if !self.options.stream {
-            let text = self
-                .guard(resp.text())
+            let limit = self.options.max_event_bytes;
+            let (text, more) = self
+                .guard(read_capped(resp, limit))
                 .await?
                 .map_err(|e| End::Fail(http_error(&url, e, self.options.http_timeout)))?;
+            if more {
+                return Err(End::Fail(Error::InvalidResponse {
+                    url,
+                    message: format!("the answer is larger than {limit} bytes (max_event_bytes)"),
+                }));
+            }
             let delta = wire::parse_whole(wire, &text).map_err(|e| {
                 End::Fail(Error::InvalidResponse {
                     url: url.clone(),
@@ -372,6 +388,13 @@ impl Run {
         });
         if let Some(end) = end {
             return end;
+        }
+        if parser.has_partial() {
+            // Cut inside an event: what it was is unknown, so the answer is incomplete.
+            return Err(End::Fail(Error::InvalidResponse {
+                url: self.options.url.clone(),
+                message: format!("the body ended inside chunk {}", self.received + 1),
+            }));
         }
         if self.reader.ends_at_eof() {
             return Ok(());

@@ -98,7 +98,9 @@ pub enum CompleteReason {
     Stopped,
     /// No event was delivered for `channel_idle_timeout`.
     Timeout,
-    /// The connection ended without `[DONE]`.
+    /// The connection ended without `[DONE]`, between events. (A body ending inside an
+    /// event is an [`Error::InvalidResponse`](crate::Error::InvalidResponse) naming the
+    /// chunk: what it was is unknown.)
     Eof,
 }
 

@@ -36,10 +36,20 @@ impl Framer {
     }
 
     /// The rest of a body that did not end in a line end: a last JSON line without its
-    /// newline is still an event.
+    /// newline is still an event; so is a last SSE event whose lines all ended but whose
+    /// blank line never came (`data: [DONE]\n` at the very end).
     pub(crate) fn finish(&mut self, emit: impl FnMut(SseEvent)) {
-        if let Framer::Lines(p) = self {
-            p.finish(emit);
+        match self {
+            Framer::Sse(p) => p.finish(emit),
+            Framer::Lines(p) => p.finish(emit),
+        }
+    }
+
+    /// Whether the body ended inside an event: bytes of it wait after [`finish`](Self::finish).
+    pub(crate) fn has_partial(&self) -> bool {
+        match self {
+            Framer::Sse(p) => p.has_partial(),
+            Framer::Lines(p) => !p.buf.is_empty(),
         }
     }
 }

@@ -26,6 +26,7 @@
 //! `[DONE]` exactly once.
 
 mod accumulate;
+mod answer;
 mod anthropic;
 mod anthropic_request;
 mod callbacks;

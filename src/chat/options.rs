@@ -114,7 +114,7 @@ pub enum OnParseError {
 /// | `http_timeout` | none | limit on the whole HTTP request; not zero, up to `Duration::MAX` |
 /// | `include_usage` | `false` | ask for the usage chunk (`stream_options.include_usage`) |
 /// | `on_parse_error` | `Stop` | see [`OnParseError`] |
-/// | `max_event_bytes` | 4 MiB | one SSE event larger than this is an error |
+/// | `max_event_bytes` | 4 MiB | one SSE event (or line, or whole non-streamed answer) larger than this is an error |
 /// | `params` | empty | extra body fields (temperature, tools, n, …), merged in |
 /// | `headers` | empty | extra request headers |
 /// | `http_client` | shared | your own `reqwest::Client` (proxy, custom roots, a shared pool) |
@@ -158,7 +158,7 @@ pub struct ChatOptions {
     pub include_usage: bool,
     /// On a chunk that is not JSON.
     pub on_parse_error: OnParseError,
-    /// Cap on one SSE event.
+    /// Cap on one SSE event (one line on Ollama's wire, the whole answer when not streaming).
     pub max_event_bytes: usize,
     /// Extra body fields.
     pub params: Map<String, Value>,

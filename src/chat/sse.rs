@@ -4,7 +4,8 @@
 //! CR or CRLF (a CR at the end of one read and an LF at the start of the next are one line
 //! end); `data:` lines are joined with `\n`; one space after the colon is dropped; comment
 //! lines (`: OPENROUTER PROCESSING`) are skipped; `id`, `event` and `retry` are kept. Text
-//! is decoded only at line ends, so a UTF-8 character split across reads arrives whole.
+//! is decoded only at line ends, so a UTF-8 character split across reads arrives whole;
+//! bytes that are not UTF-8 become U+FFFD (one bad byte costs a character, not the answer).
 //! One event larger than the cap is an error rather than unbounded memory.
 
 use memchr::memchr2;
@@ -185,6 +186,18 @@ impl SseParser {
     pub fn has_partial(&self) -> bool {
         self.has_data || !self.buf.is_empty()
     }
+
+    /// The stream has ended: an event whose lines all ended but whose blank line never
+    /// came is emitted (the SSE specification drops it; a server ending with
+    /// `data: [DONE]\n` meant it). A line cut mid-way stays unfinished
+    /// ([`has_partial`](Self::has_partial)).
+    pub fn finish(&mut self, mut emit: impl FnMut(SseEvent)) {
+        if self.has_data && self.buf.is_empty() {
+            self.has_data = false;
+            self.size = 0;
+            emit(std::mem::take(&mut self.current));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -257,6 +270,22 @@ event: 0123456789abcdef
                 .and_then(|()| p.feed(&text[cut..], |_| {}));
             assert_eq!(got, Err(TooLarge { limit: 16 }), "cut at {cut}");
         }
+    }
+
+    #[test]
+    fn at_the_end_an_ended_event_is_emitted_and_a_cut_line_stays_partial() {
+        let mut p = SseParser::new(1024);
+        let mut out = Vec::new();
+        p.feed(b"data: a\n\ndata: [DONE]\n", |e| out.push(e.data))
+            .unwrap();
+        p.finish(|e| out.push(e.data));
+        assert_eq!(out, ["a", "[DONE]"]);
+        assert!(!p.has_partial());
+        let mut p = SseParser::new(1024);
+        p.feed(b"data: {\"x\"", |_| panic!("nothing ended"))
+            .unwrap();
+        p.finish(|_| panic!("a cut line is not an event"));
+        assert!(p.has_partial());
     }
 
     #[test]

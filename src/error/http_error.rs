@@ -20,8 +20,7 @@ impl Error {
                 .map(str::trim)
         };
         let retry_after = header("retry-after-ms")
-            .and_then(|v| v.parse::<f64>().ok())
-            .and_then(|ms| Duration::try_from_secs_f64(ms / 1000.0).ok())
+            .and_then(|v| wait_of(v, 1000.0))
             .or_else(|| header("retry-after").and_then(parse_retry_after))
             .or_else(|| google_retry_delay(&body));
         let should_retry = match header("x-should-retry") {
@@ -59,14 +58,22 @@ fn google_retry_delay(body: &str) -> Option<Duration> {
 }
 
 fn parse_retry_after(v: &str) -> Option<Duration> {
-    if let Ok(seconds) = v.parse::<f64>() {
-        return Duration::try_from_secs_f64(seconds).ok();
+    if let Some(wait) = wait_of(v, 1.0) {
+        return Some(wait);
     }
     let at = httpdate::parse_http_date(v).ok()?;
     Some(
         at.duration_since(std::time::SystemTime::now())
             .unwrap_or(Duration::ZERO),
     )
+}
+
+/// A wait given as a number of `per_second` units: one too long for a `Duration`
+/// (`1e300`, `inf`) saturates at `Duration::MAX`, which no retry policy waits for;
+/// negative, not a number, or not a number at all: none.
+fn wait_of(v: &str, per_second: f64) -> Option<Duration> {
+    let n = v.parse::<f64>().ok().filter(|n| *n >= 0.0)?;
+    Some(Duration::try_from_secs_f64(n / per_second).unwrap_or(Duration::MAX))
 }
 
 /// An HTTP error answer from the API, in [`Error::Http`].
@@ -82,7 +89,8 @@ pub struct HttpError {
     /// The API's error object, when the body holds one.
     pub api: Option<ApiError>,
     /// How long the server asked to wait before trying again (`retry-after-ms` or
-    /// `Retry-After`).
+    /// `Retry-After`, in seconds or as an HTTP date); a wait too long to hold saturates
+    /// at `Duration::MAX`.
     pub retry_after: Option<Duration>,
     /// The server's `x-should-retry` header, when it sent one.
     pub should_retry: Option<bool>,
@@ -394,6 +402,36 @@ mod tests {
                 "{status}"
             );
         }
+    }
+
+    #[test]
+    fn odd_and_huge_waits_saturate_or_are_ignored() {
+        let wait = |name: &str, value: &str| {
+            let mut h = http::HeaderMap::new();
+            h.insert(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+            Error::http_status(429, "u", String::new(), Some(&h)).retry_after()
+        };
+        for huge in ["99999999999999999999999", "1e300", "inf"] {
+            assert_eq!(wait("retry-after", huge), Some(Duration::MAX), "{huge}");
+            assert_eq!(wait("retry-after-ms", huge), Some(Duration::MAX), "{huge}");
+        }
+        for odd in ["-1", "NaN", "soon", ""] {
+            assert_eq!(wait("retry-after", odd), None, "{odd}");
+        }
+        assert_eq!(
+            wait("retry-after", "1.5"),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            wait("retry-after-ms", "250"),
+            Some(Duration::from_millis(250))
+        );
+        // A date long past is no wait.
+        let past = "Wed, 21 Oct 2015 07:28:00 GMT";
+        assert_eq!(wait("retry-after", past), Some(Duration::ZERO));
     }
 
     fn in_stream_body(code: u16) -> String {
