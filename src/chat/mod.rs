@@ -66,8 +66,8 @@ pub use delta::{
     ChoiceDelta, Delta, DeltaError, DeltaErrorKind, FunctionDelta, ToolCallDelta, Usage,
 };
 pub use engine::{StopHandle, start_request};
-pub use message::Message;
 pub use event::{Accumulated, ChatError, ChatEvent, Chunk, Complete, CompleteReason};
+pub use message::Message;
 pub use options::{Backpressure, ChatAuth, ChatOptions, OnParseError};
 pub use out::{event_to_simplified_sse, format_sse_data, format_sse_done};
 pub use providers::{

@@ -11,6 +11,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::PollSender;
 
 use super::events::{ClientEvent, ServerEvent};
+use super::inbox::InboxReceiver;
 use super::options::{EventCheck, OutgoingHook};
 use crate::Error;
 
@@ -317,13 +318,36 @@ impl futures_sink::Sink<ClientEvent> for EventSender {
 /// further events; the connection stays open while a sender lives.
 #[derive(Debug)]
 pub struct EventReceiver {
-    rx: mpsc::Receiver<ServerEvent>,
+    source: Source,
     done: bool,
 }
 
+/// Where a receiver's events come from.
+#[derive(Debug)]
+enum Source {
+    /// A connection's task, in batches.
+    Inbox(InboxReceiver),
+    /// A task that passes events on one by one (playback's split, say).
+    Channel(mpsc::Receiver<ServerEvent>),
+}
+
 impl EventReceiver {
+    #[cfg_attr(
+        not(any(feature = "audio", feature = "conversation")),
+        allow(dead_code)
+    )]
     pub(crate) fn new(rx: mpsc::Receiver<ServerEvent>) -> Self {
-        EventReceiver { rx, done: false }
+        EventReceiver {
+            source: Source::Channel(rx),
+            done: false,
+        }
+    }
+
+    pub(crate) fn from_inbox(rx: InboxReceiver) -> Self {
+        EventReceiver {
+            source: Source::Inbox(rx),
+            done: false,
+        }
     }
 
     /// The next event, or `None` once the connection has ended.
@@ -332,9 +356,21 @@ impl EventReceiver {
     ///
     /// Cancel-safe: dropped before it completes, no event was taken.
     pub async fn recv(&mut self) -> Option<ServerEvent> {
-        let ev = self.rx.recv().await;
-        self.done = ev.is_none();
-        ev
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<ServerEvent>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let polled = match &mut self.source {
+            Source::Inbox(rx) => rx.poll_recv(cx),
+            Source::Channel(rx) => rx.poll_recv(cx),
+        };
+        if let Poll::Ready(None) = polled {
+            self.done = true;
+        }
+        polled
     }
 }
 
@@ -342,14 +378,7 @@ impl futures_core::Stream for EventReceiver {
     type Item = ServerEvent;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ServerEvent>> {
-        if self.done {
-            return Poll::Ready(None);
-        }
-        let polled = self.rx.poll_recv(cx);
-        if let Poll::Ready(None) = polled {
-            self.done = true;
-        }
-        polled
+        self.poll_recv(cx)
     }
 }
 

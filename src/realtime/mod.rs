@@ -24,6 +24,7 @@ pub mod codec;
 pub mod conversation;
 pub mod events;
 mod handle;
+mod inbox;
 mod options;
 mod reconnect_policy;
 pub(crate) mod session_merge;
@@ -79,7 +80,7 @@ pub async fn connect(options: ConnectOptions) -> Result<(EventSender, EventRecei
     let key = options.resolve_key()?;
     let ws = transport::handshake(&options, &key).await?;
     let (cmd_tx, cmd_rx) = mpsc::channel(options.send_capacity);
-    let (evt_tx, evt_rx) = mpsc::channel(options.receive_capacity);
+    let (evt_tx, evt_rx) = inbox::inbox(options.receive_capacity, options.receive_queue_bytes);
     let budget = Arc::new(handle::SendBudget::new(options.send_queue_bytes));
     let outgoing = options.outgoing.clone();
     let check = options.check.clone();
@@ -89,11 +90,11 @@ pub async fn connect(options: ConnectOptions) -> Result<(EventSender, EventRecei
         if AssertUnwindSafe(task.run(ws)).catch_unwind().await.is_err() {
             let error = Error::transport(std::io::Error::other("the connection task failed"));
             let lost = events::Disconnected::new(error, None, false, 0);
-            let _ = evt_tx.send(ServerEvent::Disconnected(lost)).await;
+            evt_tx.send(ServerEvent::Disconnected(lost)).await;
         }
     });
     Ok((
         EventSender::new(cmd_tx, budget, outgoing, check),
-        EventReceiver::new(evt_rx),
+        EventReceiver::from_inbox(evt_rx),
     ))
 }

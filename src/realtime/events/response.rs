@@ -2,6 +2,8 @@
 //! output items, content parts, text, audio and transcript streams, and
 //! `rate_limits.updated` (server).
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use serde_with::skip_serializing_none;
@@ -9,6 +11,7 @@ use serde_with::skip_serializing_none;
 use super::common::{MaxOutputTokens, Modality, string_enum};
 use super::conversation::{ContentPart, Item};
 use super::session::{AudioOutput, Tool, ToolChoice};
+use super::{RawJson, SharedStr};
 use crate::Error;
 
 /// Settings of one response, overriding the session's for that response only.
@@ -302,12 +305,47 @@ super::server_event! {
         pub output_index: u32,
         /// The part's index in the item's content.
         pub content_index: u32,
-        /// Base64 audio.
-        pub delta: String,
+        /// Base64 audio. It shares the received frame's buffer rather than copying it
+        /// (derefs to `str`).
+        pub delta: SharedStr,
     }
 }
 
 impl ResponseOutputAudioDelta {
+    /// Parses the payload from `text`, the JSON of `raw`, with `delta` a slice of `raw`
+    /// rather than a copy. `None` when it does not parse (the caller then reports why).
+    pub(crate) fn parse_shared(text: &str, raw: &RawJson) -> Option<ResponseOutputAudioDelta> {
+        // The same fields as the struct, with the delta borrowed from the text.
+        #[derive(Deserialize)]
+        struct Wire<'a> {
+            #[serde(default)]
+            event_id: String,
+            response_id: String,
+            item_id: String,
+            output_index: u32,
+            content_index: u32,
+            #[serde(borrow)]
+            delta: Cow<'a, str>,
+        }
+        let w: Wire<'_> = serde_json::from_str(text).ok()?;
+        let delta = match w.delta {
+            // Unescaped (base64 always is): the slice of the text it came from.
+            Cow::Borrowed(d) => {
+                let start = (d.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+                SharedStr::slice(raw, start, start + d.len())?
+            }
+            Cow::Owned(d) => SharedStr::from(d),
+        };
+        Some(ResponseOutputAudioDelta {
+            event_id: w.event_id,
+            response_id: w.response_id,
+            item_id: w.item_id,
+            output_index: w.output_index,
+            content_index: w.content_index,
+            delta,
+        })
+    }
+
     /// Decodes the delta as PCM16 little-endian samples (the default output format).
     ///
     /// ```
