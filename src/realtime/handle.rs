@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::PollSender;
 
+use super::driver::Driver;
 use super::events::{ClientEvent, ServerEvent};
 use super::inbox::InboxReceiver;
 use super::options::{EventCheck, OutgoingHook};
@@ -325,8 +326,8 @@ pub struct EventReceiver {
 /// Where a receiver's events come from.
 #[derive(Debug)]
 enum Source {
-    /// A connection's task, in batches.
-    Inbox(InboxReceiver),
+    /// A connection, whose task the receiver may run itself (see `driver`).
+    Inbox(InboxReceiver, Arc<Driver>),
     /// A task that passes events on one by one (playback's split, say).
     Channel(mpsc::Receiver<ServerEvent>),
 }
@@ -343,19 +344,26 @@ impl EventReceiver {
         }
     }
 
-    pub(crate) fn from_inbox(rx: InboxReceiver) -> Self {
+    pub(crate) fn from_connection(rx: InboxReceiver, driver: Arc<Driver>) -> Self {
         EventReceiver {
-            source: Source::Inbox(rx),
+            source: Source::Inbox(rx, driver),
             done: false,
         }
     }
 
     /// The next event, or `None` once the connection has ended.
     ///
+    /// While it waits, the connection's reading and parsing run on the caller's task
+    /// (rather than handing each event over from another thread).
+    ///
     /// # Cancel safety
     ///
     /// Cancel-safe: dropped before it completes, no event was taken.
     pub async fn recv(&mut self) -> Option<ServerEvent> {
+        let _engaged = match &self.source {
+            Source::Inbox(_, driver) => Some(driver.engage()),
+            Source::Channel(_) => None,
+        };
         std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
 
@@ -364,7 +372,27 @@ impl EventReceiver {
             return Poll::Ready(None);
         }
         let polled = match &mut self.source {
-            Source::Inbox(rx) => rx.poll_recv(cx),
+            Source::Inbox(rx, driver) => {
+                let mut ran = false;
+                loop {
+                    match rx.poll_recv(cx) {
+                        Poll::Ready(Some(event)) => {
+                            // Keep the connection going here if it has something to do
+                            // (the receiver just made room, say).
+                            driver.poll_if_woken();
+                            break Poll::Ready(Some(event));
+                        }
+                        Poll::Ready(None) => break Poll::Ready(None),
+                        // Nothing queued: run the connection here (once per poll: see
+                        // `Driver::poll_connection`), or wait for it.
+                        Poll::Pending if !ran && driver.register_receiver(cx.waker()) => {
+                            ran = true;
+                            driver.poll_if_woken();
+                        }
+                        Poll::Pending => break Poll::Pending,
+                    }
+                }
+            }
             Source::Channel(rx) => rx.poll_recv(cx),
         };
         if let Poll::Ready(None) = polled {

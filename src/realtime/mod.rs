@@ -22,6 +22,7 @@ pub mod codec;
 #[cfg(feature = "conversation")]
 #[cfg_attr(docsrs, doc(cfg(feature = "conversation")))]
 pub mod conversation;
+mod driver;
 pub mod events;
 mod handle;
 mod inbox;
@@ -51,7 +52,9 @@ use crate::Error;
 /// then performs the handshake: a refusal comes back as [`Error::Http`] with the status
 /// and the server's body, an unreachable server as [`Error::Connect`]. On success one
 /// background task owns the socket; it ends when the connection closes and every handle
-/// is dropped.
+/// is dropped. While [`EventReceiver::recv`] waits, the receiver runs that task's work
+/// itself (reading and parsing on the caller's thread, with no hand-over per event);
+/// otherwise the background task does.
 ///
 /// # Cancel safety
 ///
@@ -85,7 +88,7 @@ pub async fn connect(options: ConnectOptions) -> Result<(EventSender, EventRecei
     let outgoing = options.outgoing.clone();
     let check = options.check.clone();
     let task = transport::Task::new(options, key, cmd_rx, evt_tx.clone(), budget.clone());
-    tokio::spawn(async move {
+    let driver = driver::Driver::spawn(async move {
         // A bug in the task must not end the receiver silently.
         if AssertUnwindSafe(task.run(ws)).catch_unwind().await.is_err() {
             let error = Error::transport(std::io::Error::other("the connection task failed"));
@@ -95,6 +98,6 @@ pub async fn connect(options: ConnectOptions) -> Result<(EventSender, EventRecei
     });
     Ok((
         EventSender::new(cmd_tx, budget, outgoing, check),
-        EventReceiver::from_inbox(evt_rx),
+        EventReceiver::from_connection(evt_rx, driver),
     ))
 }

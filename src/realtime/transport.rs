@@ -62,7 +62,8 @@ pub(crate) async fn handshake(options: &ConnectOptions, key: &ApiKey) -> Result<
     }
 
     tracing::debug!(%url, "connecting");
-    let connecting = tokio_tungstenite::connect_async_tls_with_config(request, None, true, None);
+    let connecting =
+        tokio_tungstenite::connect_async_tls_with_config(request, Some(ws_config()), true, None);
     match tokio::time::timeout(options.connect_timeout, connecting).await {
         Err(_) => Err(Error::Timeout {
             operation: "WebSocket handshake",
@@ -93,6 +94,13 @@ pub(crate) async fn handshake(options: &ConnectOptions, key: &ApiKey) -> Result<
             source: Arc::new(e),
         }),
     }
+}
+
+/// tungstenite's settings. Reads go into a 32 KiB buffer rather than 128 KiB: enough for
+/// several 100 ms audio deltas per read, and received frames keep their read buffer alive
+/// until the events parsed from them are dropped, so a smaller one holds less memory.
+fn ws_config() -> tungstenite::protocol::WebSocketConfig {
+    tungstenite::protocol::WebSocketConfig::default().read_buffer_size(32 << 10)
 }
 
 /// What woke the connection loop.

@@ -105,6 +105,7 @@ pub(crate) use server_event;
 mod common;
 mod conversation;
 mod error;
+mod flat;
 mod input_audio;
 mod local;
 mod parse;

@@ -129,6 +129,15 @@ mod tests {
         let inside = raw.as_str().as_bytes().as_ptr_range();
         assert!(inside.contains(&d.delta.as_ptr()), "the delta was copied");
 
+        // A field this version does not know: parsed by serde, still sharing the frame.
+        let raw = RawJson::from(json.replace(r#""delta""#, r#""later":[1],"delta""#));
+        let ServerEvent::ResponseOutputAudioDelta(d) = ServerEvent::parse(raw.clone()) else {
+            panic!("not an audio delta")
+        };
+        assert_eq!(*d, plain);
+        let inside = raw.as_str().as_bytes().as_ptr_range();
+        assert!(inside.contains(&d.delta.as_ptr()), "the delta was copied");
+
         // An escaped delta is unescaped into its own string.
         let ev = ServerEvent::from_json(json.replace("AP//", r#"AP\/\/"#));
         let ServerEvent::ResponseOutputAudioDelta(d) = ev else {

@@ -10,6 +10,7 @@ use serde_with::skip_serializing_none;
 
 use super::common::{MaxOutputTokens, Modality, string_enum};
 use super::conversation::{ContentPart, Item};
+use super::flat::{Flat, parse_flat};
 use super::session::{AudioOutput, Tool, ToolChoice};
 use super::{RawJson, SharedStr};
 use crate::Error;
@@ -315,6 +316,58 @@ impl ResponseOutputAudioDelta {
     /// Parses the payload from `text`, the JSON of `raw`, with `delta` a slice of `raw`
     /// rather than a copy. `None` when it does not parse (the caller then reports why).
     pub(crate) fn parse_shared(text: &str, raw: &RawJson) -> Option<ResponseOutputAudioDelta> {
+        Self::parse_flat(text, raw).or_else(|| Self::parse_borrowed(text, raw))
+    }
+
+    /// The usual shape, without serde (see [`parse_flat`]).
+    fn parse_flat(text: &str, raw: &RawJson) -> Option<ResponseOutputAudioDelta> {
+        const KEYS: [&str; 7] = [
+            "type",
+            "event_id",
+            "response_id",
+            "item_id",
+            "output_index",
+            "content_index",
+            "delta",
+        ];
+        let [
+            ty,
+            event_id,
+            response_id,
+            item_id,
+            output_index,
+            content_index,
+            delta,
+        ] = parse_flat(text, KEYS)?;
+        let string = |v: Option<Flat<'_>>| match v? {
+            Flat::Str(s, _) => Some(s.to_owned()),
+            Flat::U32(_) => None,
+        };
+        let index = |v: Option<Flat<'_>>| match v? {
+            Flat::U32(n) => Some(n),
+            Flat::Str(..) => None,
+        };
+        if let Some(Flat::U32(_)) = ty {
+            return None;
+        }
+        let Some(Flat::Str(delta, at)) = delta else {
+            return None;
+        };
+        Some(ResponseOutputAudioDelta {
+            event_id: match event_id {
+                None => String::new(),
+                some => string(some)?,
+            },
+            response_id: string(response_id)?,
+            item_id: string(item_id)?,
+            output_index: index(output_index)?,
+            content_index: index(content_index)?,
+            delta: SharedStr::slice(raw, at, at + delta.len())?,
+        })
+    }
+
+    /// Any other shape serde accepts, with the delta borrowed when it has no escapes.
+    fn parse_borrowed(text: &str, raw: &RawJson) -> Option<ResponseOutputAudioDelta> {
         // The same fields as the struct, with the delta borrowed from the text.
         #[derive(Deserialize)]
         struct Wire<'a> {
