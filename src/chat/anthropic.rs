@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::delta::{ChoiceDelta, Delta, DeltaError, FunctionDelta, ToolCallDelta, Usage};
-use super::wire::Read;
+use super::read::Read;
 use crate::error::ApiError;
 
 /// One stream event, by its `type`.

@@ -15,8 +15,9 @@ use super::event::{Accumulated, ChatError, ChatEvent, Chunk, Complete, CompleteR
 use super::framing::Framer;
 use super::options::Prepared;
 use super::options::{Backpressure, ChatOptions, OnParseError};
+use super::read::Read;
 use super::sse::SseEvent;
-use super::wire::{self, ANTHROPIC_VERSION, Read, Reader, Wire};
+use super::wire::{self, ANTHROPIC_VERSION, Reader, Wire};
 use crate::Error;
 use crate::time::{deadline_after, sleep_until};
 

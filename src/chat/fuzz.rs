@@ -3,8 +3,9 @@
 
 use super::delta::{Delta, DeltaError};
 use super::framing::LineParser;
+use super::read::Read;
 use super::sse::{SseEvent, TooLarge};
-use super::wire::{self, Read, Reader, Wire};
+use super::wire::{self, Reader, Wire};
 
 /// Every wire format, in the order the fuzz targets pick them.
 pub const WIRES: [Wire; 5] = [

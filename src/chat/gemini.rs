@@ -20,7 +20,7 @@ use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
 
 use super::delta::{ChoiceDelta, Delta, DeltaError, FunctionDelta, ToolCallDelta, Usage};
-use super::wire::Read;
+use super::read::Read;
 use crate::error::ApiError;
 
 /// The prefix of the tool call ids made for calls that came without one.

@@ -48,6 +48,7 @@ mod ollama_request;
 mod options;
 mod out;
 mod providers;
+mod read;
 #[cfg(feature = "axum")]
 mod relay;
 mod responses;

@@ -16,7 +16,7 @@ use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
 
 use super::delta::{ChoiceDelta, Delta, DeltaError, FunctionDelta, ToolCallDelta, Usage};
-use super::wire::Read;
+use super::read::Read;
 use crate::error::ApiError;
 
 /// One line: a piece of the answer, its last line, or an error.

@@ -5,6 +5,7 @@ use super::anthropic;
 use super::delta::{Delta, DeltaError, Names};
 use super::gemini;
 use super::ollama;
+use super::read::Read;
 use super::responses;
 
 /// The `anthropic-version` header sent with every request.
@@ -57,18 +58,6 @@ impl Wire {
             _ => Framing::Sse,
         }
     }
-}
-
-/// What one event means for the engine.
-pub(crate) enum Read {
-    /// A delta to accumulate and deliver (possibly empty, for keep-alives and events that
-    /// say nothing new; with `error` set for an error event).
-    Delta(Delta),
-    /// The last event, which also carries a delta (Ollama's `done: true` line, the
-    /// Responses API's `response.completed`): delivered, then the answer is complete.
-    Last(Delta),
-    /// An end marker with nothing to deliver (Anthropic's `message_stop`).
-    Stop,
 }
 
 /// A stream's reader: what each format needs to remember between events.

@@ -16,7 +16,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::chat_options::{ChatFault, ChatSimulatorOptions};
-use super::chat_wire::{ErrorKind, Route, SimWire, header};
+use super::chat_reply::ErrorKind;
+use super::chat_wire::{Route, SimWire, header};
 use super::server::{self, Server};
 use crate::Error;
 
@@ -226,7 +227,7 @@ async fn serve(mut stream: TcpStream, state: Arc<State>) {
     } else {
         options.reply_text.clone()
     };
-    let reply = super::chat_chunks::Reply::new(options, &text, &model);
+    let reply = super::chat_reply::Reply::new(options, &text, &model);
     if wire.streams(&route, &request) {
         let outcome =
             super::chat_chunks::stream(&mut stream, options, fault, wire, &reply, include_usage)

@@ -5,8 +5,8 @@
 
 use serde_json::{Value, json};
 
-use super::chat_chunks::{INPUT_TOKENS, Reply};
-use super::chat_wire::ErrorKind;
+use super::chat_reply::ErrorKind;
+use super::chat_reply::{INPUT_TOKENS, Reply};
 
 /// Nanoseconds the simulated model "spent" per output token, for the durations.
 const NS_PER_TOKEN: u64 = 20_000_000;

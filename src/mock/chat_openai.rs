@@ -3,8 +3,8 @@
 
 use serde_json::{Value, json};
 
-use super::chat_chunks::{INPUT_TOKENS, Reply};
-use super::chat_wire::ErrorKind;
+use super::chat_reply::ErrorKind;
+use super::chat_reply::{INPUT_TOKENS, Reply};
 
 fn usage(reply: &Reply) -> Value {
     let out = reply.output_tokens();

@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use super::chat_chunks::{INPUT_TOKENS, Reply};
+use super::chat_reply::{INPUT_TOKENS, Reply};
 
 fn id(reply: &Reply) -> String {
     format!("resp_sim{}", reply.created)

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::chat_chunks::Reply;
+use super::chat_reply::{ErrorKind, Reply};
 use super::{chat_anthropic, chat_gemini, chat_ollama, chat_openai, chat_responses};
 
 /// A wire format, as the simulator serves it.
@@ -195,18 +195,6 @@ impl SimWire {
             SimWire::Ollama => chat_ollama::error_body(kind, message),
         }
     }
-}
-
-/// What an error answer says went wrong.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ErrorKind {
-    Auth,
-    RateLimit,
-    Quota,
-    Overloaded,
-    Server,
-    BadRequest,
-    NotFound,
 }
 
 pub(crate) fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {

@@ -28,6 +28,7 @@ mod chat_gemini;
 mod chat_ollama;
 mod chat_openai;
 mod chat_options;
+mod chat_reply;
 mod chat_responses;
 mod chat_wire;
 mod options;

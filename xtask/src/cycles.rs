@@ -89,6 +89,11 @@ fn references(module: &[String], code: &str) -> BTreeSet<Vec<String>> {
     let bytes = code.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
+        // Paths are ASCII: the middle of a multi-byte character starts none.
+        if !code.is_char_boundary(i) {
+            i += 1;
+            continue;
+        }
         let at_word = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
         let rest = &code[i..];
         let (base, skip) = if at_word && rest.starts_with("super::") {
