@@ -186,7 +186,7 @@ impl StreamState {
                 }
             }
             Event::MessageStop => return Ok(Read::Stop),
-            Event::Error => error = Some(Box::new(api_error(data))),
+            Event::Error => error = Some(Box::new(ApiError::of_event(data))),
             Event::ContentBlockStop | Event::Ping | Event::Unknown => {}
         }
         let empty = choice == ChoiceDelta::default();
@@ -224,7 +224,7 @@ pub(crate) fn parse_message(data: &str) -> Result<Delta, DeltaError> {
     let v: Value = serde_json::from_str(data).map_err(|e| DeltaError::of::<Value>(data, &e))?;
     if v.get("type").and_then(Value::as_str) == Some("error") {
         return Ok(Delta {
-            error: Some(Box::new(api_error(data))),
+            error: Some(Box::new(ApiError::of_event(data))),
             ..Delta::default()
         });
     }
@@ -300,15 +300,6 @@ fn finish_reason(reason: String) -> String {
         "refusal" => "content_filter".to_owned(),
         _ => reason,
     }
-}
-
-/// `{"type":"error","error":{"type":…,"message":…}}`.
-#[cold]
-fn api_error(data: &str) -> ApiError {
-    ApiError::from_body(data).unwrap_or_else(|| ApiError {
-        message: data.to_owned(),
-        ..ApiError::default()
-    })
 }
 
 #[cfg(test)]

@@ -236,10 +236,7 @@ impl Delta {
 /// The error object of a chunk that carries one.
 #[cold]
 fn stream_error(data: &str) -> Box<ApiError> {
-    Box::new(ApiError::from_body(data).unwrap_or_else(|| ApiError {
-        message: data.to_owned(),
-        ..ApiError::default()
-    }))
+    Box::new(ApiError::of_event(data))
 }
 
 /// Why a chunk could not be read: see [`Delta::parse`].

@@ -124,7 +124,7 @@ impl StreamState {
             return Delta {
                 id: self.id.clone(),
                 model: self.model.clone(),
-                error: Some(Box::new(api_error(data))),
+                error: Some(Box::new(ApiError::of_event(data))),
                 ..Delta::default()
             };
         }
@@ -268,15 +268,6 @@ fn finish_reason(reason: String, called: bool) -> String {
         }
         _ => reason,
     }
-}
-
-/// `{"error": {"code", "message", "status"}}`.
-#[cold]
-fn api_error(data: &str) -> ApiError {
-    ApiError::from_body(data).unwrap_or_else(|| ApiError {
-        message: data.to_owned(),
-        ..ApiError::default()
-    })
 }
 
 #[cfg(test)]

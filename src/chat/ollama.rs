@@ -89,7 +89,7 @@ impl StreamState {
         if line.error.is_some() {
             return Ok(Read::Delta(Delta {
                 model: self.model.clone(),
-                error: Some(Box::new(api_error(data))),
+                error: Some(Box::new(ApiError::of_event(data))),
                 ..Delta::default()
             }));
         }
@@ -203,15 +203,6 @@ fn missing_done(data: &str) -> DeltaError {
             DeltaError::of::<Required>(data, &e)
         }
     }
-}
-
-/// `{"error":"text"}` (or an error object).
-#[cold]
-fn api_error(data: &str) -> ApiError {
-    ApiError::from_body(data).unwrap_or_else(|| ApiError {
-        message: data.to_owned(),
-        ..ApiError::default()
-    })
 }
 
 #[cfg(test)]

@@ -221,6 +221,16 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// The error object in a stream event's text, or the text itself as the message when
+    /// it has none (never lost).
+    #[cold]
+    pub(crate) fn of_event(data: &str) -> ApiError {
+        ApiError::from_body(data).unwrap_or_else(|| ApiError {
+            message: data.to_owned(),
+            ..ApiError::default()
+        })
+    }
+
     /// Reads `{"error": {…}}` (OpenAI and most compatible servers), `{"error": "text"}`,
     /// the Responses API's `{"response": {"error": {…}}}`, or a bare `{"type", "message",
     /// …}`; `None` for anything else. Google's `{"error": {"code": 429, "message",
