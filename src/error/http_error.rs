@@ -223,6 +223,7 @@ pub struct ApiError {
 impl ApiError {
     /// The error object in a stream event's text, or the text itself as the message when
     /// it has none (never lost).
+    #[cfg(feature = "chat")]
     #[cold]
     pub(crate) fn of_event(data: &str) -> ApiError {
         ApiError::from_body(data).unwrap_or_else(|| ApiError {
