@@ -6,16 +6,12 @@
 
 mod chat_support;
 
-use chat_support::{Run, fixture, read_request, run_options};
+use chat_support::{Run, fixture, http_answer, run_options, serve_once};
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use vivavoce::ErrorKind;
 use vivavoce::chat::{
     Accumulated, ChatConfig, ChatEvent, ChatOptions, FinishReason, Provider, Wire, start_request,
@@ -142,34 +138,10 @@ async fn an_overloaded_error_event_ends_the_request_keeping_the_text() {
     );
 }
 
-/// A server that answers one request with `answer` (a whole HTTP response) and hands
-/// back the request's head (lowercased) and body.
-async fn serve_once(answer: String) -> (SocketAddr, JoinHandle<(String, String)>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        let (mut socket, _) = listener.accept().await.unwrap();
-        let (head, body) = read_request(&mut socket)
-            .await
-            .expect("the request ended early");
-        socket.write_all(answer.as_bytes()).await.unwrap();
-        socket.shutdown().await.unwrap();
-        (head, body)
-    });
-    (addr, task)
-}
-
-fn answer(status: &str, content_type: &str, body: &str) -> String {
-    format!(
-        "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    )
-}
-
 #[tokio::test]
 async fn the_request_is_anthropics_shape() {
     let sse = fixture!("anthropic_text.sse");
-    let (addr, seen) = serve_once(answer("200 OK", "text/event-stream", sse)).await;
+    let (addr, seen) = serve_once(http_answer("200 OK", "text/event-stream", sse)).await;
     let provider_env: vivavoce::chat::EnvLookup =
         std::sync::Arc::new(|var| (var == "ANTHROPIC_API_KEY").then(|| KEY.to_owned()));
     let options = ChatConfig::new(Provider::Anthropic, "claude-sonnet-4-5")
@@ -199,7 +171,7 @@ async fn the_request_is_anthropics_shape() {
 #[tokio::test]
 async fn max_tokens_given_in_params_wins() {
     let sse = fixture!("anthropic_text.sse");
-    let (addr, seen) = serve_once(answer("200 OK", "text/event-stream", sse)).await;
+    let (addr, seen) = serve_once(http_answer("200 OK", "text/event-stream", sse)).await;
     let options = ChatOptions::new("claude-sonnet-4-5", messages())
         .wire(Wire::Anthropic)
         .url(format!("http://{addr}/v1/messages"))
@@ -224,7 +196,8 @@ async fn http_errors_read_anthropics_error_body() {
     ];
     for (status, kind, want) in cases {
         let body = json!({"type": "error", "error": {"type": kind, "message": "no"}});
-        let (addr, _seen) = serve_once(answer(status, "application/json", &body.to_string())).await;
+        let (addr, _seen) =
+            serve_once(http_answer(status, "application/json", &body.to_string())).await;
         let options = ChatOptions::new("claude-sonnet-4-5", messages())
             .wire(Wire::Anthropic)
             .url(format!("http://{addr}/v1/messages"))
@@ -252,7 +225,12 @@ async fn a_whole_message_when_not_streamed() {
         "stop_reason": "tool_use", "stop_sequence": null,
         "usage": {"input_tokens": 30, "output_tokens": 12}
     });
-    let (addr, seen) = serve_once(answer("200 OK", "application/json", &message.to_string())).await;
+    let (addr, seen) = serve_once(http_answer(
+        "200 OK",
+        "application/json",
+        &message.to_string(),
+    ))
+    .await;
     let options = ChatOptions::new("claude-sonnet-4-5", messages())
         .wire(Wire::Anthropic)
         .url(format!("http://{addr}/v1/messages"))
@@ -305,7 +283,7 @@ async fn overloaded_before_any_text_falls_back_to_the_next_config() {
         "event: error\n",
         "data: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n",
     );
-    let (addr, seen) = serve_once(answer("200 OK", "text/event-stream", overloaded)).await;
+    let (addr, seen) = serve_once(http_answer("200 OK", "text/event-stream", overloaded)).await;
     let backup =
         ChatSimulator::start(ChatSimulatorOptions::default().reply_text("from the backup"))
             .await

@@ -42,13 +42,6 @@ async fn run(sim: &ChatSimulator) -> Run {
     run_options(options(sim, SIM_KEY), 8).await
 }
 
-fn error(r: &Run) -> &vivavoce::chat::ChatError {
-    match &r.end {
-        ChatEvent::Error(e) => e,
-        other => panic!("expected an error, got {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn text_with_usage_and_end_turn() {
     let s = sim(ChatSimulatorOptions::default()).await;
@@ -133,7 +126,7 @@ async fn status_errors_have_kinds_and_retry_hints() {
     for (fault, status, kind, retryable) in cases {
         let s = sim(ChatSimulatorOptions::default().fault(fault.clone())).await;
         let r = run(&s).await;
-        let e = &error(&r).error;
+        let e = &r.failed().error;
         assert_eq!(e.status(), Some(status), "{fault:?}");
         assert_eq!(
             (e.kind(), e.is_retryable()),
@@ -149,7 +142,7 @@ async fn status_errors_have_kinds_and_retry_hints() {
     let s = sim(ChatSimulatorOptions::default()).await;
     let secret = "sk-ant-wrong-secret";
     let r = run_options(options(&s, secret), 8).await;
-    let e = &error(&r).error;
+    let e = &r.failed().error;
     assert_eq!(e.kind(), ErrorKind::Auth);
     assert_eq!(e.api_error().unwrap().kind, "authentication_error");
     let shown = format!("{e} {e:?}");
@@ -161,7 +154,7 @@ async fn an_error_event_mid_stream_keeps_the_text_so_far() {
     // message_start, content_block_start, ping, then the first two words.
     let s = sim(ChatSimulatorOptions::default().fault(ChatFault::ErrorAfterChunks(5))).await;
     let r = run(&s).await;
-    let e = error(&r);
+    let e = r.failed();
     assert_eq!(e.partial.content, "Paris is ");
     assert_eq!(r.texts(), "Paris is ");
     assert_eq!(e.error.status(), Some(200));
@@ -187,13 +180,13 @@ async fn a_drop_and_a_malformed_event_end_the_request_keeping_the_text() {
         .fault(ChatFault::DropAfterChunks(4)))
     .await;
     let r = run(&s).await;
-    let e = error(&r);
+    let e = r.failed();
     assert_eq!(e.error.kind(), ErrorKind::Connection, "{}", e.error);
     assert_eq!(e.partial.content, "Paris ");
 
     let s = sim(ChatSimulatorOptions::default().fault(ChatFault::MalformedChunk(4))).await;
     let r = run(&s).await;
-    let e = error(&r);
+    let e = r.failed();
     assert_eq!(e.error.kind(), ErrorKind::Parse, "{}", e.error);
     assert_eq!(e.partial.content, "Paris ");
 }

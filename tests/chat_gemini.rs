@@ -7,17 +7,13 @@
 
 mod chat_support;
 
-use chat_support::{Run, fixture, read_request, run_options};
+use chat_support::{Run, fixture, http_answer, run_options, serve_once};
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 use vivavoce::chat::{
     Accumulated, ChatConfig, ChatEvent, ChatOptions, ChatRouter, CompleteReason, EnvLookup,
     FinishReason, Provider, RetryPolicy, Wire, collect, start_request,
@@ -73,13 +69,6 @@ fn done(r: &Run) -> &Accumulated {
     };
     assert!(c.done_event.is_none(), "no end marker");
     a
-}
-
-fn error(r: &Run) -> &vivavoce::chat::ChatError {
-    match &r.end {
-        ChatEvent::Error(e) => e,
-        other => panic!("expected an error, got {other:?}"),
-    }
 }
 
 #[tokio::test]
@@ -156,7 +145,7 @@ async fn function_calls_arrive_whole_with_made_ids() {
 #[tokio::test]
 async fn an_error_object_mid_stream_ends_the_request_keeping_the_text() {
     let r = run(fixture!("gemini_midstream_error.sse")).await;
-    let e = error(&r);
+    let e = r.failed();
     assert_eq!(e.partial.content, "Once upon a time, in a quiet village");
     assert_eq!(e.error.kind(), ErrorKind::Server);
     assert!(e.error.is_retryable());
@@ -286,7 +275,7 @@ async fn status_errors_are_typed_and_never_show_the_key() {
     for (fault, status, kind, google) in cases {
         let sim = sim(ChatSimulatorOptions::default().fault(fault)).await;
         let r = run_sim(&sim, true).await;
-        let e = &error(&r).error;
+        let e = &r.failed().error;
         assert_eq!((e.status(), e.kind()), (Some(status), kind), "{status}");
         let api = e.api_error().expect("Google's error object is read");
         assert_eq!(
@@ -308,7 +297,7 @@ async fn status_errors_are_typed_and_never_show_the_key() {
         .unwrap();
     assert!(!format!("{options:?}").contains(KEY), "not in Debug");
     let r = run_options(options, 8).await;
-    let e = &error(&r).error;
+    let e = &r.failed().error;
     assert_eq!(e.kind(), ErrorKind::Auth, "a wrong key");
     assert!(!format!("{e} {e:?}").contains(KEY));
 }
@@ -319,7 +308,7 @@ async fn an_error_event_mid_stream_keeps_the_text() {
         .reply_text(REPLY)
         .fault(ChatFault::ErrorAfterChunks(2));
     let r = run_sim(&sim(options).await, true).await;
-    let e = error(&r);
+    let e = r.failed();
     assert_eq!(e.partial.content, "one two ");
     assert_eq!(e.error.kind(), ErrorKind::Server);
     assert_eq!(e.error.api_error().unwrap().kind, "UNAVAILABLE");
@@ -345,7 +334,7 @@ async fn a_malformed_event_is_a_typed_error_naming_it() {
         .reply_text(REPLY)
         .fault(ChatFault::MalformedChunk(1));
     let r = run_sim(&sim(options).await, true).await;
-    let e = error(&r);
+    let e = r.failed();
     assert!(
         matches!(e.error, Error::InvalidResponse { .. }),
         "{:?}",
@@ -356,28 +345,8 @@ async fn a_malformed_event_is_a_typed_error_naming_it() {
     assert_eq!(e.partial.content, "one ");
 }
 
-/// A server that answers one request with `answer` (a whole HTTP response) and hands
-/// back the request's head (lowercased) and body.
-async fn serve_once(answer: String) -> (SocketAddr, JoinHandle<(String, String)>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        let (mut socket, _) = listener.accept().await.unwrap();
-        let (head, body) = read_request(&mut socket)
-            .await
-            .expect("the request ended early");
-        socket.write_all(answer.as_bytes()).await.unwrap();
-        socket.shutdown().await.unwrap();
-        (head, body)
-    });
-    (addr, task)
-}
-
 fn answer(content_type: &str, body: &str) -> String {
-    format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    )
+    http_answer("200 OK", content_type, body)
 }
 
 #[tokio::test]

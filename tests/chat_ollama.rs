@@ -7,16 +7,13 @@
 
 mod chat_support;
 
-use chat_support::{Run, fixture, read_request, run_options};
+use chat_support::{Run, fixture, http_answer, run_options, serve_once};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use vivavoce::ErrorKind;
 use vivavoce::chat::{
     Accumulated, ChatConfig, ChatEvent, ChatOptions, ChatRouter, CompleteReason, EnvLookup,
@@ -59,13 +56,6 @@ fn done(r: &Run) -> &Accumulated {
     let last = c.done_event.as_ref().expect("the done line kept");
     assert!(last.data.contains("\"done\":true"), "{}", last.data);
     a
-}
-
-fn failed(r: &Run) -> &vivavoce::chat::ChatError {
-    match &r.end {
-        ChatEvent::Error(e) => e,
-        other => panic!("expected an error, got {other:?}"),
-    }
 }
 
 #[tokio::test]
@@ -133,7 +123,7 @@ async fn thinking_crlf_blank_lines_and_an_unterminated_last_line() {
 #[tokio::test]
 async fn an_error_line_ends_the_request_keeping_the_text() {
     let r = run(fixture!("ollama_midstream_error.ndjson")).await;
-    let e = failed(&r);
+    let e = r.failed();
     assert_eq!(e.partial.content, "The first part of the answer");
     let api = e.error.api_error().expect("the error line is read");
     assert_eq!(
@@ -195,7 +185,7 @@ async fn status_errors_are_typed() {
     ] {
         let s = sim(ChatSimulatorOptions::default().fault(ChatFault::Status(status))).await;
         let r = run_options(options(s.addr()).api_key(KEY), 8).await;
-        let e = failed(&r);
+        let e = r.failed();
         assert_eq!(e.error.kind(), want, "{status}");
         assert_eq!(e.error.is_retryable(), status != 401, "{status}");
         let api = e
@@ -221,7 +211,7 @@ async fn an_error_mid_stream_keeps_the_partial_text() {
         .fault(ChatFault::ErrorAfterChunks(2)))
     .await;
     let r = run_options(options(s.addr()), 8).await;
-    let e = failed(&r);
+    let e = r.failed();
     assert_eq!(e.partial.content, "one two ");
     assert!(
         e.error
@@ -256,34 +246,14 @@ async fn a_malformed_line_is_a_typed_error_naming_the_chunk() {
         .fault(ChatFault::MalformedChunk(1)))
     .await;
     let r = run_options(options(s.addr()), 8).await;
-    let e = failed(&r);
+    let e = r.failed();
     assert_eq!(e.error.kind(), ErrorKind::Parse);
     assert!(e.error.to_string().contains("chunk 2"), "{}", e.error);
     assert_eq!(e.partial.content, "one ");
 }
 
-/// A server that answers one request with `answer` (a whole HTTP response) and hands
-/// back the request's head (lowercased) and body.
-async fn serve_once(answer: String) -> (SocketAddr, JoinHandle<(String, String)>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        let (mut socket, _) = listener.accept().await.unwrap();
-        let (head, body) = read_request(&mut socket)
-            .await
-            .expect("the request ended early");
-        socket.write_all(answer.as_bytes()).await.unwrap();
-        socket.shutdown().await.unwrap();
-        (head, body)
-    });
-    (addr, task)
-}
-
 fn answer(status: &str, body: &str) -> String {
-    format!(
-        "HTTP/1.1 {status}\r\ncontent-type: application/x-ndjson\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    )
+    http_answer(status, "application/x-ndjson", body)
 }
 
 #[tokio::test]
@@ -321,7 +291,7 @@ async fn a_given_key_goes_as_a_bearer_token_and_is_never_shown() {
     let debug = format!("{options:?}");
     assert!(!debug.contains(KEY), "{debug}");
     let r = run_options(options, 8).await;
-    let e = failed(&r);
+    let e = r.failed();
     assert_eq!(e.error.kind(), ErrorKind::NotFound);
     let api = e.error.api_error().unwrap();
     assert_eq!(

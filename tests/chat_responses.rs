@@ -7,16 +7,13 @@
 
 mod chat_support;
 
-use chat_support::{Run, fixture, read_request, run_options};
+use chat_support::{Run, fixture, run_options, serve_once};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
 use vivavoce::ErrorKind;
 use vivavoce::chat::{
     Accumulated, ChatConfig, ChatEvent, ChatOptions, ChatRouter, CompleteReason, EnvLookup,
@@ -68,13 +65,6 @@ async fn sim(options: ChatSimulatorOptions) -> ChatSimulator {
 async fn run(body: &str) -> Run {
     let sim = sim(ChatSimulatorOptions::default().raw_stream(body)).await;
     run_options(options(sim.addr()), 8).await
-}
-
-fn error(r: &Run) -> &vivavoce::chat::ChatError {
-    match &r.end {
-        ChatEvent::Error(e) => e,
-        other => panic!("expected an error, got {other:?}"),
-    }
 }
 
 #[tokio::test]
@@ -140,7 +130,7 @@ async fn reasoning_summaries_annotations_and_an_incomplete_end() {
 #[tokio::test]
 async fn a_failed_response_ends_the_request_keeping_the_text() {
     let r = run(fixture!("responses_failed.sse")).await;
-    let e = error(&r);
+    let e = r.failed();
     assert_eq!(
         e.partial.content,
         "In a shimmering forest under a sky full of stars"
@@ -211,7 +201,7 @@ async fn status_errors_are_typed() {
     let s = sim(ChatSimulatorOptions::default()).await;
     let wrong = options(s.addr()).api_key(KEY);
     let r = run_options(wrong, 4).await;
-    let e = &error(&r).error;
+    let e = &r.failed().error;
     assert_eq!((e.kind(), e.status()), (ErrorKind::Auth, Some(401)));
     assert_eq!(
         e.api_error().unwrap().code.as_deref(),
@@ -228,7 +218,7 @@ async fn status_errors_are_typed() {
     ] {
         let s = sim(ChatSimulatorOptions::default().fault(fault.clone())).await;
         let r = run_options(options(s.addr()), 4).await;
-        let e = &error(&r).error;
+        let e = &r.failed().error;
         assert_eq!(e.kind(), kind, "{fault:?}");
         let (retry, after) = match fault {
             ChatFault::Status(429) => (true, Some(Duration::from_secs(1))),
@@ -251,7 +241,7 @@ async fn an_error_event_mid_stream_keeps_the_text() {
         .fault(ChatFault::ErrorAfterChunks(6));
     let s = sim(faulty).await;
     let r = run_options(options(s.addr()), 4).await;
-    let e = error(&r);
+    let e = r.failed();
     assert_eq!(e.partial.content, "one two ", "two deltas came before it");
     assert_eq!(e.error.kind(), ErrorKind::Server);
     assert!(e.error.is_retryable());
@@ -282,26 +272,11 @@ async fn a_malformed_event_is_a_typed_error_naming_the_chunk() {
         .fault(ChatFault::MalformedChunk(5));
     let s = sim(bad).await;
     let r = run_options(options(s.addr()), 4).await;
-    let e = error(&r);
+    let e = r.failed();
     assert_eq!(e.error.kind(), ErrorKind::Parse);
     let shown = e.error.to_string();
     assert!(shown.contains("chunk 6"), "{shown}");
     assert_eq!(e.partial.content, "one ");
-}
-
-/// A server that answers one request with `answer` (a whole HTTP response) and hands
-/// back the request's head (lowercased) and body.
-async fn serve_once(answer: String) -> (SocketAddr, JoinHandle<(String, String)>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        let (mut socket, _) = listener.accept().await.unwrap();
-        let (head, body) = read_request(&mut socket).await.expect("a whole request");
-        socket.write_all(answer.as_bytes()).await.unwrap();
-        socket.shutdown().await.unwrap();
-        (head, body)
-    });
-    (addr, task)
 }
 
 #[tokio::test]

@@ -4,10 +4,16 @@
 
 use std::time::Duration;
 
-use tokio::io::AsyncReadExt;
+use std::net::SocketAddr;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use vivavoce::chat::{Accumulated, ChatEvent, ChatOptions, Chunk, CompleteReason, start_request};
+use tokio::task::JoinHandle;
+use vivavoce::chat::{
+    Accumulated, ChatError, ChatEvent, ChatOptions, Chunk, CompleteReason, start_request,
+};
 
 /// A fixture from `tests/fixtures/chat/`, compiled in.
 macro_rules! fixture {
@@ -34,6 +40,14 @@ impl Run {
 
     pub fn reasoning(&self) -> String {
         self.chunks.iter().filter_map(Chunk::reasoning).collect()
+    }
+
+    /// The error a request that failed ended with.
+    pub fn failed(&self) -> &ChatError {
+        match &self.end {
+            ChatEvent::Error(e) => e,
+            other => panic!("expected an error, got {other:?}"),
+        }
     }
 
     /// The result of a request that completed normally (at `[DONE]` or its wire's end).
@@ -97,4 +111,27 @@ pub async fn read_request(socket: &mut TcpStream) -> Option<(String, String)> {
             return Some((head, body));
         }
     }
+}
+
+/// A server that answers one request with `answer` (a whole HTTP response) and hands
+/// back the request's head (lowercased) and body.
+pub async fn serve_once(answer: String) -> (SocketAddr, JoinHandle<(String, String)>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let (head, body) = read_request(&mut socket).await.expect("a whole request");
+        socket.write_all(answer.as_bytes()).await.unwrap();
+        socket.shutdown().await.unwrap();
+        (head, body)
+    });
+    (addr, task)
+}
+
+/// A whole HTTP/1.1 response with `body`.
+pub fn http_answer(status: &str, content_type: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
 }
