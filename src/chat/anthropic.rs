@@ -307,10 +307,7 @@ mod tests {
     use super::*;
 
     fn read(state: &mut StreamState, data: &str) -> Delta {
-        match state.read(data).unwrap() {
-            Read::Delta(d) => d,
-            Read::Last(_) | Read::Stop => panic!("stop"),
-        }
+        state.read(data).unwrap().delta()
     }
 
     #[test]

@@ -275,10 +275,7 @@ mod tests {
     use super::*;
 
     fn read(state: &mut StreamState, data: &str) -> Delta {
-        match state.read(data).unwrap() {
-            Read::Delta(d) => d,
-            Read::Last(_) | Read::Stop => panic!("Gemini has no end event"),
-        }
+        state.read(data).unwrap().delta()
     }
 
     #[test]

@@ -210,10 +210,7 @@ mod tests {
     use super::*;
 
     fn read(state: &mut StreamState, data: &str) -> Delta {
-        match state.read(data).unwrap() {
-            Read::Delta(d) => d,
-            Read::Last(_) | Read::Stop => panic!("ended early"),
-        }
+        state.read(data).unwrap().delta()
     }
 
     fn last(state: &mut StreamState, data: &str) -> Delta {

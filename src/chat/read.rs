@@ -13,3 +13,14 @@ pub(crate) enum Read {
     /// An end marker with nothing to deliver (Anthropic's `message_stop`).
     Stop,
 }
+
+#[cfg(test)]
+impl Read {
+    /// The delta of an event that is not the end (tests of each format's reader).
+    pub(crate) fn delta(self) -> Delta {
+        match self {
+            Read::Delta(d) => d,
+            Read::Last(_) | Read::Stop => panic!("an end event where a delta was expected"),
+        }
+    }
+}
