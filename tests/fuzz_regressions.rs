@@ -35,6 +35,13 @@ fn chat_wires() {
     replay("chat_wires", fuzz_support::chat_wires);
 }
 
+/// An ignored number with a 70-digit exponent: the fast path skipped it, serde refuses it
+/// as out of range.
+#[test]
+fn chat_fast_path() {
+    replay("chat_fast_path", fuzz_support::chat_fast_path);
+}
+
 /// Two `type` keys: the typed reading takes the first, the raw object keeps the last, so
 /// the property holds for the text with its repeated keys dropped.
 #[test]

@@ -183,11 +183,11 @@ struct RawChunk<'a> {
 /// in practice) share one allocation rather than making two each.
 #[derive(Debug, Default)]
 pub(crate) struct Names {
-    id: Option<Arc<str>>,
-    model: Option<Arc<str>>,
+    pub(super) id: Option<Arc<str>>,
+    pub(super) model: Option<Arc<str>>,
 }
 
-fn share(last: &mut Option<Arc<str>>, name: Option<Cow<'_, str>>) -> Option<Arc<str>> {
+pub(super) fn share(last: &mut Option<Arc<str>>, name: Option<Cow<'_, str>>) -> Option<Arc<str>> {
     let name = name?;
     match last {
         Some(l) if **l == *name => {}
@@ -219,6 +219,14 @@ impl Delta {
 
     /// [`parse`](Self::parse), reusing the names of the chunk before.
     pub(crate) fn parse_sharing(data: &str, names: &mut Names) -> Result<Delta, DeltaError> {
+        match super::fast_path::chunk(data, names) {
+            Some(delta) => Ok(delta),
+            None => Self::parse_with_serde(data, names),
+        }
+    }
+
+    /// [`parse_sharing`](Self::parse_sharing) without its fast path.
+    pub(super) fn parse_with_serde(data: &str, names: &mut Names) -> Result<Delta, DeltaError> {
         let raw: RawChunk = match serde_json::from_str(data) {
             Ok(raw) => raw,
             Err(e) => return Err(DeltaError::new(data, &e)),

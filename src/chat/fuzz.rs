@@ -1,7 +1,7 @@
 //! Internals exposed for the fuzz targets in `fuzz/` and their regression tests; not part
 //! of the API.
 
-use super::delta::{Delta, DeltaError};
+use super::delta::{Delta, DeltaError, Names};
 use super::framing::LineParser;
 use super::read::Read;
 use super::sse::{SseEvent, TooLarge};
@@ -88,4 +88,36 @@ impl StreamReader {
 /// [`DeltaError`] when the answer cannot be read.
 pub fn parse_whole(wire: Wire, text: &str) -> Result<Delta, DeltaError> {
     wire::parse_whole(wire, text)
+}
+
+/// Which fast paths took `data`, after checking that each reads it exactly as serde does.
+///
+/// # Panics
+///
+/// When a fast path's reading differs from serde's, with both.
+pub fn check_fast_paths(data: &str) -> FastPaths {
+    let mut taken = FastPaths::default();
+    if let Some(fast) = super::fast_path::chunk(data, &mut Names::default()) {
+        let serde = Delta::parse_with_serde(data, &mut Names::default());
+        assert_eq!(Ok(&fast), serde.as_ref(), "chunk {data:?}");
+        taken.chunk = true;
+    }
+    if let Some(choice) = super::fast_path::responses_text(data) {
+        let mut state = super::responses::StreamState::default();
+        match state.read_with_serde(data) {
+            Ok(Read::Delta(d)) => assert_eq!(d.choices, [choice], "Responses event {data:?}"),
+            other => panic!("Responses event {data:?}: fast path took it, serde read {other:?}"),
+        }
+        taken.responses = true;
+    }
+    taken
+}
+
+/// Which fast paths took an event: see [`check_fast_paths`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FastPaths {
+    /// A Chat Completions chunk.
+    pub chunk: bool,
+    /// A Responses API text event.
+    pub responses: bool,
 }

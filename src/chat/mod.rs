@@ -37,6 +37,7 @@ mod cost;
 mod delta;
 mod engine;
 mod event;
+mod fast_path;
 mod framing;
 #[doc(hidden)]
 pub mod fuzz;
@@ -55,6 +56,7 @@ mod responses;
 mod responses_request;
 mod retry;
 mod router;
+mod scan;
 mod sse;
 mod stream;
 mod wire;

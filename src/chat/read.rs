@@ -3,6 +3,7 @@
 use super::delta::Delta;
 
 /// What one event means for the engine.
+#[derive(Debug)]
 pub(crate) enum Read {
     /// A delta to accumulate and deliver (possibly empty, for keep-alives and events that
     /// say nothing new; with `error` set for an error event).

@@ -52,3 +52,11 @@ pub fn chat_wires(data: &[u8]) {
         Err(e) => check_error(&e, &text),
     }
 }
+
+/// `chat_fast_path`: the fast readings of plain chunks and Responses text events agree
+/// with serde's on any text.
+pub fn chat_fast_path(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        vivavoce::chat::fuzz::check_fast_paths(text);
+    }
+}

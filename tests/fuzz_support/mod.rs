@@ -9,7 +9,7 @@ mod chat;
 mod framing;
 mod realtime;
 
-pub use chat::chat_wires;
+pub use chat::{chat_fast_path, chat_wires};
 pub use framing::sse_split;
 pub use realtime::{audio_delta, client_event_roundtrip, schema_validate, server_event};
 
