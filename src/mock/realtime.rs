@@ -170,7 +170,8 @@ impl Session {
                 },
                 _ = sleep_until(due), if due.is_some() => {
                     if let Some(q) = self.queue.pop_front() {
-                        self.send_queued(&q.response, q.event).await?;
+                        let response = q.response.clone();
+                        self.send_queued(&response, q.into_event()).await?;
                     }
                 }
             }

@@ -64,8 +64,11 @@ impl Session {
         let mut planned = response::plan(&plan, &outputs);
         // Right after response.created, the limits with this response's tokens reserved.
         let limits = self.rate_limits.reserve(planned.total_tokens);
-        planned.events.insert(1, (Duration::ZERO, limits));
-        let opening = planned.events[..2].iter().map(|(_, e)| e.clone()).collect();
+        planned.events.insert(1, (Duration::ZERO, limits, None));
+        let opening = planned.events[..2]
+            .iter()
+            .map(|(_, e, _)| e.clone())
+            .collect();
         self.responses.push(Running::new(
             response_id.clone(),
             in_conversation,
@@ -77,13 +80,14 @@ impl Session {
         // never reorders them.
         let start = Instant::now() + options.response_delay;
         let mut last = start;
-        for (at, event) in planned.events {
+        for (at, event, audio) in planned.events {
             let jitter = options.jitter.mul_f64(fastrand::f64());
             last = last.max(start + at + jitter);
             self.queue.push_back(Queued {
                 at: last,
                 response: response_id.clone(),
                 event,
+                audio,
             });
         }
         Ok(())

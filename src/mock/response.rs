@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::options::Pace;
 use super::usage::{audio_tokens, text_tokens, usage};
-use super::voice::{self, Format, encode};
+use super::voice::{self, Format, Samples};
 
 /// Audio per `response.output_audio.delta`.
 const CHUNK_MS: u64 = 100;
@@ -61,11 +61,14 @@ pub(crate) enum Kind {
     },
 }
 
-/// A planned response: its events (without `event_id`s) with their send times, and the
-/// tokens it uses. Its items join the conversation as their `conversation.item.added`
-/// goes out.
+/// A planned event: its send time, the event (without `event_id`), and for an audio
+/// delta its audio, encoded as it is sent (the event's `delta` is empty until then).
+pub(crate) type Timed = (Duration, Value, Option<Samples>);
+
+/// A planned response: its events with their send times, and the tokens it uses. Its
+/// items join the conversation as their `conversation.item.added` goes out.
 pub(crate) struct Planned {
-    pub(crate) events: Vec<(Duration, Value)>,
+    pub(crate) events: Vec<Timed>,
     pub(crate) total_tokens: u64,
 }
 
@@ -141,7 +144,7 @@ fn response(p: &Plan<'_>, status: &str, output: Value, usage: Value) -> Value {
 /// Collects a response's events as its items are planned.
 struct Builder<'a> {
     p: &'a Plan<'a>,
-    events: Vec<(Duration, Value)>,
+    events: Vec<Timed>,
     /// Send time of the next event.
     t: Duration,
     /// The finished items, for `response.done`.
@@ -152,7 +155,7 @@ struct Builder<'a> {
 
 impl Builder<'_> {
     fn push(&mut self, event: Value) {
-        self.events.push((self.t, event));
+        self.events.push((self.t, event, None));
     }
 
     fn item_added(&mut self, index: usize, item: &Value) {
@@ -211,21 +214,24 @@ impl Builder<'_> {
         let words: Vec<&str> = text.split_inclusive(' ').collect();
         let start = self.t;
         if audio {
-            let pcm = voice::synthesize(text);
+            let pcm = voice::speech(text);
             let per_chunk = (voice::RATE as u64 * CHUNK_MS / 1000) as usize;
-            let chunks: Vec<&[i16]> = pcm.chunks(per_chunk).collect();
+            let chunks = pcm.len().div_ceil(per_chunk);
             self.audio_ms += pcm.len() as u64 * 1000 / voice::RATE as u64;
             let mut word = 0;
-            for (i, chunk) in chunks.iter().enumerate() {
+            for i in 0..chunks {
                 if self.p.pace == Pace::RealTime {
                     self.t = start + Duration::from_millis(CHUNK_MS * i as u64);
                 }
-                let delta = base64_simd::STANDARD.encode_to_string(encode(self.p.format, chunk));
-                self.push(with_ids(
-                    json!({ "type": "response.output_audio.delta", "delta": delta }),
-                ));
+                let audio = Samples {
+                    pcm: pcm.clone(),
+                    range: i * per_chunk..((i + 1) * per_chunk).min(pcm.len()),
+                    format: self.p.format,
+                };
+                let event = json!({ "type": "response.output_audio.delta", "delta": "" });
+                self.events.push((self.t, with_ids(event), Some(audio)));
                 // Spread the transcript over the audio.
-                let until = (i + 1) * words.len() / chunks.len();
+                let until = (i + 1) * words.len() / chunks;
                 if until > word {
                     let delta: String = words[word..until].concat();
                     word = until;
@@ -325,10 +331,10 @@ fn pieces(text: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn types(events: &[(Duration, Value)]) -> Vec<String> {
+    fn types(events: &[Timed]) -> Vec<String> {
         events
             .iter()
-            .map(|(_, e)| e["type"].as_str().unwrap().to_owned())
+            .map(|(_, e, _)| e["type"].as_str().unwrap().to_owned())
             .collect()
     }
 
@@ -361,8 +367,8 @@ mod tests {
         assert!(t.iter().any(|x| x == "response.output_audio.delta"));
         let transcript: String = events
             .iter()
-            .filter(|(_, e)| e["type"] == "response.output_audio_transcript.delta")
-            .map(|(_, e)| e["delta"].as_str().unwrap())
+            .filter(|(_, e, _)| e["type"] == "response.output_audio_transcript.delta")
+            .map(|(_, e, _)| e["delta"].as_str().unwrap())
             .collect();
         assert_eq!(transcript, "one two three");
         let deltas = t
@@ -391,7 +397,7 @@ mod tests {
                 .count(),
             2
         );
-        assert!(events.iter().all(|(at, _)| at.is_zero()));
+        assert!(events.iter().all(|(at, _, _)| at.is_zero()));
     }
 
     #[test]
@@ -432,8 +438,8 @@ mod tests {
         assert_eq!(done["usage"]["total_tokens"], total_tokens);
         let streamed: String = events
             .iter()
-            .filter(|(_, e)| e["type"] == "response.function_call_arguments.delta")
-            .map(|(_, e)| e["delta"].as_str().unwrap())
+            .filter(|(_, e, _)| e["type"] == "response.function_call_arguments.delta")
+            .map(|(_, e, _)| e["delta"].as_str().unwrap())
             .collect();
         assert_eq!(streamed, r#"{"city": "Par"#, "sent as it is");
     }

@@ -16,7 +16,7 @@ use super::options::SimulatorOptions;
 use super::running::Running;
 use super::usage::RateLimits;
 use super::vad::Vad;
-use super::voice::Format;
+use super::voice::{Format, Samples};
 
 /// A conversation item the simulator remembers.
 pub(super) struct StoredItem {
@@ -32,6 +32,19 @@ pub(super) struct Queued {
     pub(super) at: Instant,
     pub(super) response: String,
     pub(super) event: Value,
+    /// For an audio delta: its audio, put in as `delta` when it is sent.
+    pub(super) audio: Option<Samples>,
+}
+
+impl Queued {
+    /// The event as it goes out.
+    pub(super) fn into_event(self) -> Value {
+        let mut event = self.event;
+        if let Some(audio) = self.audio {
+            event["delta"] = Value::String(audio.base64());
+        }
+        event
+    }
 }
 
 /// One connection's server session.

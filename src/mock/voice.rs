@@ -3,6 +3,8 @@
 //! audio formats the simulator reads and writes.
 
 use std::f32::consts::TAU;
+use std::ops::Range;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use crate::realtime::codec;
 
@@ -76,6 +78,48 @@ pub(crate) enum Format {
     Pcma,
 }
 
+/// [`synthesize`]d speech for `text`, shared: every session speaking the same text at the
+/// same time holds one copy (a reply's audio is the simulator's largest allocation).
+pub(crate) fn speech(text: &str) -> Arc<[i16]> {
+    static SPOKEN: Mutex<Vec<(String, Weak<[i16]>)>> = Mutex::new(Vec::new());
+    let find = |spoken: &mut Vec<(String, Weak<[i16]>)>| {
+        spoken.retain(|(_, pcm)| pcm.strong_count() > 0);
+        spoken
+            .iter()
+            .find(|(t, _)| t == text)
+            .and_then(|(_, pcm)| pcm.upgrade())
+    };
+    if let Some(pcm) = find(&mut SPOKEN.lock().unwrap_or_else(PoisonError::into_inner)) {
+        return pcm;
+    }
+    // Synthesised without the lock held; a session that raced us may have stored it.
+    let pcm: Arc<[i16]> = synthesize(text).into();
+    let mut spoken = SPOKEN.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(theirs) = find(&mut spoken) {
+        return theirs;
+    }
+    spoken.push((text.to_owned(), Arc::downgrade(&pcm)));
+    pcm
+}
+
+/// A piece of a reply's audio, encoded only when its `response.output_audio.delta` is
+/// sent, so a planned response holds samples shared with every session saying the same
+/// thing instead of its whole reply as base64.
+#[derive(Clone)]
+pub(crate) struct Samples {
+    pub(crate) pcm: Arc<[i16]>,
+    pub(crate) range: Range<usize>,
+    pub(crate) format: Format,
+}
+
+impl Samples {
+    /// The piece in its format, as base64.
+    pub(crate) fn base64(&self) -> String {
+        let pcm = self.pcm.get(self.range.clone()).unwrap_or_default();
+        base64_simd::STANDARD.encode_to_string(encode(self.format, pcm))
+    }
+}
+
 /// Encodes 24 kHz samples in `format` (G.711 is averaged down to 8 kHz).
 pub(crate) fn encode(format: Format, pcm: &[i16]) -> Vec<u8> {
     let g711: fn(i16) -> u8 = match format {
@@ -117,6 +161,25 @@ pub(crate) fn to_pcm24(format: Format, bytes: &[u8]) -> Vec<i16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn speech_is_shared_while_held_and_freed_after() {
+        let text = "shared speech for this test alone";
+        let a = speech(text);
+        let b = speech(text);
+        assert!(Arc::ptr_eq(&a, &b), "one copy while held");
+        assert_eq!(*a, *synthesize(text));
+        let weak = Arc::downgrade(&a);
+        drop((a, b));
+        assert_eq!(weak.strong_count(), 0, "freed when no session holds it");
+        let piece = Samples {
+            pcm: speech(text),
+            range: 0..3,
+            format: Format::Pcm,
+        };
+        let bytes = base64_simd::STANDARD.decode_to_vec(piece.base64()).unwrap();
+        assert_eq!(bytes, encode(Format::Pcm, &synthesize(text)[..3]));
+    }
 
     #[test]
     fn voice_has_length_level_and_pauses() {
