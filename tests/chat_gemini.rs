@@ -271,6 +271,13 @@ async fn status_errors_are_typed_and_never_show_the_key() {
             "UNAVAILABLE",
         ),
         (ChatFault::Status(500), 500, ErrorKind::Server, "INTERNAL"),
+        // The same status as a rate limit; the daily quota named in its details.
+        (
+            ChatFault::QuotaExceeded,
+            429,
+            ErrorKind::QuotaExceeded,
+            "RESOURCE_EXHAUSTED",
+        ),
     ];
     for (fault, status, kind, google) in cases {
         let sim = sim(ChatSimulatorOptions::default().fault(fault)).await;
@@ -282,8 +289,11 @@ async fn status_errors_are_typed_and_never_show_the_key() {
             (api.kind.as_str(), api.code.clone()),
             (google, Some(status.to_string()))
         );
-        assert_eq!(e.is_retryable(), status != 401);
-        if status == 429 {
+        assert_eq!(
+            e.is_retryable(),
+            matches!(kind, ErrorKind::RateLimited | ErrorKind::Server)
+        );
+        if kind == ErrorKind::RateLimited {
             assert_eq!(e.retry_after(), Some(Duration::from_secs(1)));
         }
         let shown = format!("{e} {e:?}");

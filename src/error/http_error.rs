@@ -39,7 +39,6 @@ impl Error {
     }
 }
 
-/// `Retry-After`: seconds, or an HTTP date (how long from now until then).
 /// Google's wait in the body rather than a header: a `google.rpc.RetryInfo` among the
 /// error's `details`, `{"retryDelay": "37s"}` (Gemini's 429 answers).
 fn google_retry_delay(body: &str) -> Option<Duration> {
@@ -57,6 +56,35 @@ fn google_retry_delay(body: &str) -> Option<Duration> {
     Duration::try_from_secs_f64(delay.parse().ok()?).ok()
 }
 
+/// Google's sign of a daily quota spent rather than a rate exceeded (one status,
+/// `RESOURCE_EXHAUSTED`, says both): a `google.rpc.QuotaFailure` among the error's
+/// `details` with a violation whose `quotaId` counts per day
+/// (`GenerateRequestsPerDayPerProjectPerModel-FreeTier`). Retrying before the day ends is
+/// pointless; a per-minute limit is a rate limit, and is retried.
+fn google_daily_quota(body: &str) -> bool {
+    if !body.contains("QuotaFailure") {
+        return false;
+    }
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(body) else {
+        return false;
+    };
+    let details = v.pointer("/error/details").and_then(|d| d.as_array());
+    details.into_iter().flatten().any(|d| {
+        let failure = d
+            .get("@type")
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|t| t.ends_with("google.rpc.QuotaFailure"));
+        let violations = d.get("violations").and_then(|v| v.as_array());
+        failure
+            && violations.into_iter().flatten().any(|v| {
+                v.get("quotaId")
+                    .and_then(serde_json::Value::as_str)
+                    .is_some_and(|id| id.contains("PerDay"))
+            })
+    })
+}
+
+/// `Retry-After`: seconds, or an HTTP date (how long from now until then).
 fn parse_retry_after(v: &str) -> Option<Duration> {
     if let Some(wait) = wait_of(v, 1.0) {
         return Some(wait);
@@ -160,13 +188,13 @@ impl HttpError {
         }
     }
 
-    /// A 429 for an exhausted quota: `insufficient_quota` as the code or the type, or
-    /// Anthropic's `billing_error`.
+    /// A 429 for an exhausted quota: `insufficient_quota` as the code or the type,
+    /// Anthropic's `billing_error`, or Google's daily quota (see `google_daily_quota`).
     fn is_quota(&self) -> bool {
         self.api.as_ref().is_some_and(|a| {
             a.code.as_deref() == Some("insufficient_quota")
                 || matches!(a.kind.as_str(), "insufficient_quota" | "billing_error")
-        })
+        }) || google_daily_quota(&self.body)
     }
 }
 
@@ -366,6 +394,26 @@ mod tests {
         let google = r#"{"error":{"code":429,"message":"m","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"37.5s"}]}}"#;
         let e = Error::http_status(429, "u", google.into(), None);
         assert_eq!(e.retry_after(), Some(Duration::from_millis(37_500)));
+        // Google's one status for both: a daily quota spent is not worth retrying today.
+        let quota = |id: &str| {
+            format!(
+                r#"{{"error":{{"code":429,"message":"You exceeded your current quota","status":"RESOURCE_EXHAUSTED","details":[{{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{{"quotaMetric":"generativelanguage.googleapis.com/generate_content_free_tier_requests","quotaId":"{id}"}}]}}]}}}}"#
+            )
+        };
+        let daily = Error::http_status(
+            429,
+            "u",
+            quota("GenerateRequestsPerDayPerProjectPerModel-FreeTier"),
+            None,
+        );
+        assert!(daily.kind() == ErrorKind::QuotaExceeded && !daily.is_retryable());
+        let minute = Error::http_status(
+            429,
+            "u",
+            quota("GenerateRequestsPerMinutePerProjectPerModel-FreeTier"),
+            None,
+        );
+        assert!(minute.kind() == ErrorKind::RateLimited && minute.is_retryable());
         for status in [408, 409, 500, 502] {
             assert!(Error::http_status(status, "u", String::new(), None).is_retryable());
         }

@@ -87,5 +87,12 @@ pub(crate) fn error_body(status: u16, kind: ErrorKind, message: &str) -> Value {
         e["error"]["details"] = json!([{ "@type": "type.googleapis.com/google.rpc.RetryInfo",
             "retryDelay": "1s" }]);
     }
+    if kind == ErrorKind::Quota {
+        // Which quota ran out: here the free tier's requests per day.
+        e["error"]["details"] = json!([{ "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+            "violations": [{
+                "quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",
+                "quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier" }] }]);
+    }
     e
 }
