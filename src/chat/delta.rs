@@ -217,16 +217,10 @@ impl Delta {
         Self::parse_sharing(data, &mut Names::default())
     }
 
-    /// [`parse`](Self::parse), reusing the names of the chunk before.
+    /// [`parse`](Self::parse), reusing the names of the chunk before. (A stream reads its
+    /// chunks through `fast_path::chunk` first, which gives up to this on anything but
+    /// the plain shape.)
     pub(crate) fn parse_sharing(data: &str, names: &mut Names) -> Result<Delta, DeltaError> {
-        match super::fast_path::chunk(data, names) {
-            Some(delta) => Ok(delta),
-            None => Self::parse_with_serde(data, names),
-        }
-    }
-
-    /// [`parse_sharing`](Self::parse_sharing) without its fast path.
-    pub(super) fn parse_with_serde(data: &str, names: &mut Names) -> Result<Delta, DeltaError> {
         let raw: RawChunk = match serde_json::from_str(data) {
             Ok(raw) => raw,
             Err(e) => return Err(DeltaError::new(data, &e)),

@@ -98,7 +98,7 @@ pub fn parse_whole(wire: Wire, text: &str) -> Result<Delta, DeltaError> {
 pub fn check_fast_paths(data: &str) -> FastPaths {
     let mut taken = FastPaths::default();
     if let Some(fast) = super::fast_path::chunk(data, &mut Names::default()) {
-        let serde = Delta::parse_with_serde(data, &mut Names::default());
+        let serde = Delta::parse_sharing(data, &mut Names::default());
         assert_eq!(Ok(&fast), serde.as_ref(), "chunk {data:?}");
         taken.chunk = true;
     }

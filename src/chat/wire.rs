@@ -3,6 +3,7 @@
 
 use super::anthropic;
 use super::delta::{Delta, DeltaError, Names};
+use super::fast_path;
 use super::gemini;
 use super::ollama;
 use super::read::Read;
@@ -84,7 +85,10 @@ impl Reader {
     /// Reads one event's data (an SSE event's `data`, or one line).
     pub(crate) fn read(&mut self, data: &str) -> Result<Read, DeltaError> {
         match self {
-            Reader::OpenAI(names) => Delta::parse_sharing(data, names).map(Read::Delta),
+            Reader::OpenAI(names) => match fast_path::chunk(data, names) {
+                Some(delta) => Ok(Read::Delta(delta)),
+                None => Delta::parse_sharing(data, names).map(Read::Delta),
+            },
             Reader::Anthropic(s) => s.read(data),
             Reader::Gemini(s) => s.read(data),
             Reader::Ollama(s) => s.read(data),
