@@ -8,11 +8,13 @@ use std::task::Poll;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
+use tokio::io::BufReader;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::error::ProtocolError;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
@@ -29,7 +31,7 @@ use super::session_merge::merge;
 use crate::Error;
 use crate::time::{deadline_after, sleep_until};
 
-pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<BufReader<TcpStream>>>;
 
 /// The longest `Retry-After` a reconnect waits for when the policy's `max_backoff` is
 /// shorter.
@@ -67,18 +69,13 @@ pub(crate) async fn handshake(options: &ConnectOptions, key: &ApiKey) -> Result<
     }
 
     tracing::debug!(%url, "connecting");
-    let connecting = tokio_tungstenite::connect_async_tls_with_config(
-        request,
-        Some(ws_config(options)),
-        true,
-        None,
-    );
+    let connecting = open(request, ws_config(options));
     match tokio::time::timeout(options.connect_timeout, connecting).await {
         Err(_) => Err(Error::Timeout {
             operation: "WebSocket handshake",
             after: options.connect_timeout,
         }),
-        Ok(Ok((ws, _response))) => {
+        Ok(Ok(ws)) => {
             tracing::info!(%url, "connected");
             Ok(ws)
         }
@@ -114,6 +111,35 @@ pub(crate) fn redact(text: String, key: &ApiKey) -> String {
         return text;
     }
     text.replace(secret, "<redacted>")
+}
+
+/// How many bytes one read of the socket takes at most (see [`open`]).
+const SOCKET_READ_BYTES: usize = 64 << 10;
+
+/// Connects (TCP, TLS for `wss`) and performs the WebSocket handshake, like
+/// `tokio_tungstenite::connect_async_tls_with_config` but reading the socket through a
+/// buffer: tungstenite asks for exactly the rest of the frame it is reading, so without it
+/// every frame costs its own `recv` (and the kernel's work that comes with each, such as
+/// acknowledging), where one read can take everything that has arrived.
+async fn open(request: Request, config: WebSocketConfig) -> Result<Ws, tungstenite::Error> {
+    let uri = request.uri();
+    let host = uri.host().unwrap_or_default();
+    // An IPv6 literal comes in brackets.
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
+        Some("wss") => 443,
+        _ => 80,
+    });
+    let tcp = TcpStream::connect((host, port)).await?;
+    tcp.set_nodelay(true)?;
+    let stream = BufReader::with_capacity(SOCKET_READ_BYTES, tcp);
+    let (ws, _response) =
+        tokio_tungstenite::client_async_tls_with_config(request, stream, Some(config), None)
+            .await?;
+    Ok(ws)
 }
 
 /// tungstenite's settings. Reads go into a 32 KiB buffer rather than 128 KiB: enough for
