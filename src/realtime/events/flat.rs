@@ -88,9 +88,10 @@ fn string(text: &str, i: usize) -> Option<(&str, usize, usize)> {
 }
 
 /// Whether any byte is below 0x20 (not allowed unescaped in a JSON string). Written to
-/// vectorise: no early exit.
+/// vectorise: the smallest byte, with no early exit (a byte-wise minimum is one vector
+/// instruction per 16 or 32 bytes).
 fn has_control(s: &[u8]) -> bool {
-    s.iter().fold(0u8, |acc, &c| acc | u8::from(c < 0x20)) != 0
+    s.iter().fold(u8::MAX, |least, &c| least.min(c)) < 0x20
 }
 
 /// A JSON integer (no sign, fraction or exponent; no leading zero) that fits in `u32`.
