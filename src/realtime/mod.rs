@@ -25,6 +25,7 @@ pub mod conversation;
 mod driver;
 pub mod events;
 mod handle;
+mod handshake;
 mod inbox;
 mod options;
 mod reconnect_policy;
@@ -81,7 +82,7 @@ use crate::Error;
 pub async fn connect(options: ConnectOptions) -> Result<(EventSender, EventReceiver), Error> {
     options.validate()?;
     let key = options.resolve_key()?;
-    let ws = transport::handshake(&options, &key).await?;
+    let ws = handshake::handshake(&options, &key).await?;
     let (cmd_tx, cmd_rx) = mpsc::channel(options.send_capacity);
     let (evt_tx, evt_rx) = inbox::inbox(options.receive_capacity, options.receive_queue_bytes);
     let budget = Arc::new(handle::SendBudget::new(options.send_queue_bytes));
