@@ -416,8 +416,7 @@ async fn echo_is_cancelled_end_to_end_and_the_user_still_gets_through() {
     tx.send(ResponseCreate::default()).await.unwrap();
     let mut self_interrupted = false;
     let mut seen = Vec::new();
-    let mut done = String::new();
-    loop {
+    let done = loop {
         let ev = tokio::time::timeout(Duration::from_secs(30), events.recv())
             .await
             .unwrap()
@@ -431,12 +430,11 @@ async fn echo_is_cancelled_end_to_end_and_the_user_still_gets_through() {
                 let details = r.response.status_details.as_ref();
                 let reason = details.and_then(|d| d.reason.as_deref());
                 self_interrupted |= reason == Some("turn_detected");
-                done = format!("{:?} {reason:?}", r.response.status);
-                break;
+                break format!("{:?} {reason:?}", r.response.status);
             }
             _ => {}
         }
-    }
+    };
     playback.drain().await.unwrap();
     let played = playback.metrics().played;
     let blocks = |sent: &Sent| -> Vec<i32> {

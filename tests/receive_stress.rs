@@ -28,7 +28,7 @@ fn samples(k: usize) -> usize {
         1 | 5 => 2_400,
         3 => 4_800,
         7 => 240,
-        9 if k % 3 == 0 => 48_000,
+        9 if k.is_multiple_of(3) => 48_000,
         _ => 0,
     }
 }
@@ -41,14 +41,14 @@ fn event(k: usize) -> String {
         json!({"type": ty, "event_id": format!("e{k}"), "response_id": "r", "item_id": "i",
             "output_index": 0, "content_index": 0})
     };
-    let v = match (k % 11, samples(k)) {
-        (_, 0) if k % 2 == 0 => {
+    let v = match samples(k) {
+        0 if k.is_multiple_of(2) => {
             let mut v = ids("response.output_audio_transcript.delta");
             v["delta"] = json!(format!("t{k} é "));
             v
         }
-        (_, 0) => json!({"type": "vivavoce.test.unknown", "event_id": format!("e{k}"), "n": k}),
-        (_, n) => {
+        0 => json!({"type": "vivavoce.test.unknown", "event_id": format!("e{k}"), "n": k}),
+        n => {
             let pcm: Vec<i16> = (0..n).map(|i| (i * 7 + k) as i16).collect();
             let mut v = ids("response.output_audio.delta");
             v["delta"] = json!(InputAudioBufferAppend::from_pcm16(&pcm).audio);
@@ -72,7 +72,7 @@ async fn flood_server() -> Server {
                 if c.ws.feed(Message::text(text.as_str())).await.is_err() {
                     return;
                 }
-                if k % (1 + k % 64) == 0 && c.ws.flush().await.is_err() {
+                if k.is_multiple_of(1 + k % 64) && c.ws.flush().await.is_err() {
                     return;
                 }
             }
@@ -143,6 +143,14 @@ async fn next_event(rx: &mut EventReceiver, style: Style) -> Option<ServerEvent>
     }
 }
 
+/// Keeps the thread busy for `d`, as a consumer with work of its own would.
+fn busy(d: Duration) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < d {
+        std::hint::spin_loop();
+    }
+}
+
 /// Sends `response.create` and checks every event up to `response.done`.
 async fn consume(mut rx: EventReceiver, tx: vivavoce::realtime::EventSender, style: Style) {
     tx.send(ResponseCreate::default()).await.unwrap();
@@ -153,8 +161,10 @@ async fn consume(mut rx: EventReceiver, tx: vivavoce::realtime::EventSender, sty
             .unwrap_or_else(|| panic!("{style:?}: ended before event {k}"));
         check(k, &ev, &mut pcm);
         match style {
-            Style::Slow if k % 97 == 0 => tokio::time::sleep(Duration::from_millis(2)).await,
-            Style::Slow if k % 13 == 0 => std::thread::sleep(Duration::from_micros(300)),
+            Style::Slow if k.is_multiple_of(97) => {
+                tokio::time::sleep(Duration::from_millis(2)).await
+            }
+            Style::Slow if k.is_multiple_of(13) => busy(Duration::from_micros(300)),
             Style::Stream => tokio::task::yield_now().await,
             _ => {}
         }
@@ -182,11 +192,11 @@ async fn every_event_arrives_once_in_order_under_load() {
             })
         })
         .collect();
-    let busy: Vec<_> = (0..3)
+    let chores: Vec<_> = (0..3)
         .map(|_| {
             tokio::spawn(async {
                 loop {
-                    std::thread::sleep(Duration::from_micros(100));
+                    busy(Duration::from_micros(100));
                     tokio::task::yield_now().await;
                 }
             })
@@ -217,7 +227,7 @@ async fn every_event_arrives_once_in_order_under_load() {
     for s in spinners {
         s.join().unwrap();
     }
-    for b in busy {
-        b.abort();
+    for c in chores {
+        c.abort();
     }
 }
