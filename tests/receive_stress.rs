@@ -86,7 +86,23 @@ async fn flood_server() -> Server {
 
 /// Checks that `ev` is event `k` with the content [`event`] gave it.
 fn check(k: usize, ev: &ServerEvent, pcm: &mut Vec<i16>) {
-    let id = |e: &str| assert_eq!(e, format!("e{k}"), "event {k} out of order: {ev:?}");
+    // What the event is, without its (long) audio.
+    let what = || {
+        format!(
+            "{} {}",
+            ev.event_type(),
+            ev.raw()
+                .map_or(String::new(), |r| r.as_str().chars().take(80).collect())
+        )
+    };
+    let id = |e: &str| {
+        assert_eq!(
+            e,
+            format!("e{k}"),
+            "event {k} lost or out of order: {}",
+            what()
+        )
+    };
     match (ev, samples(k)) {
         (ServerEvent::ResponseOutputAudioDelta(d), n) if n > 0 => {
             id(&d.event_id);
@@ -103,7 +119,7 @@ fn check(k: usize, ev: &ServerEvent, pcm: &mut Vec<i16>) {
             assert_eq!(event_type, "vivavoce.test.unknown");
             assert_eq!(raw.as_str(), event(k), "event {k}: raw text");
         }
-        _ => panic!("event {k}: unexpected {ev:?}"),
+        _ => panic!("event {k} lost or out of order: {}", what()),
     }
 }
 
