@@ -123,9 +123,10 @@ async fn open(request: Request, config: WebSocketConfig) -> Result<Ws, tungsteni
     Ok(ws)
 }
 
-/// tungstenite's settings. Reads go into a 32 KiB buffer rather than 128 KiB: enough for
-/// several 100 ms audio deltas per read, and received frames keep their read buffer alive
-/// until the events parsed from them are dropped, so a smaller one holds less memory.
+/// tungstenite's settings. Frames are cut from a 32 KiB buffer rather than 128 KiB
+/// (filled from the socket's buffer, see [`open`]): enough for several 100 ms audio
+/// deltas, and received frames keep that buffer alive until the events parsed from them
+/// are dropped, so a smaller one holds less memory.
 ///
 /// Frames and messages over `max_message_bytes` are refused.
 fn ws_config(options: &ConnectOptions) -> WebSocketConfig {
