@@ -168,7 +168,7 @@ pub async fn create_client_secret(options: ClientSecretOptions) -> Result<Client
         return Err(Error::http_status(
             status.as_u16(),
             url,
-            super::transport::redact(text, &key),
+            super::handshake::redact(text, &key),
             Some(&headers),
         ));
     }

@@ -10,7 +10,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::sync::PollSender;
 
+use super::driver::Driver;
 use super::events::{ClientEvent, ServerEvent};
+use super::inbox::InboxReceiver;
 use super::options::{EventCheck, OutgoingHook};
 use crate::Error;
 
@@ -317,24 +319,86 @@ impl futures_sink::Sink<ClientEvent> for EventSender {
 /// further events; the connection stays open while a sender lives.
 #[derive(Debug)]
 pub struct EventReceiver {
-    rx: mpsc::Receiver<ServerEvent>,
+    source: Source,
     done: bool,
 }
 
+/// Where a receiver's events come from.
+#[derive(Debug)]
+enum Source {
+    /// A connection, whose task the receiver may run itself (see `driver`).
+    Inbox(InboxReceiver, Arc<Driver>),
+    /// A task that passes events on one by one (playback's split, say).
+    Channel(mpsc::Receiver<ServerEvent>),
+}
+
 impl EventReceiver {
+    #[cfg_attr(
+        not(any(feature = "audio", feature = "conversation")),
+        allow(dead_code)
+    )]
     pub(crate) fn new(rx: mpsc::Receiver<ServerEvent>) -> Self {
-        EventReceiver { rx, done: false }
+        EventReceiver {
+            source: Source::Channel(rx),
+            done: false,
+        }
+    }
+
+    pub(crate) fn from_connection(rx: InboxReceiver, driver: Arc<Driver>) -> Self {
+        EventReceiver {
+            source: Source::Inbox(rx, driver),
+            done: false,
+        }
     }
 
     /// The next event, or `None` once the connection has ended.
+    ///
+    /// While it waits, the connection's reading and parsing run on the caller's task
+    /// (rather than handing each event over from another thread).
     ///
     /// # Cancel safety
     ///
     /// Cancel-safe: dropped before it completes, no event was taken.
     pub async fn recv(&mut self) -> Option<ServerEvent> {
-        let ev = self.rx.recv().await;
-        self.done = ev.is_none();
-        ev
+        let _engaged = match &self.source {
+            Source::Inbox(_, driver) => Some(driver.engage()),
+            Source::Channel(_) => None,
+        };
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<ServerEvent>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let polled = match &mut self.source {
+            Source::Inbox(rx, driver) => {
+                let mut ran = false;
+                loop {
+                    match rx.poll_recv(cx) {
+                        Poll::Ready(Some(event)) => {
+                            // Keep the connection going here if it has something to do
+                            // (the receiver just made room, say).
+                            driver.poll_if_woken();
+                            break Poll::Ready(Some(event));
+                        }
+                        Poll::Ready(None) => break Poll::Ready(None),
+                        // Nothing queued: run the connection here (once per poll: see
+                        // `Driver::poll_connection`), or wait for it.
+                        Poll::Pending if !ran && driver.register_receiver(cx.waker()) => {
+                            ran = true;
+                            driver.poll_if_woken();
+                        }
+                        Poll::Pending => break Poll::Pending,
+                    }
+                }
+            }
+            Source::Channel(rx) => rx.poll_recv(cx),
+        };
+        if let Poll::Ready(None) = polled {
+            self.done = true;
+        }
+        polled
     }
 }
 
@@ -342,14 +406,7 @@ impl futures_core::Stream for EventReceiver {
     type Item = ServerEvent;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ServerEvent>> {
-        if self.done {
-            return Poll::Ready(None);
-        }
-        let polled = self.rx.poll_recv(cx);
-        if let Poll::Ready(None) = polled {
-            self.done = true;
-        }
-        polled
+        self.poll_recv(cx)
     }
 }
 

@@ -22,8 +22,11 @@ pub mod codec;
 #[cfg(feature = "conversation")]
 #[cfg_attr(docsrs, doc(cfg(feature = "conversation")))]
 pub mod conversation;
+mod driver;
 pub mod events;
 mod handle;
+mod handshake;
+mod inbox;
 mod options;
 mod reconnect_policy;
 pub(crate) mod session_merge;
@@ -50,7 +53,9 @@ use crate::Error;
 /// then performs the handshake: a refusal comes back as [`Error::Http`] with the status
 /// and the server's body, an unreachable server as [`Error::Connect`]. On success one
 /// background task owns the socket; it ends when the connection closes and every handle
-/// is dropped.
+/// is dropped. While [`EventReceiver::recv`] waits, the receiver runs that task's work
+/// itself (reading and parsing on the caller's thread, with no hand-over per event);
+/// otherwise the background task does.
 ///
 /// # Cancel safety
 ///
@@ -77,23 +82,23 @@ use crate::Error;
 pub async fn connect(options: ConnectOptions) -> Result<(EventSender, EventReceiver), Error> {
     options.validate()?;
     let key = options.resolve_key()?;
-    let ws = transport::handshake(&options, &key).await?;
+    let ws = handshake::handshake(&options, &key).await?;
     let (cmd_tx, cmd_rx) = mpsc::channel(options.send_capacity);
-    let (evt_tx, evt_rx) = mpsc::channel(options.receive_capacity);
+    let (evt_tx, evt_rx) = inbox::inbox(options.receive_capacity, options.receive_queue_bytes);
     let budget = Arc::new(handle::SendBudget::new(options.send_queue_bytes));
     let outgoing = options.outgoing.clone();
     let check = options.check.clone();
     let task = transport::Task::new(options, key, cmd_rx, evt_tx.clone(), budget.clone());
-    tokio::spawn(async move {
+    let driver = driver::Driver::spawn(async move {
         // A bug in the task must not end the receiver silently.
         if AssertUnwindSafe(task.run(ws)).catch_unwind().await.is_err() {
             let error = Error::transport(std::io::Error::other("the connection task failed"));
             let lost = events::Disconnected::new(error, None, false, 0);
-            let _ = evt_tx.send(ServerEvent::Disconnected(lost)).await;
+            evt_tx.send(ServerEvent::Disconnected(lost)).await;
         }
     });
     Ok((
         EventSender::new(cmd_tx, budget, outgoing, check),
-        EventReceiver::new(evt_rx),
+        EventReceiver::from_connection(evt_rx, driver),
     ))
 }

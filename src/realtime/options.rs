@@ -131,10 +131,18 @@ pub struct ConnectOptions {
     /// Capacity of the outgoing event channel, in events (default 64). When it is full,
     /// `send` waits.
     pub send_capacity: usize,
-    /// Capacity of the incoming event channel, in events (default 256). When it is full,
+    /// Capacity of the incoming event queue, in events (default 256). When it is full,
     /// the connection stops reading from the socket until the receiver catches up (the
-    /// server then sees TCP backpressure); sending goes on.
+    /// server then sees TCP backpressure); sending, pings and closing go on.
     pub receive_capacity: usize,
+    /// Capacity of the incoming event queue, in bytes of event JSON (plus each event's
+    /// in-memory size), default 256 KiB: about 40 audio deltas of 100 ms, 4 s of audio.
+    /// Full works as for [`receive_capacity`](Self::receive_capacity); whichever bound is
+    /// reached first applies. Events are read in batches (what the socket has ready, up
+    /// to a quarter of this) and a batch that alone exceeds the bound is still delivered
+    /// when the queue is empty, so one large event never stalls the connection. Must be
+    /// at least 1.
+    pub receive_queue_bytes: usize,
     /// Most bytes of events accepted but not yet written, e.g. while reconnecting
     /// (default 16 MiB). Past it, `send` fails with [`Error::SendQueueFull`].
     pub send_queue_bytes: usize,
@@ -193,6 +201,7 @@ impl Default for ConnectOptions {
             headers: Vec::new(),
             send_capacity: 64,
             receive_capacity: 256,
+            receive_queue_bytes: 256 << 10,
             send_queue_bytes: 16 << 20,
             ping_interval: Some(Duration::from_secs(20)),
             pong_timeout: Duration::from_secs(10),
@@ -222,6 +231,7 @@ impl fmt::Debug for ConnectOptions {
             )
             .field("send_capacity", &self.send_capacity)
             .field("receive_capacity", &self.receive_capacity)
+            .field("receive_queue_bytes", &self.receive_queue_bytes)
             .field("send_queue_bytes", &self.send_queue_bytes)
             .field("ping_interval", &self.ping_interval)
             .field("pong_timeout", &self.pong_timeout)
@@ -312,6 +322,12 @@ impl ConnectOptions {
     /// Sets [`receive_capacity`](Self::receive_capacity).
     pub fn receive_capacity(mut self, n: usize) -> Self {
         self.receive_capacity = n;
+        self
+    }
+
+    /// Sets [`receive_queue_bytes`](Self::receive_queue_bytes).
+    pub fn receive_queue_bytes(mut self, n: usize) -> Self {
+        self.receive_queue_bytes = n;
         self
     }
 
@@ -440,6 +456,9 @@ impl ConnectOptions {
         }
         if self.receive_capacity == 0 {
             return bad("receive_capacity", "must be at least 1");
+        }
+        if self.receive_queue_bytes == 0 {
+            return bad("receive_queue_bytes", "must be at least 1");
         }
         if self.ping_interval == Some(Duration::ZERO) {
             return bad(

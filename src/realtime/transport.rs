@@ -2,115 +2,33 @@
 //! senders queue, reads and parses server events, pings, closes, and reconnects.
 
 use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::sync::Arc;
+use std::task::Poll;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::error::ProtocolError;
-use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::events::parse_server_event;
 use super::events::{Disconnected, Reconnected, ServerEvent};
 use super::handle::{Command, Outgoing, SendBudget};
-use super::options::{ApiKey, AuthScheme, ConnectOptions, Reconnecting};
+use super::handshake::{Ws, handshake};
+use super::inbox::{Batch, InboxSender};
+use super::options::{ApiKey, ConnectOptions, EventCheck, IncomingHook, Reconnecting};
 use super::reconnect_policy::ReconnectPolicy;
 use super::session_merge::merge;
 use crate::Error;
 use crate::time::{deadline_after, sleep_until};
 
-pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
 /// The longest `Retry-After` a reconnect waits for when the policy's `max_backoff` is
 /// shorter.
 const RETRY_AFTER_CAP: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Opens a WebSocket with the options' URL, key and headers.
-pub(crate) async fn handshake(options: &ConnectOptions, key: &ApiKey) -> Result<Ws, Error> {
-    let url = options.url();
-    let mut request = url
-        .as_str()
-        .into_client_request()
-        .map_err(|e| Error::InvalidOption {
-            option: "base_url",
-            message: format!("`{url}`: {e}"),
-        })?;
-    let headers = request.headers_mut();
-    let (name, value) = match options.auth {
-        AuthScheme::Bearer => ("authorization", format!("Bearer {}", key.expose_secret())),
-        AuthScheme::ApiKeyHeader => ("api-key", key.expose_secret().to_owned()),
-    };
-    let mut value = HeaderValue::from_str(&value).map_err(|_| Error::InvalidOption {
-        option: "api_key",
-        message: "the key contains characters not allowed in an HTTP header".to_owned(),
-    })?;
-    value.set_sensitive(true);
-    headers.insert(name, value);
-    for (name, value) in &options.headers {
-        let bad = |what: &str| Error::InvalidOption {
-            option: "headers",
-            message: format!("header `{name}`: {what}"),
-        };
-        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad("invalid name"))?;
-        let value = HeaderValue::from_str(value).map_err(|_| bad("invalid value"))?;
-        headers.insert(name, value);
-    }
-
-    tracing::debug!(%url, "connecting");
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(options.max_message_bytes))
-        .max_frame_size(Some(options.max_message_bytes));
-    let connecting =
-        tokio_tungstenite::connect_async_tls_with_config(request, Some(config), true, None);
-    match tokio::time::timeout(options.connect_timeout, connecting).await {
-        Err(_) => Err(Error::Timeout {
-            operation: "WebSocket handshake",
-            after: options.connect_timeout,
-        }),
-        Ok(Ok((ws, _response))) => {
-            tracing::info!(%url, "connected");
-            Ok(ws)
-        }
-        Ok(Err(tungstenite::Error::Http(response))) => {
-            let status = response.status().as_u16();
-            let body = response
-                .body()
-                .as_deref()
-                .map(String::from_utf8_lossy)
-                .unwrap_or_default()
-                .into_owned();
-            tracing::warn!(%url, status, "handshake refused");
-            // A server may quote the key back (in full, or a proxy's echo of the request).
-            let body = redact(body, key);
-            Err(Error::http_status(
-                status,
-                url,
-                body,
-                Some(response.headers()),
-            ))
-        }
-        Ok(Err(e)) => Err(Error::Connect {
-            url,
-            source: Arc::new(e),
-        }),
-    }
-}
-
-/// `text` without `key` in it.
-pub(crate) fn redact(text: String, key: &ApiKey) -> String {
-    let secret = key.expose_secret();
-    if secret.is_empty() || !text.contains(secret) {
-        return text;
-    }
-    text.replace(secret, "<redacted>")
-}
 
 /// What woke the connection loop.
 enum Step {
@@ -131,8 +49,10 @@ pub(crate) struct Task {
     pub(crate) options: ConnectOptions,
     pub(crate) key: ApiKey,
     pub(crate) cmd_rx: mpsc::Receiver<Command>,
-    pub(crate) evt_tx: mpsc::Sender<ServerEvent>,
+    pub(crate) evt_tx: InboxSender,
     pub(crate) budget: Arc<SendBudget>,
+    /// Events read and not yet published to the receiver.
+    batch: Batch,
     /// Every `session.update`'s `session`, merged, for replay after a reconnect.
     session: Option<Value>,
     /// Events sent while reconnecting.
@@ -145,7 +65,7 @@ impl Task {
         options: ConnectOptions,
         key: ApiKey,
         cmd_rx: mpsc::Receiver<Command>,
-        evt_tx: mpsc::Sender<ServerEvent>,
+        evt_tx: InboxSender,
         budget: Arc<SendBudget>,
     ) -> Self {
         Task {
@@ -154,6 +74,7 @@ impl Task {
             cmd_rx,
             evt_tx,
             budget,
+            batch: Batch::default(),
             session: None,
             backlog: VecDeque::new(),
             close_waiters: Vec::new(),
@@ -162,7 +83,12 @@ impl Task {
 
     pub(crate) async fn run(mut self, mut ws: Ws) {
         loop {
-            let (error, code) = match self.drive(&mut ws).await {
+            let end = self.drive(&mut ws).await;
+            // What was read before the end comes before any local event. (Past the
+            // bound by at most one batch: waiting here could keep a closed
+            // connection's task alive for as long as the receiver is not read.)
+            self.evt_tx.force(&mut self.batch);
+            let (error, code) = match end {
                 End::Closed => break,
                 End::Lost(error, code) => (error, code),
             };
@@ -237,7 +163,7 @@ impl Task {
 
     /// Delivers a local event, waiting for room; dropped if the receiver is gone.
     async fn deliver(&self, event: ServerEvent) {
-        let _ = self.evt_tx.send(event).await;
+        self.evt_tx.send(event).await;
     }
 
     /// Runs one connection until it closes or is lost.
@@ -247,34 +173,29 @@ impl Task {
         let mut next_ping = ping_interval.map(deadline_after);
         let mut pong_deadline: Option<Instant> = None;
         let mut close_deadline: Option<Instant> = None;
-        // Events waiting for room in the receiver's channel (a checked event may bring
-        // its warning first: at most two).
-        let mut pending: std::collections::VecDeque<ServerEvent> = Default::default();
         let incoming = self.options.incoming.clone();
         let check = self.options.check.clone();
+        // Frames ready on the socket are gathered into one batch up to these sizes, then
+        // published together (one wake-up of the receiver per batch).
+        let batch_bytes = (self.options.receive_queue_bytes / 4).max(1);
+        let batch_events = (self.options.receive_capacity / 4).max(1);
 
         loop {
             let step = tokio::select! {
                 biased;
 
-                permit = self.evt_tx.reserve(), if !pending.is_empty() => {
-                    match (permit, pending.pop_front()) {
-                        (Ok(permit), Some(event)) => permit.send(event),
-                        _ => pending.clear(),
-                    }
-                    if !pending.is_empty() {
-                        continue;
-                    }
-                    // Time spent waiting for the receiver does not count against the pong.
+                _ = poll_fn(|cx| self.evt_tx.poll_publish(cx, &mut self.batch)), if !self.batch.is_empty() => {
+                    // Published, or discarded because the receiver is gone. Time spent
+                    // waiting for the receiver does not count against the pong.
                     if let Some(d) = pong_deadline {
                         pong_deadline = Some(d.max(deadline_after(pong_timeout)));
                     }
                     continue;
                 }
                 cmd = self.cmd_rx.recv(), if close_deadline.is_none() => Step::Command(cmd),
-                msg = ws.next(), if pending.is_empty() => Step::Frame(msg),
+                msg = ws.next(), if self.batch.is_empty() => Step::Frame(msg),
                 _ = sleep_until(next_ping), if next_ping.is_some() && close_deadline.is_none() => Step::Ping,
-                _ = sleep_until(pong_deadline), if pong_deadline.is_some() && pending.is_empty() => {
+                _ = sleep_until(pong_deadline), if pong_deadline.is_some() && self.batch.is_empty() => {
                     return End::Lost(Error::PongTimeout(pong_timeout), None);
                 }
                 _ = sleep_until(close_deadline), if close_deadline.is_some() => {
@@ -303,62 +224,20 @@ impl Task {
                 }
                 Step::Frame(msg) => {
                     pong_deadline = None; // Any frame shows the peer is alive.
-                    match msg {
-                        Some(Ok(Message::Text(text))) => {
-                            let mut event = Some(parse_server_event(text));
-                            if let Some(hook) = &incoming {
-                                event = event.and_then(|e| hook(e));
-                            }
-                            if let Some(e) = &event {
-                                tracing::trace!(event_type = e.event_type(), "received");
-                            }
-                            if let (Some(check), Some(e)) = (&check, &event)
-                                && let Some(warning) = check.incoming(e)
-                            {
-                                pending.push_back(ServerEvent::Warning(warning));
-                            }
-                            if self.evt_tx.is_closed() {
-                                pending.clear();
-                            } else {
-                                pending.extend(event);
-                            }
-                        }
-                        Some(Ok(Message::Binary(bytes))) => {
-                            pending.push_back(ServerEvent::Malformed {
-                                event_type: String::new(),
-                                error: format!("unexpected binary frame of {} bytes", bytes.len()),
-                                raw: "".into(),
-                            });
-                        }
-                        Some(Ok(Message::Close(frame))) => {
-                            // tungstenite queued the close reply; write it out.
-                            let _ = ws.flush().await;
-                            if close_deadline.is_some() {
-                                return End::Closed;
-                            }
-                            let (code, reason) = match frame {
-                                Some(f) => (u16::from(f.code), f.reason.to_string()),
-                                None => (1005, String::new()),
-                            };
-                            return End::Lost(Error::Closed { code, reason }, Some(code));
-                        }
-                        Some(Ok(_)) => {} // Ping (answered by tungstenite), pong.
-                        Some(Err(e)) => {
-                            if close_deadline.is_some() {
-                                return End::Closed;
-                            }
-                            self.fail(ws, &e).await;
-                            return End::Lost(Error::transport(e), None);
-                        }
-                        None => {
-                            if close_deadline.is_some() {
-                                return End::Closed;
-                            }
-                            let eof = std::io::Error::new(
-                                std::io::ErrorKind::UnexpectedEof,
-                                "the server ended the connection without a close frame",
-                            );
-                            return End::Lost(Error::transport(eof), Some(1006));
+                    let closing = close_deadline.is_some();
+                    let hooks = (&incoming, &check);
+                    if let Some(end) = self.on_frame(ws, msg, closing, hooks).await {
+                        return end;
+                    }
+                    // Take what else is ready without waiting.
+                    while self.batch.bytes() < batch_bytes && self.batch.len() < batch_events {
+                        let Poll::Ready(msg) =
+                            poll_fn(|cx| Poll::Ready(ws.poll_next_unpin(cx))).await
+                        else {
+                            break;
+                        };
+                        if let Some(end) = self.on_frame(ws, msg, closing, hooks).await {
+                            return end;
                         }
                     }
                 }
@@ -387,6 +266,68 @@ impl Task {
         };
         let closing = ws.close(Some(frame));
         let _ = tokio::time::timeout(self.options.close_timeout, closing).await;
+    }
+
+    /// Handles one frame (or the stream's end): events go into the batch; `Some` when
+    /// the connection ended.
+    async fn on_frame(
+        &mut self,
+        ws: &mut Ws,
+        msg: Option<Result<Message, tungstenite::Error>>,
+        closing: bool,
+        (incoming, check): (&Option<IncomingHook>, &Option<Arc<dyn EventCheck>>),
+    ) -> Option<End> {
+        match msg {
+            Some(Ok(Message::Text(text))) => {
+                let mut event = Some(parse_server_event(text));
+                if let Some(hook) = incoming {
+                    event = event.and_then(|e| hook(e));
+                }
+                let event = event?;
+                tracing::trace!(event_type = event.event_type(), "received");
+                if let Some(check) = check
+                    && let Some(warning) = check.incoming(&event)
+                {
+                    self.batch.push(ServerEvent::Warning(warning));
+                }
+                self.batch.push(event);
+                None
+            }
+            Some(Ok(Message::Binary(bytes))) => {
+                self.batch.push(ServerEvent::Malformed {
+                    event_type: String::new(),
+                    error: format!("unexpected binary frame of {} bytes", bytes.len()),
+                    raw: "".into(),
+                });
+                None
+            }
+            Some(Ok(Message::Close(frame))) => {
+                // tungstenite queued the close reply; write it out.
+                let _ = ws.flush().await;
+                if closing {
+                    return Some(End::Closed);
+                }
+                let (code, reason) = match frame {
+                    Some(f) => (u16::from(f.code), f.reason.to_string()),
+                    None => (1005, String::new()),
+                };
+                Some(End::Lost(Error::Closed { code, reason }, Some(code)))
+            }
+            Some(Ok(_)) => None, // Ping (answered by tungstenite), pong.
+            Some(Err(_)) if closing => Some(End::Closed),
+            Some(Err(e)) => {
+                self.fail(ws, &e).await;
+                Some(End::Lost(Error::transport(e), None))
+            }
+            None if closing => Some(End::Closed),
+            None => {
+                let eof = std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the server ended the connection without a close frame",
+                );
+                Some(End::Lost(Error::transport(eof), Some(1006)))
+            }
+        }
     }
 
     /// Writes one event. One that fails goes back to the front of the backlog: written

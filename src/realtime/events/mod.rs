@@ -105,12 +105,14 @@ pub(crate) use server_event;
 mod common;
 mod conversation;
 mod error;
+mod flat;
 mod input_audio;
 mod local;
 mod parse;
 mod response;
 mod session;
 mod session_setters;
+mod shared_str;
 mod tools;
 
 pub use common::{AudioFormat, MaxOutputTokens, Modality, Voice, VoiceName};
@@ -120,12 +122,13 @@ pub use input_audio::*;
 pub use local::*;
 pub use response::*;
 pub use session::*;
+pub use shared_str::SharedStr;
 pub use tools::*;
 
 pub(crate) use parse::parse_server_event;
 
 /// The JSON text of a received event, shared without copying.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct RawJson(Utf8Bytes);
 
 impl RawJson {

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use super::{RawJson, ServerEvent};
+use super::{RawJson, Received, ResponseOutputAudioDelta, ServerEvent};
 
 /// Parses one text frame. Never fails; see [`ServerEvent::from_json`].
 pub(crate) fn parse_server_event(text: Utf8Bytes) -> ServerEvent {
@@ -29,6 +29,12 @@ pub(crate) fn parse_server_event(text: Utf8Bytes) -> ServerEvent {
         },
     };
     let ga = ga_name(&event_type);
+    // The bulk of a session: parsed with the base64 left in the frame.
+    if ga == "response.output_audio.delta"
+        && let Some(delta) = ResponseOutputAudioDelta::parse_shared(s, &raw)
+    {
+        return ServerEvent::ResponseOutputAudioDelta(Received::with_raw(delta, raw));
+    }
     match ServerEvent::parse_known(ga, s, raw.clone()) {
         Some(event) => event,
         None => ServerEvent::Unknown {
@@ -108,6 +114,42 @@ mod tests {
         // Escapes and spacing: left to the full parse.
         assert_eq!(find_top_level_type(r#"{"type":"a\u002eb"}"#), None);
         assert_eq!(find_top_level_type(r#"{"type": "a"}"#), None);
+    }
+
+    #[test]
+    fn audio_deltas_share_the_frame_and_match_the_plain_parse() {
+        let json = r#"{"type":"response.output_audio.delta","event_id":"e","response_id":"r","item_id":"i","output_index":1,"content_index":2,"delta":"AAABAP//"}"#;
+        let raw = RawJson::from(json);
+        let ServerEvent::ResponseOutputAudioDelta(d) = ServerEvent::parse(raw.clone()) else {
+            panic!("not an audio delta")
+        };
+        let plain: ResponseOutputAudioDelta = serde_json::from_str(json).unwrap();
+        assert_eq!(*d, plain);
+        assert_eq!(d.pcm16().unwrap(), vec![0, 1, -1]);
+        let inside = raw.as_str().as_bytes().as_ptr_range();
+        assert!(inside.contains(&d.delta.as_ptr()), "the delta was copied");
+
+        // A field this version does not know: parsed by serde, still sharing the frame.
+        let raw = RawJson::from(json.replace(r#""delta""#, r#""later":[1],"delta""#));
+        let ServerEvent::ResponseOutputAudioDelta(d) = ServerEvent::parse(raw.clone()) else {
+            panic!("not an audio delta")
+        };
+        assert_eq!(*d, plain);
+        let inside = raw.as_str().as_bytes().as_ptr_range();
+        assert!(inside.contains(&d.delta.as_ptr()), "the delta was copied");
+
+        // An escaped delta is unescaped into its own string.
+        let ev = ServerEvent::from_json(json.replace("AP//", r#"AP\/\/"#));
+        let ServerEvent::ResponseOutputAudioDelta(d) = ev else {
+            panic!("{ev:?}")
+        };
+        assert_eq!(d.delta, "AAABAP//");
+        // A missing field is reported by the plain parse.
+        let ev = ServerEvent::from_json(json.replace(r#""item_id":"i","#, ""));
+        let ServerEvent::Malformed { error, .. } = ev else {
+            panic!("{ev:?}")
+        };
+        assert!(error.contains("item_id"), "{error}");
     }
 
     #[test]

@@ -2,13 +2,17 @@
 //! output items, content parts, text, audio and transcript streams, and
 //! `rate_limits.updated` (server).
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use serde_with::skip_serializing_none;
 
 use super::common::{MaxOutputTokens, Modality, string_enum};
 use super::conversation::{ContentPart, Item};
+use super::flat::{Flat, parse_flat};
 use super::session::{AudioOutput, Tool, ToolChoice};
+use super::{RawJson, SharedStr};
 use crate::Error;
 
 /// Settings of one response, overriding the session's for that response only.
@@ -302,12 +306,99 @@ super::server_event! {
         pub output_index: u32,
         /// The part's index in the item's content.
         pub content_index: u32,
-        /// Base64 audio.
-        pub delta: String,
+        /// Base64 audio. It shares the received frame's buffer rather than copying it
+        /// (derefs to `str`).
+        pub delta: SharedStr,
     }
 }
 
 impl ResponseOutputAudioDelta {
+    /// Parses the payload from `text`, the JSON of `raw`, with `delta` a slice of `raw`
+    /// rather than a copy. `None` when it does not parse (the caller then reports why).
+    pub(crate) fn parse_shared(text: &str, raw: &RawJson) -> Option<ResponseOutputAudioDelta> {
+        Self::parse_flat(text, raw).or_else(|| Self::parse_borrowed(text, raw))
+    }
+
+    /// The usual shape, without serde (see [`parse_flat`]).
+    fn parse_flat(text: &str, raw: &RawJson) -> Option<ResponseOutputAudioDelta> {
+        const KEYS: [&str; 7] = [
+            "type",
+            "event_id",
+            "response_id",
+            "item_id",
+            "output_index",
+            "content_index",
+            "delta",
+        ];
+        let [
+            ty,
+            event_id,
+            response_id,
+            item_id,
+            output_index,
+            content_index,
+            delta,
+        ] = parse_flat(text, KEYS)?;
+        let string = |v: Option<Flat<'_>>| match v? {
+            Flat::Str(s, _) => Some(s.to_owned()),
+            Flat::U32(_) => None,
+        };
+        let index = |v: Option<Flat<'_>>| match v? {
+            Flat::U32(n) => Some(n),
+            Flat::Str(..) => None,
+        };
+        if let Some(Flat::U32(_)) = ty {
+            return None;
+        }
+        let Some(Flat::Str(delta, at)) = delta else {
+            return None;
+        };
+        Some(ResponseOutputAudioDelta {
+            event_id: match event_id {
+                None => String::new(),
+                some => string(some)?,
+            },
+            response_id: string(response_id)?,
+            item_id: string(item_id)?,
+            output_index: index(output_index)?,
+            content_index: index(content_index)?,
+            delta: SharedStr::slice(raw, at, at + delta.len())?,
+        })
+    }
+
+    /// Any other shape serde accepts, with the delta borrowed when it has no escapes.
+    fn parse_borrowed(text: &str, raw: &RawJson) -> Option<ResponseOutputAudioDelta> {
+        // The same fields as the struct, with the delta borrowed from the text.
+        #[derive(Deserialize)]
+        struct Wire<'a> {
+            #[serde(default)]
+            event_id: String,
+            response_id: String,
+            item_id: String,
+            output_index: u32,
+            content_index: u32,
+            #[serde(borrow)]
+            delta: Cow<'a, str>,
+        }
+        let w: Wire<'_> = serde_json::from_str(text).ok()?;
+        let delta = match w.delta {
+            // Unescaped (base64 always is): the slice of the text it came from.
+            Cow::Borrowed(d) => {
+                let start = (d.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+                SharedStr::slice(raw, start, start + d.len())?
+            }
+            Cow::Owned(d) => SharedStr::from(d),
+        };
+        Some(ResponseOutputAudioDelta {
+            event_id: w.event_id,
+            response_id: w.response_id,
+            item_id: w.item_id,
+            output_index: w.output_index,
+            content_index: w.content_index,
+            delta,
+        })
+    }
+
     /// Decodes the delta as PCM16 little-endian samples (the default output format).
     ///
     /// ```
