@@ -37,15 +37,17 @@ impl Session {
         for event in self.vad.push(&config, pcm) {
             match event {
                 VadEvent::Started { audio_start_ms } => {
-                    if interrupt && let Some(id) = self.default_response() {
-                        let id = id.to_owned();
-                        self.cancel(&id, "turn_detected").await?;
-                    }
+                    // The start of speech first, then the response it interrupts ends:
+                    // the order a client stopping playback on `speech_started` relies on.
                     let item_id = self.id("item");
                     self.speech_item = Some(item_id.clone());
                     self.emit(json!({ "type": "input_audio_buffer.speech_started",
                         "audio_start_ms": audio_start_ms, "item_id": item_id }))
                         .await?;
+                    if interrupt && let Some(id) = self.default_response() {
+                        let id = id.to_owned();
+                        self.cancel(&id, "turn_detected").await?;
+                    }
                 }
                 VadEvent::Stopped { audio_end_ms } => {
                     let item_id = self.speech_item.take().unwrap_or_else(|| self.id("item"));
