@@ -30,12 +30,14 @@ async fn run(name: &str, interval: Duration, with_playback: bool, processing: Pr
     capture.stop().await.unwrap();
     let m = capture.metrics();
     println!(
-        "{name}: mean {:.2} ms, max {:.2} ms over {} appends; processing {:.0} µs mean, {:.0} µs max per 10 ms frame [{} Hz × {}]",
+        "{name}: mean {:.2} ms, max {:.2} ms over {} appends; processing {:.0} µs mean, {:.0} µs max per 10 ms frame; {} frames dropped, {} device overruns [{} Hz × {}]",
         m.latency_mean.as_secs_f64() * 1000.0,
         m.latency_max.as_secs_f64() * 1000.0,
         m.appends,
         m.processing_mean.as_secs_f64() * 1e6,
         m.processing_max.as_secs_f64() * 1e6,
+        m.frames_dropped,
+        m.device_overruns,
         capture.input().sample_rate,
         capture.input().channels,
     );
@@ -58,7 +60,7 @@ async fn main() {
     )
     .await;
     run(
-        "mic-to-event, 20 ms interval, sonora AEC with playback reference",
+        "mic-to-event, defaults (20 ms interval, sonora AEC with playback reference)",
         ms(20),
         true,
         Processing::Default(Default::default()),

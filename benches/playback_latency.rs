@@ -1,7 +1,11 @@
 //! Added latency on a real device: from a `response.output_audio.delta` arriving to the
 //! first of its samples leaving the device callback, over the simulator and the headless
-//! audio rig. Target: at most one device period plus the resampler delay (with
-//! `prebuffer` 0; the default adds its 20 ms jitter hold on top).
+//! audio rig. The start is held for the resampler's delay plus one device period (plus
+//! `prebuffer` and any cushion), then waits for the next callback: expect the delay plus
+//! one to two periods. Each line also
+//! gives the underruns (callbacks that found the ring empty mid-item, and those the device
+//! reported itself) and the cushion playback grew after them; run it with a core kept busy
+//! (`yes > /dev/null &`) to see how the settings hold up under load.
 //!
 //! Run: `scripts/audio-rig.sh run cargo bench --bench playback_latency`
 
@@ -12,7 +16,11 @@ use vivavoce::mock::{Pace, RealtimeSimulator, SimulatorOptions};
 use vivavoce::realtime::events::{ConversationItemCreate, ResponseCreate};
 use vivavoce::realtime::{Item, ServerEvent, connect};
 
-async fn measure(prebuffer: Duration, rate: Option<u32>, runs: usize) -> (Vec<Duration>, String) {
+async fn measure(
+    prebuffer: Option<Duration>,
+    rate: Option<u32>,
+    runs: usize,
+) -> (Vec<Duration>, String) {
     let sim = RealtimeSimulator::start(
         SimulatorOptions::default()
             .reply_text("Hi there.")
@@ -21,9 +29,10 @@ async fn measure(prebuffer: Duration, rate: Option<u32>, runs: usize) -> (Vec<Du
     .await
     .unwrap();
     let (tx, rx) = connect(sim.connect_options()).await.unwrap();
-    let mut options = PlaybackOptions::new(tx.clone())
-        .forward_audio(true)
-        .prebuffer(prebuffer);
+    let mut options = PlaybackOptions::new(tx.clone());
+    if let Some(p) = prebuffer {
+        options = options.prebuffer(p);
+    }
     if let Some(r) = rate {
         options = options.sample_rate(r);
     }
@@ -42,11 +51,14 @@ async fn measure(prebuffer: Duration, rate: Option<u32>, runs: usize) -> (Vec<Du
     }
     let m = playback.metrics();
     let info = format!(
-        "{} Hz, period {} frames ({:.1} ms), resampler delay {:.1} ms",
+        "{} Hz, period {} frames ({:.1} ms), resampler delay {:.1} ms; underruns {}, device underruns {}, cushion {} ms",
         playback.output().sample_rate,
         m.period_frames,
         f64::from(m.period_frames) * 1000.0 / f64::from(playback.output().sample_rate),
-        m.resampler_delay.as_secs_f64() * 1000.0
+        m.resampler_delay.as_secs_f64() * 1000.0,
+        m.underruns,
+        m.device_underruns,
+        m.cushion.as_millis()
     );
     (out, info)
 }
@@ -72,10 +84,13 @@ async fn main() {
         std::process::exit(2);
     }
     let runs = 30;
-    let (v, info) = measure(Duration::ZERO, None, runs).await;
+    let ms = Duration::from_millis;
+    let (v, info) = measure(None, None, runs).await;
+    report("latency, defaults", v, &info);
+    let (v, info) = measure(None, Some(44_100), runs).await;
+    report("latency, defaults, 44.1 kHz", v, &info);
+    let (v, info) = measure(Some(Duration::ZERO), None, runs).await;
     report("latency, prebuffer 0", v, &info);
-    let (v, info) = measure(Duration::ZERO, Some(44_100), runs).await;
-    report("latency, prebuffer 0, 44.1 kHz", v, &info);
-    let (v, info) = measure(PlaybackOptions::default().prebuffer, None, runs).await;
-    report("latency, default prebuffer (20 ms)", v, &info);
+    let (v, info) = measure(Some(ms(20)), None, runs).await;
+    report("latency, prebuffer 20 ms", v, &info);
 }

@@ -330,18 +330,30 @@ async fn playback_durations_out_of_range_are_refused_before_anything_opens() {
         pair
     };
     assert!(matches!(
-        capture_audio(tx, c).await,
+        capture_audio(tx.clone(), c).await,
         Err(Error::InvalidOption {
             option: "interval",
+            ..
+        })
+    ));
+    let c = CaptureOptions::default()
+        .source(InputSource::Wav(nowhere.clone()))
+        .buffer_frames(0);
+    assert!(matches!(
+        capture_audio(tx, c).await,
+        Err(Error::InvalidOption {
+            option: "buffer_frames",
             ..
         })
     ));
 }
 
 #[tokio::test]
-async fn after_an_underrun_playback_holds_back_a_growing_cushion() {
-    // One item whose audio stops coming twice for 300 ms: the ring runs dry in the middle
-    // of it, an underrun; the audio after each gap is held back a little longer.
+async fn after_an_underrun_playback_holds_back_a_cushion_as_long_as_the_audio_was_late() {
+    // One item whose audio comes late twice, each 200 ms part 300 ms and then 400 ms
+    // after the one before: the ring runs dry in the middle of it, an underrun; the audio
+    // after each gap is held back by about as long as it came late (≈ 85 ms, then ≈ 100 ms
+    // more), so the same jitter again would not be heard.
     let server = Server::start(|mut c: Conn| async move {
         c.session_created().await;
         // 200 ms of a 500 Hz tone at 24 kHz, as base64 PCM16.
@@ -352,9 +364,9 @@ async fn after_an_underrun_playback_holds_back_a_growing_cushion() {
             "object": "realtime.response", "id": "r", "status": "in_progress", "output": []}}),
         )
         .await;
-        for part in 0..3 {
+        for part in 0..3u64 {
             if part > 0 {
-                tokio::time::sleep(Duration::from_millis(400)).await;
+                tokio::time::sleep(Duration::from_millis(200 + 100 * part)).await;
             }
             c.send(
                 json!({"type": "response.output_audio.delta", "event_id": format!("d{part}"),
@@ -394,8 +406,18 @@ async fn after_an_underrun_playback_holds_back_a_growing_cushion() {
     playback.drain().await.unwrap();
     let m = playback.metrics();
     let ms = Duration::from_millis;
-    assert_eq!(cushions, [ms(0), ms(20), ms(40)], "{m:?}");
-    assert_eq!(m.cushion, ms(40));
+    assert_eq!(cushions.len(), 3, "{m:?}");
+    assert_eq!(cushions[0], ms(0), "{cushions:?}");
+    assert!(
+        (ms(55)..=ms(115)).contains(&cushions[1]),
+        "the first gap: {cushions:?}"
+    );
+    let grown = cushions[2].saturating_sub(cushions[1]);
+    assert!(
+        (ms(60)..=ms(140)).contains(&grown) || cushions[2] == ms(200),
+        "the second gap: {cushions:?}"
+    );
+    assert_eq!(m.cushion, cushions[2]);
     assert!(m.underruns >= 2, "{m:?}");
     // Everything was played: the cushion delays audio, it never drops it.
     assert!(m.played >= ms(600) && m.dropped.is_zero(), "{m:?}");

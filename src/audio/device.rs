@@ -292,6 +292,37 @@ pub(crate) fn pick_config(
         })
 }
 
+/// The shortest output period chosen by default, in ms: shorter periods cut the latency
+/// of every reply (a callback takes a whole period at once, so playback holds one back),
+/// but the callback threads are cpal's and not real-time: at 5 ms a busy machine (two
+/// cores, one kept busy) made the device run dry hundreds of times a minute, audibly.
+pub(crate) const MIN_PERIOD_MS: u32 = 10;
+
+/// The device period to ask for when none is given: the smallest the device accepts, but
+/// not below [`MIN_PERIOD_MS`]; `None` (the device's own choice) when it does not say.
+pub(crate) fn short_period(config: &SupportedStreamConfig) -> Option<u32> {
+    match *config.buffer_size() {
+        cpal::SupportedBufferSize::Range { min, max } if min <= max => {
+            let floor = config.sample_rate() * MIN_PERIOD_MS / 1000;
+            Some(floor.clamp(min.max(1), max))
+        }
+        _ => None,
+    }
+}
+
+/// The stream configuration to open with: `frames` per period if asked for, else
+/// [`short_period`] (which lies inside the range the device reports, so it accepts it).
+pub(crate) fn stream_config(
+    supported: &SupportedStreamConfig,
+    frames: Option<u32>,
+) -> cpal::StreamConfig {
+    let mut config = supported.config();
+    if let Some(n) = frames.or_else(|| short_period(supported)) {
+        config.buffer_size = cpal::BufferSize::Fixed(n);
+    }
+    config
+}
+
 /// A cpal error as ours: an absent device or host is [`Error::NoAudioDevice`].
 pub(crate) fn device_error(device: &str, e: &cpal::Error) -> Error {
     Error::AudioDevice {

@@ -50,6 +50,7 @@ pub(crate) type Opened = device::Opened<InputInfo, Writer>;
 pub(crate) fn open(
     source: &InputSource,
     rate: Option<u32>,
+    buffer_frames: Option<u32>,
     shared: Arc<InputShared>,
 ) -> Result<Opened, Error> {
     match source {
@@ -61,7 +62,10 @@ pub(crate) fn open(
             };
             let (dev, name, supported) = device::find_configured(Direction::Input, wanted, rate)?;
             let format = supported.sample_format();
-            let config = supported.config();
+            let mut config = supported.config();
+            if let Some(n) = buffer_frames {
+                config.buffer_size = cpal::BufferSize::Fixed(n);
+            }
             let wanted = wanted.map(str::to_owned);
             Ok(Opened::new(
                 InputInfo {

@@ -40,6 +40,7 @@ impl std::fmt::Debug for Processing {
 /// |---|---|---|
 /// | `source` | [`InputSource::Default`] | the microphone, another device, or a WAV file |
 /// | `sample_rate` | device default | ask the device for this rate |
+/// | `buffer_frames` | device default | the device period, in frames: the audio each callback delivers; capture waits for a whole one, so shorter is sooner, but a busy machine makes very short ones overrun, and the echo canceller keeps up less well with them |
 /// | `interval` | 20 ms | audio per `input_audio_buffer.append`: shorter means lower latency (the server hears you sooner, its VAD reacts sooner) and more events (50 a second at 20 ms, each ≈ 1.3 kB of base64 PCM16); longer means fewer, larger events and that much more delay on every turn |
 /// | `format` | PCM16 | the session's input format: PCM16, or G.711 μ-law/A-law (8 kHz) |
 /// | `processing` | echo cancellation + high-pass | see [`ProcessingOptions`] |
@@ -72,6 +73,8 @@ pub struct CaptureOptions {
     pub source: InputSource,
     /// Device sample rate to ask for.
     pub sample_rate: Option<u32>,
+    /// Device period in frames (`None`: the device's default).
+    pub buffer_frames: Option<u32>,
     /// Audio per append event.
     pub interval: Duration,
     /// The session's input audio format.
@@ -89,6 +92,7 @@ impl Default for CaptureOptions {
         CaptureOptions {
             source: InputSource::Default,
             sample_rate: None,
+            buffer_frames: None,
             interval: Duration::from_millis(20),
             format: AudioFormat::Pcm { rate: None },
             processing: Processing::Default(ProcessingOptions::default()),
@@ -107,6 +111,11 @@ impl CaptureOptions {
     /// Sets `sample_rate`.
     pub fn sample_rate(mut self, rate: u32) -> Self {
         self.sample_rate = Some(rate);
+        self
+    }
+    /// Sets `buffer_frames`.
+    pub fn buffer_frames(mut self, frames: u32) -> Self {
+        self.buffer_frames = Some(frames);
         self
     }
     /// Sets `interval`.
@@ -148,6 +157,12 @@ impl CaptureOptions {
         if self.sample_rate == Some(0) {
             return Err(Error::InvalidOption {
                 option: "sample_rate",
+                message: "must be above 0".into(),
+            });
+        }
+        if self.buffer_frames == Some(0) {
+            return Err(Error::InvalidOption {
+                option: "buffer_frames",
                 message: "must be above 0".into(),
             });
         }

@@ -164,7 +164,12 @@ impl Uplink {
         ctl: mpsc::Receiver<Ctl>,
     ) -> Result<(Uplink, Started), Error> {
         let input = Arc::new(InputShared::default());
-        let opened = input::open(&setup.source, setup.sample_rate, input.clone())?;
+        let opened = input::open(
+            &setup.source,
+            setup.sample_rate,
+            setup.buffer_frames,
+            input.clone(),
+        )?;
         let info = opened.info.clone();
         let channels = usize::from(info.channels.max(1));
         let (ring_tx, ring_rx) = rtrb::RingBuffer::new(info.sample_rate as usize * channels * 2);
@@ -254,8 +259,27 @@ impl Uplink {
             if self.chunk_samples >= self.interval_samples {
                 self.send()?;
             }
-            std::thread::park_timeout(Duration::from_millis(5));
+            std::thread::park_timeout(self.until_next_callback());
         }
+    }
+
+    /// How long to sleep: until just after the input's next callback is due (by the last
+    /// two), so its audio goes on without waiting for a fixed tick; at most 5 ms, and in
+    /// naps of at least 0.5 ms while a callback is late.
+    fn until_next_callback(&self) -> Duration {
+        const LONGEST: Duration = Duration::from_millis(5);
+        const SHORTEST: Duration = Duration::from_micros(500);
+        const MARGIN: Duration = Duration::from_micros(300);
+        let n = self.recent.len();
+        let (Some(prev), Some(last)) = (self.recent.get(n.wrapping_sub(2)), self.recent.back())
+        else {
+            return LONGEST;
+        };
+        let frames = last.frame.saturating_sub(prev.frame);
+        let period = Duration::from_nanos(frames * 1_000_000_000 / u64::from(self.in_rate.max(1)));
+        let due = last.at + period.min(LONGEST) + MARGIN;
+        due.saturating_duration_since(Instant::now())
+            .clamp(SHORTEST, LONGEST)
     }
 
     /// Takes what the device wrote: down-mix to mono, convert to 24 kHz.

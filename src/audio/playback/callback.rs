@@ -33,6 +33,9 @@ pub(crate) struct Shared {
     pub skip_ack: AtomicU64,
     /// Callbacks that found the ring empty while audio was expected.
     pub underruns: AtomicU64,
+    /// When the ring last ran dry (the first callback of a run of underruns), in ns since
+    /// `base`.
+    pub underrun_ns: AtomicU64,
     /// Set by the feeder while an item is still arriving or queued.
     pub expecting: AtomicBool,
     pub paused: AtomicBool,
@@ -76,6 +79,7 @@ impl Shared {
             skip_from: AtomicU64::new(0),
             skip_ack: AtomicU64::new(0),
             underruns: AtomicU64::new(0),
+            underrun_ns: AtomicU64::new(0),
             expecting: AtomicBool::new(false),
             paused: AtomicBool::new(false),
             volume: AtomicU32::new(volume.to_bits()),
@@ -115,6 +119,8 @@ struct Cursor {
     heard: u64,
     seen_gen: u64,
     skipping: bool,
+    /// The last callback was an underrun.
+    starved: bool,
 }
 
 /// What was played, mono, for the echo reference, with a mark per callback.
@@ -141,6 +147,7 @@ impl Renderer {
                 heard: 0,
                 seen_gen: 0,
                 skipping: false,
+                starved: false,
             },
             tap: Tap {
                 samples: tap,
@@ -175,9 +182,15 @@ impl Renderer {
                 }
                 chunk.commit_all();
             }
-            if n < frames && s.expecting.load(Ordering::Relaxed) {
-                s.underruns.fetch_add(1, Ordering::Relaxed);
+            let starved = n < frames && s.expecting.load(Ordering::Relaxed);
+            if starved {
+                if !c.starved {
+                    let at = began.saturating_duration_since(s.base).as_nanos() as u64;
+                    s.underrun_ns.store(at, Ordering::Relaxed);
+                }
+                s.underruns.fetch_add(1, Ordering::Release);
             }
+            c.starved = starved;
         }
         for x in &mut out[n * self.channels..] {
             *x = T::EQUILIBRIUM;
@@ -356,6 +369,24 @@ mod tests {
         shared.expecting.store(true, Ordering::Relaxed);
         r.render(&mut out, Duration::ZERO);
         assert_eq!(shared.underruns.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_run_of_underruns_is_timed_from_its_first_callback() {
+        let (mut r, mut tx, shared, _) = setup(1);
+        shared.expecting.store(true, Ordering::Relaxed);
+        let mut out = [0.0f32; 8];
+        r.render(&mut out, Duration::ZERO);
+        let first = shared.underrun_ns.load(Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(2));
+        r.render(&mut out, Duration::ZERO);
+        assert_eq!(shared.underruns.load(Ordering::Relaxed), 2);
+        assert_eq!(shared.underrun_ns.load(Ordering::Relaxed), first);
+        // Audio again, then dry again: a new run, timed anew.
+        feed(&mut tx, &[0.1; 8]);
+        r.render(&mut out, Duration::ZERO);
+        r.render(&mut out, Duration::ZERO);
+        assert!(shared.underrun_ns.load(Ordering::Relaxed) > first);
     }
 
     #[test]

@@ -52,7 +52,8 @@ pub struct PlaybackMetrics {
     /// The device stopped with an error.
     pub device_lost: bool,
     /// The audio held back after underruns, on top of `prebuffer`: 0 until an underrun,
-    /// then 20 ms more after each one (at most 200 ms).
+    /// then after each one that much more as the audio came late, plus 3 ms (at most
+    /// 200 ms).
     pub cushion: Duration,
     /// Whether the playback thread got real-time scheduling (see
     /// [`Playback`]'s docs).

@@ -14,9 +14,9 @@ use crate::realtime::EventSender;
 /// | `barge_in` | `true` | interrupt playback when the server hears the user start speaking |
 /// | `target` | [`OutputTarget::Default`] | the device, or a WAV file |
 /// | `sample_rate` | device default | ask the device for this rate |
-/// | `buffer_frames` | device default | the device period, in frames |
+/// | `buffer_frames` | the smallest the device accepts, at least 10 ms | the device period, in frames: each callback takes a whole one, so the start of an item waits for up to one, and is held back by one (see `prebuffer`); shorter is sooner, but a busy machine makes very short ones run dry |
 /// | `volume` | `1.0` | gain applied in the callback |
-/// | `prebuffer` | 20 ms | how long the start of an item is held after its first audio arrives, on top of the resampler's delay (≈ 5–10 ms), so deltas arriving just in time (with up to this much jitter) leave no gaps; 0 gives the lowest latency; at most 10 s. After an underrun playback adds a cushion of 20 ms (up to 200 ms) to it |
+/// | `prebuffer` | 0 | how long the start of an item is held after its first audio arrives, on top of what deltas arriving just in time need to leave no gap (the resampler's delay, 2.5–3.5 ms, plus one device period): more absorbs that much jitter in their arrival; at most 10 s. It adapts: after an underrun playback adds a cushion of how late the audio came plus 3 ms (up to 200 ms in all) to it for the rest of the session |
 /// | `max_queued` | 10 min | audio waiting to be played; beyond it new audio is dropped and counted; 1 s to 1 h |
 /// | `forward_audio` | `false` | also pass `response.output_audio.delta` events on to you |
 /// | `event_capacity` | 256 | events waiting in the returned receiver; when it is full, the stream stops reading the connection (audio stops arriving too) until you read |
@@ -66,7 +66,7 @@ impl Default for PlaybackOptions {
             sample_rate: None,
             buffer_frames: None,
             volume: 1.0,
-            prebuffer: Duration::from_millis(20),
+            prebuffer: Duration::ZERO,
             max_queued: Duration::from_secs(600),
             forward_audio: false,
             event_capacity: 256,

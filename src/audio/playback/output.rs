@@ -114,10 +114,7 @@ pub(crate) fn open(
             };
             let (dev, name, supported) = device::find_configured(Direction::Output, wanted, rate)?;
             let format = supported.sample_format();
-            let mut config = supported.config();
-            if let Some(n) = buffer_frames {
-                config.buffer_size = cpal::BufferSize::Fixed(n);
-            }
+            let config = device::stream_config(&supported, buffer_frames);
             let wanted = wanted.map(str::to_owned);
             Ok(Opened::new(
                 OutputInfo {

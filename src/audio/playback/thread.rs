@@ -6,8 +6,9 @@
 //! the callback), tracks which item each ring position belongs to, carries out clears and
 //! interruptions, resolves drains, and turns the callback's tap into the echo reference.
 //! It wakes on every message and every few ms. After an underrun it grows a cushion of
-//! audio it holds back before playing on, so a starved machine glitches once rather than
-//! on every delta.
+//! audio it holds back before playing on, by how late the audio came, so a starved
+//! machine glitches once rather than on every delta, and a quiet one keeps the least
+//! latency.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,8 +30,9 @@ use crate::audio::priority::{self, PrioritySlot};
 use crate::audio::resample::Converter;
 use crate::time::std_after;
 
-/// How much the cushion grows after each underrun, and its limit.
-const CUSHION_STEP: Duration = Duration::from_millis(20);
+/// After an underrun the cushion grows by how late the audio came plus this margin (up to
+/// [`CUSHION_MAX`]): enough for that much jitter next time, without paying for more.
+const CUSHION_MARGIN: Duration = Duration::from_millis(3);
 const CUSHION_MAX: Duration = Duration::from_millis(200);
 
 /// What the stream task and the handle tell the thread, in order.
@@ -341,32 +343,38 @@ impl Feeder {
         let dry = self.written <= s.consumed.load(Ordering::Acquire) && self.queue.is_empty();
         if self.segment.is_none() {
             self.segment = Some((item_id, ci));
-            // Hold the start back for the resampler's delay plus `prebuffer` (and the
-            // cushion), unless audio is still playing ahead of it: every delta's last few
-            // ms come out of the resampler only with the next delta, so deltas arriving
+            // Underruns before this item (the end of the last one running out before its
+            // `done`) say nothing about how this one arrives.
+            self.underruns_seen = s.underruns.load(Ordering::Acquire);
+            // Hold the start back for the resampler's delay and one device period, plus
+            // `prebuffer` (and the cushion), unless audio is still playing ahead of it:
+            // every delta's last few ms come out of the resampler only with the next
+            // delta, and each callback takes a whole period at once, so deltas arriving
             // just in time would otherwise leave a gap each.
             if dry {
                 // Time this start: from the delta's arrival to the callback playing it.
                 let at = arrived.saturating_duration_since(s.base).as_nanos() as u64;
                 s.watch_arrival_ns.store(at, Ordering::Release);
                 s.watch_pos.store(self.produced, Ordering::Release);
-                let delay = self.converter.delay_frames() as u64 * 1_000_000_000
-                    / u64::from(self.control.device_rate);
-                let hold = self.prebuffer + self.cushion + Duration::from_nanos(delay);
+                let hold = self.prebuffer + self.cushion + self.minimum_hold();
                 self.hold = Some(std_after(Instant::now(), hold));
             }
         } else if dry && self.hold.is_none() {
-            let underruns = s.underruns.load(Ordering::Relaxed);
+            let underruns = s.underruns.load(Ordering::Acquire);
             if underruns > self.underruns_seen {
-                // The ring ran dry in the middle of an item: grow the cushion and build it
-                // up again before playing on, rather than glitching on every delta.
+                // The ring ran dry in the middle of an item: grow the cushion by how late
+                // this audio came, and build it up again before playing on, rather than
+                // glitching on every delta.
                 self.underruns_seen = underruns;
-                self.cushion = (self.cushion + CUSHION_STEP).min(CUSHION_MAX);
+                let dry_at = s.base + Duration::from_nanos(s.underrun_ns.load(Ordering::Relaxed));
+                let late = arrived.saturating_duration_since(dry_at);
+                self.cushion = (self.cushion + late + CUSHION_MARGIN).min(CUSHION_MAX);
                 self.control
                     .cushion_ns
                     .store(self.cushion.as_nanos() as u64, Ordering::Relaxed);
-                tracing::debug!(cushion = ?self.cushion, "playback underrun: holding back more audio");
-                self.hold = Some(Instant::now() + self.cushion);
+                tracing::debug!(?late, cushion = ?self.cushion, "playback underrun: holding back more audio");
+                let hold = self.prebuffer + self.cushion + self.minimum_hold();
+                self.hold = Some(std_after(Instant::now(), hold));
             }
         }
         self.scratch.clear();
@@ -377,6 +385,19 @@ impl Feeder {
         self.converter.push(&self.scratch, &mut converted);
         self.append(&converted);
         self.converted = converted;
+    }
+
+    /// The least a start from silence is held for deltas arriving just in time to leave no
+    /// gap: the resampler's delay plus one device period (the last callback's, or 10 ms
+    /// before the first).
+    fn minimum_hold(&self) -> Duration {
+        let rate = u64::from(self.control.device_rate.max(1));
+        let period = match self.control.shared.period.load(Ordering::Relaxed) {
+            0 => rate / 100,
+            n => u64::from(n),
+        };
+        let frames = self.converter.delay_frames() as u64 + period;
+        Duration::from_nanos(frames * 1_000_000_000 / rate)
     }
 
     /// Flushes the converter into the current item and closes it.
