@@ -117,6 +117,23 @@ pub(crate) struct InboxSender {
 #[derive(Debug)]
 pub(crate) struct ReceiverGone;
 
+/// Moves the batch into what is published and wakes the receiver, after releasing the
+/// lock.
+fn hand_over(mut st: MutexGuard<'_, State>, batch: &mut Batch) {
+    if st.published.is_empty() {
+        // Hand the batch's storage over and keep the (empty) one published had.
+        std::mem::swap(&mut st.published, &mut batch.events);
+    } else {
+        st.published.append(&mut batch.events);
+    }
+    st.published_bytes += std::mem::take(&mut batch.bytes);
+    let wake = st.receiver_waker.take();
+    drop(st);
+    if let Some(w) = wake {
+        w.wake();
+    }
+}
+
 impl InboxSender {
     /// Publishes the whole batch once it fits (see the module); `Err` (and the batch
     /// discarded) when the receiver is gone.
@@ -141,18 +158,7 @@ impl InboxSender {
             register(&mut st.sender_waker, cx);
             return Poll::Pending;
         }
-        if st.published.is_empty() {
-            // Hand the batch's storage over and keep the (empty) one published had.
-            std::mem::swap(&mut st.published, &mut batch.events);
-        } else {
-            st.published.append(&mut batch.events);
-        }
-        st.published_bytes += std::mem::take(&mut batch.bytes);
-        let wake = st.receiver_waker.take();
-        drop(st);
-        if let Some(w) = wake {
-            w.wake();
-        }
+        hand_over(st, batch);
         Poll::Ready(Ok(()))
     }
 
@@ -166,19 +172,13 @@ impl InboxSender {
         if batch.is_empty() {
             return;
         }
-        let mut st = self.shared.lock();
+        let st = self.shared.lock();
         if st.receiver_gone {
             drop(st);
             batch.clear();
             return;
         }
-        st.published.append(&mut batch.events);
-        st.published_bytes += std::mem::take(&mut batch.bytes);
-        let wake = st.receiver_waker.take();
-        drop(st);
-        if let Some(w) = wake {
-            w.wake();
-        }
+        hand_over(st, batch);
     }
 
     /// Waits for room and publishes one event; dropped if the receiver is gone.
