@@ -85,11 +85,22 @@ pub fn start_request(
     options: ChatOptions,
     sender: mpsc::Sender<ChatEvent>,
 ) -> Result<StopHandle, Error> {
+    let (request, stop) = request_task(options, sender, "chat::start_request")?;
+    tokio::spawn(request);
+    Ok(stop)
+}
+
+/// The request as a future that sends its events to `sender`, not yet running: what
+/// [`start_request`] spawns, and what [`stream`](super::stream()) runs inside the
+/// consumer's own polling.
+pub(super) fn request_task(
+    options: ChatOptions,
+    sender: mpsc::Sender<ChatEvent>,
+    function: &'static str,
+) -> Result<(impl Future<Output = ()> + Send + 'static, StopHandle), Error> {
     let prepared = options.prepare()?;
     if tokio::runtime::Handle::try_current().is_err() {
-        return Err(Error::NoRuntime {
-            function: "chat::start_request",
-        });
+        return Err(Error::NoRuntime { function });
     }
     let token = CancellationToken::new();
     let run = Run {
@@ -104,8 +115,7 @@ pub fn start_request(
         received: 0,
         options,
     };
-    tokio::spawn(run.run(prepared));
-    Ok(StopHandle { token })
+    Ok((run.run(prepared), StopHandle { token }))
 }
 
 /// How a request ends, inside the task.
