@@ -85,22 +85,11 @@ pub fn start_request(
     options: ChatOptions,
     sender: mpsc::Sender<ChatEvent>,
 ) -> Result<StopHandle, Error> {
-    let (request, stop) = request_task(options, sender, "chat::start_request")?;
-    tokio::spawn(request);
-    Ok(stop)
-}
-
-/// The request as a future that sends its events to `sender`, not yet running: what
-/// [`start_request`] spawns, and what [`stream`](super::stream()) runs inside the
-/// consumer's own polling.
-pub(super) fn request_task(
-    options: ChatOptions,
-    sender: mpsc::Sender<ChatEvent>,
-    function: &'static str,
-) -> Result<(impl Future<Output = ()> + Send + 'static, StopHandle), Error> {
     let prepared = options.prepare()?;
     if tokio::runtime::Handle::try_current().is_err() {
-        return Err(Error::NoRuntime { function });
+        return Err(Error::NoRuntime {
+            function: "chat::start_request",
+        });
     }
     let token = CancellationToken::new();
     let run = Run {
@@ -115,7 +104,8 @@ pub(super) fn request_task(
         received: 0,
         options,
     };
-    Ok((run.run(prepared), StopHandle { token }))
+    tokio::spawn(run.run(prepared));
+    Ok(StopHandle { token })
 }
 
 /// How a request ends, inside the task.

@@ -1,13 +1,11 @@
 //! The pull-based form: a `Stream` of [`ChatEvent`]s.
 
-use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use tokio::sync::mpsc;
 
-use super::engine::{StopHandle, request_task};
+use super::engine::{StopHandle, start_request};
 use super::event::ChatEvent;
 use super::options::{Backpressure, ChatOptions};
 use crate::Error;
@@ -23,35 +21,23 @@ use crate::Error;
 /// Waiting for the next event (`StreamExt::next`, a `select!` branch) is cancel-safe: an
 /// event leaves the stream only when it is returned, so a wait that loses a `select!`
 /// loses nothing.
+#[derive(Debug)]
 pub struct ChatStream {
     rx: mpsc::Receiver<ChatEvent>,
     stop: StopHandle,
-    /// The request, run by this stream's own polling (`None` once it has ended, or when
-    /// another task runs it). In a `Mutex` only so that the stream is `Sync`; polling
-    /// goes through `get_mut`, which never locks.
-    request: Option<Mutex<Request>>,
     /// It has yielded `None`.
     done: bool,
 }
 
-/// A request's future, as [`request_task`] makes it.
-type Request = Pin<Box<dyn Future<Output = ()> + Send>>;
-
-/// A streamed request, with its events as a stream. Reading paces the request
-/// (backpressure `Block`, 64 events of slack).
-///
-/// The request runs as the stream is polled, in the polling task itself rather than a
-/// task of its own (no thread has to wake another for each batch of chunks): it starts
-/// with the first poll, and makes progress — connection, reading, timeouts — while the
-/// stream is being awaited. A request that must run while nobody reads (a relay's
-/// producer, say) is [`start_request`](super::start_request)'s, which spawns it.
+/// Starts a streamed request and returns its events as a stream. Reading paces the
+/// request (backpressure `Block`, 64 events of slack).
 ///
 /// The request always streams: `options.stream` is set to `true` (a whole answer, with
-/// `stream(false)`, is for [`start_request`](super::start_request)).
+/// `stream(false)`, is for [`start_request`]).
 ///
 /// # Errors
 ///
-/// As [`start_request`](super::start_request): [`Error::InvalidOption`] for bad options,
+/// As [`start_request`]: [`Error::InvalidOption`] for bad options,
 /// [`Error::MissingApiKey`] without a key, [`Error::NoRuntime`] outside a tokio runtime —
 /// all before any I/O. What goes wrong later arrives as [`ChatEvent::Error`].
 ///
@@ -71,12 +57,10 @@ type Request = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// ```
 pub fn stream(options: ChatOptions) -> Result<ChatStream, Error> {
     let (tx, rx) = mpsc::channel(64);
-    let options = options.stream(true).backpressure(Backpressure::Block);
-    let (request, stop) = request_task(options, tx, "chat::stream")?;
+    let stop = start_request(options.stream(true).backpressure(Backpressure::Block), tx)?;
     Ok(ChatStream {
         rx,
         stop,
-        request: Some(Mutex::new(Box::pin(request))),
         done: false,
     })
 }
@@ -87,7 +71,6 @@ impl ChatStream {
         ChatStream {
             rx,
             stop,
-            request: None,
             done: false,
         }
     }
@@ -105,27 +88,9 @@ impl futures_core::Stream for ChatStream {
         if self.done {
             return Poll::Ready(None);
         }
-        // The request runs here, in the consumer's task: it reads what has arrived and
-        // fills the channel, with no other thread to wake and wait for per batch.
-        let this = &mut *self;
-        if let Some(request) = &mut this.request {
-            let request = request.get_mut().unwrap_or_else(PoisonError::into_inner);
-            if request.as_mut().poll(cx).is_ready() {
-                this.request = None;
-            }
-        }
         let next = std::task::ready!(self.rx.poll_recv(cx));
         self.done = next.is_none();
         Poll::Ready(next)
-    }
-}
-
-impl std::fmt::Debug for ChatStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChatStream")
-            .field("running", &self.request.is_some())
-            .field("done", &self.done)
-            .finish_non_exhaustive()
     }
 }
 
