@@ -119,9 +119,7 @@ async fn thinking_deltas_are_reasoning_not_content() {
 #[tokio::test]
 async fn an_overloaded_error_event_ends_the_request_keeping_the_text() {
     let r = run(fixture!("anthropic_overloaded.sse")).await;
-    let ChatEvent::Error(e) = &r.end else {
-        panic!("expected an error, got {:?}", r.end);
-    };
+    let e = r.failed();
     assert_eq!(e.partial.content, "The first part of the answer");
     assert_eq!(e.error.kind(), ErrorKind::Server);
     assert!(e.error.is_retryable());
@@ -203,9 +201,7 @@ async fn http_errors_read_anthropics_error_body() {
             .url(format!("http://{addr}/v1/messages"))
             .api_key(KEY);
         let r = run_options(options, 8).await;
-        let ChatEvent::Error(e) = &r.end else {
-            panic!("expected an error, got {:?}", r.end);
-        };
+        let e = r.failed();
         assert_eq!(e.error.kind(), want, "{status}");
         let api = e.error.api_error().expect("parsed");
         assert_eq!((api.kind.as_str(), api.message.as_str()), (kind, "no"));

@@ -4,20 +4,18 @@
 
 mod chat_support;
 
-use chat_support::read_request;
+use chat_support::{drain, read_request};
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 use vivavoce::chat::{
-    Callbacks, ChatConfig, ChatEvent, ChatOptions, ChatRouter, ChatStream, CompleteReason,
-    EnvLookup, Provider, RetryPolicy, collect, complete, extract_content, message, stream_chat,
-    stream_with_retry,
+    Callbacks, ChatConfig, ChatEvent, ChatOptions, ChatRouter, CompleteReason, EnvLookup, Provider,
+    RetryPolicy, collect, complete, message, stream_chat, stream_with_retry,
 };
 use vivavoce::mock::{ChatFault, ChatSimulator, ChatSimulatorOptions};
 use vivavoce::{Error, ErrorKind};
@@ -44,24 +42,6 @@ fn no_env() -> EnvLookup {
 /// Fast retries, so that tests do not wait on the default backoff.
 fn fast() -> RetryPolicy {
     RetryPolicy::default().backoff_range(Duration::from_millis(10), Duration::from_millis(50))
-}
-
-/// Reads a stream to its end: the chunks' texts, and the terminal event.
-async fn drain(mut events: ChatStream) -> (String, ChatEvent) {
-    let mut text = String::new();
-    loop {
-        let event = tokio::time::timeout(Duration::from_secs(30), events.next())
-            .await
-            .expect("in time")
-            .expect("a terminal event");
-        match event {
-            ChatEvent::Chunk(_) => text.push_str(extract_content(&event).unwrap_or_default()),
-            terminal => {
-                assert!(events.next().await.is_none(), "the stream ends after it");
-                return (text, terminal);
-            }
-        }
-    }
 }
 
 fn requests(s: &ChatSimulator) -> usize {

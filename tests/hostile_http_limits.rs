@@ -97,9 +97,7 @@ async fn a_50_mb_event_is_refused_at_the_cap_in_bounded_memory() {
     let watch = RssWatch::start();
     let r = run_options(h.options().max_event_bytes(MB), 8).await;
     let growth = watch.peak_growth();
-    let ChatEvent::Error(e) = &r.end else {
-        panic!("expected an error, got {:?}", r.end);
-    };
+    let e = r.failed();
     assert_eq!(e.error.kind(), ErrorKind::Parse);
     assert!(
         e.error.to_string().contains("larger than 1048576 bytes"),
@@ -128,9 +126,7 @@ async fn huge_error_pages_and_whole_answers_are_read_only_up_to_a_cap() {
         "memory grew by {} MB",
         watch.peak_growth() / MB
     );
-    let ChatEvent::Error(e) = &r.end else {
-        panic!("expected an error, got {:?}", r.end);
-    };
+    let e = r.failed();
     assert_eq!(
         (e.error.status(), e.error.kind()),
         (Some(500), ErrorKind::Server)
@@ -153,9 +149,7 @@ async fn huge_error_pages_and_whole_answers_are_read_only_up_to_a_cap() {
         "memory grew by {} MB",
         watch.peak_growth() / MB
     );
-    let ChatEvent::Error(e) = &r.end else {
-        panic!("expected an error, got {:?}", r.end);
-    };
+    let e = r.failed();
     assert_eq!(e.error.kind(), ErrorKind::Parse);
     assert!(
         e.error.to_string().contains("max_event_bytes"),

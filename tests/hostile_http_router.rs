@@ -10,7 +10,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use hostile_http_support::{After, Hostile, answer, assert_no_key, chunk, hostile, send, sse_head};
 use tokio::time::Instant;
 use vivavoce::ErrorKind;
@@ -45,22 +44,11 @@ fn fast() -> RetryPolicy {
         .backoff_range(Duration::from_millis(10), Duration::from_millis(20))
 }
 
-/// The stream's text and its terminal event.
-async fn drain(mut events: ChatStream) -> (String, ChatEvent) {
-    let mut text = String::new();
-    loop {
-        let event = tokio::time::timeout(Duration::from_secs(30), events.next())
-            .await
-            .expect("in time")
-            .expect("a terminal event");
-        match &event {
-            ChatEvent::Chunk(c) => text.push_str(c.text().unwrap_or_default()),
-            _ => {
-                assert_no_key(&event);
-                return (text, event);
-            }
-        }
-    }
+/// The stream's text and its terminal event, which never shows the key.
+async fn drain(events: ChatStream) -> (String, ChatEvent) {
+    let (text, end) = chat_support::drain(events).await;
+    assert_no_key(&end);
+    (text, end)
 }
 
 async fn good() -> ChatSimulator {

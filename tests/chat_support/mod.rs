@@ -6,13 +6,15 @@ use std::time::Duration;
 
 use std::net::SocketAddr;
 
+use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use vivavoce::chat::{
-    Accumulated, ChatError, ChatEvent, ChatOptions, Chunk, CompleteReason, start_request,
+    Accumulated, ChatError, ChatEvent, ChatOptions, ChatStream, Chunk, CompleteReason,
+    extract_content, start_request,
 };
 
 /// A fixture from `tests/fixtures/chat/`, compiled in.
@@ -134,4 +136,22 @@ pub fn http_answer(status: &str, content_type: &str, body: &str) -> String {
         "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     )
+}
+
+/// Reads a stream to its end: the chunks' texts, and the terminal event.
+pub async fn drain(mut events: ChatStream) -> (String, ChatEvent) {
+    let mut text = String::new();
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(30), events.next())
+            .await
+            .expect("in time")
+            .expect("a terminal event");
+        match event {
+            ChatEvent::Chunk(_) => text.push_str(extract_content(&event).unwrap_or_default()),
+            terminal => {
+                assert!(events.next().await.is_none(), "the stream ends after it");
+                return (text, terminal);
+            }
+        }
+    }
 }
