@@ -11,11 +11,10 @@ use std::time::Duration;
 
 use futures_util::SinkExt;
 use hostile_support::{
-    Hostile, Incoming, MEMORY, client_close_code, delta_event, frame, frame_header, memory, run,
-    within,
+    Hostile, Incoming, MEMORY, client_close_code, delta_event, frame, frame_header, memory, report,
+    run, within,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
 use vivavoce::Error;
 use vivavoce::realtime::{EventReceiver, ReconnectPolicy, ServerEvent, connect};
@@ -220,8 +219,7 @@ fn a_handshake_that_stalls_is_bounded_by_the_connect_timeout() {
 #[test]
 fn a_session_that_stalls_mid_frame_is_ended_by_the_pong_timeout() {
     run(WAIT, async {
-        let (closed_tx, closed) = oneshot::channel();
-        let closed_tx = Arc::new(std::sync::Mutex::new(Some(closed_tx)));
+        let (closed_tx, closed) = report();
         let server = Hostile::start(move |i: Incoming| {
             let closed_tx = closed_tx.clone();
             async move {
@@ -233,7 +231,7 @@ fn a_session_that_stalls_mid_frame_is_ended_by_the_pong_timeout() {
                 // Never answers a ping again: reads raw bytes until the client hangs up.
                 let mut sink = [0u8; 1024];
                 while peer.ws.get_mut().read(&mut sink).await.is_ok_and(|n| n > 0) {}
-                let _ = closed_tx.lock().unwrap().take().unwrap().send(());
+                closed_tx.send(());
             }
         })
         .await;
@@ -300,13 +298,12 @@ fn an_oversized_message_is_refused_with_its_size_and_memory_stays_bounded() {
             } else {
                 FIFTY_MB
             };
-            let (code_tx, code) = oneshot::channel();
-            let code_tx = Arc::new(std::sync::Mutex::new(Some(code_tx)));
+            let (code_tx, code) = report();
             let server = Hostile::start(move |i: Incoming| {
                 let code_tx = code_tx.clone();
                 async move {
                     let code = flood_one_message(i, total, fragment).await;
-                    let _ = code_tx.lock().unwrap().take().unwrap().send(code);
+                    code_tx.send(code);
                 }
             })
             .await;
@@ -342,8 +339,7 @@ fn an_oversized_message_is_refused_with_its_size_and_memory_stays_bounded() {
 #[test]
 fn invalid_utf8_in_a_text_frame_ends_the_connection_with_1007() {
     run(WAIT, async {
-        let (code_tx, code) = oneshot::channel();
-        let code_tx = Arc::new(std::sync::Mutex::new(Some(code_tx)));
+        let (code_tx, code) = report();
         let server = Hostile::start(move |i: Incoming| {
             let code_tx = code_tx.clone();
             async move {
@@ -354,7 +350,7 @@ fn invalid_utf8_in_a_text_frame_ends_the_connection_with_1007() {
                     .await
                     .unwrap();
                 let (code, _) = peer.until_closed().await;
-                let _ = code_tx.lock().unwrap().take().unwrap().send(code);
+                code_tx.send(code);
             }
         })
         .await;
@@ -376,8 +372,7 @@ fn invalid_utf8_in_a_text_frame_ends_the_connection_with_1007() {
 #[test]
 fn binary_frames_are_reported_and_the_session_goes_on() {
     run(WAIT, async {
-        let (code_tx, code) = oneshot::channel();
-        let code_tx = Arc::new(std::sync::Mutex::new(Some(code_tx)));
+        let (code_tx, code) = report();
         let server = Hostile::start(move |i: Incoming| {
             let code_tx = code_tx.clone();
             async move {
@@ -388,7 +383,7 @@ fn binary_frames_are_reported_and_the_session_goes_on() {
                     .unwrap();
                 peer.send_text(delta_event("after the binary")).await;
                 let (code, _) = peer.until_closed().await;
-                let _ = code_tx.lock().unwrap().take().unwrap().send(code);
+                code_tx.send(code);
             }
         })
         .await;
@@ -409,8 +404,7 @@ fn binary_frames_are_reported_and_the_session_goes_on() {
 #[test]
 fn fragmented_messages_are_joined_even_around_a_ping_and_a_split_character() {
     run(WAIT, async {
-        let (pongs_tx, pongs) = oneshot::channel();
-        let pongs_tx = Arc::new(std::sync::Mutex::new(Some(pongs_tx)));
+        let (pongs_tx, pongs) = report();
         let server = Hostile::start(move |i: Incoming| {
             let pongs_tx = pongs_tx.clone();
             async move {
@@ -425,7 +419,7 @@ fn fragmented_messages_are_joined_even_around_a_ping_and_a_split_character() {
                 raw.extend(frame(0, true, &bytes[cut..]));
                 peer.raw(&raw).await.unwrap();
                 let (_, n) = peer.until_closed().await;
-                let _ = pongs_tx.lock().unwrap().take().unwrap().send(n);
+                pongs_tx.send(n);
             }
         })
         .await;
@@ -447,8 +441,7 @@ fn a_ping_flood_is_answered_without_starving_events_or_growing_memory() {
     run(Duration::from_secs(30), async {
         const PINGS: usize = 20_000;
         const EVERY: usize = 1_000;
-        let (pongs_tx, pongs) = oneshot::channel();
-        let pongs_tx = Arc::new(std::sync::Mutex::new(Some(pongs_tx)));
+        let (pongs_tx, pongs) = report();
         let server = Hostile::start(move |i: Incoming| {
             let pongs_tx = pongs_tx.clone();
             async move {
@@ -468,7 +461,7 @@ fn a_ping_flood_is_answered_without_starving_events_or_growing_memory() {
                 }
                 peer.ws.flush().await.unwrap();
                 let (_, n) = peer.until_closed().await;
-                let _ = pongs_tx.lock().unwrap().take().unwrap().send(n);
+                pongs_tx.send(n);
             }
         })
         .await;
@@ -564,8 +557,7 @@ fn protocol_violations_end_the_connection_with_1002() {
             ("a reserved opcode", frame(3, true, b"x")),
             ("a ping of 126 bytes", frame(9, true, &[0u8; 126])),
         ] {
-            let (code_tx, code) = oneshot::channel();
-            let code_tx = Arc::new(std::sync::Mutex::new(Some(code_tx)));
+            let (code_tx, code) = report();
             let server = Hostile::start(move |i: Incoming| {
                 let (code_tx, bytes) = (code_tx.clone(), bytes.clone());
                 async move {
@@ -574,7 +566,7 @@ fn protocol_violations_end_the_connection_with_1002() {
                     peer.raw(&bytes).await.unwrap();
                     let (mut read, _write) = peer.ws.into_inner().into_split();
                     let code = client_close_code(&mut read).await;
-                    let _ = code_tx.lock().unwrap().take().unwrap().send(code);
+                    code_tx.send(code);
                 }
             })
             .await;

@@ -337,3 +337,27 @@ impl Hostile {
             .close_timeout(Duration::from_secs(2))
     }
 }
+
+/// What a server's handler (run once per connection) reports back to the test, once:
+/// the first `send` is delivered, later ones are dropped.
+pub struct Report<T>(Arc<Mutex<Option<tokio::sync::oneshot::Sender<T>>>>);
+
+impl<T> Clone for Report<T> {
+    fn clone(&self) -> Self {
+        Report(self.0.clone())
+    }
+}
+
+impl<T> Report<T> {
+    pub fn send(&self, value: T) {
+        if let Some(tx) = self.0.lock().unwrap().take() {
+            let _ = tx.send(value);
+        }
+    }
+}
+
+/// A [`Report`] and where the test receives it.
+pub fn report<T>() -> (Report<T>, tokio::sync::oneshot::Receiver<T>) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    (Report(Arc::new(Mutex::new(Some(tx)))), rx)
+}
