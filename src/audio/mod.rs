@@ -62,7 +62,7 @@ pub mod bench {
             let (marks_tx, marks) = rtrb::RingBuffer::new(1);
             let shared = Arc::new(Shared::new(1.0));
             Callback {
-                renderer: Renderer::new(rx, shared, channels, tap_tx, marks_tx),
+                renderer: Renderer::new(rx, shared, channels, 48_000, tap_tx, marks_tx),
                 tx,
                 _tap: tap,
                 _marks: marks,

@@ -61,8 +61,11 @@ pub(crate) struct Shared {
     pub base: Instant,
     /// A ring position whose first playing the callback should time (`u64::MAX`: none).
     pub watch_pos: AtomicU64,
-    /// When the callback that played `watch_pos` began, in ns since `base`.
+    /// When the frame at `watch_pos` left the callback, in ns since `base` (the callback's
+    /// start plus the frames ahead of it in that buffer).
     pub watch_hit_ns: AtomicU64,
+    /// The `watch_pos` that `watch_hit_ns` times (stored before it).
+    pub watch_hit_pos: AtomicU64,
     /// When the audio at `watch_pos` arrived, in ns since `base` (set by the feeder).
     pub watch_arrival_ns: AtomicU64,
 }
@@ -95,6 +98,7 @@ impl Shared {
             base: Instant::now(),
             watch_pos: AtomicU64::new(u64::MAX),
             watch_hit_ns: AtomicU64::new(0),
+            watch_hit_pos: AtomicU64::new(u64::MAX),
             watch_arrival_ns: AtomicU64::new(0),
         }
     }
@@ -108,6 +112,8 @@ impl Shared {
 pub(crate) struct Renderer {
     shared: std::sync::Arc<Shared>,
     channels: usize,
+    /// The device's frame rate.
+    rate: u64,
     cursor: Cursor,
     tap: Tap,
 }
@@ -135,12 +141,14 @@ impl Renderer {
         ring: rtrb::Consumer<f32>,
         shared: std::sync::Arc<Shared>,
         channels: usize,
+        rate: u32,
         tap: rtrb::Producer<f32>,
         marks: rtrb::Producer<Mark>,
     ) -> Self {
         Renderer {
             shared,
             channels: channels.max(1),
+            rate: u64::from(rate.max(1)),
             cursor: Cursor {
                 ring,
                 consumed: 0,
@@ -202,7 +210,9 @@ impl Renderer {
         let watched = s.watch_pos.load(Ordering::Acquire);
         if watched != u64::MAX && watched < c.consumed + n as u64 {
             if watched >= c.consumed {
-                let at = began.saturating_duration_since(s.base).as_nanos() as u64;
+                let ahead = (watched - c.consumed) * 1_000_000_000 / self.rate;
+                let at = began.saturating_duration_since(s.base).as_nanos() as u64 + ahead;
+                s.watch_hit_pos.store(watched, Ordering::Relaxed);
                 s.watch_hit_ns.store(at, Ordering::Release);
             }
             s.watch_pos.store(u64::MAX, Ordering::Release);
@@ -327,7 +337,7 @@ mod tests {
         let (tap_tx, tap_rx) = rtrb::RingBuffer::new(4096);
         let (marks_tx, _marks_rx) = rtrb::RingBuffer::new(64);
         let shared = Arc::new(Shared::new(1.0));
-        let r = Renderer::new(rx, shared.clone(), channels, tap_tx, marks_tx);
+        let r = Renderer::new(rx, shared.clone(), channels, 48_000, tap_tx, marks_tx);
         std::mem::forget(_marks_rx);
         (r, tx, shared, tap_rx)
     }

@@ -161,20 +161,29 @@ impl Tracker {
     }
 
     /// Stamps when each item's first frame was heard, now that the callback has taken
-    /// `consumed` frames: the frame `start` left the callback `consumed - start` frames
-    /// ago and is heard `latency` after that.
+    /// `consumed` frames. `exact` is a ring position and the instant its frame left the
+    /// callback, as the callback timed it; any other frame `start` is taken to have left
+    /// `consumed - start` frames ago, which holds while the device takes frames in real time.
+    /// Either way the frame is heard `latency` after it left, and never before it arrived.
     pub(crate) fn stamp_heard(
         &mut self,
         consumed: u64,
         now: Instant,
         latency: Duration,
         rate: u32,
+        exact: Option<(u64, Instant)>,
     ) {
         for e in &mut self.entries {
             if e.first_heard.is_none() && e.end > e.start && consumed > e.start {
-                let ago = frames(consumed - e.start, rate);
-                let left = now.checked_sub(ago).unwrap_or(now);
-                e.first_heard = Some(left + latency);
+                let left = match exact {
+                    Some((pos, at)) if pos == e.start => at,
+                    _ => {
+                        let ago = frames(consumed - e.start, rate);
+                        now.checked_sub(ago).unwrap_or(now)
+                    }
+                };
+                let heard = left + latency;
+                e.first_heard = Some(e.first_arrived.map_or(heard, |a| heard.max(a)));
             }
         }
     }
@@ -234,13 +243,13 @@ mod tests {
         t.open("a", 0, "r", 24_000, 48_000).unwrap().end = 96_000;
         let now = Instant::now();
         let latency = Duration::from_millis(20);
-        t.stamp_heard(48_000, now, latency, 48_000);
+        t.stamp_heard(48_000, now, latency, 48_000, None);
         assert_eq!(
             t.position("a", 48_000, 48_000).unwrap().first_heard,
             None,
             "not yet"
         );
-        t.stamp_heard(48_000 + 4_800, now, latency, 48_000);
+        t.stamp_heard(48_000 + 4_800, now, latency, 48_000, None);
         let heard = t
             .position("a", 52_800, 48_000)
             .unwrap()
@@ -248,11 +257,36 @@ mod tests {
             .unwrap();
         assert_eq!(heard, now - Duration::from_millis(100) + latency);
         // Stamped once.
-        t.stamp_heard(96_000, now + Duration::from_secs(1), latency, 48_000);
+        t.stamp_heard(96_000, now + Duration::from_secs(1), latency, 48_000, None);
         assert_eq!(
             t.position("a", 96_000, 48_000).unwrap().first_heard,
             Some(heard)
         );
+    }
+
+    #[test]
+    fn the_callbacks_own_timing_beats_counting_back_from_now() {
+        // The device took 100 ms of frames at once (it refilled its buffer after a
+        // stall): counting back from now would put the first frame before it arrived.
+        let mut t = Tracker::default();
+        let arrived = Instant::now();
+        let e = t.open("a", 0, "r", 24_000, 0).unwrap();
+        e.end = 48_000;
+        e.first_arrived = Some(arrived);
+        let left = arrived + Duration::from_millis(30);
+        let now = left + Duration::from_millis(2);
+        let latency = Duration::from_millis(20);
+        t.stamp_heard(4_800, now, latency, 48_000, Some((0, left)));
+        let p = t.position("a", 4_800, 48_000).unwrap();
+        assert_eq!(p.first_heard, Some(left + latency));
+        // Timed for another position: the count back is kept from preceding the arrival.
+        let mut t = Tracker::default();
+        let e = t.open("b", 0, "r", 24_000, 100).unwrap();
+        e.end = 48_000;
+        e.first_arrived = Some(arrived);
+        t.stamp_heard(4_900, now, Duration::ZERO, 48_000, Some((0, left)));
+        let p = t.position("b", 4_900, 48_000).unwrap();
+        assert_eq!(p.first_heard, Some(arrived));
     }
 
     #[test]

@@ -166,7 +166,7 @@ impl Feeder {
         let (tap_tx, tap_rx) = rtrb::RingBuffer::new(rate as usize);
         let (marks_tx, marks_rx) = rtrb::RingBuffer::new(512);
         let channels = usize::from(info.channels);
-        let renderer = Renderer::new(ring_rx, shared.clone(), channels, tap_tx, marks_tx);
+        let renderer = Renderer::new(ring_rx, shared.clone(), channels, rate, tap_tx, marks_tx);
         let converter = Converter::new(RATE, rate)?;
         let reference = ReferenceTap::new(tap_rx, marks_rx, shared.clone(), rate)?;
         let output = opened.start(renderer)?;
@@ -247,8 +247,14 @@ impl Feeder {
         let consumed = s.consumed.load(Ordering::Acquire);
         let latency = Duration::from_nanos(s.output_latency_ns.load(Ordering::Relaxed));
         let rate = self.control.device_rate;
+        // The callback's timing of the last watched start; read twice around its position
+        // so that a hit landing in between is taken next time rather than mismatched.
+        let hit = s.watch_hit_ns.load(Ordering::Acquire);
+        let pos = s.watch_hit_pos.load(Ordering::Acquire);
+        let exact = (hit != 0 && s.watch_hit_ns.load(Ordering::Acquire) == hit)
+            .then(|| (pos, s.base + Duration::from_nanos(hit)));
         self.tracker()
-            .stamp_heard(consumed, Instant::now(), latency, rate);
+            .stamp_heard(consumed, Instant::now(), latency, rate, exact);
     }
 
     fn handle(&mut self, msg: Msg) {
