@@ -10,6 +10,7 @@ pub mod audio;
 pub mod chat;
 mod error;
 mod http_client;
+mod inbox;
 #[cfg(feature = "mock")]
 pub mod mock;
 pub mod realtime;

@@ -353,6 +353,48 @@ async fn a_slow_consumer_gets_10000_events_in_order_in_both_modes() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_nobody_reads_holds_the_server_back_then_yields_everything_in_order() {
+    // 100,000 chunks are about 15 MB: far more than the stream holds (512 events, 1 MiB)
+    // plus what the sockets buffer, so while nobody reads, the server cannot finish.
+    const N: usize = 100_000;
+    let s = sim(ChatSimulatorOptions::default().chunk_count(N)).await;
+    let mut events = stream(options(&s)).unwrap();
+    // The first event, then nothing read for a while.
+    let first = events.next().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        s.streams_finished(),
+        0,
+        "the request read on without a reader"
+    );
+    let mut text = String::new();
+    let mut chunks = 0usize;
+    let mut next = Some(first);
+    let done = loop {
+        match next.take().expect("a terminal event") {
+            ChatEvent::Chunk(c) => {
+                chunks += 1;
+                text.push_str(c.text().unwrap_or_default());
+            }
+            end => break complete(end),
+        }
+        next = tokio::time::timeout(Duration::from_secs(30), events.next())
+            .await
+            .unwrap();
+    };
+    assert_eq!(done.reason, CompleteReason::Done);
+    assert!(chunks >= N, "{chunks}");
+    assert_eq!(done.result.content, text, "every chunk, in order");
+    assert!(events.next().await.is_none());
+    // (The server counts the stream after its last write returns.)
+    let t0 = std::time::Instant::now();
+    while s.streams_finished() == 0 && t0.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(s.streams_finished(), 1);
+}
+
 #[tokio::test]
 async fn a_full_queue_ends_the_request_with_a_clear_error() {
     let s = sim(ChatSimulatorOptions::default().chunk_count(2_000)).await;

@@ -16,9 +16,11 @@ use super::framing::Framer;
 use super::options::Prepared;
 use super::options::{Backpressure, ChatOptions, OnParseError};
 use super::read::Read;
+use super::sink::Sink;
 use super::sse::SseEvent;
 use super::wire::{self, ANTHROPIC_VERSION, Reader, Wire};
 use crate::Error;
+use crate::inbox::Batch;
 use crate::time::{deadline_after, sleep_until};
 
 /// The most chunks gathered from ready body frames before they are handed over.
@@ -85,6 +87,11 @@ pub fn start_request(
     options: ChatOptions,
     sender: mpsc::Sender<ChatEvent>,
 ) -> Result<StopHandle, Error> {
+    start(options, Sink::Channel(sender))
+}
+
+/// Starts a request whose events go to `sink` (see [`start_request`]).
+pub(super) fn start(options: ChatOptions, sink: Sink) -> Result<StopHandle, Error> {
     let prepared = options.prepare()?;
     if tokio::runtime::Handle::try_current().is_err() {
         return Err(Error::NoRuntime {
@@ -94,7 +101,7 @@ pub fn start_request(
     let token = CancellationToken::new();
     let run = Run {
         secret: None,
-        tx: sender,
+        tx: sink,
         acc: Accumulator::default(),
         queue: VecDeque::new(),
         last_delivery: Instant::now(),
@@ -119,7 +126,7 @@ enum End {
 struct Run {
     /// The key sent (without its scheme), to keep it out of error bodies a server echoes.
     secret: Option<String>,
-    tx: mpsc::Sender<ChatEvent>,
+    tx: Sink,
     options: ChatOptions,
     acc: Accumulator,
     queue: VecDeque<ChatEvent>,
@@ -253,7 +260,7 @@ impl Run {
         let mut parser = Framer::new(wire.framing(), self.options.max_event_bytes);
         // The chunks of all the body frames that are ready, handed over together: the
         // consumer is woken once per burst rather than once per chunk.
-        let mut batch: Vec<ChatEvent> = Vec::new();
+        let mut batch: Batch<ChatEvent> = Batch::default();
         loop {
             let idle = self.idle_deadline();
             let next = tokio::select! {
@@ -290,7 +297,7 @@ impl Run {
         first: Option<reqwest::Result<B>>,
         body: &mut (impl futures_core::Stream<Item = reqwest::Result<B>> + Unpin),
         parser: &mut Framer,
-        batch: &mut Vec<ChatEvent>,
+        batch: &mut Batch<ChatEvent>,
     ) -> Option<Result<(), End>> {
         let mut next = first;
         loop {
@@ -329,7 +336,7 @@ impl Run {
     /// Turns one SSE event into a chunk for `batch` (parsed and accumulated), or says how
     /// the stream ends: `Ok` at `[DONE]`, an error for a bad chunk under
     /// [`OnParseError::Stop`].
-    fn take(&mut self, ev: SseEvent, batch: &mut Vec<ChatEvent>) -> Option<Result<(), End>> {
+    fn take(&mut self, ev: SseEvent, batch: &mut Batch<ChatEvent>) -> Option<Result<(), End>> {
         self.received += 1;
         let count = self.received;
         if ev.data == "[DONE]" {
@@ -380,7 +387,7 @@ impl Run {
     /// The body ended: a last unterminated line is still an event; then the end is
     /// normal for a format without an end marker after its stop reason, and `Eof`
     /// otherwise.
-    fn eof(&mut self, parser: &mut Framer, batch: &mut Vec<ChatEvent>) -> Result<(), End> {
+    fn eof(&mut self, parser: &mut Framer, batch: &mut Batch<ChatEvent>) -> Result<(), End> {
         let mut end = None;
         parser.finish(|ev| {
             if end.is_none() {
@@ -435,19 +442,31 @@ impl Run {
 
     /// Delivers a read's chunks in order, leaving `batch` empty (and its memory for the
     /// next read).
-    async fn deliver_all(&mut self, batch: &mut Vec<ChatEvent>) -> Result<(), End> {
+    async fn deliver_all(&mut self, batch: &mut Batch<ChatEvent>) -> Result<(), End> {
         if batch.is_empty() {
             return Ok(());
         }
-        if self.options.backpressure == Backpressure::Block {
+        if let Sink::Inbox(inbox) = &self.tx {
+            // The whole burst at once, when the reader has room for it.
+            let idle = self.idle_deadline();
+            tokio::select! {
+                biased;
+                _ = self.cancel.cancelled() => return Err(End::Complete(CompleteReason::Stopped)),
+                _ = sleep_until(idle), if idle.is_some() => return Err(End::Complete(CompleteReason::Timeout)),
+                sent = inbox.publish(batch) => sent.map_err(|_| End::Gone)?,
+            }
+            self.last_delivery = Instant::now();
+            return Ok(());
+        }
+        if let (Backpressure::Block, Some(tx)) = (self.options.backpressure, self.tx.channel()) {
             // Straight into the channel while it has room. When it is full, wait for room
             // for many events at once (half the channel, or all that is left): waiting for
             // one would wake this task for every event the consumer takes, and the two
             // threads would take turns per event rather than per batch.
-            let mut pending = batch.drain(..);
+            let mut pending = batch.drain();
             let mut sent = false;
             while let Some(ev) = pending.next() {
-                match self.tx.try_send(ev) {
+                match tx.try_send(ev) {
                     Ok(()) => sent = true,
                     Err(mpsc::error::TrySendError::Full(ev)) => {
                         if sent {
@@ -458,9 +477,9 @@ impl Run {
                         // not time out while this waits for room for many.)
                         let want = match self.options.channel_idle_timeout {
                             Some(_) => 1,
-                            None => (pending.len() + 1).min(self.tx.max_capacity().div_ceil(2)),
+                            None => (pending.len() + 1).min(tx.max_capacity().div_ceil(2)),
                         };
-                        let mut permits = self.room(want).await?;
+                        let mut permits = self.room(tx, want).await?;
                         if let Some(permit) = permits.next() {
                             permit.send(ev);
                         }
@@ -480,20 +499,24 @@ impl Run {
             }
             return Ok(());
         }
-        for ev in batch.drain(..) {
+        for ev in batch.drain() {
             self.deliver(ev).await?;
         }
         Ok(())
     }
 
     /// Waits for room for `n` events in the channel, unless stopped or idle first.
-    async fn room(&self, n: usize) -> Result<mpsc::PermitIterator<'_, ChatEvent>, End> {
+    async fn room<'a>(
+        &self,
+        tx: &'a mpsc::Sender<ChatEvent>,
+        n: usize,
+    ) -> Result<mpsc::PermitIterator<'a, ChatEvent>, End> {
         let idle = self.idle_deadline();
         tokio::select! {
             biased;
             _ = self.cancel.cancelled() => Err(End::Complete(CompleteReason::Stopped)),
             _ = sleep_until(idle), if idle.is_some() => Err(End::Complete(CompleteReason::Timeout)),
-            permits = self.tx.reserve_many(n) => permits.map_err(|_| End::Gone),
+            permits = tx.reserve_many(n) => permits.map_err(|_| End::Gone),
         }
     }
 
@@ -522,9 +545,13 @@ impl Run {
                 self.last_delivery = Instant::now();
             }
             Backpressure::Queue { capacity } => {
+                let Some(tx) = self.tx.channel() else {
+                    // (A stream's inbox always blocks.)
+                    return self.tx.send(ev).await.map_err(|_| End::Gone);
+                };
                 // Move what waits into whatever room the consumer has made meanwhile.
                 while let Some(front) = self.queue.pop_front() {
-                    match self.tx.try_send(front) {
+                    match tx.try_send(front) {
                         Ok(()) => self.last_delivery = Instant::now(),
                         Err(mpsc::error::TrySendError::Full(front)) => {
                             self.queue.push_front(front);
@@ -538,7 +565,7 @@ impl Run {
                     tokio::task::yield_now().await;
                 }
                 if self.queue.is_empty() {
-                    match self.tx.try_send(ev) {
+                    match tx.try_send(ev) {
                         Ok(()) => {
                             self.last_delivery = Instant::now();
                             return Ok(());

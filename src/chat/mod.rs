@@ -57,6 +57,7 @@ mod responses_request;
 mod retry;
 mod router;
 mod scan;
+mod sink;
 mod sse;
 mod stream;
 mod wire;

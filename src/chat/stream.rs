@@ -5,10 +5,12 @@ use std::task::{Context, Poll};
 
 use tokio::sync::mpsc;
 
-use super::engine::{StopHandle, start_request};
+use super::engine::{StopHandle, start};
 use super::event::ChatEvent;
 use super::options::{Backpressure, ChatOptions};
+use super::sink::{INBOX_BYTES, INBOX_EVENTS, Sink};
 use crate::Error;
+use crate::inbox::{InboxReceiver, inbox};
 
 /// The events of one request as a [`futures_core::Stream`]: chunks, then one terminal
 /// event, then `None`. Dropping it stops the request.
@@ -23,14 +25,28 @@ use crate::Error;
 /// loses nothing.
 #[derive(Debug)]
 pub struct ChatStream {
-    rx: mpsc::Receiver<ChatEvent>,
+    rx: Events,
     stop: StopHandle,
     /// It has yielded `None`.
     done: bool,
 }
 
+/// Where a stream's events come from.
+#[derive(Debug)]
+enum Events {
+    /// The request task's bursts, taken whole (see [`INBOX_EVENTS`]).
+    Inbox(InboxReceiver<ChatEvent>),
+    /// Another task's channel (the router's), or the request's under an idle limit.
+    Channel(mpsc::Receiver<ChatEvent>),
+}
+
 /// Starts a streamed request and returns its events as a stream. Reading paces the
-/// request (backpressure `Block`, 64 events of slack).
+/// request (backpressure `Block`): the request hands over what each read of the body
+/// holds in one go, and holds at most 512 events or 1 MiB that the stream has not yet
+/// yielded; when that is full it stops reading the body (the server then waits on TCP)
+/// until the stream is read. With `channel_idle_timeout` set, events are handed over one
+/// at a time through 64 events of slack, so that the limit counts from the last event
+/// taken.
 ///
 /// The request always streams: `options.stream` is set to `true` (a whole answer, with
 /// `stream(false)`, is for [`start_request`]).
@@ -56,8 +72,15 @@ pub struct ChatStream {
 /// # Ok(()) }
 /// ```
 pub fn stream(options: ChatOptions) -> Result<ChatStream, Error> {
-    let (tx, rx) = mpsc::channel(64);
-    let stop = start_request(options.stream(true).backpressure(Backpressure::Block), tx)?;
+    let options = options.stream(true).backpressure(Backpressure::Block);
+    let (sink, rx) = if options.channel_idle_timeout.is_some() {
+        let (tx, rx) = mpsc::channel(64);
+        (Sink::Channel(tx), Events::Channel(rx))
+    } else {
+        let (tx, rx) = inbox(INBOX_EVENTS, INBOX_BYTES);
+        (Sink::Inbox(tx), Events::Inbox(rx))
+    };
+    let stop = start(options, sink)?;
     Ok(ChatStream {
         rx,
         stop,
@@ -69,7 +92,7 @@ impl ChatStream {
     /// A stream over events another task sends (the router's).
     pub(super) fn from_parts(rx: mpsc::Receiver<ChatEvent>, stop: StopHandle) -> Self {
         ChatStream {
-            rx,
+            rx: Events::Channel(rx),
             stop,
             done: false,
         }
@@ -88,7 +111,10 @@ impl futures_core::Stream for ChatStream {
         if self.done {
             return Poll::Ready(None);
         }
-        let next = std::task::ready!(self.rx.poll_recv(cx));
+        let next = std::task::ready!(match &mut self.rx {
+            Events::Inbox(rx) => rx.poll_recv(cx),
+            Events::Channel(rx) => rx.poll_recv(cx),
+        });
         self.done = next.is_none();
         Poll::Ready(next)
     }

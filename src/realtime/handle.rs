@@ -12,9 +12,9 @@ use tokio_util::sync::PollSender;
 
 use super::driver::Driver;
 use super::events::{ClientEvent, ServerEvent};
-use super::inbox::InboxReceiver;
 use super::options::{EventCheck, OutgoingHook};
 use crate::Error;
+use crate::inbox::InboxReceiver;
 
 /// What the handles ask of the connection task.
 pub(crate) enum Command {
@@ -327,7 +327,7 @@ pub struct EventReceiver {
 #[derive(Debug)]
 enum Source {
     /// A connection, whose task the receiver may run itself (see `driver`).
-    Inbox(InboxReceiver, Arc<Driver>),
+    Inbox(InboxReceiver<ServerEvent>, Arc<Driver>),
     /// A task that passes events on one by one (playback's split, say).
     Channel(mpsc::Receiver<ServerEvent>),
 }
@@ -344,7 +344,7 @@ impl EventReceiver {
         }
     }
 
-    pub(crate) fn from_connection(rx: InboxReceiver, driver: Arc<Driver>) -> Self {
+    pub(crate) fn from_connection(rx: InboxReceiver<ServerEvent>, driver: Arc<Driver>) -> Self {
         EventReceiver {
             source: Source::Inbox(rx, driver),
             done: false,

@@ -26,7 +26,6 @@ mod driver;
 pub mod events;
 mod handle;
 mod handshake;
-mod inbox;
 mod options;
 mod reconnect_policy;
 pub(crate) mod session_merge;
@@ -84,7 +83,8 @@ pub async fn connect(options: ConnectOptions) -> Result<(EventSender, EventRecei
     let key = options.resolve_key()?;
     let ws = handshake::handshake(&options, &key).await?;
     let (cmd_tx, cmd_rx) = mpsc::channel(options.send_capacity);
-    let (evt_tx, evt_rx) = inbox::inbox(options.receive_capacity, options.receive_queue_bytes);
+    let (evt_tx, evt_rx) =
+        crate::inbox::inbox(options.receive_capacity, options.receive_queue_bytes);
     let budget = Arc::new(handle::SendBudget::new(options.send_queue_bytes));
     let outgoing = options.outgoing.clone();
     let check = options.check.clone();

@@ -19,12 +19,19 @@ use super::events::parse_server_event;
 use super::events::{Disconnected, Reconnected, ServerEvent};
 use super::handle::{Command, Outgoing, SendBudget};
 use super::handshake::{Ws, handshake};
-use super::inbox::{Batch, InboxSender};
 use super::options::{ApiKey, ConnectOptions, EventCheck, IncomingHook, Reconnecting};
 use super::reconnect_policy::ReconnectPolicy;
 use super::session_merge::merge;
 use crate::Error;
+use crate::inbox::{Batch, InboxSender, Weigh};
 use crate::time::{deadline_after, sleep_until};
+
+impl Weigh for ServerEvent {
+    /// The event's JSON text plus its in-memory size.
+    fn weight(&self) -> usize {
+        std::mem::size_of::<ServerEvent>() + self.raw().map_or(0, |r| r.as_str().len())
+    }
+}
 
 /// The longest `Retry-After` a reconnect waits for when the policy's `max_backoff` is
 /// shorter.
@@ -49,10 +56,10 @@ pub(crate) struct Task {
     pub(crate) options: ConnectOptions,
     pub(crate) key: ApiKey,
     pub(crate) cmd_rx: mpsc::Receiver<Command>,
-    pub(crate) evt_tx: InboxSender,
+    pub(crate) evt_tx: InboxSender<ServerEvent>,
     pub(crate) budget: Arc<SendBudget>,
     /// Events read and not yet published to the receiver.
-    batch: Batch,
+    batch: Batch<ServerEvent>,
     /// Every `session.update`'s `session`, merged, for replay after a reconnect.
     session: Option<Value>,
     /// Events sent while reconnecting.
@@ -65,7 +72,7 @@ impl Task {
         options: ConnectOptions,
         key: ApiKey,
         cmd_rx: mpsc::Receiver<Command>,
-        evt_tx: InboxSender,
+        evt_tx: InboxSender<ServerEvent>,
         budget: Arc<SendBudget>,
     ) -> Self {
         Task {

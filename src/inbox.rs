@@ -1,22 +1,25 @@
-//! The bounded queue from a connection's task to its [`EventReceiver`](super::EventReceiver).
+//! The bounded queue from a connection's or request's task to its receiver (a realtime
+//! [`EventReceiver`](crate::realtime::EventReceiver), a chat stream).
 //!
 //! The task publishes events in batches (what it could read from the socket without
 //! waiting) and the receiver takes everything published in one go, so on a multi-thread
 //! runtime the two threads wake each other once per batch rather than once per event.
-//! The bound counts events and bytes (each event's JSON text plus its in-memory size),
-//! including a batch the receiver has taken and not yet handed out; a batch is published
-//! only when it fits, or when nothing is held at all (so one oversized batch still gets
-//! through).
+//! The bound counts events and bytes (each event's [`Weigh::weight`]), including a batch
+//! the receiver has taken and not yet handed out; a batch is published only when it fits,
+//! or when nothing is held at all (so one oversized batch still gets through).
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use super::events::ServerEvent;
+/// What an event counts against the byte bound: its text plus its in-memory size.
+pub(crate) trait Weigh {
+    fn weight(&self) -> usize;
+}
 
 /// A queue holding at most `max_events` events and `max_bytes` bytes (see the module).
-pub(crate) fn inbox(max_events: usize, max_bytes: usize) -> (InboxSender, InboxReceiver) {
+pub(crate) fn inbox<T>(max_events: usize, max_bytes: usize) -> (InboxSender<T>, InboxReceiver<T>) {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             senders: 1,
@@ -36,28 +39,22 @@ pub(crate) fn inbox(max_events: usize, max_bytes: usize) -> (InboxSender, InboxR
     )
 }
 
-/// What an event counts against the byte bound.
-pub(crate) fn event_bytes(event: &ServerEvent) -> usize {
-    std::mem::size_of::<ServerEvent>() + event.raw().map_or(0, |r| r.as_str().len())
-}
-
-struct Shared {
-    state: Mutex<State>,
+struct Shared<T> {
+    state: Mutex<State<T>>,
     max_events: usize,
     max_bytes: usize,
 }
 
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
+impl<T> Shared<T> {
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
         // Nothing panics while holding the lock; a poisoned state is still consistent.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-#[derive(Default)]
-struct State {
+struct State<T> {
     /// Published, not yet taken by the receiver.
-    published: VecDeque<ServerEvent>,
+    published: VecDeque<T>,
     published_bytes: usize,
     /// Taken by the receiver with its last refill (still held until its next one).
     taken_events: usize,
@@ -66,6 +63,21 @@ struct State {
     sender_waker: Option<Waker>,
     senders: usize,
     receiver_gone: bool,
+}
+
+impl<T> Default for State<T> {
+    fn default() -> Self {
+        State {
+            published: VecDeque::new(),
+            published_bytes: 0,
+            taken_events: 0,
+            taken_bytes: 0,
+            receiver_waker: None,
+            sender_waker: None,
+            senders: 0,
+            receiver_gone: false,
+        }
+    }
 }
 
 /// Replaces `slot` with the task's waker unless it already holds an equivalent one.
@@ -77,18 +89,28 @@ fn register(slot: &mut Option<Waker>, cx: &Context<'_>) {
 }
 
 /// Events gathered by the task before they are published together.
-#[derive(Default)]
-pub(crate) struct Batch {
-    events: VecDeque<ServerEvent>,
+pub(crate) struct Batch<T> {
+    events: VecDeque<T>,
     bytes: usize,
 }
 
-impl Batch {
-    pub(crate) fn push(&mut self, event: ServerEvent) {
-        self.bytes += event_bytes(&event);
+impl<T> Default for Batch<T> {
+    fn default() -> Self {
+        Batch {
+            events: VecDeque::new(),
+            bytes: 0,
+        }
+    }
+}
+
+impl<T: Weigh> Batch<T> {
+    pub(crate) fn push(&mut self, event: T) {
+        self.bytes += event.weight();
         self.events.push_back(event);
     }
+}
 
+impl<T> Batch<T> {
     pub(crate) fn is_empty(&self) -> bool {
         self.events.is_empty()
     }
@@ -106,11 +128,17 @@ impl Batch {
         self.events.clear();
         self.bytes = 0;
     }
+
+    /// Takes the events out in order, keeping the storage.
+    pub(crate) fn drain(&mut self) -> std::collections::vec_deque::Drain<'_, T> {
+        self.bytes = 0;
+        self.events.drain(..)
+    }
 }
 
 /// The task's end. Dropping the last one ends the receiver after what was published.
-pub(crate) struct InboxSender {
-    shared: Arc<Shared>,
+pub(crate) struct InboxSender<T> {
+    shared: Arc<Shared<T>>,
 }
 
 /// The receiver was dropped; the batch was discarded.
@@ -119,7 +147,7 @@ pub(crate) struct ReceiverGone;
 
 /// Moves the batch into what is published and wakes the receiver, after releasing the
 /// lock.
-fn hand_over(mut st: MutexGuard<'_, State>, batch: &mut Batch) {
+fn hand_over<T>(mut st: MutexGuard<'_, State<T>>, batch: &mut Batch<T>) {
     if st.published.is_empty() {
         // Hand the batch's storage over and keep the (empty) one published had.
         std::mem::swap(&mut st.published, &mut batch.events);
@@ -134,13 +162,13 @@ fn hand_over(mut st: MutexGuard<'_, State>, batch: &mut Batch) {
     }
 }
 
-impl InboxSender {
+impl<T: Weigh> InboxSender<T> {
     /// Publishes the whole batch once it fits (see the module); `Err` (and the batch
     /// discarded) when the receiver is gone.
     pub(crate) fn poll_publish(
         &self,
         cx: &mut Context<'_>,
-        batch: &mut Batch,
+        batch: &mut Batch<T>,
     ) -> Poll<Result<(), ReceiverGone>> {
         let shared = &*self.shared;
         let mut st = shared.lock();
@@ -163,12 +191,12 @@ impl InboxSender {
     }
 
     /// Waits for room and publishes the batch.
-    pub(crate) async fn publish(&self, batch: &mut Batch) -> Result<(), ReceiverGone> {
+    pub(crate) async fn publish(&self, batch: &mut Batch<T>) -> Result<(), ReceiverGone> {
         poll_fn(|cx| self.poll_publish(cx, batch)).await
     }
 
     /// Publishes the batch whether or not it fits (for the last events of a connection).
-    pub(crate) fn force(&self, batch: &mut Batch) {
+    pub(crate) fn force(&self, batch: &mut Batch<T>) {
         if batch.is_empty() {
             return;
         }
@@ -182,14 +210,14 @@ impl InboxSender {
     }
 
     /// Waits for room and publishes one event; dropped if the receiver is gone.
-    pub(crate) async fn send(&self, event: ServerEvent) {
+    pub(crate) async fn send(&self, event: T) {
         let mut batch = Batch::default();
         batch.push(event);
         let _ = self.publish(&mut batch).await;
     }
 }
 
-impl Clone for InboxSender {
+impl<T> Clone for InboxSender<T> {
     fn clone(&self) -> Self {
         self.shared.lock().senders += 1;
         InboxSender {
@@ -198,7 +226,7 @@ impl Clone for InboxSender {
     }
 }
 
-impl Drop for InboxSender {
+impl<T> Drop for InboxSender<T> {
     fn drop(&mut self) {
         let mut st = self.shared.lock();
         st.senders -= 1;
@@ -215,14 +243,14 @@ impl Drop for InboxSender {
 }
 
 /// The receiver's end: hands out its taken batch one event at a time.
-pub(crate) struct InboxReceiver {
-    shared: Arc<Shared>,
-    local: VecDeque<ServerEvent>,
+pub(crate) struct InboxReceiver<T> {
+    shared: Arc<Shared<T>>,
+    local: VecDeque<T>,
 }
 
-impl InboxReceiver {
+impl<T> InboxReceiver<T> {
     /// The next event; `None` once every sender is gone and everything was handed out.
-    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<ServerEvent>> {
+    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         if let Some(event) = self.local.pop_front() {
             return Poll::Ready(Some(event));
         }
@@ -252,7 +280,7 @@ impl InboxReceiver {
     }
 }
 
-impl Drop for InboxReceiver {
+impl<T> Drop for InboxReceiver<T> {
     fn drop(&mut self) {
         let mut st = self.shared.lock();
         st.receiver_gone = true;
@@ -267,7 +295,7 @@ impl Drop for InboxReceiver {
     }
 }
 
-impl std::fmt::Debug for InboxReceiver {
+impl<T> std::fmt::Debug for InboxReceiver<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("InboxReceiver")
             .field("taken", &self.local.len())
@@ -278,19 +306,26 @@ impl std::fmt::Debug for InboxReceiver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::realtime::events::RawJson;
     use std::task::Waker;
 
-    fn event(n: usize) -> ServerEvent {
-        let text = format!(r#"{{"type":"x.{n}","pad":"{}"}}"#, "p".repeat(n));
-        ServerEvent::parse(RawJson::from(text))
+    /// An event named `x.n` and weighing its name plus `n` bytes.
+    struct Ev(String, usize);
+
+    impl Weigh for Ev {
+        fn weight(&self) -> usize {
+            self.0.len() + self.1
+        }
     }
 
-    fn ids(rx: &mut InboxReceiver) -> Vec<String> {
+    fn event(n: usize) -> Ev {
+        Ev(format!("x.{n}"), n)
+    }
+
+    fn ids(rx: &mut InboxReceiver<Ev>) -> Vec<String> {
         let mut cx = Context::from_waker(Waker::noop());
         let mut out = Vec::new();
         while let Poll::Ready(Some(e)) = rx.poll_recv(&mut cx) {
-            out.push(e.event_type().to_owned());
+            out.push(e.0);
         }
         out
     }
@@ -317,7 +352,7 @@ mod tests {
 
     #[test]
     fn bytes_bound_an_oversized_batch_passes_alone_and_a_dropped_receiver_discards() {
-        let one = event_bytes(&event(100));
+        let one = event(100).weight();
         let (tx, mut rx) = inbox(100, one);
         let mut cx = Context::from_waker(Waker::noop());
         let mut batch = Batch::default();
