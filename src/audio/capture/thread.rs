@@ -153,6 +153,8 @@ pub(crate) struct Uplink {
     input: Arc<InputShared>,
     ctl: mpsc::Receiver<Ctl>,
     source: Option<Running>,
+    /// The input's name, for its errors.
+    device: String,
 }
 
 impl Uplink {
@@ -220,6 +222,7 @@ impl Uplink {
             input,
             ctl,
             source: Some(source),
+            device: info.name.clone(),
         };
         Ok((uplink, started))
     }
@@ -253,7 +256,15 @@ impl Uplink {
             }
             if stopping || (ended && self.ring.slots() == 0) {
                 self.read_ring();
-                return self.flush(false);
+                self.flush(false)?;
+                if self.input.device_lost.load(Ordering::Acquire) {
+                    // What it captured was sent; the rest of the session goes on without it.
+                    return Err(Error::AudioDevice {
+                        device: self.device.clone(),
+                        message: "the input device stopped".into(),
+                    });
+                }
+                return Ok(());
             }
             self.process(false)?;
             if self.chunk_samples >= self.interval_samples {
