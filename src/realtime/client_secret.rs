@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::api_key::{ApiKey, AuthScheme};
 use super::events::Session;
-use super::options::{ApiKey, AuthScheme};
 use crate::Error;
 
 /// Options of [`create_client_secret`].
@@ -129,7 +129,7 @@ pub struct ClientSecret {
 /// for a refused request, [`Error::Connect`] or [`Error::Timeout`] when the API is not
 /// reached, [`Error::InvalidResponse`] when the answer does not parse.
 pub async fn create_client_secret(options: ClientSecretOptions) -> Result<ClientSecret, Error> {
-    let key = super::options::resolve_key(options.api_key.as_ref(), options.auth)?;
+    let key = super::api_key::resolve_key(options.api_key.as_ref(), options.auth)?;
     let url = format!(
         "{}/realtime/client_secrets",
         options.base_url.trim_end_matches('/')

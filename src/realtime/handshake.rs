@@ -12,7 +12,8 @@ use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::options::{ApiKey, AuthScheme, ConnectOptions};
+use super::api_key::{ApiKey, AuthScheme};
+use super::options::ConnectOptions;
 use crate::Error;
 
 /// A connection's WebSocket.

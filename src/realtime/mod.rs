@@ -17,6 +17,7 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 use tokio::sync::mpsc;
 
+mod api_key;
 mod client_secret;
 pub mod codec;
 #[cfg(feature = "conversation")]
@@ -34,13 +35,13 @@ mod transport;
 pub use client_secret::{ClientSecret, ClientSecretOptions, create_client_secret};
 // The payload types' old paths (`realtime::ResponseCreate`), kept so that programs written
 // before `realtime::events` still build; the documented paths are in `events`.
+pub use api_key::{ApiKey, AuthScheme};
 #[doc(hidden)]
 pub use events::*;
 pub use events::{ClientEvent, Item, ServerEvent, Session};
 pub use handle::{EventReceiver, EventSender, WeakEventSender};
 pub use options::{
-    ApiKey, AuthScheme, ConnectOptions, EventCheck, IncomingHook, OutgoingHook, ReconnectHook,
-    Reconnecting,
+    ConnectOptions, EventCheck, IncomingHook, OutgoingHook, ReconnectHook, Reconnecting,
 };
 pub use reconnect_policy::ReconnectPolicy;
 

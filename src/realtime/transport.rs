@@ -15,11 +15,12 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
 
+use super::api_key::ApiKey;
 use super::events::parse_server_event;
 use super::events::{Disconnected, Reconnected, ServerEvent};
 use super::handle::{Command, Outgoing, SendBudget};
 use super::handshake::{Ws, handshake};
-use super::options::{ApiKey, ConnectOptions, EventCheck, IncomingHook, Reconnecting};
+use super::options::{ConnectOptions, EventCheck, IncomingHook, Reconnecting};
 use super::reconnect_policy::ReconnectPolicy;
 use super::session_merge::merge;
 use crate::Error;
