@@ -251,6 +251,20 @@ pub(crate) struct InboxReceiver<T> {
 impl<T> InboxReceiver<T> {
     /// The next event; `None` once every sender is gone and everything was handed out.
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.take(Some(cx))
+    }
+
+    /// The next event if one is ready now (`None` also when none is yet).
+    pub(crate) fn try_recv(&mut self) -> Option<T> {
+        match self.take(None) {
+            Poll::Ready(event) => event,
+            Poll::Pending => None,
+        }
+    }
+
+    /// Hands out the next taken event, taking what was published when none is left;
+    /// registers `cx` to be woken when nothing is published yet.
+    fn take(&mut self, cx: Option<&mut Context<'_>>) -> Poll<Option<T>> {
         if let Some(event) = self.local.pop_front() {
             return Poll::Ready(Some(event));
         }
@@ -263,7 +277,9 @@ impl<T> InboxReceiver<T> {
             if st.senders == 0 {
                 Poll::Ready(None)
             } else {
-                register(&mut st.receiver_waker, cx);
+                if let Some(cx) = cx {
+                    register(&mut st.receiver_waker, cx);
+                }
                 Poll::Pending
             }
         } else {

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::time::Instant;
@@ -456,4 +457,43 @@ fn quick_setup_reads_the_process_environment() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("1 passed"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retrying_stream_nobody_reads_holds_the_server_back_then_yields_everything_in_order() {
+    // As a plain stream does: far more than the stream holds is waiting, so while nobody
+    // reads the server cannot finish; then every chunk arrives, in order.
+    const N: usize = 100_000;
+    let s = sim(ChatSimulatorOptions::default().chunk_count(N)).await;
+    let options = ChatOptions::new("gpt-4o-mini", vec![message::user("Hello")])
+        .url(s.url())
+        .api_key("sk-simulator");
+    let mut events = stream_with_retry(options, fast()).unwrap();
+    let first = events.next().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        s.streams_finished(),
+        0,
+        "the request read on without a reader"
+    );
+    let mut text = String::new();
+    let mut chunks = 0usize;
+    let mut next = Some(first);
+    let done = loop {
+        match next.take().expect("a terminal event") {
+            ChatEvent::Chunk(c) => {
+                chunks += 1;
+                text.push_str(c.text().unwrap_or_default());
+            }
+            ChatEvent::Complete(c) => break c,
+            other => panic!("{other:?}"),
+        }
+        next = tokio::time::timeout(Duration::from_secs(30), events.next())
+            .await
+            .unwrap();
+    };
+    assert_eq!(done.reason, CompleteReason::Done);
+    assert!(chunks >= N, "{chunks}");
+    assert_eq!(done.result.content, text, "every chunk, in order");
+    assert!(events.next().await.is_none());
 }

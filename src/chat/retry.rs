@@ -3,23 +3,23 @@
 
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use std::future::poll_fn;
+
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::engine::{StopHandle, start_request};
+use super::engine::{StopHandle, start};
 use super::event::{ChatError, ChatEvent, Chunk, Complete, CompleteReason};
 use super::options::{Backpressure, ChatOptions};
+use super::sink::{INBOX_BYTES, INBOX_EVENTS, Sink};
 use super::stream::ChatStream;
+use crate::inbox::{Batch, InboxReceiver, InboxSender, inbox};
 use crate::time::deadline_after;
 use crate::{Error, ErrorKind};
 
 /// The most chunks without content held back before they are delivered anyway (which
 /// ends retrying for that request).
 pub const HOLD_MAX: usize = 32;
-
-/// Events of slack between the request task and the stream.
-const SLACK: usize = 64;
 
 /// When and how often to try a failed request again.
 ///
@@ -194,7 +194,7 @@ pub(super) fn stream_candidates(
         });
     }
     let token = CancellationToken::new();
-    let (tx, rx) = mpsc::channel(SLACK);
+    let (tx, rx) = inbox(INBOX_EVENTS, INBOX_BYTES);
     tokio::spawn(drive(ready, policy, falls_back, tx, token.clone()));
     Ok(ChatStream::from_parts(rx, StopHandle::from_token(token)))
 }
@@ -204,7 +204,7 @@ async fn drive(
     candidates: Vec<ChatOptions>,
     policy: RetryPolicy,
     falls_back: fn(&Error) -> bool,
-    tx: mpsc::Sender<ChatEvent>,
+    tx: InboxSender<ChatEvent>,
     token: CancellationToken,
 ) {
     let deadline = policy.timeout.map(deadline_after);
@@ -233,7 +233,7 @@ async fn drive(
         };
         let in_time = deadline.is_none_or(|d| Instant::now() < d);
         if i + 1 == count || !falls_back(&failed.error) || !in_time {
-            let _ = tx.send(ChatEvent::Error(failed)).await;
+            tx.send(ChatEvent::Error(failed)).await;
             return;
         }
         if token.is_cancelled() {
@@ -243,14 +243,13 @@ async fn drive(
 }
 
 /// The end of a request stopped between attempts.
-async fn stopped(tx: &mpsc::Sender<ChatEvent>) {
-    let _ = tx
-        .send(ChatEvent::Complete(Box::new(Complete {
-            reason: CompleteReason::Stopped,
-            result: Default::default(),
-            done_event: None,
-        })))
-        .await;
+async fn stopped(tx: &InboxSender<ChatEvent>) {
+    tx.send(ChatEvent::Complete(Box::new(Complete {
+        reason: CompleteReason::Stopped,
+        result: Default::default(),
+        done_event: None,
+    })))
+    .await;
 }
 
 enum Attempt {
@@ -269,18 +268,19 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// One request, its events forwarded once content has come.
+/// One request, its events forwarded once content has come: what its task hands over
+/// in one go is passed on in one go.
 async fn attempt(
     options: &ChatOptions,
-    tx: &mpsc::Sender<ChatEvent>,
+    tx: &InboxSender<ChatEvent>,
     token: &CancellationToken,
 ) -> Attempt {
-    let (itx, mut irx) = mpsc::channel(SLACK);
+    let (itx, mut irx): (_, InboxReceiver<ChatEvent>) = inbox(INBOX_EVENTS, INBOX_BYTES);
     let options = options
         .clone()
         .stream(true)
         .backpressure(Backpressure::Block);
-    let stop = match start_request(options, itx) {
+    let stop = match start(options, Sink::Inbox(itx)) {
         Ok(stop) => stop,
         Err(error) => {
             return Attempt::Failed(Box::new(ChatError {
@@ -297,35 +297,35 @@ async fn attempt(
             stop.stop();
         }
     }));
-    let mut held: Vec<ChatEvent> = Vec::new();
+    let mut held: Batch<ChatEvent> = Batch::default();
     let mut committed = false;
-    while let Some(event) = irx.recv().await {
-        let terminal = match event {
-            ChatEvent::Chunk(c) if !committed => {
-                committed = has_content(&c) || held.len() + 1 >= HOLD_MAX;
-                held.push(ChatEvent::Chunk(c));
-                if !committed {
-                    continue;
+    while let Some(first) = poll_fn(|cx| irx.poll_recv(cx)).await {
+        let mut next = Some(first);
+        let mut terminal = false;
+        while let Some(event) = next.take() {
+            match event {
+                ChatEvent::Chunk(c) if !committed => {
+                    committed = has_content(&c) || held.len() + 1 >= HOLD_MAX;
+                    held.push(ChatEvent::Chunk(c));
                 }
-                false
+                ChatEvent::Error(e) if !committed && !token.is_cancelled() => {
+                    return Attempt::Failed(e);
+                }
+                event @ ChatEvent::Chunk(_) => held.push(event),
+                event => {
+                    held.push(event);
+                    terminal = true;
+                    break;
+                }
             }
-            ChatEvent::Error(e) if !committed && !token.is_cancelled() => {
-                return Attempt::Failed(e);
-            }
-            event @ ChatEvent::Chunk(_) => {
-                held.push(event);
-                false
-            }
-            event => {
-                held.push(event);
-                true
-            }
-        };
-        for event in held.drain(..) {
-            if tx.send(event).await.is_err() {
-                stop.stop();
-                return Attempt::Done;
-            }
+            next = irx.try_recv();
+        }
+        if !committed && !terminal {
+            continue;
+        }
+        if tx.publish(&mut held).await.is_err() {
+            stop.stop();
+            return Attempt::Done;
         }
         if terminal {
             return Attempt::Done;

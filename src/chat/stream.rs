@@ -34,9 +34,9 @@ pub struct ChatStream {
 /// Where a stream's events come from.
 #[derive(Debug)]
 enum Events {
-    /// The request task's bursts, taken whole (see [`INBOX_EVENTS`]).
+    /// The request task's bursts (or the router's), taken whole (see [`INBOX_EVENTS`]).
     Inbox(InboxReceiver<ChatEvent>),
-    /// Another task's channel (the router's), or the request's under an idle limit.
+    /// The request's channel, under an idle limit.
     Channel(mpsc::Receiver<ChatEvent>),
 }
 
@@ -89,10 +89,10 @@ pub fn stream(options: ChatOptions) -> Result<ChatStream, Error> {
 }
 
 impl ChatStream {
-    /// A stream over events another task sends (the router's).
-    pub(super) fn from_parts(rx: mpsc::Receiver<ChatEvent>, stop: StopHandle) -> Self {
+    /// A stream over events another task publishes (the router's).
+    pub(super) fn from_parts(rx: InboxReceiver<ChatEvent>, stop: StopHandle) -> Self {
         ChatStream {
-            rx: Events::Channel(rx),
+            rx: Events::Inbox(rx),
             stop,
             done: false,
         }
