@@ -49,11 +49,11 @@ enum Events {
 /// taken.
 ///
 /// The request always streams: `options.stream` is set to `true` (a whole answer, with
-/// `stream(false)`, is for [`start_request`]).
+/// `stream(false)`, is for [`start_request`](super::start_request)).
 ///
 /// # Errors
 ///
-/// As [`start_request`]: [`Error::InvalidOption`] for bad options,
+/// As [`start_request`](super::start_request): [`Error::InvalidOption`] for bad options,
 /// [`Error::MissingApiKey`] without a key, [`Error::NoRuntime`] outside a tokio runtime —
 /// all before any I/O. What goes wrong later arrives as [`ChatEvent::Error`].
 ///
