@@ -130,6 +130,7 @@ impl<T> Batch<T> {
     }
 
     /// Takes the events out in order, keeping the storage.
+    #[cfg(feature = "chat")]
     pub(crate) fn drain(&mut self) -> std::collections::vec_deque::Drain<'_, T> {
         self.bytes = 0;
         self.events.drain(..)
@@ -255,6 +256,7 @@ impl<T> InboxReceiver<T> {
     }
 
     /// The next event if one is ready now (`None` also when none is yet).
+    #[cfg(feature = "chat")]
     pub(crate) fn try_recv(&mut self) -> Option<T> {
         match self.take(None) {
             Poll::Ready(event) => event,
