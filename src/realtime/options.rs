@@ -92,7 +92,7 @@ pub struct ConnectOptions {
     /// server then sees TCP backpressure); sending, pings and closing go on.
     pub receive_capacity: usize,
     /// Capacity of the incoming event queue, in bytes of event JSON (plus each event's
-    /// in-memory size), default 256 KiB: about 40 audio deltas of 100 ms, 4 s of audio.
+    /// in-memory size), default 64 KiB: about 10 audio deltas of 100 ms, 1 s of audio.
     /// Full works as for [`receive_capacity`](Self::receive_capacity); whichever bound is
     /// reached first applies. Events are read in batches (what the socket has ready, up
     /// to a quarter of this) and a batch that alone exceeds the bound is still delivered
@@ -157,7 +157,7 @@ impl Default for ConnectOptions {
             headers: Vec::new(),
             send_capacity: 64,
             receive_capacity: 256,
-            receive_queue_bytes: 256 << 10,
+            receive_queue_bytes: 64 << 10,
             send_queue_bytes: 16 << 20,
             ping_interval: Some(Duration::from_secs(20)),
             pong_timeout: Duration::from_secs(10),
