@@ -452,7 +452,10 @@ async fn echo_is_cancelled_end_to_end_and_the_user_still_gets_through() {
     // The last 3 s of the assistant's audio, as each session received it.
     assert!(
         !self_interrupted,
-        "the session's VAD heard the assistant's own echo (response.done {done}, {played:?} played)"
+        "the session's VAD heard the assistant's own echo (response.done {done}, {played:?} \
+         played)\nplayback: {:?}\ncapture: {:?}",
+        playback.metrics(),
+        capture.metrics()
     );
     assert!(
         played > Duration::from_secs(5),
