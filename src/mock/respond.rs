@@ -1,5 +1,6 @@
 //! Responses: creating them, sending their planned events in time, and cancelling them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -64,10 +65,12 @@ impl Session {
         let mut planned = response::plan(&plan, &outputs);
         // Right after response.created, the limits with this response's tokens reserved.
         let limits = self.rate_limits.reserve(planned.total_tokens);
-        planned.events.insert(1, (Duration::ZERO, limits, None));
+        planned
+            .events
+            .insert(1, (Duration::ZERO, response::Event::Json(limits)));
         let opening = planned.events[..2]
             .iter()
-            .map(|(_, e, _)| e.clone())
+            .filter_map(|(_, e)| e.json().cloned())
             .collect();
         self.responses.push(Running::new(
             response_id.clone(),
@@ -80,14 +83,14 @@ impl Session {
         // never reorders them.
         let start = Instant::now() + options.response_delay;
         let mut last = start;
-        for (at, event, audio) in planned.events {
+        let response: Arc<str> = response_id.as_str().into();
+        for (at, event) in planned.events {
             let jitter = options.jitter.mul_f64(fastrand::f64());
             last = last.max(start + at + jitter);
             self.queue.push_back(Queued {
                 at: last,
-                response: response_id.clone(),
+                response: response.clone(),
                 event,
-                audio,
             });
         }
         Ok(())
@@ -132,7 +135,7 @@ impl Session {
     /// Ends a response now: drops its queued events and sends the `.done` events of what
     /// it started, then `response.done` with status `cancelled`.
     pub(super) async fn cancel(&mut self, response_id: &str, reason: &str) -> Result<(), Stop> {
-        self.queue.retain(|q| q.response != response_id);
+        self.queue.retain(|q| *q.response != *response_id);
         let Some(running) = self.responses.iter().find(|r| r.id == response_id) else {
             return Ok(());
         };

@@ -4,6 +4,7 @@
 //! events the API streams for its kind; `conversation.item.*` events only for a response
 //! in the default conversation.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -61,9 +62,38 @@ pub(crate) enum Kind {
     },
 }
 
-/// A planned event: its send time, the event (without `event_id`), and for an audio
-/// delta its audio, encoded as it is sent (the event's `delta` is empty until then).
-pub(crate) type Timed = (Duration, Value, Option<Samples>);
+/// A planned event: its send time and the event (without `event_id`).
+pub(crate) type Timed = (Duration, Event);
+
+/// A planned event, as small as it can wait: a long reply plans hundreds of audio deltas.
+pub(crate) enum Event {
+    Json(Value),
+    /// An audio delta: the fields it shares with every delta of its item (one copy for
+    /// them all), and its audio, encoded as base64 only when it is sent.
+    Audio(Arc<Value>, Samples),
+}
+
+impl Event {
+    /// The event as it goes out.
+    pub(crate) fn into_value(self) -> Value {
+        match self {
+            Event::Json(v) => v,
+            Event::Audio(head, audio) => {
+                let mut event = Arc::unwrap_or_clone(head);
+                event["delta"] = Value::String(audio.base64());
+                event
+            }
+        }
+    }
+
+    /// The event, unless it is an audio delta (whose audio is not encoded yet).
+    pub(crate) fn json(&self) -> Option<&Value> {
+        match self {
+            Event::Json(v) => Some(v),
+            Event::Audio(..) => None,
+        }
+    }
+}
 
 /// A planned response: its events with their send times, and the tokens it uses. Its
 /// items join the conversation as their `conversation.item.added` goes out.
@@ -155,7 +185,7 @@ struct Builder<'a> {
 
 impl Builder<'_> {
     fn push(&mut self, event: Value) {
-        self.events.push((self.t, event, None));
+        self.events.push((self.t, Event::Json(event)));
     }
 
     fn item_added(&mut self, index: usize, item: &Value) {
@@ -218,6 +248,9 @@ impl Builder<'_> {
             let per_chunk = (voice::RATE as u64 * CHUNK_MS / 1000) as usize;
             let chunks = pcm.len().div_ceil(per_chunk);
             self.audio_ms += pcm.len() as u64 * 1000 / voice::RATE as u64;
+            let head = Arc::new(with_ids(
+                json!({ "type": "response.output_audio.delta", "delta": "" }),
+            ));
             let mut word = 0;
             for i in 0..chunks {
                 if self.p.pace == Pace::RealTime {
@@ -228,8 +261,8 @@ impl Builder<'_> {
                     range: i * per_chunk..((i + 1) * per_chunk).min(pcm.len()),
                     format: self.p.format,
                 };
-                let event = json!({ "type": "response.output_audio.delta", "delta": "" });
-                self.events.push((self.t, with_ids(event), Some(audio)));
+                self.events
+                    .push((self.t, Event::Audio(head.clone(), audio)));
                 // Spread the transcript over the audio.
                 let until = (i + 1) * words.len() / chunks;
                 if until > word {
@@ -334,7 +367,10 @@ mod tests {
     fn types(events: &[Timed]) -> Vec<String> {
         events
             .iter()
-            .map(|(_, e, _)| e["type"].as_str().unwrap().to_owned())
+            .map(|(_, e)| match e {
+                Event::Json(e) => e["type"].as_str().unwrap().to_owned(),
+                Event::Audio(head, _) => head["type"].as_str().unwrap().to_owned(),
+            })
             .collect()
     }
 
@@ -367,8 +403,9 @@ mod tests {
         assert!(t.iter().any(|x| x == "response.output_audio.delta"));
         let transcript: String = events
             .iter()
-            .filter(|(_, e, _)| e["type"] == "response.output_audio_transcript.delta")
-            .map(|(_, e, _)| e["delta"].as_str().unwrap())
+            .filter_map(|(_, e)| e.json())
+            .filter(|e| e["type"] == "response.output_audio_transcript.delta")
+            .map(|e| e["delta"].as_str().unwrap())
             .collect();
         assert_eq!(transcript, "one two three");
         let deltas = t
@@ -397,7 +434,7 @@ mod tests {
                 .count(),
             2
         );
-        assert!(events.iter().all(|(at, _, _)| at.is_zero()));
+        assert!(events.iter().all(|(at, _)| at.is_zero()));
     }
 
     #[test]
@@ -414,7 +451,7 @@ mod tests {
                 .iter()
                 .any(|t| t.starts_with("conversation."))
         );
-        let done = &events.last().unwrap().1["response"];
+        let done = &events.last().unwrap().1.json().unwrap()["response"];
         assert_eq!(done["conversation_id"], Value::Null);
         assert_eq!(done["metadata"], metadata);
     }
@@ -433,13 +470,14 @@ mod tests {
             events,
             total_tokens,
         } = plan(&plan_of(true, Pace::Fast), &outputs);
-        let done = &events.last().unwrap().1["response"];
+        let done = &events.last().unwrap().1.json().unwrap()["response"];
         assert_eq!(done["usage"]["output_tokens"], 4);
         assert_eq!(done["usage"]["total_tokens"], total_tokens);
         let streamed: String = events
             .iter()
-            .filter(|(_, e, _)| e["type"] == "response.function_call_arguments.delta")
-            .map(|(_, e, _)| e["delta"].as_str().unwrap())
+            .filter_map(|(_, e)| e.json())
+            .filter(|e| e["type"] == "response.function_call_arguments.delta")
+            .map(|e| e["delta"].as_str().unwrap())
             .collect();
         assert_eq!(streamed, r#"{"city": "Par"#, "sent as it is");
     }

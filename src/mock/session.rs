@@ -13,10 +13,11 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 use super::options::SimulatorOptions;
+use super::response::Event;
 use super::running::Running;
 use super::usage::RateLimits;
 use super::vad::Vad;
-use super::voice::{Format, Samples};
+use super::voice::Format;
 
 /// A conversation item the simulator remembers.
 pub(super) struct StoredItem {
@@ -30,20 +31,15 @@ pub(super) struct StoredItem {
 /// A response's event waiting for its time.
 pub(super) struct Queued {
     pub(super) at: Instant,
-    pub(super) response: String,
-    pub(super) event: Value,
-    /// For an audio delta: its audio, put in as `delta` when it is sent.
-    pub(super) audio: Option<Samples>,
+    /// Its response's id (one copy for all of the response's events).
+    pub(super) response: Arc<str>,
+    pub(super) event: Event,
 }
 
 impl Queued {
     /// The event as it goes out.
     pub(super) fn into_event(self) -> Value {
-        let mut event = self.event;
-        if let Some(audio) = self.audio {
-            event["delta"] = Value::String(audio.base64());
-        }
-        event
+        self.event.into_value()
     }
 }
 
