@@ -2,6 +2,8 @@
 //! format's events is refused, and whole bodies (an error's, a non-streamed answer) are
 //! read only up to a cap, so a hostile or broken server cannot fill memory.
 
+use std::time::Duration;
+
 use reqwest::Response;
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap};
 
@@ -112,6 +114,24 @@ fn excerpt(page: &str) -> String {
         }
     }
     out
+}
+
+/// A failed HTTP exchange as the crate's error: a timeout (after `limit`), a connection
+/// that could not be made, or the transport's error.
+pub(crate) fn http_error(url: &str, e: reqwest::Error, limit: Option<Duration>) -> Error {
+    if e.is_timeout() {
+        return Error::Timeout {
+            operation: "chat request (http_timeout)",
+            after: limit.unwrap_or_default(),
+        };
+    }
+    if e.is_connect() {
+        return Error::Connect {
+            url: url.to_owned(),
+            source: std::sync::Arc::new(e),
+        };
+    }
+    Error::transport(e)
 }
 
 #[cfg(test)]

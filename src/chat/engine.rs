@@ -2,7 +2,6 @@
 //! terminal event out.
 
 use std::collections::VecDeque;
-use std::time::Duration;
 
 use futures_util::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
@@ -10,7 +9,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::accumulate::Accumulator;
-use super::answer::{ERROR_BODY_MAX, check_head, read_capped};
+use super::answer::{ERROR_BODY_MAX, check_head, http_error, read_capped};
 use super::event::{Accumulated, ChatError, ChatEvent, Chunk, Complete, CompleteReason};
 use super::framing::Framer;
 use super::options::Prepared;
@@ -584,20 +583,4 @@ impl Run {
         }
         Ok(())
     }
-}
-
-fn http_error(url: &str, e: reqwest::Error, limit: Option<Duration>) -> Error {
-    if e.is_timeout() {
-        return Error::Timeout {
-            operation: "chat request (http_timeout)",
-            after: limit.unwrap_or_default(),
-        };
-    }
-    if e.is_connect() {
-        return Error::Connect {
-            url: url.to_owned(),
-            source: std::sync::Arc::new(e),
-        };
-    }
-    Error::transport(e)
 }
