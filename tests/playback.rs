@@ -90,6 +90,26 @@ fn compare(recorded: &[f32], rate: u32, sent: &[i16]) -> (usize, f64) {
     )
 }
 
+/// The SNR of each 250 ms window of `sent` (24 kHz) as recorded at `rate`, each aligned on
+/// its own within 50 ms of where the onsets put it, sorted, and their median: robust to a
+/// recording that loses a buffer somewhere, strict about the audio itself.
+fn window_snrs(recorded: &[f32], rate: u32, sent: &[i16]) -> (Vec<f64>, f64) {
+    let want = rig::resample(&pcm_to_f32(sent), 24_000, rate);
+    let start = onset(recorded, rate, 0.01).expect("nothing was played");
+    let first = onset(&want, rate, 0.01).unwrap();
+    let window = (rate / 4) as usize;
+    let mut windows = rig::windowed_snr(
+        recorded,
+        &want,
+        start.saturating_sub(first),
+        window,
+        window / 5,
+    );
+    windows.sort_by(f64::total_cmp);
+    let median = windows[windows.len() / 2];
+    (windows, median)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simulator_audio_plays_in_order_without_gaps() {
     let _rig = rig::rig();
@@ -271,13 +291,7 @@ async fn clear_stops_within_one_period_and_the_next_response_plays() {
         second.abs_diff(full) < Duration::from_millis(1),
         "{second:?} of {full:?}"
     );
-    let want = rig::resample(&pcm_to_f32(&expected), 24_000, 48_000);
-    let start = onset(&recorded, 48_000, 0.01).expect("the second response was heard");
-    let first = onset(&want, 48_000, 0.01).unwrap();
-    let mut windows =
-        rig::windowed_snr(&recorded, &want, start.saturating_sub(first), 12_000, 2_400);
-    windows.sort_by(f64::total_cmp);
-    let median = windows[windows.len() / 2];
+    let (windows, median) = window_snrs(&recorded, 48_000, &expected);
     eprintln!(
         "second response: median SNR {median:.1} dB over {} windows",
         windows.len()
@@ -360,13 +374,7 @@ async fn plays_on_a_named_44_1_khz_device() {
     // Each 250 ms window is aligned on its own, as for the second response above: wrong
     // audio fails every window, while one gap in the recording (the rig resamples this
     // sink and its recorder to the graph's 48 kHz) spoils only its own.
-    let want = rig::resample(&pcm_to_f32(&sent), 24_000, 44_100);
-    let start = onset(&recorded, 44_100, 0.01).expect("nothing was played");
-    let first = onset(&want, 44_100, 0.01).unwrap();
-    let mut windows =
-        rig::windowed_snr(&recorded, &want, start.saturating_sub(first), 11_025, 2_205);
-    windows.sort_by(f64::total_cmp);
-    let median = windows[windows.len() / 2];
+    let (windows, median) = window_snrs(&recorded, 44_100, &sent);
     let good = windows.iter().filter(|&&w| w > 20.0).count();
     eprintln!(
         "44.1 kHz: SNR {snr_db:.1} dB whole, median {median:.1} dB over {} windows, {good} above 20 dB",
