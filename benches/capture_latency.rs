@@ -4,6 +4,8 @@
 //!
 //! Run: `scripts/audio-rig.sh run cargo bench --bench capture_latency`
 
+mod rig;
+
 use std::time::Duration;
 
 use vivavoce::audio::{CaptureOptions, PlaybackOptions, Processing, capture_audio, stream};
@@ -31,8 +33,8 @@ async fn run(name: &str, interval: Duration, with_playback: bool, processing: Pr
     let m = capture.metrics();
     println!(
         "{name}: mean {:.2} ms, max {:.2} ms over {} appends; processing {:.0} µs mean, {:.0} µs max per 10 ms frame; {} frames dropped, {} device overruns [{} Hz × {}]",
-        m.latency_mean.as_secs_f64() * 1000.0,
-        m.latency_max.as_secs_f64() * 1000.0,
+        rig::ms(m.latency_mean),
+        rig::ms(m.latency_max),
         m.appends,
         m.processing_mean.as_secs_f64() * 1e6,
         m.processing_max.as_secs_f64() * 1e6,
@@ -45,12 +47,7 @@ async fn run(name: &str, interval: Duration, with_playback: bool, processing: Pr
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    if std::env::var_os("VIVAVOCE_AUDIO_RIG").is_none() {
-        eprintln!(
-            "run inside the audio rig: scripts/audio-rig.sh run cargo bench --bench capture_latency"
-        );
-        std::process::exit(2);
-    }
+    rig::require("capture_latency");
     let ms = Duration::from_millis;
     run(
         "mic-to-event, 20 ms interval, pass-through",

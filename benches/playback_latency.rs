@@ -9,6 +9,8 @@
 //!
 //! Run: `scripts/audio-rig.sh run cargo bench --bench playback_latency`
 
+mod rig;
+
 use std::time::Duration;
 
 use vivavoce::audio::{PlaybackOptions, stream};
@@ -55,7 +57,7 @@ async fn measure(
         playback.output().sample_rate,
         m.period_frames,
         f64::from(m.period_frames) * 1000.0 / f64::from(playback.output().sample_rate),
-        m.resampler_delay.as_secs_f64() * 1000.0,
+        rig::ms(m.resampler_delay),
         m.underruns,
         m.device_underruns,
         m.cushion.as_millis()
@@ -65,7 +67,7 @@ async fn measure(
 
 fn report(name: &str, mut v: Vec<Duration>, info: &str) {
     v.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let ms = rig::ms;
     println!(
         "{name}: median {:.2} ms, p90 {:.2} ms, max {:.2} ms over {} responses [{info}]",
         ms(v[v.len() / 2]),
@@ -77,12 +79,7 @@ fn report(name: &str, mut v: Vec<Duration>, info: &str) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    if std::env::var_os("VIVAVOCE_AUDIO_RIG").is_none() {
-        eprintln!(
-            "run inside the audio rig: scripts/audio-rig.sh run cargo bench --bench playback_latency"
-        );
-        std::process::exit(2);
-    }
+    rig::require("playback_latency");
     let runs = 30;
     let ms = Duration::from_millis;
     let (v, info) = measure(None, None, runs).await;

@@ -9,8 +9,11 @@
 //!
 //! Run: `scripts/audio-rig.sh run cargo bench --bench playback_soak`
 
+mod rig;
+
 use std::time::{Duration, Instant};
 
+use rig::ms;
 use vivavoce::audio::{PlaybackOptions, stream};
 use vivavoce::mock::{Pace, RealtimeSimulator, SimulatorOptions};
 use vivavoce::realtime::events::{ConversationItemCreate, ResponseCreate};
@@ -29,10 +32,6 @@ struct Turn {
     device_underruns: u64,
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
 fn summary(name: &str, turns: &[&Turn]) {
     let mut v: Vec<Duration> = turns.iter().map(|t| t.latency).collect();
     v.sort();
@@ -49,12 +48,7 @@ fn summary(name: &str, turns: &[&Turn]) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    if std::env::var_os("VIVAVOCE_AUDIO_RIG").is_none() {
-        eprintln!(
-            "run inside the audio rig: scripts/audio-rig.sh run cargo bench --bench playback_soak"
-        );
-        std::process::exit(2);
-    }
+    rig::require("playback_soak");
     // `cargo test --benches` runs bench targets without `--bench`: keep that quick.
     let quick = !std::env::args().any(|a| a == "--bench");
     let minutes: u64 = std::env::var("MINUTES")
