@@ -134,15 +134,24 @@ async fn simulator_audio_plays_in_order_without_gaps() {
         .unwrap();
     assert!(created < audio_done && audio_done < kinds.len() - 1);
     let (_, snr_db) = compare(&recorded, 48_000, &sent);
+    // Per window, as below: a buffer the recorder loses spoils one window, not the test;
+    // a gap in the playback itself is the underrun count's to catch.
+    let (windows, median) = window_snrs(&recorded, 48_000, &sent);
+    let good = windows.iter().filter(|&&w| w > 20.0).count();
     let m = playback.metrics();
     eprintln!(
-        "played {:?}: SNR {snr_db:.1} dB, {} underruns, {} device underruns, cushion {:?}, \
-         real-time thread {}",
-        m.played, m.underruns, m.device_underruns, m.cushion, m.realtime
+        "played {:?}: SNR {snr_db:.1} dB whole, median {median:.1} dB over {} windows, {good} \
+         above 20 dB, {} underruns, {} device underruns, cushion {:?}, real-time thread {}",
+        m.played,
+        windows.len(),
+        m.underruns,
+        m.device_underruns,
+        m.cushion,
+        m.realtime
     );
     assert!(
-        snr_db > 30.0,
-        "played audio differs from what was sent: SNR {snr_db:.1} dB"
+        median > 30.0 && good * 4 >= windows.len() * 3,
+        "played audio differs from what was sent: {windows:?}"
     );
     assert_eq!(m.underruns, 0, "{m:?}");
     let sent_time = Duration::from_secs_f64(sent.len() as f64 / 24_000.0);
