@@ -7,6 +7,7 @@
 //! turns what was played into the echo canceller's far end ([`echo_reference`]).
 
 mod callback;
+mod cushion;
 mod echo_reference;
 mod handle;
 mod interruption;

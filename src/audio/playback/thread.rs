@@ -5,10 +5,8 @@
 //! lock-free ring topped up (audio beyond the ring waits in a bounded queue here, never in
 //! the callback), tracks which item each ring position belongs to, carries out clears and
 //! interruptions, resolves drains, and turns the callback's tap into the echo reference.
-//! It wakes on every message and every few ms. After an underrun it grows a cushion of
-//! audio it holds back before playing on, by how late the audio came, so a starved
-//! machine glitches once rather than on every delta, and a quiet one keeps the least
-//! latency.
+//! It wakes on every message and every few ms. After an underrun it holds back more
+//! audio ([`cushion`](super::cushion)).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 use super::callback::{Renderer, Shared};
+use super::cushion::Cushion;
 use super::echo_reference::ReferenceTap;
 use super::interruption::Interruption;
 use super::options::PlaybackOptions;
@@ -29,11 +28,6 @@ use crate::audio::device::Running;
 use crate::audio::priority::{self, PrioritySlot};
 use crate::audio::resample::Converter;
 use crate::time::std_after;
-
-/// After an underrun the cushion grows by how late the audio came plus this margin (up to
-/// [`CUSHION_MAX`]): enough for that much jitter next time, without paying for more.
-const CUSHION_MARGIN: Duration = Duration::from_millis(3);
-const CUSHION_MAX: Duration = Duration::from_millis(200);
 
 /// What the stream task and the handle tell the thread, in order.
 pub(crate) enum Msg {
@@ -126,10 +120,10 @@ pub(crate) struct Feeder {
     converter: Converter,
     max_queue: usize,
     prebuffer: Duration,
-    /// Grown after each underrun (up to [`CUSHION_MAX`]) and held back before playing on.
-    cushion: Duration,
-    /// The underrun count last acted on.
-    underruns_seen: u64,
+    /// Grown after each underrun and held back before playing on.
+    cushion: Cushion,
+    /// When audio last went into the ring.
+    fed_at: Instant,
     output: Running,
     /// The output's name, for errors.
     device_name: String,
@@ -192,8 +186,8 @@ impl Feeder {
             converter,
             max_queue,
             prebuffer: setup.prebuffer,
-            cushion: Duration::ZERO,
-            underruns_seen: 0,
+            cushion: Cushion::default(),
+            fed_at: Instant::now(),
             output,
             device_name: info.name.clone(),
             queue: VecDeque::new(),
@@ -349,9 +343,8 @@ impl Feeder {
         let dry = self.written <= s.consumed.load(Ordering::Acquire) && self.queue.is_empty();
         if self.segment.is_none() {
             self.segment = Some((item_id, ci));
-            // Underruns before this item (the end of the last one running out before its
-            // `done`) say nothing about how this one arrives.
-            self.underruns_seen = s.underruns.load(Ordering::Acquire);
+            self.cushion
+                .item_starts(s.underruns.load(Ordering::Acquire));
             // Hold the start back for the resampler's delay and one device period, plus
             // `prebuffer` (and the cushion), unless audio is still playing ahead of it:
             // every delta's last few ms come out of the resampler only with the next
@@ -362,26 +355,16 @@ impl Feeder {
                 let at = arrived.saturating_duration_since(s.base).as_nanos() as u64;
                 s.watch_arrival_ns.store(at, Ordering::Release);
                 s.watch_pos.store(self.produced, Ordering::Release);
-                let hold = self.prebuffer + self.cushion + self.minimum_hold();
+                let hold = self.prebuffer + self.cushion.get() + self.minimum_hold();
                 self.hold = Some(std_after(Instant::now(), hold));
             }
-        } else if dry && self.hold.is_none() {
-            let underruns = s.underruns.load(Ordering::Acquire);
-            if underruns > self.underruns_seen {
-                // The ring ran dry in the middle of an item: grow the cushion by how late
-                // this audio came, and build it up again before playing on, rather than
-                // glitching on every delta.
-                self.underruns_seen = underruns;
-                let dry_at = s.base + Duration::from_nanos(s.underrun_ns.load(Ordering::Relaxed));
-                let late = arrived.saturating_duration_since(dry_at);
-                self.cushion = (self.cushion + late + CUSHION_MARGIN).min(CUSHION_MAX);
-                self.control
-                    .cushion_ns
-                    .store(self.cushion.as_nanos() as u64, Ordering::Relaxed);
-                tracing::debug!(?late, cushion = ?self.cushion, "playback underrun: holding back more audio");
-                let hold = self.prebuffer + self.cushion + self.minimum_hold();
-                self.hold = Some(std_after(Instant::now(), hold));
-            }
+        } else if self.notice_underrun(arrived) && dry && self.hold.is_none() {
+            // The ring ran dry in the middle of an item and this audio came late: build
+            // the grown cushion up again before playing on, rather than glitching on
+            // every delta. (Audio that was on its way as the ring ran dry finds it
+            // playing again: the cushion then serves the next start.)
+            let hold = self.prebuffer + self.cushion.get() + self.minimum_hold();
+            self.hold = Some(std_after(Instant::now(), hold));
         }
         self.scratch.clear();
         self.scratch
@@ -391,6 +374,26 @@ impl Feeder {
         self.converter.push(&self.scratch, &mut converted);
         self.append(&converted);
         self.converted = converted;
+    }
+
+    /// Grows the cushion if the ring ran dry since the last look, by how long before
+    /// `came` it did (or, if the ring plays again already, before the audio that refilled
+    /// it went in); says whether it grew.
+    fn notice_underrun(&mut self, came: Instant) -> bool {
+        let s = &*self.control.shared;
+        let underruns = s.underruns.load(Ordering::Acquire);
+        let dry_at = s.base + Duration::from_nanos(s.underrun_ns.load(Ordering::Relaxed));
+        let dry = self.written <= s.consumed.load(Ordering::Acquire) && self.queue.is_empty();
+        let came = if dry { came } else { self.fed_at };
+        if !self.cushion.notice(underruns, dry_at, came) {
+            return false;
+        }
+        let cushion = self.cushion.get();
+        self.control
+            .cushion_ns
+            .store(cushion.as_nanos() as u64, Ordering::Relaxed);
+        tracing::debug!(?cushion, "playback underrun: holding back more audio");
+        true
     }
 
     /// The least a start from silence is held for deltas arriving just in time to leave no
@@ -408,9 +411,12 @@ impl Feeder {
 
     /// Flushes the converter into the current item and closes it.
     fn finish_segment(&mut self) {
-        if self.segment.take().is_none() {
+        if self.segment.is_none() {
             return;
         }
+        // The last audio ran out before the item's end came.
+        self.notice_underrun(Instant::now());
+        self.segment = None;
         let mut converted = std::mem::take(&mut self.converted);
         converted.clear();
         self.converter.flush(&mut converted);
@@ -461,6 +467,7 @@ impl Feeder {
             }
             self.queue.drain(..n);
             self.written += n as u64;
+            self.fed_at = Instant::now();
         }
         let s = &self.control.shared;
         s.written.store(self.written, Ordering::Release);

@@ -1,0 +1,102 @@
+//! The adaptive cushion: audio held back, on top of `prebuffer`, after the ring ran dry.
+//!
+//! Playback starts an item with the least it can hold back, so a quiet machine keeps the
+//! least latency. Each underrun inside an item grows the cushion by how late the audio
+//! came (plus a margin), whenever the thread notices it: when the late audio arrives to
+//! a dry ring, when audio arrives that was on its way while the callback ran dry, or when
+//! the item ends after its last audio ran out. A starved machine so glitches once per
+//! size of jitter, not on every delta.
+
+use std::time::{Duration, Instant};
+
+/// After an underrun the cushion grows by how late the audio came plus this margin (up to
+/// [`MAX`]): enough for that much jitter next time, without paying for more.
+pub(crate) const MARGIN: Duration = Duration::from_millis(3);
+/// The most the cushion grows to.
+pub(crate) const MAX: Duration = Duration::from_millis(200);
+
+/// The cushion and the underrun count it last acted on.
+#[derive(Debug, Default)]
+pub(crate) struct Cushion {
+    held: Duration,
+    seen: u64,
+}
+
+impl Cushion {
+    /// How much is held back now.
+    pub(crate) fn get(&self) -> Duration {
+        self.held
+    }
+
+    /// An item starts: underruns before it (the last one running out before its `done`)
+    /// say nothing about how this one arrives.
+    pub(crate) fn item_starts(&mut self, underruns: u64) {
+        self.seen = underruns;
+    }
+
+    /// Notes the callback's underrun count `underruns` (the last run of them starting at
+    /// `dry_at`) when something for the open item came at `came`: its next audio, or its
+    /// end. Grows the cushion by how late that was if the ring ran dry since the last
+    /// look, and says whether it did.
+    pub(crate) fn notice(&mut self, underruns: u64, dry_at: Instant, came: Instant) -> bool {
+        if underruns <= self.seen {
+            return false;
+        }
+        self.seen = underruns;
+        let late = came.saturating_duration_since(dry_at);
+        self.held = (self.held + late + MARGIN).min(MAX);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn grows_by_how_late_the_audio_came() {
+        let t0 = Instant::now();
+        let mut c = Cushion::default();
+        c.item_starts(0);
+        assert!(!c.notice(0, t0, t0 + 50 * MS), "no underrun, no growth");
+        assert_eq!(c.get(), Duration::ZERO);
+        assert!(c.notice(1, t0, t0 + 50 * MS));
+        assert_eq!(c.get(), 50 * MS + MARGIN);
+        // The same underrun is acted on once.
+        assert!(!c.notice(1, t0, t0 + 90 * MS));
+        assert!(c.notice(3, t0 + 100 * MS, t0 + 120 * MS));
+        assert_eq!(c.get(), 70 * MS + 2 * MARGIN);
+    }
+
+    #[test]
+    fn audio_on_its_way_while_the_ring_ran_dry_still_counts() {
+        // The delta arrived just before the callback starved, but reached the ring just
+        // after: the underrun is real though nothing came after it.
+        let t0 = Instant::now();
+        let mut c = Cushion::default();
+        c.item_starts(0);
+        assert!(c.notice(1, t0 + MS, t0));
+        assert_eq!(c.get(), MARGIN);
+    }
+
+    #[test]
+    fn underruns_before_an_item_are_not_its_own() {
+        let t0 = Instant::now();
+        let mut c = Cushion::default();
+        c.item_starts(4);
+        assert!(!c.notice(4, t0, t0 + 10 * MS));
+        assert_eq!(c.get(), Duration::ZERO);
+    }
+
+    #[test]
+    fn is_capped() {
+        let t0 = Instant::now();
+        let mut c = Cushion::default();
+        for n in 1..10 {
+            c.notice(n, t0, t0 + 150 * MS);
+        }
+        assert_eq!(c.get(), MAX);
+    }
+}
