@@ -280,6 +280,51 @@ async fn dead_server_is_detected_by_the_pong_timeout() {
 }
 
 #[tokio::test]
+async fn pings_keep_coming_at_the_interval_while_events_flow() {
+    // The server counts pings over 600 ms at one every 50 ms, sending events all along
+    // (each turn of the client's loop must leave the ping timer running, not restart it).
+    let (count_tx, mut count_rx) = mpsc::channel(1);
+    let server = Server::start(move |mut c: Conn| {
+        let count_tx = count_tx.clone();
+        async move {
+        let t0 = tokio::time::Instant::now();
+        let mut pings = 0;
+        let mut tick = tokio::time::interval(Duration::from_millis(5));
+        while t0.elapsed() < Duration::from_millis(600) {
+            tokio::select! {
+                msg = c.ws.next() => match msg {
+                    Some(Ok(tokio_tungstenite::tungstenite::Message::Ping(_))) => pings += 1,
+                    Some(Ok(_)) => {}
+                    _ => break,
+                },
+                _ = tick.tick() => c.send(json!({"type": "input_audio_buffer.cleared", "event_id": "e"})).await,
+            }
+        }
+        let _ = count_tx.send(pings).await;
+        while c.recv().await.is_some() {}
+        }
+    })
+    .await;
+    let opts = options(&server)
+        .ping_interval(Some(Duration::from_millis(50)))
+        .pong_timeout(Duration::from_secs(5));
+    let (tx, mut rx) = connect(opts).await.unwrap();
+    let reader = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    let pings = tokio::time::timeout(Duration::from_secs(10), count_rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    // 12 are due; a busy machine may delay some, but a timer that fired once and never
+    // again, or fires on every turn, is far from it.
+    assert!(
+        (6..=14).contains(&pings),
+        "{pings} pings in 600 ms at one per 50 ms"
+    );
+    drop(tx);
+    reader.abort();
+}
+
+#[tokio::test]
 async fn live_server_answers_pings_and_stays_up() {
     let server =
         Server::start(|mut c: Conn| async move { while c.recv().await.is_some() {} }).await;

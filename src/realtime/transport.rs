@@ -187,6 +187,13 @@ impl Task {
         // published together (one wake-up of the receiver per batch).
         let batch_bytes = (self.options.receive_queue_bytes / 4).max(1);
         let batch_events = (self.options.receive_capacity / 4).max(1);
+        // One timer for pings, moved on after each: a new one at every turn of the loop
+        // would be registered anew each time, and each registration can wake a worker
+        // parked in the runtime's driver (a thread woken for nothing, per batch).
+        let ping = tokio::time::sleep_until(
+            next_ping.unwrap_or_else(|| deadline_after(std::time::Duration::MAX)),
+        );
+        tokio::pin!(ping);
 
         loop {
             let step = tokio::select! {
@@ -202,7 +209,7 @@ impl Task {
                 }
                 cmd = self.cmd_rx.recv(), if close_deadline.is_none() => Step::Command(cmd),
                 msg = ws.next(), if self.batch.is_empty() => Step::Frame(msg),
-                _ = sleep_until(next_ping), if next_ping.is_some() && close_deadline.is_none() => Step::Ping,
+                () = &mut ping, if next_ping.is_some() && close_deadline.is_none() => Step::Ping,
                 _ = sleep_until(pong_deadline), if pong_deadline.is_some() && self.batch.is_empty() => {
                     return End::Lost(Error::PongTimeout(pong_timeout), None);
                 }
@@ -229,6 +236,9 @@ impl Task {
                     }
                     pong_deadline.get_or_insert_with(|| deadline_after(pong_timeout));
                     next_ping = ping_interval.map(deadline_after);
+                    if let Some(at) = next_ping {
+                        ping.as_mut().reset(at);
+                    }
                 }
                 Step::Frame(msg) => {
                     pong_deadline = None; // Any frame shows the peer is alive.
