@@ -349,6 +349,70 @@ async fn playback_durations_out_of_range_are_refused_before_anything_opens() {
 }
 
 #[tokio::test]
+async fn a_pause_before_an_items_end_does_not_grow_the_cushion() {
+    // Two replies of one 200 ms delta each; the first item's `output_audio.done` comes
+    // 400 ms after its audio. Waiting for it the ring runs dry before the resampler's last
+    // ms (an underrun), but the audio itself was on time: the next start holds back
+    // nothing more.
+    let server = Server::start(|mut c: Conn| async move {
+        c.session_created().await;
+        let pcm: Vec<i16> = (0..4_800).map(|i| ((i % 48) - 24) * 400).collect();
+        let chunk = InputAudioBufferAppend::from_pcm16(&pcm).audio;
+        for r in ["r1", "r2"] {
+            let item = format!("i{r}");
+            c.send(
+                json!({"type": "response.created", "event_id": format!("c{r}"), "response": {
+                "object": "realtime.response", "id": r, "status": "in_progress", "output": []}}),
+            )
+            .await;
+            c.send(
+                json!({"type": "response.output_audio.delta", "event_id": format!("d{r}"),
+                "response_id": r, "item_id": item, "output_index": 0, "content_index": 0,
+                "delta": chunk}),
+            )
+            .await;
+            if r == "r1" {
+                tokio::time::sleep(Duration::from_millis(400)).await;
+            }
+            c.send(
+                json!({"type": "response.output_audio.done", "event_id": format!("a{r}"),
+                "response_id": r, "item_id": item, "output_index": 0, "content_index": 0}),
+            )
+            .await;
+            c.send(
+                json!({"type": "response.done", "event_id": format!("e{r}"), "response": {
+                "object": "realtime.response", "id": r, "status": "completed", "output": []}}),
+            )
+            .await;
+        }
+        while c.recv().await.is_some() {}
+    })
+    .await;
+    let (tx, rx) = connect(options(&server)).await.unwrap();
+    let out = rig::temp("pause-before-done.wav");
+    let (mut events, playback) = stream(rx, PlaybackOptions::new(tx.clone()).target(wav_out(&out)))
+        .await
+        .unwrap();
+    let mut done = 0;
+    while done < 2 {
+        match tokio::time::timeout(LIMIT, events.recv()).await.unwrap() {
+            Some(ServerEvent::ResponseDone(_)) => done += 1,
+            Some(_) => {}
+            None => panic!("the session ended"),
+        }
+    }
+    playback.drain().await.unwrap();
+    let m = playback.metrics();
+    assert!(
+        m.underruns >= 1,
+        "the first item's tail waited for its end: {m:?}"
+    );
+    assert_eq!(m.cushion, Duration::ZERO, "{m:?}");
+    assert!(m.played >= Duration::from_millis(400), "{m:?}");
+    playback.stop().await;
+}
+
+#[tokio::test]
 async fn after_an_underrun_playback_holds_back_a_cushion_as_long_as_the_audio_was_late() {
     // One item whose audio comes late twice, each 200 ms part 300 ms and then 400 ms
     // after the one before: the ring runs dry in the middle of it, an underrun; the audio

@@ -2,10 +2,9 @@
 //!
 //! Playback starts an item with the least it can hold back, so a quiet machine keeps the
 //! least latency. Each underrun inside an item grows the cushion by how late the audio
-//! came (plus a margin), whenever the thread notices it: when the late audio arrives to
-//! a dry ring, when audio arrives that was on its way while the callback ran dry, or when
-//! the item ends after its last audio ran out. A starved machine so glitches once per
-//! size of jitter, not on every delta.
+//! came (plus a margin), whether the late audio finds the ring dry or was already on its
+//! way as the callback ran dry (the thread notices then at the next delta). A starved
+//! machine so glitches once per size of jitter, not on every delta.
 
 use std::time::{Duration, Instant};
 
@@ -35,9 +34,8 @@ impl Cushion {
     }
 
     /// Notes the callback's underrun count `underruns` (the last run of them starting at
-    /// `dry_at`) when something for the open item came at `came`: its next audio, or its
-    /// end. Grows the cushion by how late that was if the ring ran dry since the last
-    /// look, and says whether it did.
+    /// `dry_at`) when the open item's audio came at `came`. Grows the cushion by how late
+    /// that was if the ring ran dry since the last look, and says whether it did.
     pub(crate) fn notice(&mut self, underruns: u64, dry_at: Instant, came: Instant) -> bool {
         if underruns <= self.seen {
             return false;

@@ -411,12 +411,12 @@ impl Feeder {
 
     /// Flushes the converter into the current item and closes it.
     fn finish_segment(&mut self) {
-        if self.segment.is_none() {
+        // (An underrun while the item's end was awaited is not acted on: only the
+        // resampler's last ms were missing, and how late the end came says nothing about
+        // how the audio arrives.)
+        if self.segment.take().is_none() {
             return;
         }
-        // The last audio ran out before the item's end came.
-        self.notice_underrun(Instant::now());
-        self.segment = None;
         let mut converted = std::mem::take(&mut self.converted);
         converted.clear();
         self.converter.flush(&mut converted);
