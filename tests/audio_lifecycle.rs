@@ -259,13 +259,11 @@ async fn an_absurd_pcm_rate_plays_nothing_warns_and_the_session_goes_on() {
                 "type": "realtime", "audio": {"output": {"format": {"type": "audio/pcm", "rate": rate}}}}}))
                 .await;
             for i in 0..5 {
-                c.send(json!({"type": "response.output_audio.delta", "event_id": format!("d{i}"),
-                    "response_id": "r", "item_id": "i", "output_index": 0, "content_index": 0,
-                    "delta": "AAABAAIAAwAEAAUA"}))
-                    .await;
+                let delta = "response.output_audio.delta";
+                let pcm = Some("AAABAAIAAwAEAAUA");
+                c.send(audio_event(delta, &format!("d{i}"), "r", "i", pcm)).await;
             }
-            c.send(json!({"type": "response.done", "event_id": "e9", "response": {
-                "object": "realtime.response", "id": "r", "status": "completed", "output": []}}))
+            c.send(response_event("response.done", "e9", "r", "completed"))
                 .await;
             while c.recv().await.is_some() {}
         })
@@ -348,6 +346,35 @@ async fn playback_durations_out_of_range_are_refused_before_anything_opens() {
     ));
 }
 
+/// 200 ms of a 500 Hz tone at 24 kHz, as base64 PCM16.
+fn tone_200ms() -> String {
+    let pcm: Vec<i16> = (0..4_800).map(|i| ((i % 48) - 24) * 400).collect();
+    InputAudioBufferAppend::from_pcm16(&pcm).audio
+}
+
+/// `response.created` or `response.done` (`kind`) of response `id` with `status`.
+fn response_event(kind: &str, event_id: &str, id: &str, status: &str) -> serde_json::Value {
+    json!({"type": kind, "event_id": event_id, "response": {
+        "object": "realtime.response", "id": id, "status": status, "output": []}})
+}
+
+/// An audio delta (or, with `kind` `response.output_audio.done`, its end; `delta` is then
+/// left out) of item `item`, content 0, in response `response`.
+fn audio_event(
+    kind: &str,
+    event_id: &str,
+    response: &str,
+    item: &str,
+    delta: Option<&str>,
+) -> serde_json::Value {
+    let mut e = json!({"type": kind, "event_id": event_id, "response_id": response,
+        "item_id": item, "output_index": 0, "content_index": 0});
+    if let Some(d) = delta {
+        e["delta"] = json!(d);
+    }
+    e
+}
+
 #[tokio::test]
 async fn a_pause_before_an_items_end_does_not_grow_the_cushion() {
     // Two replies of one 200 ms delta each; the first item's `output_audio.done` comes
@@ -356,33 +383,31 @@ async fn a_pause_before_an_items_end_does_not_grow_the_cushion() {
     // nothing more.
     let server = Server::start(|mut c: Conn| async move {
         c.session_created().await;
-        let pcm: Vec<i16> = (0..4_800).map(|i| ((i % 48) - 24) * 400).collect();
-        let chunk = InputAudioBufferAppend::from_pcm16(&pcm).audio;
+        let chunk = tone_200ms();
         for r in ["r1", "r2"] {
             let item = format!("i{r}");
-            c.send(
-                json!({"type": "response.created", "event_id": format!("c{r}"), "response": {
-                "object": "realtime.response", "id": r, "status": "in_progress", "output": []}}),
-            )
+            c.send(response_event(
+                "response.created",
+                &format!("c{r}"),
+                r,
+                "in_progress",
+            ))
             .await;
-            c.send(
-                json!({"type": "response.output_audio.delta", "event_id": format!("d{r}"),
-                "response_id": r, "item_id": item, "output_index": 0, "content_index": 0,
-                "delta": chunk}),
-            )
-            .await;
+            let delta = "response.output_audio.delta";
+            c.send(audio_event(delta, &format!("d{r}"), r, &item, Some(&chunk)))
+                .await;
             if r == "r1" {
                 tokio::time::sleep(Duration::from_millis(400)).await;
             }
-            c.send(
-                json!({"type": "response.output_audio.done", "event_id": format!("a{r}"),
-                "response_id": r, "item_id": item, "output_index": 0, "content_index": 0}),
-            )
-            .await;
-            c.send(
-                json!({"type": "response.done", "event_id": format!("e{r}"), "response": {
-                "object": "realtime.response", "id": r, "status": "completed", "output": []}}),
-            )
+            let end = "response.output_audio.done";
+            c.send(audio_event(end, &format!("a{r}"), r, &item, None))
+                .await;
+            c.send(response_event(
+                "response.done",
+                &format!("e{r}"),
+                r,
+                "completed",
+            ))
             .await;
         }
         while c.recv().await.is_some() {}
@@ -420,32 +445,27 @@ async fn after_an_underrun_playback_holds_back_a_cushion_as_long_as_the_audio_wa
     // more), so the same jitter again would not be heard.
     let server = Server::start(|mut c: Conn| async move {
         c.session_created().await;
-        // 200 ms of a 500 Hz tone at 24 kHz, as base64 PCM16.
-        let pcm: Vec<i16> = (0..4_800).map(|i| ((i % 48) - 24) * 400).collect();
-        let chunk = InputAudioBufferAppend::from_pcm16(&pcm).audio;
-        c.send(
-            json!({"type": "response.created", "event_id": "e0", "response": {
-            "object": "realtime.response", "id": "r", "status": "in_progress", "output": []}}),
-        )
-        .await;
+        let chunk = tone_200ms();
+        c.send(response_event("response.created", "e0", "r", "in_progress"))
+            .await;
         for part in 0..3u64 {
             if part > 0 {
                 tokio::time::sleep(Duration::from_millis(200 + 100 * part)).await;
             }
-            c.send(
-                json!({"type": "response.output_audio.delta", "event_id": format!("d{part}"),
-                "response_id": "r", "item_id": "i", "output_index": 0, "content_index": 0,
-                "delta": chunk}),
-            )
+            let delta = "response.output_audio.delta";
+            c.send(audio_event(
+                delta,
+                &format!("d{part}"),
+                "r",
+                "i",
+                Some(&chunk),
+            ))
             .await;
             c.send(json!({"type": "input_audio_buffer.cleared", "event_id": format!("m{part}")}))
                 .await;
         }
-        c.send(
-            json!({"type": "response.done", "event_id": "e9", "response": {
-            "object": "realtime.response", "id": "r", "status": "completed", "output": []}}),
-        )
-        .await;
+        c.send(response_event("response.done", "e9", "r", "completed"))
+            .await;
         while c.recv().await.is_some() {}
     })
     .await;
