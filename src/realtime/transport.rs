@@ -178,7 +178,6 @@ impl Task {
     async fn drive(&mut self, ws: &mut Ws) -> End {
         let pong_timeout = self.options.pong_timeout;
         let ping_interval = self.options.ping_interval;
-        let mut next_ping = ping_interval.map(deadline_after);
         let mut pong_deadline: Option<Instant> = None;
         let mut close_deadline: Option<Instant> = None;
         let incoming = self.options.incoming.clone();
@@ -190,9 +189,9 @@ impl Task {
         // One timer for pings, moved on after each: a new one at every turn of the loop
         // would be registered anew each time, and each registration can wake a worker
         // parked in the runtime's driver (a thread woken for nothing, per batch).
-        let ping = tokio::time::sleep_until(
-            next_ping.unwrap_or_else(|| deadline_after(std::time::Duration::MAX)),
-        );
+        let ping = tokio::time::sleep_until(deadline_after(
+            ping_interval.unwrap_or(std::time::Duration::MAX),
+        ));
         tokio::pin!(ping);
 
         loop {
@@ -209,7 +208,7 @@ impl Task {
                 }
                 cmd = self.cmd_rx.recv(), if close_deadline.is_none() => Step::Command(cmd),
                 msg = ws.next(), if self.batch.is_empty() => Step::Frame(msg),
-                () = &mut ping, if next_ping.is_some() && close_deadline.is_none() => Step::Ping,
+                () = &mut ping, if ping_interval.is_some() && close_deadline.is_none() => Step::Ping,
                 _ = sleep_until(pong_deadline), if pong_deadline.is_some() && self.batch.is_empty() => {
                     return End::Lost(Error::PongTimeout(pong_timeout), None);
                 }
@@ -235,9 +234,8 @@ impl Task {
                         return End::Lost(Error::transport(e), None);
                     }
                     pong_deadline.get_or_insert_with(|| deadline_after(pong_timeout));
-                    next_ping = ping_interval.map(deadline_after);
-                    if let Some(at) = next_ping {
-                        ping.as_mut().reset(at);
+                    if let Some(every) = ping_interval {
+                        ping.as_mut().reset(deadline_after(every));
                     }
                 }
                 Step::Frame(msg) => {
