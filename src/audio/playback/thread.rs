@@ -358,7 +358,7 @@ impl Feeder {
                 let hold = self.prebuffer + self.cushion.get() + self.minimum_hold();
                 self.hold = Some(std_after(Instant::now(), hold));
             }
-        } else if self.notice_underrun(arrived) && dry && self.hold.is_none() {
+        } else if self.notice_underrun(dry, arrived) && dry && self.hold.is_none() {
             // The ring ran dry in the middle of an item and this audio came late: build
             // the grown cushion up again before playing on, rather than glitching on
             // every delta. (Audio that was on its way as the ring ran dry finds it
@@ -377,13 +377,12 @@ impl Feeder {
     }
 
     /// Grows the cushion if the ring ran dry since the last look, by how long before
-    /// `came` it did (or, if the ring plays again already, before the audio that refilled
-    /// it went in); says whether it grew.
-    fn notice_underrun(&mut self, came: Instant) -> bool {
+    /// `came` it did (or, if the ring is not `dry` but playing again, before the audio
+    /// that refilled it went in); says whether it grew.
+    fn notice_underrun(&mut self, dry: bool, came: Instant) -> bool {
         let s = &*self.control.shared;
         let underruns = s.underruns.load(Ordering::Acquire);
         let dry_at = s.base + Duration::from_nanos(s.underrun_ns.load(Ordering::Relaxed));
-        let dry = self.written <= s.consumed.load(Ordering::Acquire) && self.queue.is_empty();
         let came = if dry { came } else { self.fed_at };
         if !self.cushion.notice(underruns, dry_at, came) {
             return false;
