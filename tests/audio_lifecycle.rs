@@ -19,7 +19,7 @@ use vivavoce::audio::{
     CaptureOptions, InputSource, OutputTarget, Playback, PlaybackOptions, capture_audio, stream,
 };
 use vivavoce::realtime::events::InputAudioBufferAppend;
-use vivavoce::realtime::{EventSender, ServerEvent, connect};
+use vivavoce::realtime::{EventReceiver, EventSender, ServerEvent, connect};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
@@ -80,6 +80,16 @@ fn wav_out(path: &Path) -> OutputTarget {
         sample_rate: 48_000,
         channels: 2,
     }
+}
+
+/// Connects to `server` and plays the session into a fresh WAV file named `file`.
+async fn play_to_wav(server: &Server, file: &str) -> (EventSender, EventReceiver, Playback) {
+    let (tx, rx) = connect(options(server)).await.unwrap();
+    let out = rig::temp(file);
+    let (events, playback) = stream(rx, PlaybackOptions::new(tx.clone()).target(wav_out(&out)))
+        .await
+        .unwrap();
+    (tx, events, playback)
 }
 
 /// A server that sends `session.created`, then reports the close code it gets.
@@ -268,12 +278,7 @@ async fn an_absurd_pcm_rate_plays_nothing_warns_and_the_session_goes_on() {
             while c.recv().await.is_some() {}
         })
         .await;
-        let (tx, rx) = connect(options(&server)).await.unwrap();
-        let out = rig::temp(&format!("rate-{rate}.wav"));
-        let (mut events, playback) =
-            stream(rx, PlaybackOptions::new(tx.clone()).target(wav_out(&out)))
-                .await
-                .unwrap();
+        let (tx, mut events, playback) = play_to_wav(&server, &format!("rate-{rate}.wav")).await;
         let mut deltas = 0;
         loop {
             match tokio::time::timeout(LIMIT, events.recv()).await.unwrap() {
@@ -413,11 +418,7 @@ async fn a_pause_before_an_items_end_does_not_grow_the_cushion() {
         while c.recv().await.is_some() {}
     })
     .await;
-    let (tx, rx) = connect(options(&server)).await.unwrap();
-    let out = rig::temp("pause-before-done.wav");
-    let (mut events, playback) = stream(rx, PlaybackOptions::new(tx.clone()).target(wav_out(&out)))
-        .await
-        .unwrap();
+    let (_tx, mut events, playback) = play_to_wav(&server, "pause-before-done.wav").await;
     let mut done = 0;
     while done < 2 {
         match tokio::time::timeout(LIMIT, events.recv()).await.unwrap() {
@@ -469,11 +470,7 @@ async fn after_an_underrun_playback_holds_back_a_cushion_as_long_as_the_audio_wa
         while c.recv().await.is_some() {}
     })
     .await;
-    let (tx, rx) = connect(options(&server)).await.unwrap();
-    let out = rig::temp("cushion.wav");
-    let (mut events, playback) = stream(rx, PlaybackOptions::new(tx.clone()).target(wav_out(&out)))
-        .await
-        .unwrap();
+    let (_tx, mut events, playback) = play_to_wav(&server, "cushion.wav").await;
     let mut cushions = Vec::new();
     loop {
         match tokio::time::timeout(LIMIT, events.recv()).await.unwrap() {
