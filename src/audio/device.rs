@@ -292,18 +292,23 @@ pub(crate) fn pick_config(
         })
 }
 
-/// The shortest output period chosen by default, in ms: shorter periods cut the latency
-/// of every reply (a callback takes a whole period at once, so playback holds one back),
-/// but the callback threads are cpal's and not real-time: at 5 ms a busy machine (two
-/// cores, one kept busy) made the device run dry hundreds of times a minute, audibly.
-pub(crate) const MIN_PERIOD_MS: u32 = 10;
+/// The output period playback starts with by default, in ms: the smallest the device
+/// accepts, but not below this. A callback takes a whole period at once, so playback
+/// holds one back at the start of every reply: 5 ms instead of 10 answers about 5 ms
+/// sooner. The callback threads are cpal's and not real-time, so a starved machine can
+/// make the device run dry at this size; playback then reopens the output with twice the
+/// period, up to [`FALLBACK_MAX_PERIOD_MS`] (see `thread::Feeder::fall_back`).
+pub(crate) const MIN_PERIOD_MS: u32 = 5;
+
+/// The longest period the fallback after device underruns grows to, in ms.
+pub(crate) const FALLBACK_MAX_PERIOD_MS: u32 = 20;
 
 /// The device period to ask for when none is given: the smallest the device accepts, but
-/// not below [`MIN_PERIOD_MS`]; `None` (the device's own choice) when it does not say.
-pub(crate) fn short_period(config: &SupportedStreamConfig) -> Option<u32> {
+/// not below `min_ms`; `None` (the device's own choice) when it does not say.
+pub(crate) fn short_period(config: &SupportedStreamConfig, min_ms: u32) -> Option<u32> {
     match *config.buffer_size() {
         cpal::SupportedBufferSize::Range { min, max } if min <= max => {
-            let floor = config.sample_rate() * MIN_PERIOD_MS / 1000;
+            let floor = config.sample_rate() * min_ms / 1000;
             Some(floor.clamp(min.max(1), max))
         }
         _ => None,
@@ -311,13 +316,15 @@ pub(crate) fn short_period(config: &SupportedStreamConfig) -> Option<u32> {
 }
 
 /// The stream configuration to open with: `frames` per period if asked for, else
-/// [`short_period`] (which lies inside the range the device reports, so it accepts it).
+/// [`short_period`] of `min_ms` (which lies inside the range the device reports, so it
+/// accepts it).
 pub(crate) fn stream_config(
     supported: &SupportedStreamConfig,
     frames: Option<u32>,
+    min_ms: u32,
 ) -> cpal::StreamConfig {
     let mut config = supported.config();
-    if let Some(n) = frames.or_else(|| short_period(supported)) {
+    if let Some(n) = frames.or_else(|| short_period(supported, min_ms)) {
         config.buffer_size = cpal::BufferSize::Fixed(n);
     }
     config

@@ -7,13 +7,14 @@ use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 
+use super::control::{Control, Msg};
 use super::echo_reference::EchoReference;
 use super::interruption::{Interruption, send_interruption};
 use super::options::PlaybackOptions;
 use super::output::OutputInfo;
 use super::position::ItemPosition;
 use super::split::Split;
-use super::thread::{self, Control, Msg};
+use super::thread;
 use crate::Error;
 use crate::audio::device;
 use crate::audio::priority::Priority;
@@ -31,10 +32,12 @@ pub struct PlaybackMetrics {
     pub underruns: u64,
     /// Underruns the device reported itself: its buffer ran dry because the callback came
     /// late (the callback thread is the audio backend's; a starved machine shows here).
+    /// Unless `buffer_frames` was set, each one makes playback reopen the output with a
+    /// longer period once nothing plays (see [`PlaybackOptions`](super::PlaybackOptions)).
     pub device_underruns: u64,
     /// Device callbacks so far.
     pub callbacks: u64,
-    /// Frames in the last device callback (the period).
+    /// Frames in the last device callback (the period; it grows if the device runs dry).
     pub period_frames: u32,
     /// From a callback to its first frame leaving the device, as the device reports it.
     pub output_latency: Duration,

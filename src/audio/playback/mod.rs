@@ -7,12 +7,14 @@
 //! turns what was played into the echo canceller's far end ([`echo_reference`]).
 
 mod callback;
+mod control;
 mod cushion;
 mod echo_reference;
 mod handle;
 mod interruption;
 mod options;
 mod output;
+mod period;
 mod position;
 mod split;
 mod thread;

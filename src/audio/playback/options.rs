@@ -14,7 +14,7 @@ use crate::realtime::EventSender;
 /// | `barge_in` | `true` | interrupt playback when the server hears the user start speaking |
 /// | `target` | [`OutputTarget::Default`] | the device, or a WAV file |
 /// | `sample_rate` | device default | ask the device for this rate |
-/// | `buffer_frames` | the smallest the device accepts, at least 10 ms | the device period, in frames: each callback takes a whole one, so the start of an item waits for up to one, and is held back by one (see `prebuffer`); shorter is sooner, but a busy machine makes very short ones run dry |
+/// | `buffer_frames` | the smallest the device accepts, at least 5 ms; doubled (up to 20 ms) when the device runs dry | the device period, in frames: each callback takes a whole one, so the start of an item waits for up to one, and is held back by one (see `prebuffer`); shorter is sooner, but a starved machine makes short ones run dry. Left unset, playback adapts: after the device reports an underrun (`PlaybackMetrics::device_underruns`) it reopens the output with twice the period the next time nothing plays or is due, keeping everything queued and every position. Set, the period stays as asked |
 /// | `volume` | `1.0` | gain applied in the callback |
 /// | `prebuffer` | 0 | how long the start of an item is held after its first audio arrives, on top of what deltas arriving just in time need to leave no gap (the resampler's delay, 2.5–3.5 ms, plus one device period): more absorbs that much jitter in their arrival; at most 10 s. It adapts: after an underrun playback adds a cushion of how late the audio came plus 3 ms (up to 200 ms in all) to it for the rest of the session |
 /// | `max_queued` | 10 min | audio waiting to be played; beyond it new audio is dropped and counted; 1 s to 1 h |

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::SyncSender;
 use std::time::{Duration, Instant};
 
 use cpal::traits::DeviceTrait;
@@ -63,11 +64,16 @@ pub struct OutputInfo {
 pub(crate) type Opened = device::Opened<OutputInfo, Renderer>;
 
 /// Finds and configures the output; [`Opened::start`] builds the stream around a renderer.
+/// Without `buffer_frames` a device's period is the shortest it accepts of at least
+/// `min_period_ms`. The renderer goes back to `home` when the device stream lets go of it
+/// (the stream is dropped, or could not be built), so that the output can be opened again
+/// around it.
 pub(crate) fn open(
     target: &OutputTarget,
     rate: Option<u32>,
-    buffer_frames: Option<u32>,
+    (buffer_frames, min_period_ms): (Option<u32>, u32),
     shared: Arc<Shared>,
+    home: SyncSender<Renderer>,
 ) -> Result<Opened, Error> {
     match target {
         OutputTarget::Wav {
@@ -114,7 +120,7 @@ pub(crate) fn open(
             };
             let (dev, name, supported) = device::find_configured(Direction::Output, wanted, rate)?;
             let format = supported.sample_format();
-            let config = device::stream_config(&supported, buffer_frames);
+            let config = device::stream_config(&supported, buffer_frames, min_period_ms);
             let wanted = wanted.map(str::to_owned);
             Ok(Opened::new(
                 OutputInfo {
@@ -124,6 +130,10 @@ pub(crate) fn open(
                     sample_format: format.to_string(),
                 },
                 move |renderer| {
+                    let renderer = Homing {
+                        renderer: Some(renderer),
+                        home,
+                    };
                     let built = device::with_sample_type!(
                         format,
                         &name,
@@ -136,10 +146,25 @@ pub(crate) fn open(
     }
 }
 
+/// The renderer inside a device callback; it goes home when cpal drops the callback.
+struct Homing {
+    renderer: Option<Renderer>,
+    home: SyncSender<Renderer>,
+}
+
+impl Drop for Homing {
+    fn drop(&mut self) {
+        if let Some(r) = self.renderer.take() {
+            // The channel has room for the one renderer; nobody waiting is fine too.
+            let _ = self.home.try_send(r);
+        }
+    }
+}
+
 fn build<T: SizedSample + FromSample<f32>>(
     dev: &cpal::Device,
     config: cpal::StreamConfig,
-    mut renderer: Renderer,
+    mut renderer: Homing,
     shared: Arc<Shared>,
 ) -> Result<cpal::Stream, cpal::Error> {
     dev.build_output_stream(
@@ -147,7 +172,9 @@ fn build<T: SizedSample + FromSample<f32>>(
         move |out: &mut [T], info: &cpal::OutputCallbackInfo| {
             let ts = info.timestamp();
             let latency = ts.playback.saturating_duration_since(ts.callback);
-            renderer.render(out, latency);
+            if let Some(r) = renderer.renderer.as_mut() {
+                r.render(out, latency);
+            }
         },
         move |e: cpal::Error| {
             // The error callback is not the audio callback: logging is fine here.

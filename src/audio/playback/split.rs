@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 
 use tokio::sync::mpsc;
 
+use super::control::{Control, Msg};
 use super::interruption::send_interruption;
-use super::thread::{Control, Msg};
 use crate::audio::RATE;
 use crate::realtime::events::{AudioFormat, TurnDetection};
 use crate::realtime::{EventReceiver, ServerEvent, Session, WeakEventSender, codec};

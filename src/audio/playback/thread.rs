@@ -6,21 +6,24 @@
 //! the callback), tracks which item each ring position belongs to, carries out clears and
 //! interruptions, resolves drains, and turns the callback's tap into the echo reference.
 //! It wakes on every message and every few ms. After an underrun it holds back more
-//! audio ([`cushion`](super::cushion)).
+//! audio ([`cushion`](super::cushion)); after the device runs dry it reopens the output
+//! with a longer period once nothing plays ([`period`](super::period)).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::callback::{Renderer, Shared};
+use super::control::{Control, Msg};
 use super::cushion::Cushion;
 use super::echo_reference::ReferenceTap;
 use super::interruption::Interruption;
 use super::options::PlaybackOptions;
 use super::output::{self, OutputInfo};
+use super::period::Period;
 use super::position::{self, Tracker};
 use crate::Error;
 use crate::audio::RATE;
@@ -28,57 +31,6 @@ use crate::audio::device::Running;
 use crate::audio::priority::{self, PrioritySlot};
 use crate::audio::resample::Converter;
 use crate::time::std_after;
-
-/// What the stream task and the handle tell the thread, in order.
-pub(crate) enum Msg {
-    Audio {
-        seq: u64,
-        item_id: String,
-        content_index: u32,
-        response_id: String,
-        rate: u32,
-        samples: Vec<i16>,
-        /// When the delta was received from the connection.
-        arrived: Instant,
-    },
-    AudioDone {
-        item_id: String,
-    },
-    ResponseStarted(String),
-    ResponseDone(String),
-    Interrupt(oneshot::Sender<Option<Interruption>>),
-    Drain(oneshot::Sender<Result<(), Error>>),
-}
-
-/// State the handle and the stream task share with the thread (no locks on the audio path).
-pub(crate) struct Control {
-    pub shared: Arc<Shared>,
-    /// Numbers audio messages as they are sent.
-    pub seq: AtomicU64,
-    /// Audio messages numbered up to this one are cleared.
-    pub clear_upto: AtomicU64,
-    /// Frames dropped because the queue was full.
-    pub dropped: AtomicU64,
-    /// The cushion held back after underruns, in ns.
-    pub cushion_ns: AtomicU64,
-    pub tracker: Mutex<Tracker>,
-    pub reference: Mutex<ReferenceTap>,
-    /// The playback thread (set once; read without a lock on every wake).
-    pub thread: std::sync::OnceLock<std::thread::Thread>,
-    /// What scheduling the playback thread got.
-    pub thread_priority: PrioritySlot,
-    pub device_rate: u32,
-    /// The playback resampler's delay, in device frames.
-    pub resampler_delay: u64,
-}
-
-impl Control {
-    pub(crate) fn wake(&self) {
-        if let Some(t) = self.thread.get() {
-            t.unpark();
-        }
-    }
-}
 
 /// What the handle gets once the output runs.
 pub(crate) struct Started {
@@ -124,7 +76,10 @@ pub(crate) struct Feeder {
     cushion: Cushion,
     /// When audio last went into the ring.
     fed_at: Instant,
-    output: Running,
+    /// `None` only while it is reopened.
+    output: Option<Running>,
+    /// The device period, and its fallback after the device runs dry.
+    period: Period,
     /// The output's name, for errors.
     device_name: String,
     queue: VecDeque<f32>,
@@ -148,13 +103,16 @@ impl Feeder {
     /// Opens and starts the output, with everything the callback and this thread share.
     fn open(setup: PlaybackOptions, rx: mpsc::Receiver<Msg>) -> Result<(Feeder, Started), Error> {
         let shared = Arc::new(Shared::new(setup.volume));
+        let mut period = Period::new(&setup);
         let opened = output::open(
             &setup.target,
             setup.sample_rate,
-            setup.buffer_frames,
+            (setup.buffer_frames, period.floor_ms()),
             shared.clone(),
+            period.home(),
         )?;
         let info = opened.info.clone();
+        period.opened(&info);
         let rate = info.sample_rate;
         let (ring_tx, ring_rx) = rtrb::RingBuffer::new(rate as usize * 2);
         let (tap_tx, tap_rx) = rtrb::RingBuffer::new(rate as usize);
@@ -188,7 +146,8 @@ impl Feeder {
             prebuffer: setup.prebuffer,
             cushion: Cushion::default(),
             fed_at: Instant::now(),
-            output,
+            output: Some(output),
+            period,
             device_name: info.name.clone(),
             queue: VecDeque::new(),
             produced: 0,
@@ -223,6 +182,13 @@ impl Feeder {
                 .unwrap_or_else(|e| e.into_inner())
                 .pump();
             self.drains();
+            let busy = self.segment.is_some()
+                || self.hold.is_some()
+                || !self.queue.is_empty()
+                || !self.drains.is_empty()
+                || !self.active.is_empty()
+                || self.written > shared.consumed.load(Ordering::Acquire);
+            self.period.check(&mut self.output, &shared, busy);
             let wait = match self.hold {
                 Some(until) => until.saturating_duration_since(Instant::now()).min(tick),
                 None => tick,
