@@ -73,6 +73,11 @@ fn starve(how_long: Duration) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_that_runs_dry_is_reopened_with_a_longer_period_once_nothing_plays() {
     let _rig = rig::rig();
+    // The reopening is logged (with how long it took): shown when the test fails.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("vivavoce=info")
+        .with_test_writer()
+        .try_init();
     let sim = RealtimeSimulator::start(SimulatorOptions::default())
         .await
         .unwrap();

@@ -65,16 +65,15 @@ pub(crate) type Opened = device::Opened<OutputInfo, Renderer>;
 
 /// Finds and configures the output; [`Opened::start`] builds the stream around a renderer.
 /// Without `buffer_frames` a device's period is the shortest it accepts of at least
-/// `min_period_ms`. The renderer goes back to `home` when the device stream lets go of it
-/// (the stream is dropped, or could not be built), so that the output can be opened again
-/// around it.
+/// `min_period_ms`. A device also comes back as a [`Device`], to start again with another
+/// period.
 pub(crate) fn open(
     target: &OutputTarget,
     rate: Option<u32>,
     (buffer_frames, min_period_ms): (Option<u32>, u32),
     shared: Arc<Shared>,
     home: SyncSender<Renderer>,
-) -> Result<Opened, Error> {
+) -> Result<(Opened, Option<Device>), Error> {
     match target {
         OutputTarget::Wav {
             path,
@@ -94,7 +93,7 @@ pub(crate) fn open(
             let writer = hound::WavWriter::create(path, spec).map_err(wav_error)?;
             let period = buffer_frames.unwrap_or(sample_rate / 100).max(1) as usize;
             let path = path.clone();
-            Ok(Opened::new(
+            let opened = Opened::new(
                 OutputInfo {
                     name: path.display().to_string(),
                     sample_rate: *sample_rate,
@@ -111,7 +110,8 @@ pub(crate) fn open(
                         }
                     })
                 },
-            ))
+            );
+            Ok((opened, None))
         }
         OutputTarget::Default | OutputTarget::Device(_) => {
             let wanted = match target {
@@ -119,30 +119,65 @@ pub(crate) fn open(
                 _ => None,
             };
             let (dev, name, supported) = device::find_configured(Direction::Output, wanted, rate)?;
-            let format = supported.sample_format();
-            let config = device::stream_config(&supported, buffer_frames, min_period_ms);
-            let wanted = wanted.map(str::to_owned);
-            Ok(Opened::new(
-                OutputInfo {
-                    name: name.clone(),
-                    sample_rate: config.sample_rate,
-                    channels: config.channels,
-                    sample_format: format.to_string(),
-                },
-                move |renderer| {
-                    let renderer = Homing {
-                        renderer: Some(renderer),
-                        home,
-                    };
-                    let built = device::with_sample_type!(
-                        format,
-                        &name,
-                        build(&dev, config, renderer, shared)
-                    )?;
-                    Running::play(built, Direction::Output, wanted.as_deref(), &name)
-                },
-            ))
+            let device = Device {
+                dev,
+                name,
+                wanted: wanted.map(str::to_owned),
+                supported,
+                shared,
+                home,
+            };
+            let config = device::stream_config(&device.supported, buffer_frames, min_period_ms);
+            let info = OutputInfo {
+                name: device.name.clone(),
+                sample_rate: config.sample_rate,
+                channels: config.channels,
+                sample_format: device.supported.sample_format().to_string(),
+            };
+            let again = device.clone();
+            let opened = Opened::new(info, move |renderer| device.start(renderer, config));
+            Ok((opened, Some(again)))
         }
+    }
+}
+
+/// An output device found and configured, that starts streams around a renderer. The
+/// renderer goes back home when a stream lets go of it (the stream is dropped, or could
+/// not be built), so that the output can start again around it.
+#[derive(Clone)]
+pub(crate) struct Device {
+    dev: cpal::Device,
+    name: String,
+    wanted: Option<String>,
+    supported: cpal::SupportedStreamConfig,
+    shared: Arc<Shared>,
+    home: SyncSender<Renderer>,
+}
+
+impl Device {
+    /// The configuration for a period of at least `min_period_ms` (as short as the device
+    /// accepts).
+    pub(crate) fn config(&self, min_period_ms: u32) -> cpal::StreamConfig {
+        device::stream_config(&self.supported, None, min_period_ms)
+    }
+
+    /// Builds and starts a stream with `config` around `renderer`.
+    pub(crate) fn start(
+        &self,
+        renderer: Renderer,
+        config: cpal::StreamConfig,
+    ) -> Result<Running, Error> {
+        let renderer = Homing {
+            renderer: Some(renderer),
+            home: self.home.clone(),
+        };
+        let shared = self.shared.clone();
+        let built = device::with_sample_type!(
+            self.supported.sample_format(),
+            &self.name,
+            build(&self.dev, config, renderer, shared)
+        )?;
+        Running::play(built, Direction::Output, self.wanted.as_deref(), &self.name)
     }
 }
 

@@ -15,15 +15,13 @@ use std::time::Duration;
 
 use super::callback::{Renderer, Shared};
 use super::options::PlaybackOptions;
-use super::output::{self, OutputInfo, OutputTarget};
-use crate::Error;
+use super::output::Device;
 use crate::audio::device::{FALLBACK_MAX_PERIOD_MS, MIN_PERIOD_MS, Running};
 
 /// The period playback opens with now, and the way back for the renderer.
 pub(crate) struct Period {
-    target: OutputTarget,
-    rate: u32,
-    channels: u16,
+    /// The device, found and configured once: starting it again takes only a new stream.
+    device: Option<Device>,
     /// The least period asked of the device, in ms; `None` when it does not adapt (a
     /// period or a WAV file was asked for).
     floor_ms: Option<u32>,
@@ -44,13 +42,10 @@ impl Period {
     /// For an output about to open with `setup`; also the renderer's way home, for
     /// [`output::open`].
     pub(crate) fn new(setup: &PlaybackOptions) -> Self {
-        let adapts =
-            setup.buffer_frames.is_none() && !matches!(setup.target, OutputTarget::Wav { .. });
+        let adapts = setup.buffer_frames.is_none();
         let (home, back) = std::sync::mpsc::sync_channel(1);
         Period {
-            target: setup.target.clone(),
-            rate: 0,
-            channels: 0,
+            device: None,
             floor_ms: adapts.then_some(MIN_PERIOD_MS),
             xruns_seen: 0,
             home,
@@ -68,15 +63,17 @@ impl Period {
         self.home.clone()
     }
 
-    /// The output opened as `info`: a reopened one must match it.
-    pub(crate) fn opened(&mut self, info: &OutputInfo) {
-        self.rate = info.sample_rate;
-        self.channels = info.channels;
+    /// The device the output opened (`None`: a WAV file).
+    pub(crate) fn opened(&mut self, device: Option<Device>) {
+        if device.is_none() {
+            self.floor_ms = None;
+        }
+        self.device = device;
     }
 
     /// Reopens `output` with a longer period if the device ran dry since the last look
     /// and nothing is `playing` (nor queued, nor awaited). Blocks while the device closes
-    /// and opens again (tens of ms): call it from the playback thread only.
+    /// and starts again (the device was found and configured once): call it from the playback thread only.
     pub(crate) fn check(&mut self, output: &mut Option<Running>, shared: &Arc<Shared>, busy: bool) {
         let Some(floor) = self.floor_ms else { return };
         let xruns = shared.xruns.load(Ordering::Relaxed);
@@ -87,18 +84,23 @@ impl Period {
             self.floor_ms = None; // as long as it goes: the device runs as it is
             return;
         };
+        let Some(device) = self.device.clone() else {
+            return;
+        };
+        let began = std::time::Instant::now();
         // Stopping the stream joins cpal's thread, which drops the callback: the renderer
         // comes back.
         drop(output.take());
         let Ok(renderer) = self.back.recv_timeout(Duration::from_secs(2)) else {
             return self.lost(shared, "the stopped device stream kept its callback");
         };
-        let renderer = match self.start(renderer, next, shared) {
+        let renderer = match device.start(renderer, device.config(next)) {
             Ok(running) => {
                 tracing::info!(
                     device_underruns = xruns,
                     from_ms = floor,
                     to_ms = next,
+                    took = ?began.elapsed(),
                     "audio output ran dry: reopened with a longer period"
                 );
                 *output = Some(running);
@@ -115,45 +117,12 @@ impl Period {
             }
         };
         // Back to the period that worked, though it ran dry.
-        match self.start(renderer, floor, shared) {
+        match device.start(renderer, device.config(floor)) {
             Ok(running) => *output = Some(running),
             Err(e) => return self.lost(shared, &e.to_string()),
         }
         self.floor_ms = None;
         self.xruns_seen = shared.xruns.load(Ordering::Relaxed);
-    }
-
-    /// Opens the output again around `renderer` with a floor of `floor_ms`. On failure the
-    /// renderer is back home.
-    fn start(
-        &self,
-        renderer: Renderer,
-        floor_ms: u32,
-        shared: &Arc<Shared>,
-    ) -> Result<Running, Error> {
-        let opened = match output::open(
-            &self.target,
-            Some(self.rate),
-            (None, floor_ms),
-            shared.clone(),
-            self.home(),
-        ) {
-            Ok(o) if o.info.sample_rate == self.rate && o.info.channels == self.channels => o,
-            other => {
-                let _ = self.home.try_send(renderer);
-                return Err(match other {
-                    Err(e) => e,
-                    Ok(o) => Error::AudioDevice {
-                        device: o.info.name,
-                        message: format!(
-                            "reopened at {} Hz with {} channels instead of {} Hz with {}",
-                            o.info.sample_rate, o.info.channels, self.rate, self.channels
-                        ),
-                    },
-                });
-            }
-        };
-        opened.start(renderer)
     }
 
     fn lost(&mut self, shared: &Shared, why: &str) {

@@ -104,15 +104,15 @@ impl Feeder {
     fn open(setup: PlaybackOptions, rx: mpsc::Receiver<Msg>) -> Result<(Feeder, Started), Error> {
         let shared = Arc::new(Shared::new(setup.volume));
         let mut period = Period::new(&setup);
-        let opened = output::open(
+        let (opened, device) = output::open(
             &setup.target,
             setup.sample_rate,
             (setup.buffer_frames, period.floor_ms()),
             shared.clone(),
             period.home(),
         )?;
+        period.opened(device);
         let info = opened.info.clone();
-        period.opened(&info);
         let rate = info.sample_rate;
         let (ring_tx, ring_rx) = rtrb::RingBuffer::new(rate as usize * 2);
         let (tap_tx, tap_rx) = rtrb::RingBuffer::new(rate as usize);
