@@ -296,8 +296,8 @@ pub(crate) fn pick_config(
 /// accepts, but not below this. A callback takes a whole period at once, so playback
 /// holds one back at the start of every reply: 5 ms instead of 10 answers about 5 ms
 /// sooner. The callback threads are cpal's and not real-time, so a starved machine can
-/// make the device run dry at this size; playback then reopens the output with twice the
-/// period, up to [`FALLBACK_MAX_PERIOD_MS`] (see `thread::Feeder::fall_back`).
+/// make the device run dry at this size; if it keeps doing so, playback reopens the
+/// output with twice the period, up to [`FALLBACK_MAX_PERIOD_MS`] (see `playback::period`).
 pub(crate) const MIN_PERIOD_MS: u32 = 5;
 
 /// The longest period the fallback after device underruns grows to, in ms.

@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     /// Volume as `f32` bits.
     pub volume: AtomicU32,
     pub callbacks: AtomicU64,
+    /// When the last callback started, in ns since `base`.
+    pub callback_ns: AtomicU64,
     /// Frames in the last callback.
     pub period: AtomicU32,
     /// From a callback to the moment its first frame reaches the device output, in ns.
@@ -87,6 +89,7 @@ impl Shared {
             paused: AtomicBool::new(false),
             volume: AtomicU32::new(volume.to_bits()),
             callbacks: AtomicU64::new(0),
+            callback_ns: AtomicU64::new(0),
             period: AtomicU32::new(0),
             output_latency_ns: AtomicU64::new(0),
             max_callback_ns: AtomicU64::new(0),
@@ -224,7 +227,9 @@ impl Renderer {
         s.period.store(frames as u32, Ordering::Relaxed);
         s.output_latency_ns
             .store(latency.as_nanos() as u64, Ordering::Relaxed);
-        s.callbacks.fetch_add(1, Ordering::Relaxed);
+        let at = began.saturating_duration_since(s.base).as_nanos() as u64;
+        s.callback_ns.store(at, Ordering::Relaxed);
+        s.callbacks.fetch_add(1, Ordering::Release);
         let took = began.elapsed().as_nanos() as u64;
         s.max_callback_ns.fetch_max(took, Ordering::Relaxed);
     }

@@ -32,8 +32,9 @@ pub struct PlaybackMetrics {
     pub underruns: u64,
     /// Underruns the device reported itself: its buffer ran dry because the callback came
     /// late (the callback thread is the audio backend's; a starved machine shows here).
-    /// Unless `buffer_frames` was set, each one makes playback reopen the output with a
-    /// longer period once nothing plays (see [`PlaybackOptions`](super::PlaybackOptions)).
+    /// Unless `buffer_frames` was set, a second one within 30 s makes playback reopen the
+    /// output with a longer period once nothing plays (see
+    /// [`PlaybackOptions`](super::PlaybackOptions)).
     pub device_underruns: u64,
     /// Device callbacks so far.
     pub callbacks: u64,
@@ -56,7 +57,8 @@ pub struct PlaybackMetrics {
     pub device_lost: bool,
     /// The audio held back after underruns, on top of `prebuffer`: 0 until an underrun,
     /// then after each one that much more as the audio came late, plus 3 ms (at most
-    /// 200 ms).
+    /// 200 ms); after a near miss (audio with less than 1 ms to spare), 3 ms less what
+    /// was spared.
     pub cushion: Duration,
     /// Whether the playback thread got real-time scheduling (see
     /// [`Playback`]'s docs).

@@ -3,15 +3,18 @@
 //! Unless a period is asked for, playback opens a device with the shortest period it
 //! accepts of at least [`MIN_PERIOD_MS`]: each reply then starts that much sooner. The
 //! callback thread is cpal's and not real-time, so on a starved machine the device can run
-//! dry at that size (an xrun, counted as a device underrun). Then, the next time nothing
-//! is playing or due, playback reopens the output with twice the period, up to
+//! dry at that size (an xrun, counted as a device underrun). After a second one within
+//! [`WINDOW`] (one alone is a hiccup, not a machine that cannot keep up), the next time
+//! nothing is playing or due, playback reopens the output with twice the period, up to
 //! [`FALLBACK_MAX_PERIOD_MS`]. The renderer (the ring, the positions, the echo tap) moves
-//! into the new stream whole, so nothing queued, counted or timed is lost.
+//! into the new stream whole, so nothing queued, counted or timed is lost. The audio
+//! server may take a moment to link the new stream (about 0.1 s in the test rig): a reply
+//! starting right then starts that much later, once.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, SyncSender};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::callback::{Renderer, Shared};
 use super::options::PlaybackOptions;
@@ -25,17 +28,43 @@ pub(crate) struct Period {
     /// The least period asked of the device, in ms; `None` when it does not adapt (a
     /// period or a WAV file was asked for).
     floor_ms: Option<u32>,
-    /// Device underruns already acted on.
-    xruns_seen: u64,
+    /// Device underruns seen, and whether they call for a longer period.
+    dry: Dry,
     home: SyncSender<Renderer>,
     back: Receiver<Renderer>,
 }
 
-/// The least period to reopen at after the device ran dry `xruns` times (`seen` of them
-/// already acted on) with a floor of `floor_ms`; `None` to keep the output as it is.
-fn longer(floor_ms: u32, xruns: u64, seen: u64) -> Option<u32> {
-    let next = floor_ms * 2;
-    (xruns > seen && next <= FALLBACK_MAX_PERIOD_MS).then_some(next)
+/// Two device underruns within this call for a longer period.
+pub(crate) const WINDOW: Duration = Duration::from_secs(30);
+
+/// The device underruns seen and when the last came.
+#[derive(Debug, Default)]
+struct Dry {
+    seen: u64,
+    last: Option<Instant>,
+    due: bool,
+}
+
+impl Dry {
+    /// Notes the device's underrun count `xruns` at `now`; says whether a longer period
+    /// is due (two underruns within [`WINDOW`], until [`Dry::acted`]).
+    fn note(&mut self, xruns: u64, now: Instant) -> bool {
+        if xruns > self.seen {
+            let recent = self.last.is_some_and(|t| now.duration_since(t) < WINDOW);
+            self.due |= xruns - self.seen >= 2 || recent;
+            self.seen = xruns;
+            self.last = Some(now);
+        }
+        self.due
+    }
+
+    /// The output was reopened (or could not be) with the device at `xruns`.
+    fn acted(&mut self, xruns: u64) {
+        *self = Dry {
+            seen: xruns,
+            ..Dry::default()
+        };
+    }
 }
 
 impl Period {
@@ -47,7 +76,7 @@ impl Period {
         Period {
             device: None,
             floor_ms: adapts.then_some(MIN_PERIOD_MS),
-            xruns_seen: 0,
+            dry: Dry::default(),
             home,
             back,
         }
@@ -77,17 +106,21 @@ impl Period {
     pub(crate) fn check(&mut self, output: &mut Option<Running>, shared: &Arc<Shared>, busy: bool) {
         let Some(floor) = self.floor_ms else { return };
         let xruns = shared.xruns.load(Ordering::Relaxed);
-        if busy || xruns <= self.xruns_seen || shared.device_lost.load(Ordering::Acquire) {
+        if !self.dry.note(xruns, Instant::now())
+            || busy
+            || shared.device_lost.load(Ordering::Acquire)
+        {
             return;
         }
-        let Some(next) = longer(floor, xruns, self.xruns_seen) else {
+        let next = floor * 2;
+        if next > FALLBACK_MAX_PERIOD_MS {
             self.floor_ms = None; // as long as it goes: the device runs as it is
             return;
-        };
+        }
         let Some(device) = self.device.clone() else {
             return;
         };
-        let began = std::time::Instant::now();
+        let began = Instant::now();
         // Stopping the stream joins cpal's thread, which drops the callback: the renderer
         // comes back.
         drop(output.take());
@@ -105,7 +138,7 @@ impl Period {
                 );
                 *output = Some(running);
                 self.floor_ms = Some(next);
-                self.xruns_seen = shared.xruns.load(Ordering::Relaxed);
+                self.dry.acted(shared.xruns.load(Ordering::Relaxed));
                 return;
             }
             Err(e) => {
@@ -122,7 +155,6 @@ impl Period {
             Err(e) => return self.lost(shared, &e.to_string()),
         }
         self.floor_ms = None;
-        self.xruns_seen = shared.xruns.load(Ordering::Relaxed);
     }
 
     fn lost(&mut self, shared: &Shared, why: &str) {
@@ -140,11 +172,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn doubles_after_the_device_runs_dry_up_to_the_longest() {
-        assert_eq!(longer(5, 0, 0), None, "no underrun, no change");
-        assert_eq!(longer(5, 1, 0), Some(10));
-        assert_eq!(longer(10, 3, 1), Some(20));
-        assert_eq!(longer(10, 3, 3), None, "underruns already acted on");
-        assert_eq!(longer(20, 9, 3), None, "as long as it goes");
+    fn two_device_underruns_within_the_window_call_for_a_longer_period() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs(1);
+        let mut d = Dry::default();
+        assert!(!d.note(0, t0), "none");
+        assert!(!d.note(1, t0), "one alone is a hiccup");
+        assert!(!d.note(1, t0 + 5 * s), "the same one");
+        assert!(!d.note(2, t0 + WINDOW + s), "the next too long after");
+        assert!(d.note(3, t0 + WINDOW + 2 * s), "two within the window");
+        assert!(d.note(3, t0 + WINDOW + 3 * s), "due until acted on");
+        d.acted(3);
+        assert!(!d.note(3, t0 + WINDOW + 4 * s));
+        assert!(d.note(5, t0 + WINDOW + 5 * s), "two at once");
     }
 }

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::callback::{Renderer, Shared};
 use super::control::{Control, Msg};
-use super::cushion::Cushion;
+use super::cushion::{self, Cushion};
 use super::echo_reference::ReferenceTap;
 use super::interruption::Interruption;
 use super::options::PlaybackOptions;
@@ -324,13 +324,17 @@ impl Feeder {
                 let hold = self.prebuffer + self.cushion.get() + self.minimum_hold();
                 self.hold = Some(std_after(Instant::now(), hold));
             }
-        } else if self.notice_underrun(dry, arrived) && dry && self.hold.is_none() {
-            // The ring ran dry in the middle of an item and this audio came late: build
-            // the grown cushion up again before playing on, rather than glitching on
-            // every delta. (Audio that was on its way as the ring ran dry finds it
-            // playing again: the cushion then serves the next start.)
-            let hold = self.prebuffer + self.cushion.get() + self.minimum_hold();
-            self.hold = Some(std_after(Instant::now(), hold));
+        } else if self.notice_underrun(dry, arrived) {
+            if dry && self.hold.is_none() {
+                // The ring ran dry in the middle of an item and this audio came late:
+                // build the grown cushion up again before playing on, rather than
+                // glitching on every delta. (Audio that was on its way as the ring ran
+                // dry finds it playing again: the cushion then serves the next start.)
+                let hold = self.prebuffer + self.cushion.get() + self.minimum_hold();
+                self.hold = Some(std_after(Instant::now(), hold));
+            }
+        } else if !dry && self.hold.is_none() {
+            self.notice_near_miss();
         }
         self.scratch.clear();
         self.scratch
@@ -359,6 +363,35 @@ impl Feeder {
             .store(cushion.as_nanos() as u64, Ordering::Relaxed);
         tracing::debug!(?cushion, "playback underrun: holding back more audio");
         true
+    }
+
+    /// Grows the cushion if this audio reaches the ring with less than
+    /// [`NEAR`](super::cushion::NEAR) to spare before the callback that needs it.
+    fn notice_near_miss(&mut self) {
+        let s = &*self.control.shared;
+        if s.callbacks.load(Ordering::Acquire) == 0 || s.paused.load(Ordering::Relaxed) {
+            return;
+        }
+        let left = self
+            .written
+            .saturating_sub(s.consumed.load(Ordering::Acquire));
+        let last = s.base + Duration::from_nanos(s.callback_ns.load(Ordering::Relaxed));
+        let period = s.period.load(Ordering::Relaxed);
+        let rate = self.control.device_rate;
+        let Some(spare) = cushion::spare(left, period, rate, last, Instant::now()) else {
+            return;
+        };
+        if self.cushion.near_miss(spare) {
+            let cushion = self.cushion.get();
+            self.control
+                .cushion_ns
+                .store(cushion.as_nanos() as u64, Ordering::Relaxed);
+            tracing::debug!(
+                ?spare,
+                ?cushion,
+                "playback near miss: holding back more audio"
+            );
+        }
     }
 
     /// The least a start from silence is held for deltas arriving just in time to leave no
