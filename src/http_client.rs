@@ -5,33 +5,44 @@
 //! (`/etc/ssl/certs`: a few hundred files, milliseconds of CPU) before the first request,
 //! even one to `http://localhost`. Here the client's TLS setup is reqwest's own (the
 //! platform verifier, the default crypto provider, ALPN `h2` then `http/1.1`), but the
-//! verifier is made when a server first presents a certificate.
+//! verifier is made when a server first presents a certificate. (Without the `tls`
+//! feature the client speaks plain HTTP only.)
 
-use std::sync::{Arc, OnceLock};
+#[cfg(feature = "tls")]
+use std::sync::Arc;
+use std::sync::OnceLock;
 
+#[cfg(feature = "tls")]
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+#[cfg(feature = "tls")]
 use rustls::crypto::CryptoProvider;
+#[cfg(feature = "tls")]
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+#[cfg(feature = "tls")]
 use rustls::{DigitallySignedStruct, SignatureScheme};
+#[cfg(feature = "tls")]
 use rustls_platform_verifier::Verifier;
 
 /// The shared client: one connection pool, made once.
 pub(crate) fn shared() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
-        tls_config()
-            .ok()
-            .and_then(|tls| {
-                reqwest::Client::builder()
-                    .tls_backend_preconfigured(tls)
-                    .build()
-                    .ok()
-            })
-            // Neither fails with rustls's default provider; reqwest's own setup if so.
-            .unwrap_or_default()
+        #[cfg(feature = "tls")]
+        if let Some(client) = tls_config().ok().and_then(|tls| {
+            reqwest::Client::builder()
+                .tls_backend_preconfigured(tls)
+                .build()
+                .ok()
+        }) {
+            return client;
+        }
+        // Neither fails with rustls's default provider; reqwest's own setup if so (plain
+        // HTTP only without the `tls` feature).
+        reqwest::Client::default()
     })
 }
 
+#[cfg(feature = "tls")]
 /// rustls's client config as reqwest makes it, with a verifier made on first use.
 fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
     let provider = CryptoProvider::get_default()
@@ -51,12 +62,14 @@ fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
 
 /// The platform's verifier, made (and the system's certificates read) at the first
 /// certificate to check.
+#[cfg(feature = "tls")]
 #[derive(Debug)]
 struct LazyVerifier {
     provider: Arc<CryptoProvider>,
     inner: OnceLock<Result<Verifier, rustls::Error>>,
 }
 
+#[cfg(feature = "tls")]
 impl LazyVerifier {
     fn get(&self) -> Result<&Verifier, rustls::Error> {
         self.inner
@@ -66,6 +79,7 @@ impl LazyVerifier {
     }
 }
 
+#[cfg(feature = "tls")]
 impl ServerCertVerifier for LazyVerifier {
     fn verify_server_cert(
         &self,
@@ -104,7 +118,7 @@ impl ServerCertVerifier for LazyVerifier {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "tls"))]
 mod tests {
     use super::*;
 

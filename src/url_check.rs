@@ -21,13 +21,14 @@ fn is_loopback(host: &str) -> bool {
 
 /// Refuses a plain-text `url` to another machine unless `allow_insecure`: the key (and
 /// everything said) would cross the network unencrypted. `option` names the option that
-/// allows it, for the error.
+/// allows it, for the error. Without the `tls` feature an encrypted URL is refused too.
 pub(crate) fn check_encrypted(
     url: &str,
     allow_insecure: bool,
     option: &'static str,
     allow_option: &str,
 ) -> Result<(), Error> {
+    check_tls_built(url, cfg!(feature = "tls"), option)?;
     let lower = url.trim_start().to_ascii_lowercase();
     let plain = lower.starts_with("ws://") || lower.starts_with("http://");
     if !plain || allow_insecure {
@@ -49,9 +50,45 @@ pub(crate) fn check_encrypted(
     }
 }
 
+/// Refuses an encrypted `url` if TLS was not `built` in, naming the feature that adds it.
+fn check_tls_built(url: &str, built: bool, option: &'static str) -> Result<(), Error> {
+    let lower = url.trim_start().to_ascii_lowercase();
+    if built || !(lower.starts_with("wss://") || lower.starts_with("https://")) {
+        return Ok(());
+    }
+    Err(Error::InvalidOption {
+        option,
+        message: format!(
+            "`{url}` needs TLS, which this build leaves out: enable vivavoce's `tls` feature \
+             (one of its default features)"
+        ),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encrypted_urls_need_tls_built_in() {
+        for url in [
+            "wss://api.openai.com/v1/realtime",
+            "HTTPS://api.openai.com/v1",
+        ] {
+            assert!(check_tls_built(url, true, "url").is_ok());
+            let Err(Error::InvalidOption { option, message }) = check_tls_built(url, false, "url")
+            else {
+                panic!("{url} accepted without TLS");
+            };
+            assert_eq!(option, "url");
+            assert!(
+                message.contains(url) && message.contains("`tls` feature"),
+                "{message}"
+            );
+        }
+        assert!(check_tls_built("ws://127.0.0.1:9/x", false, "url").is_ok());
+        assert!(check_tls_built("http://localhost/v1", false, "url").is_ok());
+    }
 
     #[test]
     fn loopback_hosts() {

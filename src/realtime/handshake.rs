@@ -118,9 +118,18 @@ async fn open(request: Request, config: WebSocketConfig) -> Result<Ws, tungsteni
     let tcp = TcpStream::connect((host, port)).await?;
     tcp.set_nodelay(true)?;
     let stream = BufReader::with_capacity(SOCKET_READ_BYTES, tcp);
+    #[cfg(feature = "tls")]
     let (ws, _response) =
         tokio_tungstenite::client_async_tls_with_config(request, stream, Some(config), None)
             .await?;
+    // (A `wss://` URL is refused before this without the `tls` feature.)
+    #[cfg(not(feature = "tls"))]
+    let (ws, _response) = tokio_tungstenite::client_async_with_config(
+        request,
+        tokio_tungstenite::MaybeTlsStream::Plain(stream),
+        Some(config),
+    )
+    .await?;
     Ok(ws)
 }
 

@@ -128,7 +128,8 @@ pub struct ConnectOptions {
     /// simulators use, because the key would otherwise cross the network unencrypted; any
     /// other is refused before any I/O with [`Error::InvalidOption`] naming the URL.
     /// `wss://` (TLS with rustls and Mozilla's root certificates; the system's too with
-    /// the feature `native-roots`) is always accepted.
+    /// the feature `native-roots`) is always accepted, if the `tls` feature (a default
+    /// one) is on.
     pub allow_insecure: bool,
     /// Reconnect after a recoverable loss. Default `None`: a loss ends the receiver.
     pub reconnect: Option<ReconnectPolicy>,
