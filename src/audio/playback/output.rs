@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::time::{Duration, Instant};
 
@@ -167,29 +167,94 @@ impl Device {
         renderer: Renderer,
         config: cpal::StreamConfig,
     ) -> Result<Running, Error> {
-        let renderer = Homing {
-            renderer: Some(renderer),
-            home: self.home.clone(),
-        };
+        self.build(Homing::new(Some(renderer), None, self.home.clone()), config)
+    }
+
+    /// Builds and starts a stream with `config` that plays silence until a renderer is
+    /// pushed into [`Standby::slot`]: started ahead, while another stream still has the
+    /// renderer, so that the audio server has linked it by the time it takes over.
+    pub(crate) fn standby(&self, config: cpal::StreamConfig) -> Result<Standby, Error> {
+        let (slot, inbox) = rtrb::RingBuffer::new(1);
+        let homing = Homing::new(None, Some(inbox), self.home.clone());
+        let frames = homing.frames.clone();
+        let rate = config.sample_rate;
+        let running = self.build(homing, config)?;
+        Ok(Standby {
+            running,
+            slot,
+            frames,
+            rate,
+        })
+    }
+
+    fn build(&self, homing: Homing, config: cpal::StreamConfig) -> Result<Running, Error> {
         let shared = self.shared.clone();
         let built = device::with_sample_type!(
             self.supported.sample_format(),
             &self.name,
-            build(&self.dev, config, renderer, shared)
+            build(&self.dev, config, homing, shared)
         )?;
         Running::play(built, Direction::Output, self.wanted.as_deref(), &self.name)
     }
 }
 
-/// The renderer inside a device callback; it goes home when cpal drops the callback.
+/// A stream started without a renderer (see [`Device::standby`]).
+pub(crate) struct Standby {
+    pub running: Running,
+    /// Where its renderer goes (room for one).
+    pub slot: rtrb::Producer<Renderer>,
+    /// Frames its callback has been asked for.
+    frames: Arc<AtomicU64>,
+    rate: u32,
+}
+
+impl Standby {
+    /// Whether the audio server runs it: it has played more silence than a device buffer
+    /// holds before anything takes it (0.2 s), so it is taken as fast as it is played.
+    pub(crate) fn running(&self) -> bool {
+        self.frames.load(Ordering::Relaxed) >= u64::from(self.rate) / 5
+    }
+}
+
+/// The renderer inside a device callback; it goes home when cpal drops the callback. A
+/// stream on standby starts without one and takes it from `inbox` when it comes.
 struct Homing {
     renderer: Option<Renderer>,
+    inbox: Option<rtrb::Consumer<Renderer>>,
+    /// Frames the callback has been asked for.
+    frames: Arc<AtomicU64>,
     home: SyncSender<Renderer>,
+}
+
+impl Homing {
+    fn new(
+        renderer: Option<Renderer>,
+        inbox: Option<rtrb::Consumer<Renderer>>,
+        home: SyncSender<Renderer>,
+    ) -> Self {
+        Homing {
+            renderer,
+            inbox,
+            frames: Arc::new(AtomicU64::new(0)),
+            home,
+        }
+    }
+
+    /// The renderer for a callback of `frames`, if it has come (no allocation, no lock:
+    /// the callback calls this).
+    fn renderer(&mut self, frames: usize) -> Option<&mut Renderer> {
+        self.frames.fetch_add(frames as u64, Ordering::Relaxed);
+        if self.renderer.is_none() {
+            self.renderer = self.inbox.as_mut().and_then(|i| i.pop().ok());
+        }
+        self.renderer.as_mut()
+    }
 }
 
 impl Drop for Homing {
     fn drop(&mut self) {
-        if let Some(r) = self.renderer.take() {
+        let waiting = self.inbox.as_mut().and_then(|i| i.pop().ok());
+        if let Some(r) = self.renderer.take().or(waiting) {
             // The channel has room for the one renderer; nobody waiting is fine too.
             let _ = self.home.try_send(r);
         }
@@ -202,13 +267,16 @@ fn build<T: SizedSample + FromSample<f32>>(
     mut renderer: Homing,
     shared: Arc<Shared>,
 ) -> Result<cpal::Stream, cpal::Error> {
+    let channels = usize::from(config.channels.max(1));
     dev.build_output_stream(
         config,
         move |out: &mut [T], info: &cpal::OutputCallbackInfo| {
             let ts = info.timestamp();
             let latency = ts.playback.saturating_duration_since(ts.callback);
-            if let Some(r) = renderer.renderer.as_mut() {
-                r.render(out, latency);
+            let frames = out.len() / channels;
+            match renderer.renderer(frames) {
+                Some(r) => r.render(out, latency),
+                None => out.fill(T::EQUILIBRIUM),
             }
         },
         move |e: cpal::Error| {

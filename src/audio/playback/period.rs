@@ -6,10 +6,10 @@
 //! dry at that size (an xrun, counted as a device underrun). After a second one within
 //! [`WINDOW`] (one alone is a hiccup, not a machine that cannot keep up), the next time
 //! nothing is playing or due, playback reopens the output with twice the period, up to
-//! [`FALLBACK_MAX_PERIOD_MS`]. The renderer (the ring, the positions, the echo tap) moves
-//! into the new stream whole, so nothing queued, counted or timed is lost. The audio
-//! server may take a moment to link the new stream (about 0.1 s in the test rig): a reply
-//! starting right then starts that much later, once.
+//! [`FALLBACK_MAX_PERIOD_MS`]. The new stream starts beside the old one, playing silence,
+//! and takes over once the audio server runs it (which took up to 0.3 s in the busy test
+//! rig), so no reply waits for it. The renderer (the ring, the positions, the echo tap)
+//! moves into the new stream whole, so nothing queued, counted or timed is lost.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::callback::{Renderer, Shared};
 use super::options::PlaybackOptions;
-use super::output::Device;
+use super::output::{Device, Standby};
 use crate::audio::device::{FALLBACK_MAX_PERIOD_MS, MIN_PERIOD_MS, Running};
 
 /// The period playback opens with now, and the way back for the renderer.
@@ -30,9 +30,21 @@ pub(crate) struct Period {
     floor_ms: Option<u32>,
     /// Device underruns seen, and whether they call for a longer period.
     dry: Dry,
+    /// A stream with a longer period, started and waiting to take over.
+    pending: Option<Pending>,
     home: SyncSender<Renderer>,
     back: Receiver<Renderer>,
 }
+
+/// A stream on standby, the period it was asked for, and since when it waits.
+struct Pending {
+    standby: Standby,
+    next: u32,
+    since: Instant,
+}
+
+/// How long a stream on standby may take to start before the fallback gives up.
+const STANDBY_WAIT: Duration = Duration::from_secs(5);
 
 /// Two device underruns within this call for a longer period.
 pub(crate) const WINDOW: Duration = Duration::from_secs(30);
@@ -77,6 +89,7 @@ impl Period {
             device: None,
             floor_ms: adapts.then_some(MIN_PERIOD_MS),
             dry: Dry::default(),
+            pending: None,
             home,
             back,
         }
@@ -100,15 +113,36 @@ impl Period {
         self.device = device;
     }
 
-    /// Reopens `output` with a longer period if the device ran dry since the last look
-    /// and nothing is `playing` (nor queued, nor awaited). Blocks while the device closes
-    /// and starts again (the device was found and configured once): call it from the playback thread only.
+    /// Moves `output` to a longer period if the device keeps running dry, while nothing
+    /// is `busy` (playing, queued or awaited): first starts a stream on standby, then,
+    /// once the audio server runs it, hands the renderer over (so no reply waits for the
+    /// server to link a new stream). A device that takes no second stream is closed and
+    /// opened again instead. Blocks only while a stream stops (joining its thread): call
+    /// it from the playback thread only.
     pub(crate) fn check(&mut self, output: &mut Option<Running>, shared: &Arc<Shared>, busy: bool) {
         let Some(floor) = self.floor_ms else { return };
-        let xruns = shared.xruns.load(Ordering::Relaxed);
-        if !self.dry.note(xruns, Instant::now())
+        if shared.device_lost.load(Ordering::Acquire) {
+            self.pending = None;
+            return;
+        }
+        if let Some(p) = &self.pending {
+            if busy {
+                return;
+            }
+            if p.standby.running() {
+                return self.switch(output, shared, floor);
+            }
+            if p.since.elapsed() > STANDBY_WAIT {
+                tracing::warn!("audio output: the stream with a longer period never started");
+                self.pending = None;
+                self.floor_ms = None;
+            }
+            return;
+        }
+        if !self
+            .dry
+            .note(shared.xruns.load(Ordering::Relaxed), Instant::now())
             || busy
-            || shared.device_lost.load(Ordering::Acquire)
         {
             return;
         }
@@ -120,6 +154,27 @@ impl Period {
         let Some(device) = self.device.clone() else {
             return;
         };
+        match device.standby(device.config(next)) {
+            Ok(standby) => {
+                self.pending = Some(Pending {
+                    standby,
+                    next,
+                    since: Instant::now(),
+                });
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "no second stream on the device: reopening it");
+                self.reopen(output, shared, &device, floor, next);
+            }
+        }
+    }
+
+    /// Hands the renderer from `output` to the stream on standby, which the audio server
+    /// runs already.
+    fn switch(&mut self, output: &mut Option<Running>, shared: &Shared, floor: u32) {
+        let Some(mut pending) = self.pending.take() else {
+            return;
+        };
         let began = Instant::now();
         // Stopping the stream joins cpal's thread, which drops the callback: the renderer
         // comes back.
@@ -127,19 +182,55 @@ impl Period {
         let Ok(renderer) = self.back.recv_timeout(Duration::from_secs(2)) else {
             return self.lost(shared, "the stopped device stream kept its callback");
         };
+        // The slot has room for one and is empty.
+        if pending.standby.slot.push(renderer).is_err() {
+            return self.lost(shared, "the stream on standby took no renderer");
+        }
+        *output = Some(pending.standby.running);
+        let standby = Some(pending.since.elapsed());
+        self.reopened(shared, (floor, pending.next), began, standby);
+    }
+
+    /// Logs the change of period (`standby`: how long the new stream ran before it took
+    /// over, if it did so).
+    fn reopened(
+        &mut self,
+        shared: &Shared,
+        (from_ms, to_ms): (u32, u32),
+        began: Instant,
+        standby: Option<Duration>,
+    ) {
+        let xruns = shared.xruns.load(Ordering::Relaxed);
+        tracing::info!(
+            device_underruns = xruns,
+            from_ms,
+            to_ms,
+            took = ?began.elapsed(),
+            ?standby,
+            "audio output ran dry: now with a longer period"
+        );
+        self.floor_ms = Some(to_ms);
+        self.dry.acted(xruns);
+    }
+
+    /// Closes `output` and opens it again with `next` ms (or, failing that, `floor`).
+    fn reopen(
+        &mut self,
+        output: &mut Option<Running>,
+        shared: &Shared,
+        device: &Device,
+        floor: u32,
+        next: u32,
+    ) {
+        let began = Instant::now();
+        drop(output.take());
+        let Ok(renderer) = self.back.recv_timeout(Duration::from_secs(2)) else {
+            return self.lost(shared, "the stopped device stream kept its callback");
+        };
         let renderer = match device.start(renderer, device.config(next)) {
             Ok(running) => {
-                tracing::info!(
-                    device_underruns = xruns,
-                    from_ms = floor,
-                    to_ms = next,
-                    took = ?began.elapsed(),
-                    "audio output ran dry: reopened with a longer period"
-                );
                 *output = Some(running);
-                self.floor_ms = Some(next);
-                self.dry.acted(shared.xruns.load(Ordering::Relaxed));
-                return;
+                return self.reopened(shared, (floor, next), began, None);
             }
             Err(e) => {
                 tracing::warn!(error = %e, to_ms = next, "reopening the audio output failed");
