@@ -1,11 +1,11 @@
 //! Added latency on a real device: from a `response.output_audio.delta` arriving to the
 //! first of its samples leaving the device callback, over the simulator and the headless
-//! audio rig. The start is held for the resampler's delay plus one device period (plus
-//! `prebuffer` and any cushion), then waits for the next callback: expect the delay plus
-//! one to two periods. Each line also
-//! gives the underruns (callbacks that found the ring empty mid-item, and those the device
-//! reported itself) and the cushion playback grew after them; run it with a core kept busy
-//! (`yes > /dev/null &`) to see how the settings hold up under load.
+//! audio rig. The start is held for the resampler's delay plus one device period and 1 ms
+//! (plus `prebuffer` and any cushion), then waits for the next callback: expect the delay
+//! plus one to two periods. Each line also gives the underruns (callbacks that found the
+//! ring empty mid-item, and those the device reported itself) and the cushion playback
+//! grew after them; run it with a core kept busy (`yes > /dev/null &`) to see how the
+//! settings hold up under load.
 //!
 //! Run: `scripts/audio-rig.sh run cargo bench --bench playback_latency`
 

@@ -20,6 +20,10 @@ use std::time::{Duration, Instant};
 pub(crate) const MARGIN: Duration = Duration::from_millis(3);
 /// The most the cushion grows to.
 pub(crate) const MAX: Duration = Duration::from_millis(200);
+/// Held back at every start on top of what audio arriving exactly in time needs, so that
+/// at the callbacks' worst phase it still has this to spare: without it, the first few
+/// replies of a session paced as spoken glitched now and then before the cushion grew.
+pub(crate) const START: Duration = Duration::from_millis(1);
 /// Audio that reaches the ring less than this before the callback that needs it is a
 /// near miss.
 pub(crate) const NEAR: Duration = Duration::from_millis(1);

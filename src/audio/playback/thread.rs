@@ -396,7 +396,7 @@ impl Feeder {
 
     /// The least a start from silence is held for deltas arriving just in time to leave no
     /// gap: the resampler's delay plus one device period (the last callback's, or 10 ms
-    /// before the first).
+    /// before the first), plus [`START`](cushion::START) to spare.
     fn minimum_hold(&self) -> Duration {
         let rate = u64::from(self.control.device_rate.max(1));
         let period = match self.control.shared.period.load(Ordering::Relaxed) {
@@ -404,7 +404,7 @@ impl Feeder {
             n => u64::from(n),
         };
         let frames = self.converter.delay_frames() as u64 + period;
-        Duration::from_nanos(frames * 1_000_000_000 / rate)
+        Duration::from_nanos(frames * 1_000_000_000 / rate) + cushion::START
     }
 
     /// Flushes the converter into the current item and closes it.
