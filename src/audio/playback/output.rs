@@ -203,7 +203,7 @@ pub(crate) struct Standby {
     pub running: Running,
     /// Where its renderer goes (room for one).
     pub slot: rtrb::Producer<Renderer>,
-    /// Frames its callback has been asked for.
+    /// Frames its callback has played while waiting for the renderer.
     frames: Arc<AtomicU64>,
     rate: u32,
 }
@@ -221,7 +221,7 @@ impl Standby {
 struct Homing {
     renderer: Option<Renderer>,
     inbox: Option<rtrb::Consumer<Renderer>>,
-    /// Frames the callback has been asked for.
+    /// Frames played while waiting for the renderer.
     frames: Arc<AtomicU64>,
     home: SyncSender<Renderer>,
 }
@@ -240,10 +240,8 @@ impl Homing {
         }
     }
 
-    /// The renderer for a callback of `frames`, if it has come (no allocation, no lock:
-    /// the callback calls this).
-    fn renderer(&mut self, frames: usize) -> Option<&mut Renderer> {
-        self.frames.fetch_add(frames as u64, Ordering::Relaxed);
+    /// The renderer, if it has come (no allocation, no lock: the callback calls this).
+    fn renderer(&mut self) -> Option<&mut Renderer> {
         if self.renderer.is_none() {
             self.renderer = self.inbox.as_mut().and_then(|i| i.pop().ok());
         }
@@ -273,10 +271,13 @@ fn build<T: SizedSample + FromSample<f32>>(
         move |out: &mut [T], info: &cpal::OutputCallbackInfo| {
             let ts = info.timestamp();
             let latency = ts.playback.saturating_duration_since(ts.callback);
-            let frames = out.len() / channels;
-            match renderer.renderer(frames) {
+            match renderer.renderer() {
                 Some(r) => r.render(out, latency),
-                None => out.fill(T::EQUILIBRIUM),
+                None => {
+                    out.fill(T::EQUILIBRIUM);
+                    let frames = (out.len() / channels) as u64;
+                    renderer.frames.fetch_add(frames, Ordering::Relaxed);
+                }
             }
         },
         move |e: cpal::Error| {

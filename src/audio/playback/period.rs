@@ -11,7 +11,6 @@
 //! rig), so no reply waits for it. The renderer (the ring, the positions, the echo tap)
 //! moves into the new stream whole, so nothing queued, counted or timed is lost.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::time::{Duration, Instant};
@@ -119,7 +118,7 @@ impl Period {
     /// server to link a new stream). A device that takes no second stream is closed and
     /// opened again instead. Blocks only while a stream stops (joining its thread): call
     /// it from the playback thread only.
-    pub(crate) fn check(&mut self, output: &mut Option<Running>, shared: &Arc<Shared>, busy: bool) {
+    pub(crate) fn check(&mut self, output: &mut Option<Running>, shared: &Shared, busy: bool) {
         let Some(floor) = self.floor_ms else { return };
         if shared.device_lost.load(Ordering::Acquire) {
             self.pending = None;
@@ -176,11 +175,8 @@ impl Period {
             return;
         };
         let began = Instant::now();
-        // Stopping the stream joins cpal's thread, which drops the callback: the renderer
-        // comes back.
-        drop(output.take());
-        let Ok(renderer) = self.back.recv_timeout(Duration::from_secs(2)) else {
-            return self.lost(shared, "the stopped device stream kept its callback");
+        let Some(renderer) = self.take_back(output, shared) else {
+            return;
         };
         // The slot has room for one and is empty.
         if pending.standby.slot.push(renderer).is_err() {
@@ -223,9 +219,8 @@ impl Period {
         next: u32,
     ) {
         let began = Instant::now();
-        drop(output.take());
-        let Ok(renderer) = self.back.recv_timeout(Duration::from_secs(2)) else {
-            return self.lost(shared, "the stopped device stream kept its callback");
+        let Some(renderer) = self.take_back(output, shared) else {
+            return;
         };
         let renderer = match device.start(renderer, device.config(next)) {
             Ok(running) => {
@@ -246,6 +241,17 @@ impl Period {
             Err(e) => return self.lost(shared, &e.to_string()),
         }
         self.floor_ms = None;
+    }
+
+    /// Stops `output` and takes its renderer back: stopping the stream joins cpal's
+    /// thread, which drops the callback. `None` (the output lost) if it does not come.
+    fn take_back(&mut self, output: &mut Option<Running>, shared: &Shared) -> Option<Renderer> {
+        drop(output.take());
+        let renderer = self.back.recv_timeout(Duration::from_secs(2)).ok();
+        if renderer.is_none() {
+            self.lost(shared, "the stopped device stream kept its callback");
+        }
+        renderer
     }
 
     fn lost(&mut self, shared: &Shared, why: &str) {

@@ -357,12 +357,17 @@ impl Feeder {
         if !self.cushion.notice(underruns, dry_at, came) {
             return false;
         }
+        self.cushion_grew("playback underrun: holding back more audio");
+        true
+    }
+
+    /// Publishes the grown cushion (for the metrics) and logs `why`.
+    fn cushion_grew(&self, why: &str) {
         let cushion = self.cushion.get();
         self.control
             .cushion_ns
             .store(cushion.as_nanos() as u64, Ordering::Relaxed);
-        tracing::debug!(?cushion, "playback underrun: holding back more audio");
-        true
+        tracing::debug!(?cushion, why);
     }
 
     /// Grows the cushion if this audio reaches the ring with less than
@@ -382,15 +387,7 @@ impl Feeder {
             return;
         };
         if self.cushion.near_miss(spare) {
-            let cushion = self.cushion.get();
-            self.control
-                .cushion_ns
-                .store(cushion.as_nanos() as u64, Ordering::Relaxed);
-            tracing::debug!(
-                ?spare,
-                ?cushion,
-                "playback near miss: holding back more audio"
-            );
+            self.cushion_grew("playback near miss: holding back more audio");
         }
     }
 
