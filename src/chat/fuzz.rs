@@ -110,6 +110,15 @@ pub fn check_fast_paths(data: &str) -> FastPaths {
         }
         taken.responses = true;
     }
+    let mut fast = super::gemini::StreamState::default();
+    if let Some(response) = fast.scan(data) {
+        let mut serde = super::gemini::StreamState::default();
+        match serde.read_with_serde(data) {
+            Ok(Read::Delta(d)) => assert_eq!(d, response, "Gemini event {data:?}"),
+            other => panic!("Gemini event {data:?}: fast path took it, serde read {other:?}"),
+        }
+        taken.gemini = true;
+    }
     taken
 }
 
@@ -120,4 +129,6 @@ pub struct FastPaths {
     pub chunk: bool,
     /// A Responses API text event.
     pub responses: bool,
+    /// A Gemini event of plain text parts.
+    pub gemini: bool,
 }

@@ -13,85 +13,18 @@
 //! `content_filter` finish. The stream has no end marker: after a finish reason, the end
 //! of the body is the normal end. An `{"error": {…}}` event ends the request.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
-use serde::Deserialize;
-use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
 
 use super::delta::{ChoiceDelta, Delta, DeltaError, FunctionDelta, ToolCallDelta, Usage};
+use super::gemini_event::{Candidate, RawUsage, Response, scan_text};
 use super::read::Read;
 use crate::error::ApiError;
 
 /// The prefix of the tool call ids made for calls that came without one.
 pub(crate) const MADE_ID_PREFIX: &str = "call_gemini_";
-
-/// One `GenerateContentResponse`: an event of the stream, or a whole answer.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[serde(expecting = "a Gemini GenerateContentResponse object")]
-struct Response {
-    #[serde(default)]
-    candidates: Vec<Candidate>,
-    prompt_feedback: Option<PromptFeedback>,
-    usage_metadata: Option<RawUsage>,
-    model_version: Option<String>,
-    response_id: Option<String>,
-    /// Only whether there is one: the error is read again from the text, rarely.
-    error: Option<IgnoredAny>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Candidate {
-    content: Option<Content>,
-    finish_reason: Option<String>,
-    index: Option<u32>,
-}
-
-#[derive(Deserialize)]
-struct Content {
-    role: Option<String>,
-    #[serde(default)]
-    parts: Vec<Part>,
-}
-
-/// A part: text, thought text, or a function call; other kinds (inline data, executable
-/// code, …) stay in the chunk's raw data.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Part {
-    text: Option<String>,
-    #[serde(default)]
-    thought: bool,
-    function_call: Option<FunctionCall>,
-}
-
-#[derive(Deserialize)]
-struct FunctionCall {
-    name: String,
-    args: Option<Value>,
-    id: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PromptFeedback {
-    block_reason: Option<String>,
-}
-
-/// Gemini's counts; everything it sends is also kept in [`Usage::extra`] under its own
-/// name (`thoughtsTokenCount`, `cachedContentTokenCount`, …).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawUsage {
-    prompt_token_count: Option<u64>,
-    candidates_token_count: Option<u64>,
-    total_token_count: Option<u64>,
-    thoughts_token_count: Option<u64>,
-    #[serde(flatten)]
-    extra: Map<String, Value>,
-}
 
 /// What a stream has said so far that later events need: the tool calls of each
 /// candidate (for their indexes and the `tool_calls` finish), the names shared between
@@ -108,6 +41,19 @@ pub(crate) struct StreamState {
 impl StreamState {
     /// Reads one event's data.
     pub(crate) fn read(&mut self, data: &str) -> Result<Read, DeltaError> {
+        match scan_text(data) {
+            Some(response) => Ok(Read::Delta(self.delta(response, data))),
+            None => self.read_with_serde(data),
+        }
+    }
+
+    /// The fast path alone: the delta, if `data` has its plain shape.
+    pub(super) fn scan(&mut self, data: &str) -> Option<Delta> {
+        scan_text(data).map(|r| self.delta(r, data))
+    }
+
+    /// [`read`](Self::read) without its fast path.
+    pub(super) fn read_with_serde(&mut self, data: &str) -> Result<Read, DeltaError> {
         let response: Response =
             serde_json::from_str(data).map_err(|e| DeltaError::of::<Response>(data, &e))?;
         Ok(Read::Delta(self.delta(response, data)))
@@ -119,7 +65,7 @@ impl StreamState {
         self.finished
     }
 
-    fn delta(&mut self, r: Response, data: &str) -> Delta {
+    fn delta(&mut self, r: Response<'_>, data: &str) -> Delta {
         if r.error.is_some() {
             return Delta {
                 id: self.id.clone(),
@@ -157,7 +103,7 @@ impl StreamState {
         }
     }
 
-    fn choice(&mut self, index: u32, c: Candidate) -> ChoiceDelta {
+    fn choice(&mut self, index: u32, c: Candidate<'_>) -> ChoiceDelta {
         let mut choice = ChoiceDelta {
             index,
             ..ChoiceDelta::default()
@@ -167,9 +113,9 @@ impl StreamState {
             self.calls.resize(slot + 1, 0);
         }
         if let Some(content) = c.content {
-            choice.role = content.role.map(|r| match r.as_str() {
+            choice.role = content.role.map(|r| match r.as_ref() {
                 "model" => "assistant".to_owned(),
-                _ => r,
+                _ => r.into_owned(),
             });
             for part in content.parts {
                 match (part.function_call, part.text) {
@@ -220,11 +166,11 @@ pub(crate) fn parse_message(data: &str) -> Result<Delta, DeltaError> {
 }
 
 /// Keeps `name` in `last`, reusing its allocation when it repeats.
-fn share(last: &mut Option<Arc<str>>, name: Option<String>) {
+fn share(last: &mut Option<Arc<str>>, name: Option<Cow<'_, str>>) {
     if let Some(name) = name.filter(|n| !n.is_empty())
-        && last.as_deref() != Some(name.as_str())
+        && last.as_deref() != Some(name.as_ref())
     {
-        *last = Some(Arc::from(name));
+        *last = Some(Arc::from(name.as_ref()));
     }
 }
 

@@ -42,6 +42,7 @@ mod framing;
 #[doc(hidden)]
 pub mod fuzz;
 mod gemini;
+mod gemini_event;
 mod gemini_request;
 pub mod message;
 mod ollama;
