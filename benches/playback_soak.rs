@@ -7,7 +7,9 @@
 //! each reply (a delta arriving to the callback that played its first sample) in the
 //! first and the last minute, to show it does not drift; plus the longest callback.
 //!
-//! Run: `scripts/audio-rig.sh run cargo bench --bench playback_soak`
+//! Run: `scripts/audio-rig.sh run cargo bench --bench playback_soak`; with
+//! `RUST_LOG=vivavoce=debug`, each underrun, near miss and period change is logged with
+//! its time, to place it in the session.
 
 mod rig;
 
@@ -50,6 +52,10 @@ fn summary(name: &str, turns: &[&Turn]) {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     rig::require("playback_soak");
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .try_init();
     // `cargo test --benches` runs bench targets without `--bench`: keep that quick.
     let quick = !std::env::args().any(|a| a == "--bench");
     let minutes: u64 = std::env::var("MINUTES")
