@@ -394,6 +394,50 @@ async fn the_overall_timeout_and_stop_end_the_retries() {
 }
 
 #[tokio::test]
+async fn the_overall_timeout_stops_an_attempt_without_content_but_not_an_answer() {
+    let policy = fast().timeout(Duration::from_millis(300));
+
+    // The head comes, then nothing: the attempt is stopped at the limit.
+    let stalled = sim(ChatSimulatorOptions::default()
+        .reply_text(REPLY)
+        .fault(ChatFault::StallAfterChunks(0, Duration::from_secs(30))))
+    .await;
+    let options = config(stalled.addr())
+        .options(vec![message::user("Hi")], &no_env())
+        .unwrap();
+    let started = Instant::now();
+    let e = collect(stream_with_retry(options, policy.clone()).unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e.error, Error::Timeout { after, .. } if after == Duration::from_millis(300)),
+        "{:?}",
+        e.error
+    );
+    assert_eq!(e.error.kind(), ErrorKind::Timeout);
+    assert!(e.partial.content.is_empty());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Content came before the pause: the answer is not cut, and it ends whole.
+    let pausing = sim(ChatSimulatorOptions::default()
+        .reply_text(REPLY)
+        .fault(ChatFault::StallAfterChunks(3, Duration::from_millis(600))))
+    .await;
+    let options = config(pausing.addr())
+        .options(vec![message::user("Hi")], &no_env())
+        .unwrap();
+    let done = collect(stream_with_retry(options, policy).unwrap())
+        .await
+        .expect("the answer ends whole");
+    assert_eq!(done.result.content, REPLY);
+    assert_eq!(requests(&pausing), 1);
+}
+
+#[tokio::test]
 async fn azure_gets_its_deployment_url_and_api_key_header() {
     let body =
         r#"{"error":{"code":"401","message":"Access denied due to invalid subscription key."}}"#;

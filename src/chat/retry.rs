@@ -66,8 +66,11 @@ pub struct RetryPolicy {
     /// The longest `retry-after` honoured; a server asking for more is not retried (a
     /// router falls back at once). Default 60 s.
     pub max_retry_after: Duration,
-    /// The time from the start within which attempts may begin and waits must end; an
-    /// attempt under way is not cut. Default `None`: no limit.
+    /// The time from the start within which the answer must begin: attempts may begin
+    /// and waits must end within it, and an attempt still without content when it
+    /// passes is stopped, ending the request with [`Error::Timeout`]. An answer already
+    /// delivering content is not cut (that is [`ChatOptions::http_timeout`]'s). Default
+    /// `None`: no limit.
     pub timeout: Option<Duration>,
 }
 
@@ -212,7 +215,8 @@ async fn drive(
     for (i, options) in candidates.into_iter().enumerate() {
         let mut retry = 0u32;
         let failed = loop {
-            let error = match attempt(&options, &tx, &token).await {
+            let limit = policy.timeout.zip(deadline);
+            let error = match attempt(&options, &tx, &token, limit).await {
                 Attempt::Done => return,
                 Attempt::Failed(e) => e,
             };
@@ -269,11 +273,13 @@ impl Drop for AbortOnDrop {
 }
 
 /// One request, its events forwarded once content has come: what its task hands over
-/// in one go is passed on in one go.
+/// in one go is passed on in one go. Without content by the deadline of `limit` (the
+/// policy's timeout, and when it ends), the request is stopped and fails as timed out.
 async fn attempt(
     options: &ChatOptions,
     tx: &InboxSender<ChatEvent>,
     token: &CancellationToken,
+    limit: Option<(Duration, Instant)>,
 ) -> Attempt {
     let (itx, mut irx): (_, InboxReceiver<ChatEvent>) = inbox(INBOX_EVENTS, INBOX_BYTES);
     let options = options
@@ -299,7 +305,22 @@ async fn attempt(
     }));
     let mut held: Batch<ChatEvent> = Batch::default();
     let mut committed = false;
-    while let Some(first) = poll_fn(|cx| irx.poll_recv(cx)).await {
+    loop {
+        let first = tokio::select! {
+            first = poll_fn(|cx| irx.poll_recv(cx)) => first,
+            () = sleep_until_some(limit.map(|(_, end)| end)), if !committed => {
+                stop.stop();
+                let after = limit.map_or(Duration::ZERO, |(after, _)| after);
+                return Attempt::Failed(Box::new(ChatError {
+                    error: Error::Timeout {
+                        operation: "chat request (the retry policy's timeout, before any content)",
+                        after,
+                    },
+                    partial: Default::default(),
+                }));
+            }
+        };
+        let Some(first) = first else { break };
         let mut next = Some(first);
         let mut terminal = false;
         while let Some(event) = next.take() {
@@ -332,6 +353,14 @@ async fn attempt(
         }
     }
     Attempt::Done
+}
+
+/// Sleeps until `end`, or forever without one.
+async fn sleep_until_some(end: Option<Instant>) {
+    match end {
+        Some(end) => tokio::time::sleep_until(end).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Whether a chunk carries something of the answer: text, a refusal, a tool call, or
