@@ -24,6 +24,11 @@ use vivavoce::realtime::{
 /// What the client sent, in order: `(type, audio bytes for appends, when)`.
 type Sent = Arc<Mutex<Vec<(String, Vec<u8>, Instant)>>>;
 
+/// The echo test judges one session's sound on the shared rig, where another test's
+/// streams would add load and their own scheduling: it runs alone, and the other tests of
+/// this file run beside each other.
+static RIG: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 async fn session(sim: &RealtimeSimulator) -> (EventSender, EventReceiver, Sent) {
     let sent: Sent = Arc::default();
     let log = sent.clone();
@@ -134,6 +139,7 @@ async fn wait_live(capture: &vivavoce::audio::Capture) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wav_source_arrives_exactly_and_stop_flushes_the_last_chunk() {
+    let _beside = RIG.read().await;
     let sim = simulator().await;
     let (tx, _rx, sent) = session(&sim).await;
     // 1.234 s: not a whole number of 20 ms chunks nor of 10 ms frames.
@@ -167,6 +173,7 @@ async fn a_wav_source_arrives_exactly_and_stop_flushes_the_last_chunk() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stereo_44_1_khz_source_is_downmixed_and_resampled() {
+    let _beside = RIG.read().await;
     let sim = simulator().await;
     let (tx, _rx, sent) = session(&sim).await;
     let mono = tone(44_100, 440.0, 1.0, 0.25);
@@ -193,6 +200,7 @@ async fn a_stereo_44_1_khz_source_is_downmixed_and_resampled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn g711_input_is_encoded_at_8_khz() {
+    let _beside = RIG.read().await;
     let sim = simulator().await;
     let (tx, _rx, sent) = session(&sim).await;
     let options = from_file("tone-ulaw.wav", 24_000, 1, &tone(24_000, 440.0, 0.5, 0.3))
@@ -212,6 +220,7 @@ async fn g711_input_is_encoded_at_8_khz() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mute_sends_silence_and_the_meter_reads_the_level() {
+    let _beside = RIG.read().await;
     let sim = simulator().await;
     let (tx, _rx, sent) = session(&sim).await;
     let options = from_file("tone-2s.wav", 24_000, 1, &tone(24_000, 440.0, 2.0, 0.1));
@@ -243,6 +252,7 @@ async fn mute_sends_silence_and_the_meter_reads_the_level() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_to_talk_sends_commit_response_and_clear_in_order() {
+    let _beside = RIG.read().await;
     let sim = simulator().await;
     let (tx, mut rx, sent) = session(&sim).await;
     tx.send(rig::push_to_talk_session()).await.unwrap();
@@ -321,6 +331,7 @@ async fn push_to_talk_sends_commit_response_and_clear_in_order() {
 
 #[tokio::test]
 async fn no_such_microphone_is_a_typed_error() {
+    let _beside = RIG.read().await;
     let sim = simulator().await;
     let (tx, _rx, _) = session(&sim).await;
     let options =
@@ -359,6 +370,7 @@ async fn capture_from_device(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn microphones_at_48_and_44_1_khz_stereo_reach_the_session() {
+    let _beside = RIG.read().await;
     let _rig = rig::rig();
     let wav = rig::temp("mic-tone.wav");
     let want = tone(24_000, 440.0, 1.0, 0.3);
@@ -385,6 +397,7 @@ async fn microphones_at_48_and_44_1_khz_stereo_reach_the_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echo_is_cancelled_end_to_end_and_the_user_still_gets_through() {
+    let _alone = RIG.write().await;
     let _rig = rig::rig();
     let _echo = rig::echo_path(40).await;
     let text = "Here is a long answer from the assistant, played on the speaker, picked up again \
