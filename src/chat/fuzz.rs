@@ -111,10 +111,10 @@ pub fn check_fast_paths(data: &str) -> FastPaths {
         taken.responses = true;
     }
     let mut fast = super::gemini::StreamState::default();
-    if let Some(response) = fast.scan(data) {
+    if let Some(delta) = fast.scan(data) {
         let mut serde = super::gemini::StreamState::default();
         match serde.read_with_serde(data) {
-            Ok(Read::Delta(d)) => assert_eq!(d, response, "Gemini event {data:?}"),
+            Ok(Read::Delta(d)) => assert_eq!(d, delta, "Gemini event {data:?}"),
             other => panic!("Gemini event {data:?}: fast path took it, serde read {other:?}"),
         }
         taken.gemini = true;

@@ -173,28 +173,33 @@ fn scan_content<'a>(s: &mut Scan<'a>) -> Option<Content<'a>> {
         "parts" => {
             once(&mut seen, 2)?;
             s.array(|s| {
-                let mut text = None;
-                let mut seen = 0u8;
-                s.object(|s, key| match key {
-                    "text" => {
-                        once(&mut seen, 1)?;
-                        text = s.opt_str()?;
-                        Some(())
-                    }
-                    "thought" | "functionCall" => None,
-                    _ => s.skip(),
-                })?;
-                c.parts.push(Part {
-                    text,
-                    thought: false,
-                    function_call: None,
-                });
+                c.parts.push(scan_part(s)?);
                 Some(())
             })
         }
         _ => s.skip(),
     })?;
     Some(c)
+}
+
+/// A part of plain text (other keys, such as a `thoughtSignature`, skipped).
+fn scan_part<'a>(s: &mut Scan<'a>) -> Option<Part<'a>> {
+    let mut text = None;
+    let mut seen = 0u8;
+    s.object(|s, key| match key {
+        "text" => {
+            once(&mut seen, 1)?;
+            text = s.opt_str()?;
+            Some(())
+        }
+        "thought" | "functionCall" => None,
+        _ => s.skip(),
+    })?;
+    Some(Part {
+        text,
+        thought: false,
+        function_call: None,
+    })
 }
 
 /// `usageMetadata` holding the prompt, candidates and total counts only.

@@ -14,7 +14,7 @@ use super::options::{Backpressure, ChatOptions};
 use super::sink::{INBOX_BYTES, INBOX_EVENTS, Sink};
 use super::stream::ChatStream;
 use crate::inbox::{Batch, InboxReceiver, InboxSender, inbox};
-use crate::time::deadline_after;
+use crate::time::{deadline_after, sleep_until};
 use crate::{Error, ErrorKind};
 
 /// The most chunks without content held back before they are delivered anyway (which
@@ -211,11 +211,11 @@ async fn drive(
     token: CancellationToken,
 ) {
     let deadline = policy.timeout.map(deadline_after);
+    let limit = policy.timeout.zip(deadline);
     let count = candidates.len();
     for (i, options) in candidates.into_iter().enumerate() {
         let mut retry = 0u32;
         let failed = loop {
-            let limit = policy.timeout.zip(deadline);
             let error = match attempt(&options, &tx, &token, limit).await {
                 Attempt::Done => return,
                 Attempt::Failed(e) => e,
@@ -308,7 +308,7 @@ async fn attempt(
     loop {
         let first = tokio::select! {
             first = poll_fn(|cx| irx.poll_recv(cx)) => first,
-            () = sleep_until_some(limit.map(|(_, end)| end)), if !committed => {
+            () = sleep_until(limit.map(|(_, end)| end)), if !committed && limit.is_some() => {
                 stop.stop();
                 let after = limit.map_or(Duration::ZERO, |(after, _)| after);
                 return Attempt::Failed(Box::new(ChatError {
@@ -353,14 +353,6 @@ async fn attempt(
         }
     }
     Attempt::Done
-}
-
-/// Sleeps until `end`, or forever without one.
-async fn sleep_until_some(end: Option<Instant>) {
-    match end {
-        Some(end) => tokio::time::sleep_until(end).await,
-        None => std::future::pending().await,
-    }
 }
 
 /// Whether a chunk carries something of the answer: text, a refusal, a tool call, or
