@@ -11,6 +11,7 @@ pub mod chat;
 mod error;
 mod http_client;
 mod inbox;
+mod json_path;
 #[cfg(feature = "mock")]
 pub mod mock;
 pub mod realtime;
@@ -23,4 +24,4 @@ pub use error::{ApiError, Error, ErrorKind, HttpError};
 
 // The command's own dependencies (feature `cli`): used by the `vivavoce` binary only.
 #[cfg(feature = "cli")]
-use {clap as _, crossterm as _};
+use {clap as _, crossterm as _, serde_path_to_error as _};

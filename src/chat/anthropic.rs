@@ -133,8 +133,7 @@ pub(crate) struct StreamState {
 impl StreamState {
     /// Reads one event's `data`.
     pub(crate) fn read(&mut self, data: &str) -> Result<Read, DeltaError> {
-        let event: Event =
-            serde_json::from_str(data).map_err(|e| DeltaError::of::<Event>(data, &e))?;
+        let event: Event = serde_json::from_str(data).map_err(|e| DeltaError::new(data, &e))?;
         let mut choice = ChoiceDelta::default();
         let mut usage = None;
         let mut error = None;
@@ -221,15 +220,14 @@ impl StreamState {
 
 /// A whole (non-streamed) message, or an error object answered with 200, as one delta.
 pub(crate) fn parse_message(data: &str) -> Result<Delta, DeltaError> {
-    let v: Value = serde_json::from_str(data).map_err(|e| DeltaError::of::<Value>(data, &e))?;
+    let v: Value = serde_json::from_str(data).map_err(|e| DeltaError::new(data, &e))?;
     if v.get("type").and_then(Value::as_str) == Some("error") {
         return Ok(Delta {
             error: Some(Box::new(ApiError::of_event(data))),
             ..Delta::default()
         });
     }
-    let message: Message =
-        serde_json::from_value(v).map_err(|e| DeltaError::of::<Message>(data, &e))?;
+    let message: Message = serde_json::from_str(data).map_err(|e| DeltaError::new(data, &e))?;
     let mut state = StreamState::default();
     let mut choice = ChoiceDelta {
         role: message.role,

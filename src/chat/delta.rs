@@ -274,20 +274,12 @@ pub enum DeltaErrorKind {
 }
 
 impl DeltaError {
-    /// Describes `error`, met parsing `data`. Only failures pay for this: the path comes
-    /// from parsing `data` again, tracking where the parser is.
+    /// Describes `error`, met parsing `data` (its line and column, in `data`). Only
+    /// failures pay for this: the path comes from walking `data` up to that position.
     #[cold]
     #[inline(never)]
-    fn new(data: &str, error: &serde_json::Error) -> Self {
-        Self::of::<RawChunk>(data, error)
-    }
-
-    /// Describes `error`, met parsing `data` as a `T`.
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn of<'de, T: Deserialize<'de>>(data: &'de str, error: &serde_json::Error) -> Self {
+    pub(crate) fn new(data: &str, error: &serde_json::Error) -> Self {
         use serde_json::error::Category;
-        use serde_path_to_error::Segment;
         let kind = match error.classify() {
             Category::Data => DeltaErrorKind::Data,
             Category::Eof => DeltaErrorKind::Eof,
@@ -297,14 +289,7 @@ impl DeltaError {
         let text = error.to_string();
         let position = format!(" at line {line} column {column}");
         let message = text.strip_suffix(&position).unwrap_or(&text).to_owned();
-        let mut de = serde_json::Deserializer::from_str(data);
-        let path = match serde_path_to_error::deserialize::<_, T>(&mut de) {
-            // A path of only `?` (a map key being read) says nothing.
-            Err(e) if e.path().iter().any(|s| !matches!(s, Segment::Unknown)) => {
-                Some(e.path().to_string())
-            }
-            _ => None,
-        };
+        let path = crate::json_path::path_of(data, error);
         DeltaError {
             kind,
             line,

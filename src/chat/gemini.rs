@@ -55,7 +55,7 @@ impl StreamState {
     /// [`read`](Self::read) without its fast path.
     pub(super) fn read_with_serde(&mut self, data: &str) -> Result<Read, DeltaError> {
         let response: Response =
-            serde_json::from_str(data).map_err(|e| DeltaError::of::<Response>(data, &e))?;
+            serde_json::from_str(data).map_err(|e| DeltaError::new(data, &e))?;
         Ok(Read::Delta(self.delta(response, data)))
     }
 
@@ -160,8 +160,7 @@ impl StreamState {
 
 /// A whole (non-streamed) answer, or an error object, as one delta.
 pub(crate) fn parse_message(data: &str) -> Result<Delta, DeltaError> {
-    let response: Response =
-        serde_json::from_str(data).map_err(|e| DeltaError::of::<Response>(data, &e))?;
+    let response: Response = serde_json::from_str(data).map_err(|e| DeltaError::new(data, &e))?;
     Ok(StreamState::default().delta(response, data))
 }
 

@@ -84,8 +84,7 @@ pub(crate) struct StreamState {
 impl StreamState {
     /// Reads one line: [`Read::Last`] for the `done: true` line.
     pub(crate) fn read(&mut self, data: &str) -> Result<Read, DeltaError> {
-        let line: Line =
-            serde_json::from_str(data).map_err(|e| DeltaError::of::<Line>(data, &e))?;
+        let line: Line = serde_json::from_str(data).map_err(|e| DeltaError::new(data, &e))?;
         if line.error.is_some() {
             return Ok(Read::Delta(Delta {
                 model: self.model.clone(),
@@ -196,11 +195,11 @@ pub(crate) fn parse_message(data: &str) -> Result<Delta, DeltaError> {
 #[cold]
 fn missing_done(data: &str) -> DeltaError {
     match serde_json::from_str::<Required>(data) {
-        Err(e) => DeltaError::of::<Required>(data, &e),
+        Err(e) => DeltaError::new(data, &e),
         // Not reached: `done` was missing a moment ago.
         Ok(_) => {
             let e = <serde_json::Error as serde::de::Error>::missing_field("done");
-            DeltaError::of::<Required>(data, &e)
+            DeltaError::new(data, &e)
         }
     }
 }

@@ -180,8 +180,7 @@ impl StreamState {
 
     /// [`read`](Self::read) without its fast path.
     pub(super) fn read_with_serde(&mut self, data: &str) -> Result<Read, DeltaError> {
-        let event: Event =
-            serde_json::from_str(data).map_err(|e| DeltaError::of::<Event>(data, &e))?;
+        let event: Event = serde_json::from_str(data).map_err(|e| DeltaError::new(data, &e))?;
         let mut choice = ChoiceDelta::default();
         let mut usage = None;
         let mut error = None;
@@ -300,7 +299,7 @@ impl StreamState {
 /// A whole (non-streamed) `Response` as one delta; a failed one, or an error object
 /// answered with 200, as a delta with `error` set.
 pub(crate) fn parse_message(data: &str) -> Result<Delta, DeltaError> {
-    let v: Value = serde_json::from_str(data).map_err(|e| DeltaError::of::<Value>(data, &e))?;
+    let v: Value = serde_json::from_str(data).map_err(|e| DeltaError::new(data, &e))?;
     if v.get("output").is_none() && v.get("error").is_some_and(Value::is_object) {
         let error = ApiError::from_body(data).unwrap_or_default();
         return Ok(Delta {
@@ -309,7 +308,7 @@ pub(crate) fn parse_message(data: &str) -> Result<Delta, DeltaError> {
         });
     }
     let mut response: Response =
-        serde_json::from_value(v).map_err(|e| DeltaError::of::<Response>(data, &e))?;
+        serde_json::from_str(data).map_err(|e| DeltaError::new(data, &e))?;
     let mut choice = ChoiceDelta::default();
     let mut calls = 0u32;
     for item in std::mem::take(&mut response.output) {

@@ -179,12 +179,10 @@ pub async fn create_client_secret(options: ClientSecretOptions) -> Result<Client
         expires_at: i64,
         session: Session,
     }
-    let mut de = serde_json::Deserializer::from_str(&text);
-    let answer: Answer =
-        serde_path_to_error::deserialize(&mut de).map_err(|e| Error::InvalidResponse {
-            url: url.clone(),
-            message: e.to_string(),
-        })?;
+    let answer: Answer = serde_json::from_str(&text).map_err(|e| Error::InvalidResponse {
+        url: url.clone(),
+        message: crate::json_path::describe(&text, &e),
+    })?;
     Ok(ClientSecret {
         value: ApiKey::new(answer.value),
         expires_at: answer.expires_at,

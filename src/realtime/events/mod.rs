@@ -393,17 +393,12 @@ server_events! {
     "error" => ErrorEvent,
 }
 
-/// Parses again, tracking the path, to say which field failed (only on the error path,
-/// so the common case pays nothing for it).
+/// Parses again to say which field failed, and where (only on the error path, so the
+/// common case pays nothing for it).
 fn describe_error<T: serde::de::DeserializeOwned>(text: &str) -> String {
-    let mut de = serde_json::Deserializer::from_str(text);
-    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+    match serde_json::from_str::<T>(text) {
         Ok(_) => "the payload does not match its type".to_owned(),
-        Err(e) if e.path().iter().next().is_none() => e.into_inner().to_string(),
-        Err(e) => {
-            let path = e.path().to_string();
-            format!("{path}: {}", e.into_inner())
-        }
+        Err(e) => crate::json_path::describe(text, &e),
     }
 }
 
