@@ -124,7 +124,10 @@ async fn after_content_a_hostile_server_error_is_final() {
 
 #[tokio::test]
 async fn the_retry_timeout_bounds_endless_failures_and_stalls() {
+    // Each refusal takes 300 ms, so the deadline falls inside an attempt: the request
+    // still ends with the server's error, not a bare timeout.
     let busy = hostile(|mut s| async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
         let json = r#"{"error":{"message":"busy","type":"server_error"}}"#;
         let headers = ["content-type: application/json", "retry-after: 0"];
         send(&mut s, answer("503 Service Unavailable", &headers, json)).await;

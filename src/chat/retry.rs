@@ -68,7 +68,8 @@ pub struct RetryPolicy {
     pub max_retry_after: Duration,
     /// The time from the start within which the answer must begin: attempts may begin
     /// and waits must end within it, and an attempt still without content when it
-    /// passes is stopped, ending the request with [`Error::Timeout`]. An answer already
+    /// passes is stopped, ending the request with the error of the last attempt that
+    /// answered, or [`Error::Timeout`] when none did. An answer already
     /// delivering content is not cut (that is [`ChatOptions::http_timeout`]'s). Default
     /// `None`: no limit.
     pub timeout: Option<Duration>,
@@ -213,13 +214,18 @@ async fn drive(
     let deadline = policy.timeout.map(deadline_after);
     let limit = policy.timeout.zip(deadline);
     let count = candidates.len();
+    // The last answer's error: when the deadline stops a later attempt, the request ends
+    // with it rather than with a bare timeout.
+    let mut last: Option<Box<ChatError>> = None;
     for (i, options) in candidates.into_iter().enumerate() {
         let mut retry = 0u32;
         let failed = loop {
             let error = match attempt(&options, &tx, &token, limit).await {
                 Attempt::Done => return,
                 Attempt::Failed(e) => e,
+                Attempt::TimedOut(timeout) => break last.take().unwrap_or(timeout),
             };
+            last = Some(error.clone());
             if retry + 1 >= policy.max_attempts || !policy.should_retry(&error.error) {
                 break error;
             }
@@ -261,6 +267,8 @@ enum Attempt {
     Done,
     /// It failed before any content was delivered; nothing of it was.
     Failed(Box<ChatError>),
+    /// The policy's deadline passed before any content; it was stopped.
+    TimedOut(Box<ChatError>),
 }
 
 /// Aborts a task when dropped.
@@ -311,7 +319,7 @@ async fn attempt(
             () = sleep_until(limit.map(|(_, end)| end)), if !committed && limit.is_some() => {
                 stop.stop();
                 let after = limit.map_or(Duration::ZERO, |(after, _)| after);
-                return Attempt::Failed(Box::new(ChatError {
+                return Attempt::TimedOut(Box::new(ChatError {
                     error: Error::Timeout {
                         operation: "chat request (the retry policy's timeout, before any content)",
                         after,
