@@ -393,18 +393,25 @@ async fn the_overall_timeout_and_stop_end_the_retries() {
     );
 }
 
+/// A simulator that sends `chunks` chunks of the reply and then pauses for `pause`, and
+/// a request to it.
+async fn pausing_after(chunks: usize, pause: Duration) -> (ChatSimulator, ChatOptions) {
+    let sim = sim(ChatSimulatorOptions::default()
+        .reply_text(REPLY)
+        .fault(ChatFault::StallAfterChunks(chunks, pause)))
+    .await;
+    let options = config(sim.addr())
+        .options(vec![message::user("Hi")], &no_env())
+        .unwrap();
+    (sim, options)
+}
+
 #[tokio::test]
 async fn the_overall_timeout_stops_an_attempt_without_content_but_not_an_answer() {
     let policy = fast().timeout(Duration::from_millis(300));
 
     // The head comes, then nothing: the attempt is stopped at the limit.
-    let stalled = sim(ChatSimulatorOptions::default()
-        .reply_text(REPLY)
-        .fault(ChatFault::StallAfterChunks(0, Duration::from_secs(30))))
-    .await;
-    let options = config(stalled.addr())
-        .options(vec![message::user("Hi")], &no_env())
-        .unwrap();
+    let (_stalled, options) = pausing_after(0, Duration::from_secs(30)).await;
     let started = Instant::now();
     let e = collect(stream_with_retry(options, policy.clone()).unwrap())
         .await
@@ -423,13 +430,7 @@ async fn the_overall_timeout_stops_an_attempt_without_content_but_not_an_answer(
     );
 
     // Content came before the pause: the answer is not cut, and it ends whole.
-    let pausing = sim(ChatSimulatorOptions::default()
-        .reply_text(REPLY)
-        .fault(ChatFault::StallAfterChunks(3, Duration::from_millis(600))))
-    .await;
-    let options = config(pausing.addr())
-        .options(vec![message::user("Hi")], &no_env())
-        .unwrap();
+    let (pausing, options) = pausing_after(3, Duration::from_millis(600)).await;
     let done = collect(stream_with_retry(options, policy).unwrap())
         .await
         .expect("the answer ends whole");
