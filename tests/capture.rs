@@ -533,3 +533,58 @@ async fn echo_is_cancelled_end_to_end_and_the_user_still_gets_through() {
         "the user's voice changed by {kept:+.1} dB"
     );
 }
+
+/// While the canceller is still learning the room (the first second of the first reply),
+/// the user talking over the assistant still reaches the session's VAD: the echo is held
+/// back, the user is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_user_can_talk_over_the_start_of_the_first_reply() {
+    let _alone = RIG.write().await;
+    let _rig = rig::rig();
+    let _echo = rig::echo_path(40).await;
+    let text = "Here is a long answer from the assistant, which the user does not wait for: \
+                they start talking while it is still on its first words.";
+    let sim = RealtimeSimulator::start(SimulatorOptions::default().reply_text(text))
+        .await
+        .unwrap();
+    let (tx, rx, sent) = session(&sim).await;
+    let (mut events, playback) = stream(rx, PlaybackOptions::new(tx.clone())).await.unwrap();
+    let options = CaptureOptions::default().reference(playback.echo_reference());
+    let capture = capture_audio(tx.clone(), options).await.unwrap();
+    wait_live(&capture).await;
+    tx.send(ConversationItemCreate::new(Item::user_text("Go on.")))
+        .await
+        .unwrap();
+    tx.send(ResponseCreate::default()).await.unwrap();
+    let t0 = Instant::now();
+    while playback.metrics().played < Duration::from_millis(600) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the reply never played"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let user = pcm_to_f32(&synthesize("wait, stop, I have a question"));
+    let wav = rig::temp("barge-in.wav");
+    rig::write_wav(&wav, 24_000, 1, &user);
+    // Where the session's audio stood when the user began (24 samples per ms).
+    let began_ms = appended(&sent).len() as u64 / 24;
+    let _voice = rig::play_into("micfeed", &wav);
+    let heard_ms = loop {
+        let ev = tokio::time::timeout(Duration::from_secs(10), events.recv())
+            .await
+            .expect("the user talked over the reply and the session never heard it")
+            .unwrap();
+        if let ServerEvent::InputAudioBufferSpeechStarted(s) = ev {
+            // The simulator reports the start 300 ms early (prefix padding).
+            break s.audio_start_ms + 300;
+        }
+    };
+    eprintln!("the user began at {began_ms} ms of session audio; speech heard from {heard_ms} ms");
+    assert!(
+        heard_ms + 20 >= began_ms,
+        "speech heard from {heard_ms} ms, before the user began at {began_ms} ms: that was echo"
+    );
+    capture.stop().await.unwrap();
+    playback.stop().await;
+}

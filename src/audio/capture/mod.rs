@@ -14,6 +14,7 @@ mod options;
 mod processor;
 mod push_to_talk;
 mod thread;
+mod warm_up;
 
 use std::sync::Arc;
 use std::sync::Mutex;

@@ -4,7 +4,9 @@
 //! Everything runs on 10 ms frames of 24 kHz mono ([`FRAME`] samples at [`RATE`],
 //! −1.0 ..= 1.0).
 
+use super::warm_up::WarmUp;
 use crate::Error;
+use crate::audio::resample::Converter;
 use crate::audio::{FRAME, RATE};
 
 /// One audio processor: told what the speaker played, it cleans what the microphone heard.
@@ -102,9 +104,56 @@ impl AudioProcessor for PassThrough {
 
 /// The default processor: sonora, a pure-Rust port of WebRTC's audio processing module
 /// (AEC3, noise suppression, AGC2, high-pass).
+///
+/// sonora runs at [`INNER_RATE`]: its own conversion of 24 kHz frames to the 32 kHz it
+/// processes at left echo through at the start of a reply (up to 25 dB more residual
+/// echo, enough for a server VAD to hear the assistant), where the same audio converted
+/// beforehand is cancelled. So both sides go through this crate's converters, which share
+/// one design and so one delay, and the result comes back to 24 kHz. That adds about
+/// 10 ms to the capture path.
+///
+/// With echo cancellation on, a gate holds back echo residue during the canceller's
+/// first 5 s of far end (see the `warm_up` module): a frame the canceller made at least
+/// 6 dB quieter than the microphone while the far end plays is turned down by 20 dB;
+/// the user talking over the assistant is left alone.
 pub struct SonoraProcessor {
     apm: sonora::AudioProcessing,
+    /// The converters, `None` to process at [`RATE`] (only if they cannot be built).
+    inner: Option<Inner>,
     out: Vec<f32>,
+    /// With echo cancellation: the gate for its first seconds (see [`WarmUp`]).
+    warm_up: Option<WarmUp>,
+}
+
+/// The rate sonora processes at: a native rate of WebRTC's module, so it converts nothing.
+const INNER_RATE: u32 = 32_000;
+/// A 10 ms frame at [`INNER_RATE`].
+const INNER_FRAME: usize = INNER_RATE as usize / 100;
+
+/// Conversion around sonora (see [`SonoraProcessor`]).
+struct Inner {
+    far_up: Converter,
+    near_up: Converter,
+    down: Converter,
+    /// Far-end and near-end audio at [`INNER_RATE`] waiting for a whole frame.
+    far: Vec<f32>,
+    near: Vec<f32>,
+    /// Processed audio back at [`RATE`], waiting to be handed out.
+    done: Vec<f32>,
+}
+
+impl Inner {
+    fn new() -> Result<Self, Error> {
+        let cap = 2 * INNER_FRAME;
+        Ok(Inner {
+            far_up: Converter::fixed_input(RATE, INNER_RATE)?,
+            near_up: Converter::fixed_input(RATE, INNER_RATE)?,
+            down: Converter::fixed_input(INNER_RATE, RATE)?,
+            far: Vec::with_capacity(cap),
+            near: Vec::with_capacity(cap),
+            done: Vec::with_capacity(2 * FRAME),
+        })
+    }
 }
 
 impl std::fmt::Debug for SonoraProcessor {
@@ -124,7 +173,11 @@ impl SonoraProcessor {
             high_pass_filter: options.high_pass_filter.then(HighPassFilter::default),
             ..Default::default()
         };
-        let stream = sonora::StreamConfig::new(RATE, 1);
+        let inner = Inner::new()
+            .inspect_err(|e| tracing::warn!(error = %e, "processing at 24 kHz instead"))
+            .ok();
+        let rate = if inner.is_some() { INNER_RATE } else { RATE };
+        let stream = sonora::StreamConfig::new(rate, 1);
         let apm = sonora::AudioProcessing::builder()
             .config(config)
             .capture_config(stream)
@@ -132,7 +185,9 @@ impl SonoraProcessor {
             .build();
         SonoraProcessor {
             apm,
-            out: vec![0.0; FRAME],
+            inner,
+            out: vec![0.0; rate as usize / 100],
+            warm_up: options.echo_cancellation.then(WarmUp::default),
         }
     }
 }
@@ -146,16 +201,36 @@ fn frame_error(what: &str, e: impl std::fmt::Debug) -> Error {
 
 impl AudioProcessor for SonoraProcessor {
     fn render(&mut self, far: &[f32]) -> Result<(), Error> {
-        self.apm
-            .process_render_f32(&[far], &mut [&mut self.out[..]])
-            .map_err(|e| frame_error("render frame", e))
+        if let Some(w) = self.warm_up.as_mut() {
+            w.far(far);
+        }
+        let Some(inner) = self.inner.as_mut() else {
+            return self
+                .apm
+                .process_render_f32(&[far], &mut [&mut self.out[..]])
+                .map_err(|e| frame_error("render frame", e));
+        };
+        inner.far_up.push(far, &mut inner.far);
+        let mut used = 0;
+        while inner.far.len() - used >= INNER_FRAME {
+            let frame = &inner.far[used..used + INNER_FRAME];
+            used += INNER_FRAME;
+            self.apm
+                .process_render_f32(&[frame], &mut [&mut self.out[..]])
+                .map_err(|e| frame_error("render frame", e))?;
+        }
+        inner.far.drain(..used);
+        Ok(())
     }
 
     fn capture(&mut self, near: &mut [f32]) -> Result<(), Error> {
-        self.apm
-            .process_capture_f32(&[near], &mut [&mut self.out[..]])
-            .map_err(|e| frame_error("capture frame", e))?;
-        near.copy_from_slice(&self.out);
+        if let Some(w) = self.warm_up.as_mut() {
+            w.near(near);
+        }
+        self.process_capture(near)?;
+        if let Some(w) = self.warm_up.as_mut() {
+            w.gate(near);
+        }
         Ok(())
     }
 
@@ -168,17 +243,55 @@ impl AudioProcessor for SonoraProcessor {
     }
 }
 
+impl SonoraProcessor {
+    fn process_capture(&mut self, near: &mut [f32]) -> Result<(), Error> {
+        let Some(inner) = self.inner.as_mut() else {
+            self.apm
+                .process_capture_f32(&[near], &mut [&mut self.out[..]])
+                .map_err(|e| frame_error("capture frame", e))?;
+            near.copy_from_slice(&self.out);
+            return Ok(());
+        };
+        inner.near_up.push(near, &mut inner.near);
+        let mut used = 0;
+        while inner.near.len() - used >= INNER_FRAME {
+            let frame = &inner.near[used..used + INNER_FRAME];
+            used += INNER_FRAME;
+            self.apm
+                .process_capture_f32(&[frame], &mut [&mut self.out[..]])
+                .map_err(|e| frame_error("capture frame", e))?;
+            inner.down.push(&self.out, &mut inner.done);
+        }
+        inner.near.drain(..used);
+        // Until the converters have filled, the frame starts with silence; from then on
+        // every frame in gives one out, a fixed delay behind.
+        let n = near.len();
+        let ready = inner.done.len().min(n);
+        near[..n - ready].fill(0.0);
+        near[n - ready..].copy_from_slice(&inner.done[..ready]);
+        inner.done.drain(..ready);
+        Ok(())
+    }
+}
+
 /// Google's C++ WebRTC audio processing module (AEC3, noise suppression, AGC2,
 /// high-pass), through the `webrtc-audio-processing` crate. Feature `aec-webrtc`; building
 /// it needs meson ≥ 1.1, ninja, cmake, libclang and abseil ≥ 20240722 —
 /// `scripts/webrtc-deps.sh` installs them on Debian and prints the environment to build
 /// with.
+///
+/// It has the same warm-up gate as [`SonoraProcessor`]. Known limit: where its canceller
+/// removes nothing yet (the first word of the first reply, at some echo delays), echo
+/// and the user cannot be told apart by level, and up to −36 dBFS of echo from a 0 dB
+/// echo path can still get through; `SonoraProcessor` holds it below −50 dBFS.
 #[cfg(feature = "aec-webrtc")]
 pub struct WebRtcProcessor {
     apm: webrtc_audio_processing::Processor,
     config: webrtc_audio_processing::Config,
     delay: Option<u16>,
     buf: [Vec<f32>; 1],
+    /// With echo cancellation: the gate for its first seconds (see [`WarmUp`]).
+    warm_up: Option<WarmUp>,
 }
 
 #[cfg(feature = "aec-webrtc")]
@@ -219,6 +332,7 @@ impl WebRtcProcessor {
             config,
             delay: None,
             buf: [vec![0.0; FRAME]],
+            warm_up: options.echo_cancellation.then(WarmUp::default),
         })
     }
 
@@ -238,6 +352,9 @@ impl WebRtcProcessor {
 #[cfg(feature = "aec-webrtc")]
 impl AudioProcessor for WebRtcProcessor {
     fn render(&mut self, far: &[f32]) -> Result<(), Error> {
+        if let Some(w) = self.warm_up.as_mut() {
+            w.far(far);
+        }
         self.load(far)?;
         self.apm
             .process_render_frame(&mut self.buf)
@@ -246,10 +363,16 @@ impl AudioProcessor for WebRtcProcessor {
 
     fn capture(&mut self, near: &mut [f32]) -> Result<(), Error> {
         self.load(near)?;
+        if let Some(w) = self.warm_up.as_mut() {
+            w.near(near);
+        }
         self.apm
             .process_capture_frame(&mut self.buf)
             .map_err(|e| frame_error("capture frame", e))?;
         near.copy_from_slice(&self.buf[0]);
+        if let Some(w) = self.warm_up.as_mut() {
+            w.gate(near);
+        }
         Ok(())
     }
 
