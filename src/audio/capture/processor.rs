@@ -105,8 +105,8 @@ impl AudioProcessor for PassThrough {
 /// The default processor: sonora, a pure-Rust port of WebRTC's audio processing module
 /// (AEC3, noise suppression, AGC2, high-pass).
 ///
-/// sonora runs at [`INNER_RATE`]: its own conversion of 24 kHz frames to the 32 kHz it
-/// processes at left echo through at the start of a reply (up to 25 dB more residual
+/// sonora processes at 32 kHz. Its own conversion of 24 kHz frames to that rate left
+/// echo through at the start of a reply (up to 25 dB more residual
 /// echo, enough for a server VAD to hear the assistant), where the same audio converted
 /// beforehand is cancelled. So both sides go through this crate's converters, which share
 /// one design and so one delay, and the result comes back to 24 kHz. That adds about
