@@ -322,8 +322,8 @@ impl Playback {
     }
 
     /// A handle on the items' positions that can be kept apart from the `Playback` (by
-    /// the [conversation layer](crate::realtime::conversation), say). It reports what
-    /// was heard until the playback ends.
+    /// the conversation layer, `realtime::conversation` with feature `conversation`,
+    /// say). It reports what was heard until the playback ends.
     pub fn positions(&self) -> PlaybackPositions {
         PlaybackPositions {
             control: self.control.clone(),
