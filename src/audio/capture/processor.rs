@@ -118,8 +118,7 @@ impl AudioProcessor for PassThrough {
 /// the user talking over the assistant is left alone.
 pub struct SonoraProcessor {
     apm: sonora::AudioProcessing,
-    /// The converters, `None` to process at [`RATE`] (only if they cannot be built).
-    inner: Option<Inner>,
+    inner: Inner,
     out: Vec<f32>,
     /// With echo cancellation: the gate for its first seconds (see [`WarmUp`]).
     warm_up: Option<WarmUp>,
@@ -143,17 +142,31 @@ struct Inner {
 }
 
 impl Inner {
-    fn new() -> Result<Self, Error> {
+    fn new() -> Self {
+        // Fixed rates: this either always works or never does, and every test that makes
+        // a SonoraProcessor shows that it does.
+        let converter = |from, to| Converter::fixed_input(from, to).expect("24 <-> 32 kHz");
         let cap = 2 * INNER_FRAME;
-        Ok(Inner {
-            far_up: Converter::fixed_input(RATE, INNER_RATE)?,
-            near_up: Converter::fixed_input(RATE, INNER_RATE)?,
-            down: Converter::fixed_input(INNER_RATE, RATE)?,
+        Inner {
+            far_up: converter(RATE, INNER_RATE),
+            near_up: converter(RATE, INNER_RATE),
+            down: converter(INNER_RATE, RATE),
             far: Vec::with_capacity(cap),
             near: Vec::with_capacity(cap),
             done: Vec::with_capacity(2 * FRAME),
-        })
+        }
     }
+}
+
+/// Runs `f` on each whole [`INNER_FRAME`] at the front of `buf`, then drops them.
+fn whole_frames(
+    buf: &mut Vec<f32>,
+    mut f: impl FnMut(&[f32]) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let whole = buf.len() / INNER_FRAME * INNER_FRAME;
+    let result = buf[..whole].chunks_exact(INNER_FRAME).try_for_each(&mut f);
+    buf.drain(..whole);
+    result
 }
 
 impl std::fmt::Debug for SonoraProcessor {
@@ -173,11 +186,7 @@ impl SonoraProcessor {
             high_pass_filter: options.high_pass_filter.then(HighPassFilter::default),
             ..Default::default()
         };
-        let inner = Inner::new()
-            .inspect_err(|e| tracing::warn!(error = %e, "processing at 24 kHz instead"))
-            .ok();
-        let rate = if inner.is_some() { INNER_RATE } else { RATE };
-        let stream = sonora::StreamConfig::new(rate, 1);
+        let stream = sonora::StreamConfig::new(INNER_RATE, 1);
         let apm = sonora::AudioProcessing::builder()
             .config(config)
             .capture_config(stream)
@@ -185,8 +194,8 @@ impl SonoraProcessor {
             .build();
         SonoraProcessor {
             apm,
-            inner,
-            out: vec![0.0; rate as usize / 100],
+            inner: Inner::new(),
+            out: vec![0.0; INNER_FRAME],
             warm_up: options.echo_cancellation.then(WarmUp::default),
         }
     }
@@ -204,23 +213,12 @@ impl AudioProcessor for SonoraProcessor {
         if let Some(w) = self.warm_up.as_mut() {
             w.far(far);
         }
-        let Some(inner) = self.inner.as_mut() else {
-            return self
-                .apm
-                .process_render_f32(&[far], &mut [&mut self.out[..]])
-                .map_err(|e| frame_error("render frame", e));
-        };
+        let (apm, out, inner) = (&mut self.apm, &mut self.out, &mut self.inner);
         inner.far_up.push(far, &mut inner.far);
-        let mut used = 0;
-        while inner.far.len() - used >= INNER_FRAME {
-            let frame = &inner.far[used..used + INNER_FRAME];
-            used += INNER_FRAME;
-            self.apm
-                .process_render_f32(&[frame], &mut [&mut self.out[..]])
-                .map_err(|e| frame_error("render frame", e))?;
-        }
-        inner.far.drain(..used);
-        Ok(())
+        whole_frames(&mut inner.far, |frame| {
+            apm.process_render_f32(&[frame], &mut [&mut out[..]])
+                .map_err(|e| frame_error("render frame", e))
+        })
     }
 
     fn capture(&mut self, near: &mut [f32]) -> Result<(), Error> {
@@ -245,24 +243,15 @@ impl AudioProcessor for SonoraProcessor {
 
 impl SonoraProcessor {
     fn process_capture(&mut self, near: &mut [f32]) -> Result<(), Error> {
-        let Some(inner) = self.inner.as_mut() else {
-            self.apm
-                .process_capture_f32(&[near], &mut [&mut self.out[..]])
-                .map_err(|e| frame_error("capture frame", e))?;
-            near.copy_from_slice(&self.out);
-            return Ok(());
-        };
+        let (apm, out, inner) = (&mut self.apm, &mut self.out, &mut self.inner);
         inner.near_up.push(near, &mut inner.near);
-        let mut used = 0;
-        while inner.near.len() - used >= INNER_FRAME {
-            let frame = &inner.near[used..used + INNER_FRAME];
-            used += INNER_FRAME;
-            self.apm
-                .process_capture_f32(&[frame], &mut [&mut self.out[..]])
+        let (down, done) = (&mut inner.down, &mut inner.done);
+        whole_frames(&mut inner.near, |frame| {
+            apm.process_capture_f32(&[frame], &mut [&mut out[..]])
                 .map_err(|e| frame_error("capture frame", e))?;
-            inner.down.push(&self.out, &mut inner.done);
-        }
-        inner.near.drain(..used);
+            down.push(out, done);
+            Ok(())
+        })?;
         // Until the converters have filled, the frame starts with silence; from then on
         // every frame in gives one out, a fixed delay behind.
         let n = near.len();

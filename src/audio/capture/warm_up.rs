@@ -61,15 +61,23 @@ fn db_to_power(db: f32) -> f32 {
 }
 
 impl WarmUp {
+    /// Whether the warm-up is over (and the gate does nothing more).
+    fn over(&self) -> bool {
+        self.active >= WARM_UP_FRAMES && self.gain == 1.0
+    }
+
     /// Notes a far-end frame.
     pub(crate) fn far(&mut self, far: &[f32]) {
-        if mean_square(far) > db_to_power(FAR_ACTIVE_DB) {
+        if !self.over() && mean_square(far) > db_to_power(FAR_ACTIVE_DB) {
             self.hold = HOLD_FRAMES;
         }
     }
 
     /// Notes a microphone frame before processing.
     pub(crate) fn near(&mut self, near: &[f32]) {
+        if self.over() {
+            return;
+        }
         self.near.rotate_left(1);
         self.near[NEAR_FRAMES - 1] = mean_square(near);
     }
