@@ -13,7 +13,7 @@ mod rig;
 
 use std::time::{Duration, Instant};
 
-use rig::{Recorder, onset};
+use rig::{Recorder, onset, starve};
 use vivavoce::audio::{Playback, PlaybackOptions, stream};
 use vivavoce::mock::{RealtimeSimulator, SimulatorOptions};
 use vivavoce::realtime::events::{ConversationItemCreate, ResponseCreate};
@@ -40,35 +40,6 @@ async fn until(playback: &Playback, within: Duration, check: impl Fn(&Playback) 
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     true
-}
-
-/// Keeps every core busy at a real-time priority above cpal's callback thread (which is
-/// not real-time) and below the audio server's, for `how_long`. Says whether the system
-/// allowed it.
-fn starve(how_long: Duration) -> bool {
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let threads: Vec<_> = (0..cores)
-        .map(|core| {
-            std::thread::spawn(move || {
-                // SAFETY: plain system calls on the calling thread with valid arguments.
-                unsafe {
-                    let mut set: libc::cpu_set_t = std::mem::zeroed();
-                    libc::CPU_SET(core, &mut set);
-                    libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set);
-                    let param = libc::sched_param { sched_priority: 5 };
-                    if libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) != 0 {
-                        return false;
-                    }
-                }
-                let t0 = Instant::now();
-                while t0.elapsed() < how_long {
-                    std::hint::spin_loop();
-                }
-                true
-            })
-        })
-        .collect();
-    threads.into_iter().all(|t| t.join().unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

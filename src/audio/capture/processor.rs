@@ -22,6 +22,11 @@ pub trait AudioProcessor: Send {
     /// A hint of how far the far end leads the near end, in ms (`(play − render call)
     /// + (capture call − capture)`); processors that find it themselves may ignore it.
     fn set_delay_ms(&mut self, _ms: u32) {}
+    /// The far end skipped: the output device ran dry (a device underrun), and the echo
+    /// path may have moved against the far-end frames. An echo canceller then leaks, or
+    /// cancels nothing, until it finds the new delay; the built-in processors hold back
+    /// echo-like frames for a while. The default does nothing.
+    fn far_end_skipped(&mut self) {}
     /// The processor's name, for logs and metrics.
     fn name(&self) -> &'static str;
 }
@@ -115,12 +120,16 @@ impl AudioProcessor for PassThrough {
 /// With echo cancellation on, a gate holds back echo residue during the canceller's
 /// first 5 s of far end (see the `warm_up` module): a frame the canceller made at least
 /// 6 dB quieter than the microphone while the far end plays is turned down by 20 dB;
-/// the user talking over the assistant is left alone.
+/// the user talking over the assistant is left alone. After a playback underrun
+/// ([`AudioProcessor::far_end_skipped`]), which can move the echo path so that the
+/// canceller removes nothing for about a second, it also turns down, for 3 s of far end,
+/// every frame no more than 10 dB louder than the echo it has learnt to expect: only a
+/// voice clearly louder than the echo gets through then.
 pub struct SonoraProcessor {
     apm: sonora::AudioProcessing,
     inner: Inner,
     out: Vec<f32>,
-    /// With echo cancellation: the gate for its first seconds (see [`WarmUp`]).
+    /// With echo cancellation: the gate for its weak moments (see [`WarmUp`]).
     warm_up: Option<WarmUp>,
 }
 
@@ -236,6 +245,12 @@ impl AudioProcessor for SonoraProcessor {
         let _ = self.apm.set_stream_delay_ms(ms.min(500) as i32);
     }
 
+    fn far_end_skipped(&mut self) {
+        if let Some(w) = self.warm_up.as_mut() {
+            w.rearm();
+        }
+    }
+
     fn name(&self) -> &'static str {
         "sonora"
     }
@@ -269,7 +284,8 @@ impl SonoraProcessor {
 /// `scripts/webrtc-deps.sh` installs them on Debian and prints the environment to build
 /// with.
 ///
-/// It has the same warm-up gate as [`SonoraProcessor`]. Known limit: where its canceller
+/// It has the same gate as [`SonoraProcessor`] (its first seconds, and after a playback
+/// underrun). Known limit: where its canceller
 /// removes nothing yet (the first word of the first reply, at some echo delays), echo
 /// and the user cannot be told apart by level, and up to −36 dBFS of echo from a 0 dB
 /// echo path can still get through; `SonoraProcessor` holds it below −50 dBFS.
@@ -279,7 +295,7 @@ pub struct WebRtcProcessor {
     config: webrtc_audio_processing::Config,
     delay: Option<u16>,
     buf: [Vec<f32>; 1],
-    /// With echo cancellation: the gate for its first seconds (see [`WarmUp`]).
+    /// With echo cancellation: the gate for its weak moments (see [`WarmUp`]).
     warm_up: Option<WarmUp>,
 }
 
@@ -375,6 +391,12 @@ impl AudioProcessor for WebRtcProcessor {
             stream_delay_ms: Some(ms),
         });
         self.apm.set_config(self.config);
+    }
+
+    fn far_end_skipped(&mut self) {
+        if let Some(w) = self.warm_up.as_mut() {
+            w.rearm();
+        }
     }
 
     fn name(&self) -> &'static str {

@@ -32,6 +32,10 @@ use crate::realtime::{ClientEvent, EventSender};
 /// wait at all.
 const FAR_END_WAIT: Duration = Duration::from_millis(200);
 
+/// A gap between the play times of two far-end frames (normally 10 ms apart) longer than
+/// this is the speaker having stopped.
+const FAR_END_GAP: Duration = Duration::from_millis(30);
+
 /// How long a stopping capture waits for room in the send queue for its last audio.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
@@ -140,6 +144,10 @@ pub(crate) struct Uplink {
     processor: Box<dyn AudioProcessor>,
     reference: Option<EchoReference>,
     renders: VecDeque<ReferenceFrame>,
+    /// The playback device's underruns seen so far (each one is told to the processor).
+    far_underruns: u64,
+    /// When the last far-end frame given to the processor was played.
+    far_played_at: Option<Instant>,
     format: AudioFormat,
     down: Option<Converter>,
     chunk: Vec<u8>,
@@ -208,6 +216,11 @@ impl Uplink {
             pending: Vec::new(),
             pending_index: 0,
             processor,
+            far_underruns: setup
+                .reference
+                .as_ref()
+                .map_or(0, EchoReference::device_underruns),
+            far_played_at: None,
             reference: setup.reference,
             renders: VecDeque::new(),
             format: setup.format,
@@ -363,6 +376,13 @@ impl Uplink {
         while let Some(f) = reference.pop() {
             self.renders.push_back(f);
         }
+        // An underrun is told at once, by its count; but the count comes from the
+        // device's error callback, which may only report it after the audio has resumed.
+        let underruns = reference.device_underruns();
+        if underruns > self.far_underruns {
+            self.far_underruns = underruns;
+            self.processor.far_end_skipped();
+        }
         let Some(captured) = captured else {
             return true;
         };
@@ -373,6 +393,12 @@ impl Uplink {
         }
         while self.renders.front().is_some_and(|f| f.played_at <= horizon) {
             let f = self.renders.pop_front().expect("checked");
+            // A gap in the play times is the speaker having stopped (an underrun, or a
+            // reopened device): told before the microphone frames that hold its echo.
+            let before = self.far_played_at.replace(f.played_at);
+            if before.is_some_and(|t| f.played_at.saturating_duration_since(t) > FAR_END_GAP) {
+                self.processor.far_end_skipped();
+            }
             if let Err(e) = self.processor.render(&f.samples) {
                 tracing::debug!(error = %e, "far-end frame");
             }

@@ -1,4 +1,4 @@
-//! The echo canceller's first seconds: a residual-echo gate behind it.
+//! The echo canceller's weak moments: a residual-echo gate behind it.
 //!
 //! WebRTC's AEC3 (sonora, and the C++ original alike) needs a few seconds of the far end
 //! to converge. Before that, at the onset of a word after a pause, it can let 100 ms of
@@ -12,12 +12,30 @@
 //! A frame the canceller left about as loud as the microphone is someone speaking over
 //! the assistant: it passes untouched, so barge-in still works. Gain changes ramp across
 //! a frame, so the gate does not click.
+//!
+//! The other weak moment is a playback glitch (the output device ran dry): it can move
+//! the echo path against the far-end reference, and the canceller then cancels nothing
+//! until it finds the new delay (about a second in the rig), so its output is as loud as
+//! the microphone and the test above cannot tell echo from the user. So the gate also
+//! learns how loud the echo is against the far end (the microphone level over the far
+//! end's, from frames the canceller removed almost whole: echo alone), and for
+//! [`REALIGN_FRAMES`] far-end-active frames after a glitch ([`WarmUp::rearm`]) it turns
+//! down every frame no louder than that echo could be ([`ECHO_MARGIN_DB`] above it).
+//! Only someone clearly louder than the echo gets through in that window.
 
 /// How long the gate lasts: far-end-active frames (10 ms each) before it steps aside.
 pub(crate) const WARM_UP_FRAMES: u32 = 500;
+/// How long the gate holds back echo-like frames after a playback glitch, in
+/// far-end-active frames.
+pub(crate) const REALIGN_FRAMES: u32 = 300;
 /// How much quieter than the microphone the canceller's output must be to count as
 /// residue, in dB.
 const REMOVED_DB: f32 = 6.0;
+/// How much the canceller must have removed for a frame to teach the echo's level, in
+/// dB: the microphone then holds echo and nothing else.
+const ECHO_ONLY_DB: f32 = 20.0;
+/// How much louder than the learned echo level a frame must be to pass after a glitch.
+pub(crate) const ECHO_MARGIN_DB: f32 = 10.0;
 /// How far residue is turned down, in dB.
 const CUT_DB: f32 = 20.0;
 /// A far-end frame above this level (dBFS) is playing.
@@ -25,6 +43,12 @@ const FAR_ACTIVE_DB: f32 = -60.0;
 /// How long the far end counts as playing after its last active frame, in frames: the
 /// echo path's delay and tail.
 const HOLD_FRAMES: u32 = 30;
+/// How fast the far end's remembered peak falls, per frame (−0.2 dB: the echo path's
+/// delay and tail are covered).
+const FAR_PEAK_DECAY: f32 = 0.955;
+/// How fast the learned echo level is forgotten, per frame it is learned from (−0.4 dB
+/// per second of echo).
+const ECHO_GAIN_DECAY: f32 = 0.999;
 /// Microphone frames remembered, to cover the processor's own delay.
 const NEAR_FRAMES: usize = 3;
 
@@ -35,6 +59,12 @@ pub(crate) struct WarmUp {
     active: u32,
     /// Frames the far end still counts as playing.
     hold: u32,
+    /// The far end's recent peak level (mean square, falling by [`FAR_PEAK_DECAY`]).
+    far_peak: f32,
+    /// The echo's level over the far end's (a power ratio), once learned.
+    echo_gain: Option<f32>,
+    /// Far-end-active frames left in the window after a glitch.
+    realign: u32,
     /// Recent microphone levels (mean square), newest last.
     near: [f32; NEAR_FRAMES],
     /// The gain at the end of the last frame.
@@ -46,6 +76,9 @@ impl Default for WarmUp {
         WarmUp {
             active: 0,
             hold: 0,
+            far_peak: 0.0,
+            echo_gain: None,
+            realign: 0,
             near: [0.0; NEAR_FRAMES],
             gain: 1.0,
         }
@@ -61,23 +94,26 @@ fn db_to_power(db: f32) -> f32 {
 }
 
 impl WarmUp {
-    /// Whether the warm-up is over (and the gate does nothing more).
-    fn over(&self) -> bool {
-        self.active >= WARM_UP_FRAMES && self.gain == 1.0
+    /// The far end skipped (a playback underrun): frames no louder than the echo are
+    /// held back for the next [`REALIGN_FRAMES`] far-end-active frames. (Before the echo's
+    /// level is learned, the first warm-up is still on and covers it.)
+    pub(crate) fn rearm(&mut self) {
+        if self.echo_gain.is_some() {
+            self.realign = REALIGN_FRAMES;
+        }
     }
 
     /// Notes a far-end frame.
     pub(crate) fn far(&mut self, far: &[f32]) {
-        if !self.over() && mean_square(far) > db_to_power(FAR_ACTIVE_DB) {
+        let level = mean_square(far);
+        if level > db_to_power(FAR_ACTIVE_DB) {
             self.hold = HOLD_FRAMES;
         }
+        self.far_peak = level.max(self.far_peak * FAR_PEAK_DECAY);
     }
 
     /// Notes a microphone frame before processing.
     pub(crate) fn near(&mut self, near: &[f32]) {
-        if self.over() {
-            return;
-        }
         self.near.rotate_left(1);
         self.near[NEAR_FRAMES - 1] = mean_square(near);
     }
@@ -86,15 +122,29 @@ impl WarmUp {
     pub(crate) fn gate(&mut self, out: &mut [f32]) {
         let playing = self.hold > 0;
         self.hold = self.hold.saturating_sub(1);
-        let target = if playing && self.active < WARM_UP_FRAMES {
-            self.active += 1;
+        let mut cut = false;
+        if playing {
             let near = self.near.iter().copied().fold(0.0, f32::max);
-            let residue = mean_square(out) * db_to_power(REMOVED_DB) <= near;
-            if residue {
-                db_to_power(-CUT_DB).sqrt()
-            } else {
-                1.0
+            let level = mean_square(out);
+            if self.active < WARM_UP_FRAMES {
+                self.active += 1;
+                cut |= level * db_to_power(REMOVED_DB) <= near;
             }
+            if self.realign > 0 {
+                self.realign -= 1;
+                let echo = self.far_peak * self.echo_gain.unwrap_or(1.0);
+                cut |= level <= echo * db_to_power(ECHO_MARGIN_DB);
+            } else if level * db_to_power(ECHO_ONLY_DB) <= near && self.far_peak > 0.0 {
+                // Echo alone (a glitch's window would teach a misaligned level).
+                // The loudest echo seen, slowly forgotten (pauses, where the microphone
+                // hears little, would pull an average down).
+                let sample = near / self.far_peak;
+                let kept = self.echo_gain.map_or(0.0, |g| g * ECHO_GAIN_DECAY);
+                self.echo_gain = Some(sample.max(kept));
+            }
+        }
+        let target = if cut {
+            db_to_power(-CUT_DB).sqrt()
         } else {
             1.0
         };
@@ -125,17 +175,8 @@ mod tests {
     #[test]
     fn residue_under_a_playing_far_end_is_turned_down() {
         let mut g = WarmUp::default();
-        for _ in 0..3 {
-            g.far(&tone(0.3));
-            g.near(&tone(0.1));
-            let mut out = tone(0.01); // 20 dB removed: residue
-            g.gate(&mut out);
-        }
-        let mut out = tone(0.01);
-        g.far(&tone(0.3));
-        g.near(&tone(0.1));
-        g.gate(&mut out);
-        let cut = rms_db(&tone(0.01)) - rms_db(&out);
+        // 20 dB removed: residue.
+        let cut = cut_db(0.01, &frames(&mut g, 4, 0.1, 0.01));
         assert!((cut - CUT_DB).abs() < 0.5, "cut {cut} dB");
     }
 
@@ -143,11 +184,8 @@ mod tests {
     fn speech_over_the_far_end_passes() {
         let mut g = WarmUp::default();
         for _ in 0..5 {
-            g.far(&tone(0.3));
-            g.near(&tone(0.2));
-            let mut out = tone(0.15); // barely changed: the user is talking
-            g.gate(&mut out);
-            assert_eq!(out, tone(0.15));
+            // Barely changed: the user is talking.
+            assert_eq!(frames(&mut g, 1, 0.2, 0.15), tone(0.15));
         }
     }
 
@@ -165,14 +203,54 @@ mod tests {
         assert_eq!(out, tone(0.01), "no far end: untouched");
 
         let mut g = WarmUp::default();
+        let last = frames(&mut g, WARM_UP_FRAMES + 2, 0.1, 0.01);
+        assert_eq!(last, tone(0.01), "after the warm-up: untouched");
+    }
+
+    /// Runs `frames` frames under a playing far end with the microphone at `near` and the
+    /// canceller's output at `out`; returns the last output.
+    fn frames(g: &mut WarmUp, n: u32, near: f32, out: f32) -> Vec<f32> {
         let mut last = Vec::new();
-        for _ in 0..WARM_UP_FRAMES + 2 {
+        for _ in 0..n {
             g.far(&tone(0.3));
-            g.near(&tone(0.1));
-            last = tone(0.01);
+            g.near(&tone(near));
+            last = tone(out);
             g.gate(&mut last);
         }
-        assert_eq!(last, tone(0.01), "after the warm-up: untouched");
+        last
+    }
+
+    fn cut_db(out: f32, gated: &[f32]) -> f32 {
+        rms_db(&tone(out)) - rms_db(gated)
+    }
+
+    #[test]
+    fn after_a_glitch_frames_no_louder_than_the_echo_are_held_back_for_a_while() {
+        let mut g = WarmUp::default();
+        // Converged: the microphone hears the far end 9.5 dB down, the canceller removes
+        // 20 dB of it. The warm-up ends; the echo's level is learned.
+        assert_eq!(frames(&mut g, WARM_UP_FRAMES + 2, 0.1, 0.01), tone(0.01));
+        g.rearm();
+        // Misaligned: the canceller removes nothing, so its output is the echo itself.
+        let cut = cut_db(0.1, &frames(&mut g, 2, 0.1, 0.1));
+        assert!(
+            (cut - CUT_DB).abs() < 0.5,
+            "echo after the glitch: cut {cut} dB"
+        );
+        // Someone 12 dB louder than the echo gets through.
+        assert_eq!(frames(&mut g, 2, 0.4, 0.4), tone(0.4));
+        let last = frames(&mut g, REALIGN_FRAMES, 0.1, 0.1);
+        assert_eq!(
+            last,
+            tone(0.1),
+            "the window ends after {REALIGN_FRAMES} frames"
+        );
+
+        // A glitch before anything was learned leaves it to the first warm-up: the user
+        // (the canceller leaving the microphone as it is) still passes.
+        let mut g = WarmUp::default();
+        g.rearm();
+        assert_eq!(frames(&mut g, 3, 0.1, 0.1), tone(0.1));
     }
 
     #[test]

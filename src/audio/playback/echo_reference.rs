@@ -53,6 +53,14 @@ impl EchoReference {
         self.rx.slots()
     }
 
+    /// How many times the output device has run dry so far (the same count as
+    /// [`PlaybackMetrics::device_underruns`](crate::audio::PlaybackMetrics::device_underruns)).
+    /// Each one is a gap in what was played, which can move the echo path against these
+    /// frames: an echo canceller should expect to find it again.
+    pub fn device_underruns(&self) -> u64 {
+        self.shared.xruns.load(Ordering::Relaxed)
+    }
+
     /// Whether playback is still running (frames may still come).
     pub fn is_active(&self) -> bool {
         !self.shared.stop.load(Ordering::Acquire)

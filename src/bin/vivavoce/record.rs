@@ -219,6 +219,10 @@ impl AudioProcessor for Tap {
         self.inner.set_delay_ms(ms);
     }
 
+    fn far_end_skipped(&mut self) {
+        self.inner.far_end_skipped();
+    }
+
     fn name(&self) -> &'static str {
         self.inner.name()
     }
