@@ -95,8 +95,9 @@ fn db_to_power(db: f32) -> f32 {
 
 impl WarmUp {
     /// The far end skipped (a playback underrun): frames no louder than the echo are
-    /// held back for the next [`REALIGN_FRAMES`] far-end-active frames. (Before the echo's
-    /// level is learned, the first warm-up is still on and covers it.)
+    /// held back for the next [`REALIGN_FRAMES`] far-end-active frames. (Until the echo's
+    /// level is learned there is nothing to compare with, and this does nothing: early on,
+    /// the first warm-up's test still runs.)
     pub(crate) fn rearm(&mut self) {
         if self.echo_gain.is_some() {
             self.realign = REALIGN_FRAMES;
