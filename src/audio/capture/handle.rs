@@ -37,6 +37,9 @@ pub struct CaptureMetrics {
     pub device_overruns: u64,
     /// Far-end frames given to the echo canceller.
     pub render_frames: u64,
+    /// Times the far end skipped (the speaker ran dry, or its play times jumped) and the
+    /// processor was told ([`AudioProcessor::far_end_skipped`](super::AudioProcessor::far_end_skipped)).
+    pub far_end_skips: u64,
     /// `input_audio_buffer.append` events sent.
     pub appends: u64,
     /// Audio bytes sent (before base64).
@@ -216,6 +219,7 @@ impl Capture {
             frames_dropped: n(&self.input.dropped),
             device_overruns: n(&self.input.xruns),
             render_frames: n(&s.render_frames),
+            far_end_skips: n(&s.far_end_skips),
             appends,
             bytes: n(&s.bytes),
             sent: Duration::from_nanos(n(&s.samples_sent) * 1_000_000_000 / u64::from(RATE)),

@@ -76,6 +76,7 @@ pub(crate) struct CaptureShared {
     pub latency_max_ns: AtomicU64,
     pub latency_sum_ns: AtomicU64,
     pub render_frames: AtomicU64,
+    pub far_end_skips: AtomicU64,
     /// When sending was last resumed, in ns after `epoch` (0: never).
     pub resumed_ns: AtomicU64,
     pub epoch: Epoch,
@@ -368,6 +369,13 @@ impl Uplink {
         Ok(())
     }
 
+    /// Tells the processor that the far end skipped, and counts it.
+    fn far_end_skipped(&mut self) {
+        tracing::debug!("the far end skipped: the echo canceller is told");
+        self.shared.far_end_skips.fetch_add(1, Ordering::Relaxed);
+        self.processor.far_end_skipped();
+    }
+
     /// Gives the processor the far-end frames played up to `captured`; `false` to wait.
     fn feed_far_end(&mut self, captured: Option<Instant>, force: bool) -> bool {
         let Some(reference) = self.reference.as_mut() else {
@@ -378,17 +386,17 @@ impl Uplink {
         }
         // An underrun is told at once, by its count; but the count comes from the
         // device's error callback, which may only report it after the audio has resumed.
-        let underruns = reference.device_underruns();
+        let (underruns, active) = (reference.device_underruns(), reference.is_active());
         if underruns > self.far_underruns {
             self.far_underruns = underruns;
-            self.processor.far_end_skipped();
+            self.far_end_skipped();
         }
         let Some(captured) = captured else {
             return true;
         };
         let horizon = captured + Duration::from_millis(5);
         let behind = self.renders.back().is_none_or(|f| f.played_at < horizon);
-        if behind && !force && reference.is_active() && captured.elapsed() < FAR_END_WAIT {
+        if behind && !force && active && captured.elapsed() < FAR_END_WAIT {
             return false;
         }
         while self.renders.front().is_some_and(|f| f.played_at <= horizon) {
@@ -397,7 +405,7 @@ impl Uplink {
             // reopened device): told before the microphone frames that hold its echo.
             let before = self.far_played_at.replace(f.played_at);
             if before.is_some_and(|t| f.played_at.saturating_duration_since(t) > FAR_END_GAP) {
-                self.processor.far_end_skipped();
+                self.far_end_skipped();
             }
             if let Err(e) = self.processor.render(&f.samples) {
                 tracing::debug!(error = %e, "far-end frame");
