@@ -117,10 +117,12 @@ impl AudioProcessor for PassThrough {
 /// one design and so one delay, and the result comes back to 24 kHz. That adds
 /// 12.5 ms to the capture path (unit-tested).
 ///
-/// With echo cancellation on, a gate holds back echo residue during the canceller's
-/// first 5 s of far end (see the `warm_up` module): a frame the canceller made at least
-/// 6 dB quieter than the microphone while the far end plays is turned down by 20 dB;
-/// the user talking over the assistant is left alone. After a playback underrun
+/// With echo cancellation on, a gate behind the canceller turns echo residue down by
+/// 40 dB while the far end plays (see the `warm_up` module): in the canceller's first 5 s
+/// of far end, a frame it made at least 6 dB quieter than the microphone; after that, one
+/// it made at least 15 dB quieter (a voice more than 15 dB under the echo waits for the
+/// assistant's pause). The user talking over the assistant is left alone. After a
+/// playback underrun
 /// ([`AudioProcessor::far_end_skipped`]), which can move the echo path so that the
 /// canceller removes nothing for about a second, it also turns down, for 3 s of far end,
 /// every frame no more than 10 dB louder than the echo it has learnt to expect: only a
@@ -284,8 +286,7 @@ impl SonoraProcessor {
 /// `scripts/webrtc-deps.sh` installs them on Debian and prints the environment to build
 /// with.
 ///
-/// It has the same gate as [`SonoraProcessor`] (its first seconds, and after a playback
-/// underrun). Known limit: where its canceller
+/// It has the same gate as [`SonoraProcessor`]. Known limit: where its canceller
 /// removes nothing yet (the first word of the first reply, at some echo delays), echo
 /// and the user cannot be told apart by level, and up to −36 dBFS of echo from a 0 dB
 /// echo path can still get through; `SonoraProcessor` holds it below −50 dBFS.

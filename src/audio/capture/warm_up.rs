@@ -11,7 +11,10 @@
 //! quieter than the microphone is taken as echo residue and turned down by [`CUT_DB`].
 //! A frame the canceller left about as loud as the microphone is someone speaking over
 //! the assistant: it passes untouched, so barge-in still works. Gain changes ramp across
-//! a frame, so the gate does not click.
+//! a frame, so the gate does not click. After the warm-up the same holds with a stricter
+//! [`RESIDUE_DB`]: a converged canceller that starts to slip (removing 15–20 dB instead
+//! of 40, as a playback glitch begins) leaves residue loud enough for a VAD, while a
+//! voice over the assistant passes unless it is 15 dB quieter than the echo.
 //!
 //! The other weak moment is a playback glitch (the output device ran dry): it can move
 //! the echo path against the far-end reference, and the canceller then cancels nothing
@@ -31,13 +34,18 @@ pub(crate) const REALIGN_FRAMES: u32 = 300;
 /// How much quieter than the microphone the canceller's output must be to count as
 /// residue, in dB.
 const REMOVED_DB: f32 = 6.0;
+/// After the warm-up: how much quieter than the microphone the canceller's output must
+/// be to count as residue, in dB.
+const RESIDUE_DB: f32 = 15.0;
 /// How much the canceller must have removed for a frame to teach the echo's level, in
 /// dB: the microphone then holds echo and nothing else.
 const ECHO_ONLY_DB: f32 = 20.0;
 /// How much louder than the learned echo level a frame must be to pass after a glitch.
 pub(crate) const ECHO_MARGIN_DB: f32 = 10.0;
-/// How far residue is turned down, in dB.
-const CUT_DB: f32 = 20.0;
+/// How far residue is turned down, in dB. An echo the canceller let through whole (after
+/// a glitch) is at the microphone's level, often −20 dBFS: 20 dB down it would still be
+/// as loud as a server VAD's threshold (about −40 dBFS), so the cut goes twice as deep.
+const CUT_DB: f32 = 40.0;
 /// A far-end frame above this level (dBFS) is playing.
 const FAR_ACTIVE_DB: f32 = -60.0;
 /// How long the far end counts as playing after its last active frame, in frames: the
@@ -126,10 +134,13 @@ impl WarmUp {
         let mut cut = false;
         if playing {
             let near = self.near.iter().copied().fold(0.0, f32::max);
+            let now = self.near[NEAR_FRAMES - 1];
             let level = mean_square(out);
             if self.active < WARM_UP_FRAMES {
                 self.active += 1;
                 cut |= level * db_to_power(REMOVED_DB) <= near;
+            } else {
+                cut |= level * db_to_power(RESIDUE_DB) <= now;
             }
             if self.realign > 0 {
                 self.realign -= 1;
@@ -191,7 +202,7 @@ mod tests {
     }
 
     #[test]
-    fn nothing_changes_when_the_far_end_is_quiet_or_warm_up_is_over() {
+    fn nothing_changes_when_the_far_end_is_quiet() {
         let mut g = WarmUp::default();
         for _ in 0..HOLD_FRAMES + 2 {
             g.near(&tone(0.1));
@@ -202,10 +213,17 @@ mod tests {
         g.near(&tone(0.1));
         g.gate(&mut out);
         assert_eq!(out, tone(0.01), "no far end: untouched");
+    }
 
+    #[test]
+    fn after_the_warm_up_only_residue_the_canceller_removed_15_db_of_is_held_back() {
         let mut g = WarmUp::default();
-        let last = frames(&mut g, WARM_UP_FRAMES + 2, 0.1, 0.01);
-        assert_eq!(last, tone(0.01), "after the warm-up: untouched");
+        frames(&mut g, WARM_UP_FRAMES + 2, 0.1, 0.01);
+        // 10 dB removed: a voice quieter than the echo, under it; it passes.
+        assert_eq!(frames(&mut g, 2, 0.1, 0.032), tone(0.032));
+        // 20 dB removed: residue, as when a converged canceller starts to slip.
+        let cut = cut_db(0.01, &frames(&mut g, 2, 0.1, 0.01));
+        assert!((cut - CUT_DB).abs() < 0.5, "cut {cut} dB");
     }
 
     /// Runs `frames` frames under a playing far end with the microphone at `near` and the
@@ -230,7 +248,8 @@ mod tests {
         let mut g = WarmUp::default();
         // Converged: the microphone hears the far end 9.5 dB down, the canceller removes
         // 20 dB of it. The warm-up ends; the echo's level is learned.
-        assert_eq!(frames(&mut g, WARM_UP_FRAMES + 2, 0.1, 0.01), tone(0.01));
+        frames(&mut g, WARM_UP_FRAMES + 2, 0.1, 0.01);
+        assert!(g.echo_gain.is_some());
         g.rearm();
         // Misaligned: the canceller removes nothing, so its output is the echo itself.
         let cut = cut_db(0.1, &frames(&mut g, 2, 0.1, 0.1));
@@ -252,6 +271,28 @@ mod tests {
         let mut g = WarmUp::default();
         g.rearm();
         assert_eq!(frames(&mut g, 3, 0.1, 0.1), tone(0.1));
+    }
+
+    /// Converged, with the microphone hearing the echo at −17 dBFS (an amplitude of 0.2):
+    /// the canceller removes 23 dB of it, and the warm-up ends.
+    fn converged_on_a_loud_echo() -> WarmUp {
+        let mut g = WarmUp::default();
+        frames(&mut g, WARM_UP_FRAMES + 2, 0.2, 0.014);
+        assert!(g.echo_gain.is_some());
+        g
+    }
+
+    #[test]
+    fn echo_let_through_whole_after_a_glitch_ends_well_below_a_vads_threshold() {
+        let mut g = converged_on_a_loud_echo();
+        g.rearm();
+        // The canceller removes nothing: its output is the echo, at −17 dBFS.
+        let level = rms_db(&frames(&mut g, 3, 0.2, 0.2));
+        // A server VAD hears about −40 dBFS (the simulator's threshold 0.5).
+        assert!(
+            level < -50.0,
+            "{level:.1} dBFS: a VAD would take the echo for the user"
+        );
     }
 
     #[test]
