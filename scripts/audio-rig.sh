@@ -16,10 +16,30 @@ set -euo pipefail
 RIG="${VIVAVOCE_AUDIO_RIG:-${TMPDIR:-/tmp}/vivavoce-audio-rig}"
 
 # The rig's own audio processes stand in for hardware, which a busy CPU cannot starve:
-# they run with real-time scheduling where that is allowed (as root in CI), as the
-# PipeWire daemon's data thread already does.
+# their audio threads run with real-time scheduling where that is allowed (as root in
+# CI), as the PipeWire daemon's data thread already does. Only those: a helper's main
+# thread (start-up, the audio server's registry, which every client hears about when
+# another joins) stays normal. Run wholly at real-time priority, three helpers' main
+# threads busy at once held both cores from every audio thread, theirs and the tests':
+# the echo loopback missed cycles ("client too slow" in the daemon's log), which moved
+# the echo path with no underrun anywhere a test could see.
+rt_threads() {
+  local pid="$1" tid
+  for _ in $(seq 40); do
+    for tid in $(ls "/proc/$pid/task" 2>/dev/null); do
+      [ "$tid" = "$pid" ] || chrt -f -p 80 "$tid" 2>/dev/null || true
+    done
+    sleep 0.05
+  done
+}
+# Starts a helper in the background with its output in LOG: rt LOG COMMAND...
 rt() {
-  if chrt -f 80 true 2>/dev/null; then chrt -f 80 "$@"; else "$@"; fi
+  local log="$1" pid
+  shift
+  "$@" > "$log" 2>&1 &
+  pid=$!
+  echo "$pid" >> "$RIG/pids"
+  rt_threads "$pid" > /dev/null 2>&1 &
 }
 
 stop() {
@@ -59,17 +79,16 @@ ALSA
   sleep 1
   pw-cli create-node adapter '{ factory.name=support.null-audio-sink node.name=speaker media.class=Audio/Sink audio.rate=48000 audio.position=[FL FR] object.linger=true priority.session=2000 }' > /dev/null
   pw-cli create-node adapter '{ factory.name=support.null-audio-sink node.name=speaker44 media.class=Audio/Sink audio.rate=44100 audio.position=[FL FR] object.linger=true }' > /dev/null
-  rt pw-loopback --capture-props='media.class=Audio/Sink node.name=micfeed audio.position=[MONO]' \
-              --playback-props='media.class=Audio/Source node.name=mic audio.position=[MONO] priority.session=2000' \
-              > "$RIG/micfeed.log" 2>&1 & echo $! >> "$RIG/pids"
-  rt pw-loopback --capture-props='media.class=Audio/Sink node.name=micfeed44 audio.position=[FL FR] audio.rate=44100' \
-              --playback-props='media.class=Audio/Source node.name=mic44 audio.position=[FL FR] audio.rate=44100 priority.session=1000' \
-              > "$RIG/micfeed44.log" 2>&1 & echo $! >> "$RIG/pids"
+  rt "$RIG/micfeed.log" pw-loopback \
+    --capture-props='media.class=Audio/Sink node.name=micfeed audio.position=[MONO]' \
+    --playback-props='media.class=Audio/Source node.name=mic audio.position=[MONO] priority.session=2000'
+  rt "$RIG/micfeed44.log" pw-loopback \
+    --capture-props='media.class=Audio/Sink node.name=micfeed44 audio.position=[FL FR] audio.rate=44100' \
+    --playback-props='media.class=Audio/Source node.name=mic44 audio.position=[FL FR] audio.rate=44100 priority.session=1000'
   if [ -n "$echo_ms" ]; then
-    rt pw-loopback -d "$(awk "BEGIN { print $echo_ms / 1000 }")" \
-                --capture-props='stream.capture.sink=true target.object=speaker node.name=echo-in' \
-                --playback-props='target.object=micfeed node.name=echo-out' \
-                > "$RIG/echo.log" 2>&1 & echo $! >> "$RIG/pids"
+    rt "$RIG/echo.log" pw-loopback -d "$(awk "BEGIN { print $echo_ms / 1000 }")" \
+      --capture-props='stream.capture.sink=true target.object=speaker node.name=echo-in' \
+      --playback-props='target.object=micfeed node.name=echo-out'
   fi
   # Ready when WirePlumber has made "speaker" the default sink and "mic" the default
   # source (tests open the defaults).

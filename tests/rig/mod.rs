@@ -44,23 +44,41 @@ pub fn windowed_snr(
         .collect()
 }
 
-/// A command for one of the rig's audio helpers (`pw-record`, `pw-play`, `pw-loopback`):
-/// they stand in for hardware, which a busy CPU cannot starve, so they run with real-time
-/// scheduling where that is allowed (as `scripts/audio-rig.sh` runs its own).
-pub fn audio_helper(program: &str) -> Command {
-    static RT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let rt = *RT.get_or_init(|| {
-        Command::new("chrt")
-            .args(["-f", "80", "true"])
-            .status()
-            .is_ok_and(|s| s.success())
-    });
-    if rt {
-        let mut c = Command::new("chrt");
-        c.args(["-f", "80", program]);
-        c
-    } else {
-        Command::new(program)
+/// Spawns one of the rig's audio helpers (`pw-record`, `pw-play`, `pw-loopback`). They
+/// stand in for hardware, which a busy CPU cannot starve, so their audio threads run
+/// with real-time scheduling where that is allowed (as root in CI), as
+/// `scripts/audio-rig.sh` runs its own; their main threads (start-up, the audio server's
+/// registry) stay normal, so they cannot hold a core from any audio thread (the script
+/// says what that did).
+pub fn spawn_helper(cmd: &mut Command) -> Child {
+    let child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("{cmd:?} (Debian package pipewire-bin): {e}"));
+    let pid = child.id();
+    std::thread::spawn(move || promote_audio_threads(pid));
+    child
+}
+
+/// For 2 s (the helper connects and starts its streams), makes every thread of process
+/// `pid` but the main one `SCHED_FIFO` 80. Refused without the privilege: then nothing.
+fn promote_audio_threads(pid: u32) {
+    let mut done = std::collections::HashSet::new();
+    for _ in 0..40 {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return;
+        };
+        for entry in tasks.flatten() {
+            let tid = entry
+                .file_name()
+                .to_str()
+                .and_then(|t| t.parse::<u32>().ok());
+            if let Some(tid) = tid.filter(|&t| t != pid && done.insert(t)) {
+                let param = libc::sched_param { sched_priority: 80 };
+                // SAFETY: a plain system call with valid arguments.
+                unsafe { libc::sched_setscheduler(tid as libc::pid_t, libc::SCHED_FIFO, &param) };
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -80,19 +98,19 @@ pub struct Recorder {
 impl Recorder {
     pub async fn start(sink: &str, rate: u32) -> Recorder {
         let path = temp(&format!("{sink}-{}.wav", fastrand::u64(..)));
-        let child = audio_helper("pw-record")
-            .args(["-P", "{ stream.capture.sink=true }", "--target", sink])
-            .args([
-                "--rate",
-                &rate.to_string(),
-                "--channels",
-                "1",
-                "--format",
-                "s16",
-            ])
-            .arg(&path)
-            .spawn()
-            .expect("pw-record (Debian package pipewire-bin)");
+        let child = spawn_helper(
+            Command::new("pw-record")
+                .args(["-P", "{ stream.capture.sink=true }", "--target", sink])
+                .args([
+                    "--rate",
+                    &rate.to_string(),
+                    "--channels",
+                    "1",
+                    "--format",
+                    "s16",
+                ])
+                .arg(&path),
+        );
         // Let the recording stream connect before anything plays.
         tokio::time::sleep(Duration::from_millis(400)).await;
         Recorder { child, path, rate }
@@ -233,30 +251,26 @@ impl Helper {
 
 /// Plays a WAV file into a sink (e.g. `micfeed`, the default microphone's input).
 pub fn play_into(sink: &str, wav: &Path) -> Helper {
-    Helper(
-        audio_helper("pw-play")
-            .args(["--target", sink])
-            .arg(wav)
-            .spawn()
-            .expect("pw-play (Debian package pipewire-bin)"),
-    )
+    Helper(spawn_helper(
+        Command::new("pw-play").args(["--target", sink]).arg(wav),
+    ))
 }
 
 /// A real echo path: what the speaker plays comes back into the microphone `delay_ms`
 /// later.
 pub async fn echo_path(delay_ms: u32) -> Helper {
-    let child = audio_helper("pw-loopback")
-        .args(["-d", &format!("{}", f64::from(delay_ms) / 1000.0)])
-        .args([
-            "--capture-props",
-            "stream.capture.sink=true target.object=speaker node.name=echo-in",
-        ])
-        .args([
-            "--playback-props",
-            "target.object=micfeed node.name=echo-out",
-        ])
-        .spawn()
-        .expect("pw-loopback");
+    let child = spawn_helper(
+        Command::new("pw-loopback")
+            .args(["-d", &format!("{}", f64::from(delay_ms) / 1000.0)])
+            .args([
+                "--capture-props",
+                "stream.capture.sink=true target.object=speaker node.name=echo-in",
+            ])
+            .args([
+                "--playback-props",
+                "target.object=micfeed node.name=echo-out",
+            ]),
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     Helper(child)
 }
