@@ -27,10 +27,10 @@
 //! Only someone clearly louder than the echo gets through in that window.
 
 /// How long the gate lasts: far-end-active frames (10 ms each) before it steps aside.
-pub(crate) const WARM_UP_FRAMES: u32 = 500;
+const WARM_UP_FRAMES: u32 = 500;
 /// How long the gate holds back echo-like frames after a playback glitch, in
 /// far-end-active frames.
-pub(crate) const REALIGN_FRAMES: u32 = 300;
+const REALIGN_FRAMES: u32 = 300;
 /// How much quieter than the microphone the canceller's output must be to count as
 /// residue, in dB.
 const REMOVED_DB: f32 = 6.0;
@@ -41,7 +41,7 @@ const RESIDUE_DB: f32 = 15.0;
 /// dB: the microphone then holds echo and nothing else.
 const ECHO_ONLY_DB: f32 = 20.0;
 /// How much louder than the learned echo level a frame must be to pass after a glitch.
-pub(crate) const ECHO_MARGIN_DB: f32 = 10.0;
+const ECHO_MARGIN_DB: f32 = 10.0;
 /// How far residue is turned down, in dB. An echo the canceller let through whole (after
 /// a glitch) is at the microphone's level, often −20 dBFS: 20 dB down it would still be
 /// as loud as a server VAD's threshold (about −40 dBFS), so the cut goes twice as deep.
