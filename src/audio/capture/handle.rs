@@ -38,7 +38,8 @@ pub struct CaptureMetrics {
     /// Far-end frames given to the echo canceller.
     pub render_frames: u64,
     /// Times the far end skipped (the speaker ran dry, or its play times jumped) and the
-    /// processor was told ([`AudioProcessor::far_end_skipped`](super::AudioProcessor::far_end_skipped)).
+    /// processor was told ([`AudioProcessor::far_end_skipped`](super::AudioProcessor::far_end_skipped)):
+    /// once per glitch, though both its gap and the device's underrun count show it.
     pub far_end_skips: u64,
     /// `input_audio_buffer.append` events sent.
     pub appends: u64,

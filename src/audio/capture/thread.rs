@@ -36,6 +36,11 @@ const FAR_END_WAIT: Duration = Duration::from_millis(200);
 /// this is the speaker having stopped.
 const FAR_END_GAP: Duration = Duration::from_millis(30);
 
+/// Two signs of a skip closer than this are one glitch (its gap in the play times and its
+/// underrun count, which comes from the device's error callback, in either order): the
+/// processor is told once.
+const ONE_SKIP: Duration = Duration::from_millis(500);
+
 /// How long a stopping capture waits for room in the send queue for its last audio.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
@@ -145,8 +150,11 @@ pub(crate) struct Uplink {
     processor: Box<dyn AudioProcessor>,
     reference: Option<EchoReference>,
     renders: VecDeque<ReferenceFrame>,
-    /// The playback device's underruns seen so far (each one is told to the processor).
+    /// The playback device's underruns seen so far (each one is told to the processor,
+    /// unless it was just told of the same glitch).
     far_underruns: u64,
+    /// When the processor was last told of a skip.
+    skip_told: Option<Instant>,
     /// When the last far-end frame given to the processor was played.
     far_played_at: Option<Instant>,
     format: AudioFormat,
@@ -221,6 +229,7 @@ impl Uplink {
                 .reference
                 .as_ref()
                 .map_or(0, EchoReference::device_underruns),
+            skip_told: None,
             far_played_at: None,
             reference: setup.reference,
             renders: VecDeque::new(),
@@ -369,8 +378,17 @@ impl Uplink {
         Ok(())
     }
 
-    /// Tells the processor that the far end skipped, and counts it.
+    /// Tells the processor that the far end skipped, and counts it, unless it was told
+    /// less than [`ONE_SKIP`] ago (the same glitch, seen the other way).
     fn far_end_skipped(&mut self) {
+        let now = Instant::now();
+        if self
+            .skip_told
+            .is_some_and(|t| now.duration_since(t) < ONE_SKIP)
+        {
+            return;
+        }
+        self.skip_told = Some(now);
         tracing::debug!("the far end skipped: the echo canceller is told");
         self.shared.far_end_skips.fetch_add(1, Ordering::Relaxed);
         self.processor.far_end_skipped();
