@@ -122,11 +122,11 @@ impl AudioProcessor for PassThrough {
 /// of far end, a frame it made at least 6 dB quieter than the microphone; after that, one
 /// it made at least 15 dB quieter (a voice more than 15 dB under the echo waits for the
 /// assistant's pause). The user talking over the assistant is left alone. After a
-/// playback underrun
-/// ([`AudioProcessor::far_end_skipped`]), which can move the echo path so that the
-/// canceller removes nothing for about a second, it also turns down, for 3 s of far end,
-/// every frame no more than 10 dB louder than the echo it has learnt to expect: only a
-/// voice clearly louder than the echo gets through then.
+/// playback underrun ([`AudioProcessor::far_end_skipped`], told once per glitch), which
+/// can move the echo path so that the canceller removes nothing for about a second, it
+/// also turns down, for 3 s of far end, every frame no more than 10 dB louder than the
+/// echo it has learnt to expect: only a voice clearly louder than the echo gets through
+/// then.
 pub struct SonoraProcessor {
     apm: sonora::AudioProcessing,
     inner: Inner,
