@@ -105,6 +105,62 @@ fn refused_handshakes_are_typed_http_errors_without_the_key() {
     });
 }
 
+/// A refusal whose body comes in a later TCP segment than its head (a proxy flushing its
+/// headers first, a server streaming its error): the body is still read, to its
+/// `Content-Length` or its last chunk, and the API's error in it parsed.
+#[test]
+fn a_refusal_body_that_arrives_after_its_head_is_read_whole() {
+    run(Duration::from_secs(30), async {
+        for chunked in [false, true] {
+            let body = api_body("invalid_request_error", "invalid_api_key");
+            let server = Hostile::start(move |mut i: Incoming| {
+                let body = body.clone();
+                async move {
+                    let framing = if chunked {
+                        "transfer-encoding: chunked".to_owned()
+                    } else {
+                        format!("content-length: {}", body.len())
+                    };
+                    let head = format!(
+                        "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\n{framing}\r\n\r\n"
+                    );
+                    let _ = i.stream.write_all(head.as_bytes()).await;
+                    let _ = i.stream.flush().await;
+                    // Two more segments, each well after the last.
+                    let (a, b) = body.split_at(body.len() / 2);
+                    for part in [a, b] {
+                        tokio::time::sleep(Duration::from_millis(150)).await;
+                        let part = if chunked {
+                            format!("{:x}\r\n{part}\r\n", part.len())
+                        } else {
+                            part.to_owned()
+                        };
+                        let _ = i.stream.write_all(part.as_bytes()).await;
+                    }
+                    if chunked {
+                        let _ = i.stream.write_all(b"0\r\n\r\n").await;
+                    }
+                    // Held open: the body's framing, not the connection's end, says it is whole.
+                    std::future::pending::<()>().await;
+                }
+            })
+            .await;
+            let err = within(WAIT, "connect", connect(server.options()))
+                .await
+                .unwrap_err();
+            let http = err.http().unwrap_or_else(|| panic!("{err:?}"));
+            assert_eq!(http.status, 401, "chunked: {chunked}");
+            let api = err
+                .api_error()
+                .unwrap_or_else(|| panic!("chunked: {chunked}: no API error in {err:?}"));
+            assert_eq!(api.code.as_deref(), Some("invalid_api_key"));
+            assert_eq!(err.kind(), ErrorKind::Auth);
+            let shown = format!("{err} {err:?}");
+            assert!(!shown.contains(KEY), "the key leaked: {shown}");
+        }
+    });
+}
+
 #[test]
 fn broken_handshake_answers_are_connect_errors() {
     run(Duration::from_secs(30), async {
