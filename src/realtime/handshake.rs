@@ -7,19 +7,19 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
+use tokio_tungstenite::MaybeTlsStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::{Request, generate_request};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::http::{HeaderMap, HeaderName, HeaderValue};
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::api_key::{ApiKey, AuthScheme};
 use super::options::ConnectOptions;
+use super::ws::WsConn;
 use crate::Error;
 
 /// A connection's WebSocket.
-pub(crate) type Ws = WebSocketStream<Stream>;
+pub(crate) type Ws = WsConn;
 
 /// The socket under a connection's WebSocket.
 pub(crate) type Stream = MaybeTlsStream<BufReader<TcpStream>>;
@@ -59,7 +59,7 @@ pub(crate) async fn handshake(options: &ConnectOptions, key: &ApiKey) -> Result<
     }
 
     tracing::debug!(%url, "connecting");
-    let connecting = open(request, ws_config(options));
+    let connecting = open(request, options.max_message_bytes);
     match tokio::time::timeout(options.connect_timeout, connecting).await {
         Err(_) => Err(Error::Timeout {
             operation: "WebSocket handshake",
@@ -96,8 +96,8 @@ pub(crate) fn redact(text: String, key: &ApiKey) -> String {
     text.replace(secret, "<redacted>")
 }
 
-/// How many bytes one read of the socket takes at most (see [`open`]).
-const SOCKET_READ_BYTES: usize = 64 << 10;
+/// How many bytes one read of the socket takes at most under TLS (see [`open`]).
+const SOCKET_READ_BYTES: usize = super::ws::READ_BYTES;
 
 /// The longest response head read: status line and headers.
 const MAX_HEAD_BYTES: usize = 16 << 10;
@@ -131,17 +131,15 @@ fn invalid(message: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, message.into())
 }
 
-/// Connects (TCP, TLS for `wss`) and performs the WebSocket upgrade.
+/// Connects (TCP, TLS for `wss`) and performs the WebSocket upgrade. A refusal's body is
+/// read in full even when it arrives after its head; bytes that follow the `101` answer
+/// go to the WebSocket.
 ///
-/// The socket is read through a buffer: tungstenite asks for exactly the rest of the frame
-/// it is reading, so without it every frame costs its own `recv` (and the kernel's work that
-/// comes with each, such as acknowledging), where one read can take everything that has
-/// arrived.
-///
-/// The upgrade is done here rather than by tungstenite so that a refusal's body is read
-/// in full even when it arrives after its head, and bytes that follow the `101` answer
-/// are kept for the WebSocket.
-async fn open(request: Request, config: WebSocketConfig) -> Result<Ws, Opening> {
+/// The socket is read through a buffer as large as the WebSocket's reads
+/// ([`super::ws::READ_BYTES`]): those bypass it (a read that large goes straight to the
+/// socket), and TLS, which reads a record at a time, takes the socket's data in one
+/// `recv` rather than many.
+async fn open(request: Request, max_message: usize) -> Result<Ws, Opening> {
     let uri = request.uri().clone();
     let host = uri.host().unwrap_or_default();
     // An IPv6 literal comes in brackets.
@@ -174,7 +172,7 @@ async fn open(request: Request, config: WebSocketConfig) -> Result<Ws, Opening> 
         });
     }
     check_upgrade(&head.headers, &key)?;
-    Ok(WebSocketStream::from_partially_read(stream, rest, Role::Client, Some(config)).await)
+    Ok(WsConn::new(stream, &rest, max_message))
 }
 
 /// A response's status and headers.
@@ -386,29 +384,16 @@ mod tls {
     }
 }
 
-/// tungstenite's settings. Frames are cut from a 32 KiB buffer rather than 128 KiB
-/// (filled from the socket's buffer, see [`open`]): enough for several 100 ms audio
-/// deltas, and received frames keep that buffer alive until the events parsed from them
-/// are dropped, so a smaller one holds less memory.
-///
-/// Frames and messages over `max_message_bytes` are refused.
-fn ws_config(options: &ConnectOptions) -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(32 << 10)
-        .max_message_size(Some(options.max_message_bytes))
-        .max_frame_size(Some(options.max_message_bytes))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn chunked_bodies_are_joined_once_complete() {
-        let whole = b"7\r\n{\"a\":1\r\n1;ext=1\r\n}\r\n0\r\n\r\n";
+        let whole = b"6\r\n{\"a\":1\r\n1;ext=1\r\n}\r\n0\r\n\r\n";
         assert_eq!(dechunk(whole).as_deref(), Some(&b"{\"a\":1}"[..]));
         assert_eq!(
-            dechunk(&whole[..whole.len() - 8]),
+            dechunk(&whole[..whole.len() - 5]),
             None,
             "no last chunk yet"
         );

@@ -31,6 +31,7 @@ mod options;
 mod reconnect_policy;
 pub(crate) mod session_merge;
 mod transport;
+mod ws;
 
 pub use client_secret::{ClientSecret, ClientSecretOptions, create_client_secret};
 // The payload types' old paths (`realtime::ResponseCreate`), kept so that programs written

@@ -6,14 +6,10 @@ use std::future::poll_fn;
 use std::sync::Arc;
 use std::task::Poll;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::error::ProtocolError;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::api_key::ApiKey;
 use super::events::parse_server_event;
@@ -23,6 +19,7 @@ use super::handshake::{Ws, handshake};
 use super::options::{ConnectOptions, EventCheck, IncomingHook, Reconnecting};
 use super::reconnect_policy::ReconnectPolicy;
 use super::session_merge::merge;
+use super::ws::{Message, WsError};
 use crate::Error;
 use crate::inbox::{Batch, InboxSender, Weigh};
 use crate::time::{deadline_after, sleep_until};
@@ -41,7 +38,7 @@ const RETRY_AFTER_CAP: std::time::Duration = std::time::Duration::from_secs(60);
 /// What woke the connection loop.
 enum Step {
     Command(Option<Command>),
-    Frame(Option<Result<Message, tungstenite::Error>>),
+    Frame(Option<Result<Message, WsError>>),
     Ping,
 }
 
@@ -230,7 +227,7 @@ impl Task {
                 }
                 Step::Command(None) => close_deadline = Some(self.start_close(ws).await),
                 Step::Ping => {
-                    if let Err(e) = ws.send(Message::Ping(Default::default())).await {
+                    if let Err(e) = ws.send_ping().await {
                         return End::Lost(Error::transport(e), None);
                     }
                     pong_deadline.get_or_insert_with(|| deadline_after(pong_timeout));
@@ -264,24 +261,12 @@ impl Task {
     /// After the server broke the protocol (a message over the size limit, text that is
     /// not UTF-8, a malformed frame), tells it why with the close code RFC 6455 gives
     /// (1009, 1007, 1002) before the socket is dropped; waits at most `close_timeout`.
-    async fn fail(&self, ws: &mut Ws, error: &tungstenite::Error) {
-        let code = match error {
-            tungstenite::Error::Capacity(_) => CloseCode::Size,
-            tungstenite::Error::Utf8(_) => CloseCode::Invalid,
-            tungstenite::Error::Protocol(p)
-                if *p != ProtocolError::ResetWithoutClosingHandshake =>
-            {
-                CloseCode::Protocol
-            }
-            _ => return,
+    async fn fail(&self, ws: &mut Ws, error: &WsError) {
+        let Some(code) = error.close_code() else {
+            return;
         };
-        tracing::warn!(%error, code = u16::from(code), "closing: the server broke the protocol");
-        let frame = CloseFrame {
-            code,
-            reason: "".into(),
-        };
-        let closing = ws.close(Some(frame));
-        let _ = tokio::time::timeout(self.options.close_timeout, closing).await;
+        tracing::warn!(%error, code, "closing: the server broke the protocol");
+        let _ = tokio::time::timeout(self.options.close_timeout, ws.close(code)).await;
     }
 
     /// Handles one frame (or the stream's end): events go into the batch; `Some` when
@@ -289,7 +274,7 @@ impl Task {
     async fn on_frame(
         &mut self,
         ws: &mut Ws,
-        msg: Option<Result<Message, tungstenite::Error>>,
+        msg: Option<Result<Message, WsError>>,
         closing: bool,
         (incoming, check): (&Option<IncomingHook>, &Option<Arc<dyn EventCheck>>),
     ) -> Option<End> {
@@ -309,27 +294,24 @@ impl Task {
                 self.batch.push(event);
                 None
             }
-            Some(Ok(Message::Binary(bytes))) => {
+            Some(Ok(Message::Binary(len))) => {
                 self.batch.push(ServerEvent::Malformed {
                     event_type: String::new(),
-                    error: format!("unexpected binary frame of {} bytes", bytes.len()),
+                    error: format!("unexpected binary frame of {len} bytes"),
                     raw: "".into(),
                 });
                 None
             }
             Some(Ok(Message::Close(frame))) => {
-                // tungstenite queued the close reply; write it out.
+                // The close reply is queued; write it out.
                 let _ = ws.flush().await;
                 if closing {
                     return Some(End::Closed);
                 }
-                let (code, reason) = match frame {
-                    Some(f) => (u16::from(f.code), f.reason.to_string()),
-                    None => (1005, String::new()),
-                };
+                let (code, reason) = frame.unwrap_or((1005, String::new()));
                 Some(End::Lost(Error::Closed { code, reason }, Some(code)))
             }
-            Some(Ok(_)) => None, // Ping (answered by tungstenite), pong.
+            Some(Ok(Message::Control)) => None, // A ping (answered) or a pong.
             Some(Err(_)) if closing => Some(End::Closed),
             Some(Err(e)) => {
                 self.fail(ws, &e).await;
@@ -350,7 +332,7 @@ impl Task {
     /// first after a reconnect, or counted as unsent.
     async fn write(&mut self, ws: &mut Ws, out: Outgoing) -> Result<(), Error> {
         let n = out.text.len();
-        if let Err(e) = ws.send(Message::Text(out.text.clone())).await {
+        if let Err(e) = ws.send_text(out.text.as_bytes()).await {
             self.backlog.push_front(out);
             return Err(Error::transport(e));
         }
@@ -370,11 +352,7 @@ impl Task {
 
     /// Sends close 1000 and stops taking commands; returns the deadline for the reply.
     async fn start_close(&mut self, ws: &mut Ws) -> Instant {
-        let frame = CloseFrame {
-            code: CloseCode::Normal,
-            reason: "".into(),
-        };
-        if let Err(e) = ws.close(Some(frame)).await {
+        if let Err(e) = ws.close(1000).await {
             tracing::debug!(error = %e, "close frame not sent");
         }
         for done in self.close_waiters.drain(..) {
@@ -476,7 +454,7 @@ impl Task {
             Some(session) => {
                 let text =
                     serde_json::json!({ "type": "session.update", "session": session }).to_string();
-                ws.send(Message::Text(text.into()))
+                ws.send_text(text.as_bytes())
                     .await
                     .map_err(Error::transport)?;
                 true
@@ -486,7 +464,7 @@ impl Task {
         let mut flushed = 0;
         while let Some(out) = self.backlog.pop_front() {
             let n = out.text.len();
-            if let Err(e) = ws.send(Message::Text(out.text.clone())).await {
+            if let Err(e) = ws.send_text(out.text.as_bytes()).await {
                 self.backlog.push_front(out);
                 return Err(Error::transport(e));
             }

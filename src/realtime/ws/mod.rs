@@ -1,0 +1,308 @@
+//! The client side of a WebSocket connection (RFC 6455), after the upgrade
+//! ([`super::handshake`]): frames read straight from the socket into one buffer and
+//! messages split out of it without copying, pings answered, the close handshake, and
+//! the client's frames masked and written.
+//!
+//! It does only what a Realtime session needs: no extensions, no subprotocols. One task
+//! owns it (the connection task); nothing in it blocks or spawns.
+//!
+//! # Memory
+//!
+//! The socket is read into a buffer with room for [`READ_BYTES`] at each read; messages
+//! are slices of it, so a message kept alive keeps its piece of the buffer (at most one
+//! read's worth, plus the message) alive too. A message is refused once it would pass
+//! `max_message_bytes`, before its payload is read; a fragmented one is joined into its
+//! own buffer, also bounded by it. Pongs owed to a flood of pings are not queued beyond
+//! one: RFC 6455 lets an endpoint answer only the latest ping.
+
+mod frame;
+
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Buf, BytesMut};
+use futures_core::Stream;
+use tokio::io::AsyncWrite;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tokio_util::io::poll_read_buf;
+
+use super::handshake::Stream as Socket;
+use frame::{BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT};
+
+/// How much room each read of the socket has: the most one `recv` takes.
+pub(crate) const READ_BYTES: usize = 64 << 10;
+
+/// The most control frames (pongs, a close) waiting to be written; a pong past it is
+/// dropped.
+const MAX_OWED_CONTROL: usize = 1 << 10;
+
+/// Above this, the write buffer's memory is given back once it is written out (after a
+/// large event).
+const KEEP_WRITE_BUFFER: usize = 256 << 10;
+
+/// A message from the server.
+#[derive(Debug)]
+pub(crate) enum Message {
+    /// A text message, checked to be UTF-8.
+    Text(Utf8Bytes),
+    /// A binary message: only its length is kept.
+    Binary(usize),
+    /// A ping (already answered) or a pong.
+    Control,
+    /// A close frame: the code and reason, if it had them. The reply is queued; flush it.
+    Close(Option<(u16, String)>),
+}
+
+/// Why a connection failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum WsError {
+    /// Reading or writing the socket failed.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// The server broke RFC 6455.
+    #[error("WebSocket protocol error: the server sent {0}")]
+    Protocol(&'static str),
+    /// A message larger than allowed.
+    #[error("a WebSocket message of {size} bytes > {max}, the most accepted (`max_message_bytes`)")]
+    TooLong {
+        /// Its size, or the size it had reached.
+        size: u64,
+        /// The limit.
+        max: usize,
+    },
+    /// A text message (or close reason) that is not UTF-8.
+    #[error("a WebSocket text message that is not valid UTF-8")]
+    Utf8,
+}
+
+impl WsError {
+    /// The close code RFC 6455 gives for telling the server why (1002, 1007, 1009);
+    /// `None` for a failed socket.
+    pub(crate) fn close_code(&self) -> Option<u16> {
+        match self {
+            WsError::Io(_) => None,
+            WsError::Protocol(_) => Some(1002),
+            WsError::TooLong { .. } => Some(1009),
+            WsError::Utf8 => Some(1007),
+        }
+    }
+}
+
+/// One WebSocket connection, client side.
+pub(crate) struct WsConn {
+    io: Socket,
+    /// What was read and not yet taken as frames.
+    read: BytesMut,
+    /// A fragmented message being joined: its opcode and what arrived so far.
+    partial: Option<(u8, BytesMut)>,
+    /// Frames written out in order: `out[written..]` is still to go.
+    out: Vec<u8>,
+    written: usize,
+    max_message: usize,
+    close_sent: bool,
+    /// The socket ended or failed: nothing more is read.
+    ended: bool,
+}
+
+impl WsConn {
+    /// Takes over `io` after the upgrade; `rest` is what was read past the `101` answer.
+    pub(crate) fn new(io: Socket, rest: &[u8], max_message: usize) -> Self {
+        let mut read = BytesMut::with_capacity(READ_BYTES.max(rest.len()));
+        read.extend_from_slice(rest);
+        WsConn {
+            io,
+            read,
+            partial: None,
+            out: Vec::new(),
+            written: 0,
+            max_message,
+            close_sent: false,
+            ended: false,
+        }
+    }
+
+    /// The next message; `None` once the socket has ended between messages (an end in
+    /// the middle of one is an error). Cancel-safe: a message is taken whole or not at
+    /// all.
+    pub(crate) fn poll_message(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Message, WsError>>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        // A pong or close reply owed goes out as the socket takes it, never waited for.
+        if self.written < self.out.len()
+            && let Poll::Ready(Err(e)) = self.poll_write_out(cx)
+        {
+            self.ended = true;
+            return Poll::Ready(Some(Err(e.into())));
+        }
+        loop {
+            match self.take_frame() {
+                Ok(Some(message)) => return Poll::Ready(Some(Ok(message))),
+                Ok(None) => {}
+                Err(e) => {
+                    self.ended = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
+            }
+            if self.read.capacity() - self.read.len() < READ_BYTES {
+                self.read.reserve(READ_BYTES);
+            }
+            match ready!(poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read)) {
+                Ok(0) => {
+                    self.ended = true;
+                    if self.read.is_empty() && self.partial.is_none() {
+                        return Poll::Ready(None);
+                    }
+                    let cut = io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the server ended the connection in the middle of a message",
+                    );
+                    return Poll::Ready(Some(Err(cut.into())));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.ended = true;
+                    return Poll::Ready(Some(Err(e.into())));
+                }
+            }
+        }
+    }
+
+    /// Takes the next whole frame from the buffer: `Some` when it completes a message or
+    /// is a control frame; `None` when more bytes are needed.
+    fn take_frame(&mut self) -> Result<Option<Message>, WsError> {
+        loop {
+            let Some(h) = frame::parse_header(&self.read)? else {
+                return Ok(None);
+            };
+            if h.opcode < CLOSE {
+                let joined = self.partial.as_ref().map_or(0, |(_, b)| b.len() as u64);
+                let size = joined + h.len;
+                if size > self.max_message as u64 {
+                    return Err(WsError::TooLong {
+                        size,
+                        max: self.max_message,
+                    });
+                }
+            }
+            // Within `max_message` (or 125 for a control frame), so it fits in memory.
+            let len = h.len as usize;
+            if self.read.len() < h.size + len {
+                self.read.reserve(h.size + len - self.read.len());
+                return Ok(None);
+            }
+            self.read.advance(h.size);
+            let payload = self.read.split_to(len);
+            match h.opcode {
+                TEXT | BINARY if self.partial.is_some() => {
+                    return Err(WsError::Protocol(
+                        "a new message before the last one's final fragment",
+                    ));
+                }
+                TEXT | BINARY if h.fin => return complete(h.opcode, payload).map(Some),
+                TEXT | BINARY => self.partial = Some((h.opcode, payload)),
+                CONTINUATION => {
+                    let Some((opcode, mut joined)) = self.partial.take() else {
+                        return Err(WsError::Protocol(
+                            "a continuation frame with no message to continue",
+                        ));
+                    };
+                    joined.extend_from_slice(&payload);
+                    if h.fin {
+                        return complete(opcode, joined).map(Some);
+                    }
+                    self.partial = Some((opcode, joined));
+                }
+                PING => {
+                    if self.out.len() - self.written < MAX_OWED_CONTROL && !self.close_sent {
+                        self.queue(PONG, &payload);
+                    }
+                    return Ok(Some(Message::Control));
+                }
+                PONG => return Ok(Some(Message::Control)),
+                _ => {
+                    let close = frame::parse_close(&payload)?;
+                    if !self.close_sent {
+                        // The reply echoes the status code (RFC 6455 §5.5.1).
+                        let code = close.as_ref().map(|(c, _)| c.to_be_bytes());
+                        self.queue(CLOSE, code.as_ref().map_or(&[][..], |c| &c[..]));
+                        self.close_sent = true;
+                    }
+                    return Ok(Some(Message::Close(close)));
+                }
+            }
+        }
+    }
+
+    /// Appends a frame to the write buffer.
+    fn queue(&mut self, opcode: u8, payload: &[u8]) {
+        frame::write_frame(&mut self.out, opcode, payload, rand::random());
+    }
+
+    /// Sends a text message. Not cancel-safe: dropped part way, the message may be cut
+    /// (and the connection with it).
+    pub(crate) async fn send_text(&mut self, text: &[u8]) -> Result<(), WsError> {
+        self.queue(TEXT, text);
+        self.flush().await
+    }
+
+    /// Sends a ping.
+    pub(crate) async fn send_ping(&mut self) -> Result<(), WsError> {
+        self.queue(PING, b"");
+        self.flush().await
+    }
+
+    /// Sends a close frame with `code` (once; later calls only flush).
+    pub(crate) async fn close(&mut self, code: u16) -> Result<(), WsError> {
+        if !self.close_sent {
+            self.queue(CLOSE, &code.to_be_bytes());
+            self.close_sent = true;
+        }
+        self.flush().await
+    }
+
+    /// Writes out what is queued (a reply to the server's close, say).
+    pub(crate) async fn flush(&mut self) -> Result<(), WsError> {
+        poll_fn(|cx| self.poll_write_out(cx)).await?;
+        Ok(())
+    }
+
+    fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.written < self.out.len() {
+            let n = ready!(Pin::new(&mut self.io).poll_write(cx, &self.out[self.written..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.written += n;
+        }
+        ready!(Pin::new(&mut self.io).poll_flush(cx))?;
+        self.out.clear();
+        self.written = 0;
+        if self.out.capacity() > KEEP_WRITE_BUFFER {
+            self.out = Vec::new();
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// A whole message's payload as the message.
+fn complete(opcode: u8, payload: BytesMut) -> Result<Message, WsError> {
+    if opcode == BINARY {
+        return Ok(Message::Binary(payload.len()));
+    }
+    let text = Utf8Bytes::try_from(payload.freeze()).map_err(|_| WsError::Utf8)?;
+    Ok(Message::Text(text))
+}
+
+impl Stream for WsConn {
+    type Item = Result<Message, WsError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_message(cx)
+    }
+}
