@@ -88,10 +88,20 @@ fn string(text: &str, i: usize) -> Option<(&str, usize, usize)> {
 }
 
 /// Whether any byte is below 0x20 (not allowed unescaped in a JSON string). Written to
-/// vectorise: the smallest byte, with no early exit (a byte-wise minimum is one vector
-/// instruction per 16 or 32 bytes).
+/// vectorise: the smallest byte, with no early exit, kept lane by lane over 64-byte
+/// blocks (vector minimums, four bytes per instruction or better, where a plain fold
+/// over the bytes compiled to half that).
 fn has_control(s: &[u8]) -> bool {
-    s.iter().fold(u8::MAX, |least, &c| least.min(c)) < 0x20
+    let mut blocks = s.chunks_exact(64);
+    let mut least = [u8::MAX; 64];
+    for block in &mut blocks {
+        let block: &[u8; 64] = block.try_into().unwrap_or(&[u8::MAX; 64]);
+        for (l, &c) in least.iter_mut().zip(block) {
+            *l = (*l).min(c);
+        }
+    }
+    let tail = blocks.remainder().iter().fold(u8::MAX, |l, &c| l.min(c));
+    least.iter().fold(tail, |l, &c| l.min(c)) < 0x20
 }
 
 /// A JSON integer (no sign, fraction or exponent; no leading zero) that fits in `u32`.
@@ -124,6 +134,21 @@ mod tests {
             parse_flat(r#"{"n":0}"#, KEYS),
             Some([None, Some(Flat::U32(0)), None])
         );
+    }
+
+    #[test]
+    fn control_characters_are_found_anywhere() {
+        for len in [0usize, 1, 31, 32, 33, 64, 6400, 6401] {
+            let mut s = vec![b'A'; len];
+            assert!(!has_control(&s), "{len}");
+            for at in [0, len / 2, len.saturating_sub(1)] {
+                if at < len {
+                    s[at] = 0x1f;
+                    assert!(has_control(&s), "{len} at {at}");
+                    s[at] = b'A';
+                }
+            }
+        }
     }
 
     #[test]

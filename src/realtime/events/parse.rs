@@ -5,6 +5,7 @@
 //! its typed struct.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use serde::Deserialize;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
@@ -62,9 +63,12 @@ pub(crate) fn ga_name(event_type: &str) -> &str {
 /// when those conditions do not hold (the caller then parses properly).
 fn find_top_level_type(s: &str) -> Option<&str> {
     const KEY: &[u8] = b"\"type\":\"";
+    // Built once: building a searcher costs more than most searches here.
+    static FINDER: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(KEY));
     let bytes = s.as_bytes();
     let start = memchr::memchr(b'{', bytes)?;
-    let at = memchr::memmem::find(&bytes[start + 1..], KEY)? + start + 1;
+    let at = FINDER.find(&bytes[start + 1..])? + start + 1;
     // Any `{` or `[` before the key could mean it belongs to a nested value.
     if memchr::memchr2(b'{', b'[', &bytes[start + 1..at]).is_some() {
         return None;
