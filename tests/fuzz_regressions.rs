@@ -58,3 +58,18 @@ fn client_event_roundtrip() {
 fn audio_delta() {
     replay("audio_delta", fuzz_support::audio_delta);
 }
+
+/// No input has failed `ws_frames` yet; its seeds (`fuzz/seeds/ws_frames/`: events,
+/// fragments around a ping, a close, a message over the limit) run here so the property
+/// is checked on stable too.
+#[test]
+fn ws_frames_seeds() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/ws_frames");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let data = std::fs::read(entry.expect("a directory entry").path()).expect("an input");
+        fuzz_support::ws_frames(&data);
+        n += 1;
+    }
+    assert!(n >= 5, "{n} seeds in {}", dir.display());
+}

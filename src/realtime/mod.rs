@@ -25,6 +25,8 @@ pub mod codec;
 pub mod conversation;
 mod driver;
 pub mod events;
+#[doc(hidden)]
+pub mod fuzz;
 mod handle;
 mod handshake;
 mod options;

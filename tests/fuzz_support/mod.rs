@@ -8,10 +8,12 @@
 mod chat;
 mod framing;
 mod realtime;
+mod ws_frames;
 
 pub use chat::{chat_fast_path, chat_wires};
 pub use framing::sse_split;
 pub use realtime::{audio_delta, client_event_roundtrip, schema_validate, server_event};
+pub use ws_frames::ws_frames;
 
 /// A small xorshift generator, so that inputs decide their own split points.
 pub(crate) struct Rng(u64);

@@ -16,20 +16,21 @@
 //! one: RFC 6455 lets an endpoint answer only the latest ping.
 
 mod frame;
+pub(crate) mod reader;
 
 use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use bytes::{Buf, BytesMut};
 use futures_core::Stream;
 use tokio::io::AsyncWrite;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::io::poll_read_buf;
 
 use super::handshake::Stream as Socket;
-use frame::{BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT};
+use frame::{CLOSE, PING, PONG, TEXT};
+use reader::{Reader, Taken};
 
 /// How much room each read of the socket has: the most one `recv` takes.
 pub(crate) const READ_BYTES: usize = 64 << 10;
@@ -93,14 +94,10 @@ impl WsError {
 /// One WebSocket connection, client side.
 pub(crate) struct WsConn {
     io: Socket,
-    /// What was read and not yet taken as frames.
-    read: BytesMut,
-    /// A fragmented message being joined: its opcode and what arrived so far.
-    partial: Option<(u8, BytesMut)>,
+    reader: Reader,
     /// Frames written out in order: `out[written..]` is still to go.
     out: Vec<u8>,
     written: usize,
-    max_message: usize,
     close_sent: bool,
     /// The socket ended or failed: nothing more is read.
     ended: bool,
@@ -109,15 +106,11 @@ pub(crate) struct WsConn {
 impl WsConn {
     /// Takes over `io` after the upgrade; `rest` is what was read past the `101` answer.
     pub(crate) fn new(io: Socket, rest: &[u8], max_message: usize) -> Self {
-        let mut read = BytesMut::with_capacity(READ_BYTES.max(rest.len()));
-        read.extend_from_slice(rest);
         WsConn {
             io,
-            read,
-            partial: None,
+            reader: Reader::new(rest, READ_BYTES, max_message),
             out: Vec::new(),
             written: 0,
-            max_message,
             close_sent: false,
             ended: false,
         }
@@ -149,13 +142,11 @@ impl WsConn {
                     return Poll::Ready(Some(Err(e)));
                 }
             }
-            if self.read.capacity() - self.read.len() < READ_BYTES {
-                self.read.reserve(READ_BYTES);
-            }
-            match ready!(poll_read_buf(Pin::new(&mut self.io), cx, &mut self.read)) {
+            let buffer = self.reader.buffer(READ_BYTES);
+            match ready!(poll_read_buf(Pin::new(&mut self.io), cx, buffer)) {
                 Ok(0) => {
                     self.ended = true;
-                    if self.read.is_empty() && self.partial.is_none() {
+                    if !self.reader.is_mid_message() {
                         return Poll::Ready(None);
                     }
                     let cut = io::Error::new(
@@ -173,70 +164,32 @@ impl WsConn {
         }
     }
 
-    /// Takes the next whole frame from the buffer: `Some` when it completes a message or
-    /// is a control frame; `None` when more bytes are needed.
+    /// The next frame that completes a message or is a control frame, with pongs and
+    /// close replies queued; `None` when more bytes are needed.
     fn take_frame(&mut self) -> Result<Option<Message>, WsError> {
-        loop {
-            let Some(h) = frame::parse_header(&self.read)? else {
-                return Ok(None);
-            };
-            if h.opcode < CLOSE {
-                let joined = self.partial.as_ref().map_or(0, |(_, b)| b.len() as u64);
-                let size = joined + h.len;
-                if size > self.max_message as u64 {
-                    return Err(WsError::TooLong {
-                        size,
-                        max: self.max_message,
-                    });
+        let Some(taken) = self.reader.take()? else {
+            return Ok(None);
+        };
+        Ok(Some(match taken {
+            Taken::Text(text) => Message::Text(text),
+            Taken::Binary(len) => Message::Binary(len),
+            Taken::Ping(payload) => {
+                if self.out.len() - self.written < MAX_OWED_CONTROL && !self.close_sent {
+                    self.queue(PONG, &payload);
                 }
+                Message::Control
             }
-            // Within `max_message` (or 125 for a control frame), so it fits in memory.
-            let len = h.len as usize;
-            if self.read.len() < h.size + len {
-                self.read.reserve(h.size + len - self.read.len());
-                return Ok(None);
+            Taken::Pong => Message::Control,
+            Taken::Close(close) => {
+                if !self.close_sent {
+                    // The reply echoes the status code (RFC 6455 §5.5.1).
+                    let code = close.as_ref().map(|(c, _)| c.to_be_bytes());
+                    self.queue(CLOSE, code.as_ref().map_or(&[][..], |c| &c[..]));
+                    self.close_sent = true;
+                }
+                Message::Close(close)
             }
-            self.read.advance(h.size);
-            let payload = self.read.split_to(len);
-            match h.opcode {
-                TEXT | BINARY if self.partial.is_some() => {
-                    return Err(WsError::Protocol(
-                        "a new message before the last one's final fragment",
-                    ));
-                }
-                TEXT | BINARY if h.fin => return complete(h.opcode, payload).map(Some),
-                TEXT | BINARY => self.partial = Some((h.opcode, payload)),
-                CONTINUATION => {
-                    let Some((opcode, mut joined)) = self.partial.take() else {
-                        return Err(WsError::Protocol(
-                            "a continuation frame with no message to continue",
-                        ));
-                    };
-                    joined.extend_from_slice(&payload);
-                    if h.fin {
-                        return complete(opcode, joined).map(Some);
-                    }
-                    self.partial = Some((opcode, joined));
-                }
-                PING => {
-                    if self.out.len() - self.written < MAX_OWED_CONTROL && !self.close_sent {
-                        self.queue(PONG, &payload);
-                    }
-                    return Ok(Some(Message::Control));
-                }
-                PONG => return Ok(Some(Message::Control)),
-                _ => {
-                    let close = frame::parse_close(&payload)?;
-                    if !self.close_sent {
-                        // The reply echoes the status code (RFC 6455 §5.5.1).
-                        let code = close.as_ref().map(|(c, _)| c.to_be_bytes());
-                        self.queue(CLOSE, code.as_ref().map_or(&[][..], |c| &c[..]));
-                        self.close_sent = true;
-                    }
-                    return Ok(Some(Message::Close(close)));
-                }
-            }
-        }
+        }))
     }
 
     /// Appends a frame to the write buffer.
@@ -288,15 +241,6 @@ impl WsConn {
         }
         Poll::Ready(Ok(()))
     }
-}
-
-/// A whole message's payload as the message.
-fn complete(opcode: u8, payload: BytesMut) -> Result<Message, WsError> {
-    if opcode == BINARY {
-        return Ok(Message::Binary(payload.len()));
-    }
-    let text = Utf8Bytes::try_from(payload.freeze()).map_err(|_| WsError::Utf8)?;
-    Ok(Message::Text(text))
 }
 
 impl Stream for WsConn {
