@@ -15,14 +15,11 @@ use tokio_tungstenite::tungstenite::http::{HeaderMap, HeaderName, HeaderValue};
 
 use super::api_key::{ApiKey, AuthScheme};
 use super::options::ConnectOptions;
-use super::ws::WsConn;
+use super::ws::{Socket as Stream, WsConn};
 use crate::Error;
 
 /// A connection's WebSocket.
 pub(crate) type Ws = WsConn;
-
-/// The socket under a connection's WebSocket.
-pub(crate) type Stream = MaybeTlsStream<BufReader<TcpStream>>;
 
 /// Opens a WebSocket with the options' URL, key and headers.
 ///

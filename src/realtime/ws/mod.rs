@@ -24,13 +24,18 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use futures_core::Stream;
-use tokio::io::AsyncWrite;
+use tokio::io::{AsyncWrite, BufReader};
+use tokio::net::TcpStream;
+use tokio_tungstenite::MaybeTlsStream;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_util::io::poll_read_buf;
 
-use super::handshake::Stream as Socket;
 use frame::{CLOSE, PING, PONG, TEXT};
 use reader::{Reader, Taken};
+
+/// The socket under a connection, as [`super::handshake`] opens it: TCP, maybe TLS, read
+/// through a buffer of [`READ_BYTES`].
+pub(crate) type Socket = MaybeTlsStream<BufReader<TcpStream>>;
 
 /// How much room each read of the socket has: the most one `recv` takes.
 pub(crate) const READ_BYTES: usize = 64 << 10;
