@@ -12,8 +12,9 @@
 //! are slices of it, so a message kept alive keeps its piece of the buffer (at most one
 //! read's worth, plus the message) alive too. A message is refused once it would pass
 //! `max_message_bytes`, before its payload is read; a fragmented one is joined into its
-//! own buffer, also bounded by it. Pongs owed to a flood of pings are not queued beyond
-//! one: RFC 6455 lets an endpoint answer only the latest ping.
+//! own buffer, also bounded by it. Pongs owed to a flood of pings that the socket does not
+//! take are queued up to [`MAX_OWED_CONTROL`] bytes, and pings past that go unanswered
+//! (RFC 6455 does not ask for a pong to every ping).
 
 mod frame;
 pub(crate) mod reader;
