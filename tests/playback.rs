@@ -182,7 +182,32 @@ fn truncated_ms(seen: &[ServerEvent]) -> Option<u32> {
 /// The heard part of `sent` in `recorded` (aligned at `offset`): the last 2.5 ms block
 /// that is still audio (`last`) and the first block after it where the sent audio goes on
 /// but the recording is silent (`first_missing`), both in ms from the start of `sent`.
+///
+/// The offset is found again on the last 150 ms that were heard: a buffer the recorder
+/// loses (or a gap the device adds) earlier on moves everything after it, and the cut is
+/// a point in the item's content, so it is measured by the content heard just before it.
 fn cut_point(recorded: &[f32], expected: &[f32], offset: usize, rate: u32) -> (f64, f64) {
+    let (last, _) = cut_at_offset(recorded, expected, offset, rate);
+    let tail = (rate as usize) * 150 / 1000;
+    let end = offset + (last * f64::from(rate) / 1000.0) as usize;
+    if end < tail + (rate as usize) / 10 {
+        return cut_at_offset(recorded, expected, offset, rate);
+    }
+    // Where the heard tail sits in `expected`, within 60 ms of where one offset puts it.
+    let heard = &recorded[end - tail..end];
+    let guess = end - tail - offset;
+    let (at, snr_db) = align(expected, heard, guess, (rate as usize) * 60 / 1000);
+    let local = (end - tail).saturating_sub(at);
+    eprintln!(
+        "cut point: tail of the recording matches the sent audio at {:+.1} ms from the \
+         whole-recording offset ({snr_db:.1} dB)",
+        (local as f64 - offset as f64) * 1000.0 / f64::from(rate)
+    );
+    assert!(snr_db > 10.0, "the heard tail is not the sent audio: {snr_db:.1} dB");
+    cut_at_offset(recorded, expected, local, rate)
+}
+
+fn cut_at_offset(recorded: &[f32], expected: &[f32], offset: usize, rate: u32) -> (f64, f64) {
     let w = (rate / 400) as usize;
     let n = expected.len().min(recorded.len() - offset) / w;
     let level = |x: &[f32], i: usize| rms(&x[i * w..(i + 1) * w]);
@@ -196,6 +221,32 @@ fn cut_point(recorded: &[f32], expected: &[f32], offset: usize, rate: u32) -> (f
         .unwrap_or(n);
     let ms = |blocks: usize| (blocks * w) as f64 * 1000.0 / f64::from(rate);
     (ms(last + 1), ms(first_missing))
+}
+
+/// The measurement itself: a recording that lost 17.5 ms of audio before the cut (as a
+/// preempted recorder does) still shows the cut where the content stopped.
+#[test]
+fn the_cut_point_is_found_after_the_recorder_loses_a_buffer() {
+    let rate = 48_000;
+    let ms = |m: usize| m * rate as usize / 1000;
+    // Speech-like: noise bursts under a slow envelope, so every stretch is distinct.
+    let expected: Vec<f32> = (0..ms(2000))
+        .map(|i| {
+            let env = 0.3 + 0.2 * ((i as f32) / 2400.0).sin();
+            env * (fastrand::f32() * 2.0 - 1.0)
+        })
+        .collect();
+    let pad = ms(300);
+    let mut recorded = vec![0.0f32; pad];
+    recorded.extend_from_slice(&expected[..ms(600)]);
+    // 17.5 ms lost at 600 ms, then playback goes on to the cut at 1200 ms.
+    recorded.extend_from_slice(&expected[ms(600) + ms(35) / 2..ms(1200)]);
+    recorded.extend(std::iter::repeat_n(0.0, ms(500)));
+    let (last, first_missing) = cut_point(&recorded, &expected, pad, rate);
+    assert!(
+        (last - 1200.0).abs() <= 2.5 && (first_missing - 1200.0).abs() <= 2.5,
+        "cut measured at {last}..{first_missing} ms, not 1200"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
