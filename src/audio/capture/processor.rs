@@ -126,7 +126,10 @@ impl AudioProcessor for PassThrough {
 /// can move the echo path so that the canceller removes nothing for about a second, it
 /// also turns down, for 3 s of far end, every frame no more than 10 dB louder than the
 /// echo it has learnt to expect: only a voice clearly louder than the echo gets through
-/// then.
+/// then. The same window opens when the canceller is seen losing the echo with no glitch
+/// told (its output the microphone's own sound from a microphone holding only echo), and
+/// while the far end plays, output louder than anything the microphone heard is taken
+/// for the canceller's own and turned down.
 pub struct SonoraProcessor {
     apm: sonora::AudioProcessing,
     inner: Inner,
@@ -207,7 +210,9 @@ impl SonoraProcessor {
             apm,
             inner: Inner::new(),
             out: vec![0.0; INNER_FRAME],
-            warm_up: options.echo_cancellation.then(WarmUp::default),
+            warm_up: options
+                .echo_cancellation
+                .then(|| WarmUp::new(options.gain_control)),
         }
     }
 }
@@ -338,7 +343,9 @@ impl WebRtcProcessor {
             config,
             delay: None,
             buf: [vec![0.0; FRAME]],
-            warm_up: options.echo_cancellation.then(WarmUp::default),
+            warm_up: options
+                .echo_cancellation
+                .then(|| WarmUp::new(options.gain_control)),
         })
     }
 

@@ -25,6 +25,26 @@
 //! [`REALIGN_FRAMES`] far-end-active frames after a glitch ([`WarmUp::rearm`]) it turns
 //! down every frame no louder than that echo could be ([`ECHO_MARGIN_DB`] above it).
 //! Only someone clearly louder than the echo gets through in that window.
+//!
+//! The canceller can also lose the echo with no glitch anyone reports: the echo path
+//! moves inside the audio server, or its filter diverges. Its output then rises to the
+//! microphone's level within a few frames, or above it (a filter that diverged adds its
+//! own wrong estimate). The gate sees that too, while the microphone holds no more than
+//! the echo could be ([`ECHO_ROOM_DB`] above the learned level): a frame from which the
+//! canceller removed less than [`LOST_DB`] and which is the microphone's own waveform,
+//! only scaled (correlation [`SAME_WAVE`]; after the warm-up), or [`LOST_FRAMES`] frames
+//! in a row from which it removed less than [`NOTHING_DB`] (after the warm-up, of mostly
+//! the microphone's waveform), open the same window as a glitch.
+//! Someone talking over the assistant makes the microphone louder than the echo alone,
+//! and a canceller that still has the echo removes it from under their voice, leaving a
+//! waveform that is theirs and not the microphone's; neither is taken for a lost
+//! canceller. (In the warm-up, a canceller that does not have the echo yet passes talk
+//! over it through, so there only the level tells.) And while the far end plays, a frame
+//! louder than anything the microphone heard in the last frames ([`ADDED_DB`] above) is
+//! the canceller's own making, not sound from the room, and is turned down (unless gain
+//! control is on: it may raise a quiet voice that much).
+
+use crate::audio::FRAME;
 
 /// How long the gate lasts: far-end-active frames (10 ms each) before it steps aside.
 const WARM_UP_FRAMES: u32 = 500;
@@ -51,6 +71,37 @@ const FAR_ACTIVE_DB: f32 = -60.0;
 /// How long the far end counts as playing after its last active frame, in frames: the
 /// echo path's delay and tail.
 const HOLD_FRAMES: u32 = 30;
+/// Removal below this (dB), with the microphone holding no more than echo and the output
+/// the microphone's own waveform, is the canceller having lost the echo. (Converged, it
+/// removes 40 dB and more; one that has just lost the echo, or that leaves its first
+/// seconds of heavy suppression too early, 0–8 dB.)
+const LOST_DB: f32 = 10.0;
+/// Removal below this (dB), with the microphone holding no more than echo, for
+/// [`LOST_FRAMES`] frames in a row, is a lost canceller (after the warm-up, only if the
+/// output is also mostly the microphone's waveform, [`MOSTLY_SAME_WAVE`]).
+const NOTHING_DB: f32 = 3.0;
+/// Frames in a row that show a lost canceller by level before the gate acts on it.
+const LOST_FRAMES: u32 = 2;
+/// After the warm-up, the correlation with the microphone below which output as loud as
+/// it is someone talking over the echo (with a little the canceller adds), not a lost
+/// canceller.
+const MOSTLY_SAME_WAVE: f32 = 0.8;
+/// A microphone quieter than this (mean square, −50 dBFS) holds no echo worth a VAD's
+/// attention.
+const AUDIBLE: f32 = 1e-5;
+/// Correlation of the output with the microphone above which the output is the
+/// microphone's sound, only scaled: nothing was taken out of it. Someone talking over
+/// the echo at its level makes it about 0.7 (the canceller leaves their voice, not the
+/// sum).
+const SAME_WAVE: f32 = 0.9;
+/// The processors' own delay from microphone to output is within this many samples
+/// (sonora's conversions: 300).
+const MAX_DELAY: usize = 2 * FRAME;
+/// How far above the learned echo level the microphone may be and still hold only echo.
+const ECHO_ROOM_DB: f32 = 6.0;
+/// How much louder than the microphone's recent frames the canceller's output must be to
+/// be its own making.
+const ADDED_DB: f32 = 3.0;
 /// How fast the far end's remembered peak falls, per frame (−0.2 dB: the echo path's
 /// delay and tail are covered).
 const FAR_PEAK_DECAY: f32 = 0.955;
@@ -77,6 +128,14 @@ pub(crate) struct WarmUp {
     near: [f32; NEAR_FRAMES],
     /// The gain at the end of the last frame.
     gain: f32,
+    /// Frames in a row that looked like a lost canceller.
+    lost: u32,
+    /// The last [`NEAR_FRAMES`] microphone frames' samples, oldest first (when frames are
+    /// [`FRAME`] long).
+    near_wave: [f32; NEAR_FRAMES * FRAME],
+    /// Gain control runs after the canceller: its output may be louder than the
+    /// microphone, so that is no sign of anything.
+    gain_control: bool,
 }
 
 impl Default for WarmUp {
@@ -89,6 +148,9 @@ impl Default for WarmUp {
             realign: 0,
             near: [0.0; NEAR_FRAMES],
             gain: 1.0,
+            lost: 0,
+            near_wave: [0.0; NEAR_FRAMES * FRAME],
+            gain_control: false,
         }
     }
 }
@@ -102,6 +164,14 @@ fn db_to_power(db: f32) -> f32 {
 }
 
 impl WarmUp {
+    /// The gate for a processor that runs gain control after the canceller or not.
+    pub(crate) fn new(gain_control: bool) -> Self {
+        WarmUp {
+            gain_control,
+            ..WarmUp::default()
+        }
+    }
+
     /// The far end skipped (a playback underrun): frames no louder than the echo are
     /// held back for the next [`REALIGN_FRAMES`] far-end-active frames. (Until the echo's
     /// level is learned there is nothing to compare with, and this does nothing: early on,
@@ -125,6 +195,67 @@ impl WarmUp {
     pub(crate) fn near(&mut self, near: &[f32]) {
         self.near.rotate_left(1);
         self.near[NEAR_FRAMES - 1] = mean_square(near);
+        if near.len() == FRAME {
+            self.near_wave.copy_within(FRAME.., 0);
+            self.near_wave[(NEAR_FRAMES - 1) * FRAME..].copy_from_slice(near);
+        } else {
+            self.near_wave.fill(0.0);
+        }
+    }
+
+    /// How much `out` is the microphone's waveform: the best correlation with the recent
+    /// microphone samples over the processor's possible delays.
+    fn same_wave(&self, out: &[f32]) -> f32 {
+        if out.len() != FRAME {
+            return 0.0;
+        }
+        let oo: f32 = out.iter().map(|x| x * x).sum();
+        let end = (NEAR_FRAMES - 1) * FRAME;
+        (0..=MAX_DELAY)
+            .map(|lag| {
+                let near = &self.near_wave[end - lag..end - lag + FRAME];
+                let (mut on, mut nn) = (0.0f32, 0.0f32);
+                for (o, n) in out.iter().zip(near) {
+                    on += o * n;
+                    nn += n * n;
+                }
+                on / (oo * nn).sqrt().max(1e-12)
+            })
+            .fold(0.0, f32::max)
+    }
+
+    /// Counts frames in which the canceller removed almost nothing (`level` against the
+    /// microphone's recent `near`) from a microphone holding no more than the echo, and
+    /// opens the window of a glitch after [`LOST_FRAMES`] of them in a row.
+    fn notice_lost(&mut self, level: f32, near: f32, out: &[f32]) {
+        let Some(echo_gain) = self.echo_gain else {
+            return;
+        };
+        let echo = self.far_peak * echo_gain;
+        let only_echo = near <= echo * db_to_power(ECHO_ROOM_DB) && near > AUDIBLE;
+        if !only_echo || level * db_to_power(LOST_DB) <= near {
+            self.lost = 0;
+            return;
+        }
+        self.lost += 1;
+        let nothing_removed = level * db_to_power(NOTHING_DB) > near;
+        // In the warm-up a canceller that has not converged yet also passes the microphone
+        // through while someone talks over the echo: there only the level tells. After
+        // it, one that has the echo can add a little of its own under double talk: there
+        // only the waveform tells.
+        let by_level = nothing_removed && self.lost >= LOST_FRAMES;
+        let lost = if self.active < WARM_UP_FRAMES {
+            by_level
+        } else {
+            let wave = self.same_wave(out);
+            wave >= SAME_WAVE || (by_level && wave >= MOSTLY_SAME_WAVE)
+        };
+        if lost && self.realign == 0 {
+            self.realign = REALIGN_FRAMES;
+        }
+        if !nothing_removed && !lost {
+            self.lost = 0;
+        }
     }
 
     /// Gates the processed frame.
@@ -134,6 +265,7 @@ impl WarmUp {
         let mut cut = false;
         if playing {
             let near = self.near.iter().copied().fold(0.0, f32::max);
+            let quiet = self.near.iter().copied().fold(f32::MAX, f32::min);
             let now = self.near[NEAR_FRAMES - 1];
             let level = mean_square(out);
             if self.active < WARM_UP_FRAMES {
@@ -142,15 +274,26 @@ impl WarmUp {
             } else {
                 cut |= level * db_to_power(RESIDUE_DB) <= now;
             }
+            if !self.gain_control {
+                // Louder than anything the microphone heard: the canceller's own.
+                cut |= level > near * db_to_power(ADDED_DB);
+                self.notice_lost(level, near, out);
+            }
             if self.realign > 0 {
                 self.realign -= 1;
                 let echo = self.far_peak * self.echo_gain.unwrap_or(1.0);
                 cut |= level <= echo * db_to_power(ECHO_MARGIN_DB);
-            } else if level * db_to_power(ECHO_ONLY_DB) <= near && self.far_peak > 0.0 {
-                // Echo alone (a glitch's window would teach a misaligned level).
+            } else if level * db_to_power(ECHO_ONLY_DB) <= quiet.min(near) && self.far_peak > 0.0 {
+                // Echo alone (a glitch's window would teach a misaligned level), judged
+                // against the quietest recent microphone frame too, and learned from the
+                // middle one: the output lags the microphone by the processor's delay, so
+                // at the onset of a voice it is still quiet, and that is not the canceller
+                // removing anything.
                 // The loudest echo seen, slowly forgotten (pauses, where the microphone
                 // hears little, would pull an average down).
-                let sample = near / self.far_peak;
+                let mut recent = self.near;
+                recent.sort_by(f32::total_cmp);
+                let sample = recent[NEAR_FRAMES / 2] / self.far_peak;
                 let kept = self.echo_gain.map_or(0.0, |g| g * ECHO_GAIN_DECAY);
                 self.echo_gain = Some(sample.max(kept));
             }
@@ -220,7 +363,18 @@ mod tests {
         let mut g = WarmUp::default();
         frames(&mut g, WARM_UP_FRAMES + 2, 0.1, 0.01);
         // 10 dB removed: a voice quieter than the echo, under it; it passes.
-        assert_eq!(frames(&mut g, 2, 0.1, 0.032), tone(0.032));
+        let user: Vec<f32> = (0..2 * FRAME)
+            .map(|i| 0.032 * (i as f32 * 0.71).sin())
+            .collect();
+        let mut out = Vec::new();
+        for frame in user.chunks_exact(FRAME) {
+            g.far(&tone(0.3));
+            g.near(&tone(0.1));
+            out = frame.to_vec();
+            g.gate(&mut out);
+        }
+        // (The first frame ramps up from the residue's cut.)
+        assert_eq!(out, user[FRAME..]);
         // 20 dB removed: residue, as when a converged canceller starts to slip.
         let cut = cut_db(0.01, &frames(&mut g, 2, 0.1, 0.01));
         assert!((cut - CUT_DB).abs() < 0.5, "cut {cut} dB");
@@ -259,10 +413,14 @@ mod tests {
         );
         // Someone 12 dB louder than the echo gets through.
         assert_eq!(frames(&mut g, 2, 0.4, 0.4), tone(0.4));
-        let last = frames(&mut g, REALIGN_FRAMES, 0.1, 0.1);
+        // Someone 8 dB louder, the canceller removing the echo from under them, waits for
+        // the window to end.
+        let cut = cut_db(0.24, &frames(&mut g, 2, 0.25, 0.24));
+        assert!((cut - CUT_DB).abs() < 0.5, "cut {cut} dB");
+        let last = frames(&mut g, REALIGN_FRAMES, 0.25, 0.24);
         assert_eq!(
             last,
-            tone(0.1),
+            tone(0.24),
             "the window ends after {REALIGN_FRAMES} frames"
         );
 
@@ -293,6 +451,145 @@ mod tests {
             level < -50.0,
             "{level:.1} dBFS: a VAD would take the echo for the user"
         );
+    }
+
+    /// A stretch of noise at amplitude `level` (uniform in ±`level`·√3, so that its RMS
+    /// matches a tone's of amplitude `level`/√2·√2… near enough: RMS `level`).
+    fn noise(seed: u32, n: usize, level: f32) -> Vec<f32> {
+        let mut x = seed;
+        (0..n)
+            .map(|_| {
+                x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                ((x >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0) * level * 3f32.sqrt()
+            })
+            .collect()
+    }
+
+    /// Runs frames of `near` through the gate with the canceller's output `out` (both
+    /// whole signals, the output already delayed as the processor delays it); returns
+    /// the gated output.
+    fn run(g: &mut WarmUp, near: &[f32], out: &[f32]) -> Vec<f32> {
+        let mut gated = Vec::new();
+        for (n, o) in near.chunks_exact(FRAME).zip(out.chunks_exact(FRAME)) {
+            g.far(&tone(0.3));
+            g.near(n);
+            let mut o = o.to_vec();
+            g.gate(&mut o);
+            gated.extend(o);
+        }
+        gated
+    }
+
+    /// `x` delayed by sonora's 300 samples and scaled by `gain`.
+    fn delayed(x: &[f32], gain: f32) -> Vec<f32> {
+        let mut y = vec![0.0; 300];
+        y.extend(x[..x.len() - 300].iter().map(|v| v * gain));
+        y
+    }
+
+    #[test]
+    fn a_canceller_that_passes_the_microphone_through_opens_the_window_of_a_glitch() {
+        let mut g = converged_on_a_loud_echo();
+        // The canceller loses the echo unannounced: it takes 6 dB off the microphone and
+        // nothing else. The first such frame opens the window (its gain ramps down).
+        let echo = noise(1, 8 * FRAME, 0.14);
+        let out = delayed(&echo, 0.5);
+        let gated = run(&mut g, &echo[..5 * FRAME], &out[..5 * FRAME]);
+        assert!(g.realign > 0, "the window opened");
+        let level = rms_db(&gated[4 * FRAME..]);
+        assert!(level < -50.0, "{level:.1} dBFS of echo let through");
+    }
+
+    #[test]
+    fn in_the_warm_up_a_canceller_passing_talk_over_the_echo_through_is_left_alone() {
+        // Early on the canceller has the echo only now and then, and while someone talks
+        // over it, it passes the microphone through, user and echo alike.
+        let mut g = WarmUp::default();
+        frames(&mut g, 50, 0.2, 0.014);
+        assert!(g.echo_gain.is_some());
+        let user = noise(5, 100 * FRAME, 0.14);
+        let echo = noise(6, 100 * FRAME, 0.1);
+        let near: Vec<f32> = user.iter().zip(&echo).map(|(u, e)| u + e).collect();
+        run(&mut g, &near, &delayed(&near, 0.6));
+        assert_eq!(g.realign, 0);
+        let gated = run(&mut g, &near, &delayed(&near, 0.6));
+        let want = delayed(&near, 0.6);
+        let differs = gated.iter().zip(&want).rposition(|(a, b)| a != b);
+        // (The output starts with the processor's delay, which is cut, and then ramps up.)
+        assert!(
+            differs.is_none_or(|i| i < 2 * FRAME),
+            "gated at sample {differs:?}"
+        );
+    }
+
+    #[test]
+    fn in_the_warm_up_a_diverged_canceller_opens_the_window_after_two_frames() {
+        // The echo's level is learned in the first frames the canceller has it.
+        let mut g = WarmUp::default();
+        frames(&mut g, 50, 0.2, 0.014);
+        // Its output is as loud as the microphone, but not its waveform.
+        let wrong: Vec<f32> = (0..FRAME).map(|i| 0.2 * (i as f32 * 0.71).sin()).collect();
+        let step = |g: &mut WarmUp| {
+            g.far(&tone(0.3));
+            g.near(&tone(0.2));
+            let mut o = wrong.clone();
+            g.gate(&mut o);
+            o
+        };
+        step(&mut g);
+        assert_eq!(g.realign, 0, "one frame is not yet a lost canceller");
+        step(&mut g);
+        assert!(g.realign > 0);
+        let level = rms_db(&step(&mut g));
+        assert!(level < -50.0, "{level:.1} dBFS of echo let through");
+        // It holds while the canceller still removes nothing from echo alone; once it
+        // has the echo again, the window runs out.
+        for _ in 0..REALIGN_FRAMES {
+            step(&mut g);
+        }
+        assert!(g.realign > 0);
+        frames(&mut g, REALIGN_FRAMES + 1, 0.2, 0.014);
+        assert_eq!(g.realign, 0);
+    }
+
+    #[test]
+    fn talking_over_a_converged_canceller_is_not_a_lost_one() {
+        // The user, 9 dB louder than the echo: the canceller removes the echo from under
+        // them, and what is left is almost the whole microphone.
+        let mut g = converged_on_a_loud_echo();
+        let user = noise(2, 200 * FRAME, 0.4);
+        let echo = noise(3, 200 * FRAME, 0.14);
+        let near: Vec<f32> = user.iter().zip(&echo).map(|(u, e)| u + e).collect();
+        run(
+            &mut g,
+            &near[..2 * FRAME],
+            &delayed(&user, 1.0)[..2 * FRAME],
+        );
+        let gated = run(
+            &mut g,
+            &near[2 * FRAME..],
+            &delayed(&user, 1.0)[2 * FRAME..],
+        );
+        assert_eq!(gated, delayed(&user, 1.0)[2 * FRAME..]);
+        // The user just under the echo's level (−1 dB): what the canceller leaves is their
+        // voice, not the microphone's sum, so it is no lost canceller either.
+        let mut g = converged_on_a_loud_echo();
+        let user = noise(4, 200 * FRAME, 0.125);
+        let near: Vec<f32> = user.iter().zip(&echo).map(|(u, e)| u + e).collect();
+        run(&mut g, &near, &delayed(&user, 1.0));
+        assert_eq!(g.realign, 0);
+    }
+
+    #[test]
+    fn output_louder_than_the_microphone_is_the_cancellers_own() {
+        let mut g = converged_on_a_loud_echo();
+        // The microphone is silent; the canceller puts out −30 dBFS. The first frames
+        // are compared with the microphone's last loud ones (the processor's own delay).
+        let level = rms_db(&frames(&mut g, NEAR_FRAMES as u32 + 1, 0.0, 0.045));
+        assert!(level < -65.0, "{level:.1} dBFS passed");
+        // With gain control after the canceller, a louder output is no sign.
+        let mut g = WarmUp::new(true);
+        assert_eq!(frames(&mut g, 3, 0.01, 0.05), tone(0.05));
     }
 
     #[test]
