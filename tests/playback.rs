@@ -203,7 +203,10 @@ fn cut_point(recorded: &[f32], expected: &[f32], offset: usize, rate: u32) -> (f
          whole-recording offset ({snr_db:.1} dB)",
         (local as f64 - offset as f64) * 1000.0 / f64::from(rate)
     );
-    assert!(snr_db > 10.0, "the heard tail is not the sent audio: {snr_db:.1} dB");
+    assert!(
+        snr_db > 10.0,
+        "the heard tail is not the sent audio: {snr_db:.1} dB"
+    );
     cut_at_offset(recorded, expected, local, rate)
 }
 
