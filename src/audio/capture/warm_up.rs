@@ -224,9 +224,9 @@ impl WarmUp {
             .fold(0.0, f32::max)
     }
 
-    /// Counts frames in which the canceller removed almost nothing (`level` against the
-    /// microphone's recent `near`) from a microphone holding no more than the echo, and
-    /// opens the window of a glitch after [`LOST_FRAMES`] of them in a row.
+    /// Opens the window of a glitch when the canceller is seen to have lost the echo:
+    /// little removed (`level` against the microphone's recent `near`) from a microphone
+    /// holding no more than the echo, by the level and waveform rules in the module docs.
     fn notice_lost(&mut self, level: f32, near: f32, out: &[f32]) {
         let Some(echo_gain) = self.echo_gain else {
             return;
@@ -283,7 +283,7 @@ impl WarmUp {
                 self.realign -= 1;
                 let echo = self.far_peak * self.echo_gain.unwrap_or(1.0);
                 cut |= level <= echo * db_to_power(ECHO_MARGIN_DB);
-            } else if level * db_to_power(ECHO_ONLY_DB) <= quiet.min(near) && self.far_peak > 0.0 {
+            } else if level * db_to_power(ECHO_ONLY_DB) <= quiet && self.far_peak > 0.0 {
                 // Echo alone (a glitch's window would teach a misaligned level), judged
                 // against the quietest recent microphone frame too, and learned from the
                 // middle one: the output lags the microphone by the processor's delay, so
@@ -453,8 +453,7 @@ mod tests {
         );
     }
 
-    /// A stretch of noise at amplitude `level` (uniform in ±`level`·√3, so that its RMS
-    /// matches a tone's of amplitude `level`/√2·√2… near enough: RMS `level`).
+    /// A stretch of uniform noise with an RMS of `level`.
     fn noise(seed: u32, n: usize, level: f32) -> Vec<f32> {
         let mut x = seed;
         (0..n)
