@@ -32,9 +32,9 @@
 //! own wrong estimate). The gate sees that too, while the microphone holds no more than
 //! the echo could be ([`ECHO_ROOM_DB`] above the learned level): a frame from which the
 //! canceller removed less than [`LOST_DB`] and which is the microphone's own waveform,
-//! only scaled (correlation [`SAME_WAVE`]; after the warm-up), or [`LOST_FRAMES`] frames
-//! in a row from which it removed less than [`NOTHING_DB`] (after the warm-up, of mostly
-//! the microphone's waveform), open the same window as a glitch.
+//! only scaled (correlation [`SAME_WAVE`]; after the warm-up), or in the warm-up
+//! [`LOST_FRAMES`] frames in a row from which it removed less than [`NOTHING_DB`], open
+//! the same window as a glitch.
 //! Someone talking over the assistant makes the microphone louder than the echo alone,
 //! and a canceller that still has the echo removes it from under their voice, leaving a
 //! waveform that is theirs and not the microphone's; neither is taken for a lost
@@ -76,24 +76,20 @@ const HOLD_FRAMES: u32 = 30;
 /// removes 40 dB and more; one that has just lost the echo, or that leaves its first
 /// seconds of heavy suppression too early, 0–8 dB.)
 const LOST_DB: f32 = 10.0;
-/// Removal below this (dB), with the microphone holding no more than echo, for
-/// [`LOST_FRAMES`] frames in a row, is a lost canceller (after the warm-up, only if the
-/// output is also mostly the microphone's waveform, [`MOSTLY_SAME_WAVE`]).
+/// In the warm-up: removal below this (dB), with the microphone holding no more than
+/// echo, for [`LOST_FRAMES`] frames in a row, is a lost canceller.
 const NOTHING_DB: f32 = 3.0;
 /// Frames in a row that show a lost canceller by level before the gate acts on it.
 const LOST_FRAMES: u32 = 2;
-/// After the warm-up, the correlation with the microphone below which output as loud as
-/// it is someone talking over the echo (with a little the canceller adds), not a lost
-/// canceller.
-const MOSTLY_SAME_WAVE: f32 = 0.8;
 /// A microphone quieter than this (mean square, −50 dBFS) holds no echo worth a VAD's
 /// attention.
 const AUDIBLE: f32 = 1e-5;
 /// Correlation of the output with the microphone above which the output is the
 /// microphone's sound, only scaled: nothing was taken out of it. Someone talking over
-/// the echo at its level makes it about 0.7 (the canceller leaves their voice, not the
-/// sum).
-const SAME_WAVE: f32 = 0.9;
+/// the echo leaves their own voice, not the sum: at the echo's level that correlates at
+/// about 0.7 with the microphone, 6 dB over it at 0.9 (in `tests/aec.rs`, with the search
+/// over delays, up to 0.95 on some frames).
+const SAME_WAVE: f32 = 0.98;
 /// The processors' own delay from microphone to output is within this many samples
 /// (sonora's conversions: 300).
 const MAX_DELAY: usize = 2 * FRAME;
@@ -241,14 +237,14 @@ impl WarmUp {
         let nothing_removed = level * db_to_power(NOTHING_DB) > near;
         // In the warm-up a canceller that has not converged yet also passes the microphone
         // through while someone talks over the echo: there only the level tells. After
-        // it, one that has the echo can add a little of its own under double talk: there
-        // only the waveform tells.
+        // it, one that has the echo leaves the voice of someone talking over it as loud
+        // as the microphone: there only the waveform tells, and only when it is the
+        // microphone's own almost exactly (a voice 6 dB over the echo already makes 0.9).
         let by_level = nothing_removed && self.lost >= LOST_FRAMES;
         let lost = if self.active < WARM_UP_FRAMES {
             by_level
         } else {
-            let wave = self.same_wave(out);
-            wave >= SAME_WAVE || (by_level && wave >= MOSTLY_SAME_WAVE)
+            self.same_wave(out) >= SAME_WAVE
         };
         if lost && self.realign == 0 {
             self.realign = REALIGN_FRAMES;
