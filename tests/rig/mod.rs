@@ -216,6 +216,21 @@ pub fn pcm_to_f32(pcm: &[i16]) -> Vec<f32> {
     pcm.iter().map(|&s| f32::from(s) / 32768.0).collect()
 }
 
+/// With `VIVAVOCE_RIG_KEEP` set to a directory, writes `samples` there as a WAV named
+/// for the test thread and `what`, to look into a comparison that failed; else nothing.
+pub fn keep(what: &str, rate: u32, samples: &[f32]) {
+    let Some(dir) = std::env::var_os("VIVAVOCE_RIG_KEEP") else {
+        return;
+    };
+    let dir = PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("test")
+        .replace("::", "-");
+    write_wav(&dir.join(format!("{test}-{what}.wav")), rate, 1, samples);
+}
+
 /// Writes a 16-bit WAV file.
 pub fn write_wav(path: &Path, rate: u32, channels: u16, samples: &[f32]) {
     let spec = hound::WavSpec {
