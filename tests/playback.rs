@@ -95,6 +95,8 @@ fn compare(recorded: &[f32], rate: u32, sent: &[i16]) -> (usize, f64) {
 /// recording that loses a buffer somewhere, strict about the audio itself.
 fn window_snrs(recorded: &[f32], rate: u32, sent: &[i16]) -> (Vec<f64>, f64) {
     let want = rig::resample(&pcm_to_f32(sent), 24_000, rate);
+    rig::keep("recorded", rate, recorded);
+    rig::keep("expected", rate, &want);
     let start = onset(recorded, rate, 0.01).expect("nothing was played");
     let first = onset(&want, rate, 0.01).unwrap();
     let window = (rate / 4) as usize;
@@ -110,6 +112,20 @@ fn window_snrs(recorded: &[f32], rate: u32, sent: &[i16]) -> (Vec<f64>, f64) {
     (windows, median)
 }
 
+/// `options` with a 20 ms device period (at `rate`), for the tests that compare every
+/// sample heard with what was sent. With the default (the smallest the device takes, 5 ms
+/// here) a machine whose CPU is taken away for longer than the device's buffer loses
+/// audio: on this rig's host, a real-time thread doing nothing else has been seen held
+/// off for 4–11 ms every second and up to 37 ms under load, and playback then lost
+/// 2.7 ms pieces (whole cycles of the audio graph) 14 times in 3 s, only 3 of them told
+/// as device underruns; with 20 ms it lost one piece in 3 of 8 replies, which the
+/// per-window comparisons allow. That is the machine, not the content: these tests check
+/// the content, and the default period's own behaviour is the soak's and the latency
+/// benches' to measure.
+fn steady(options: PlaybackOptions, rate: u32) -> PlaybackOptions {
+    options.buffer_frames(rate / 50)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simulator_audio_plays_in_order_without_gaps() {
     let _rig = rig::rig();
@@ -120,7 +136,7 @@ async fn simulator_audio_plays_in_order_without_gaps() {
     // delta some ms late now and then, which `prebuffer` is for. With it, a gap can only
     // be the playback's own.
     let (_sim, tx, rx) = session(SimulatorOptions::default()).await;
-    let options = PlaybackOptions::new(tx.clone())
+    let options = steady(PlaybackOptions::new(tx.clone()), 48_000)
         .forward_audio(true)
         .prebuffer(Duration::from_millis(60));
     let (mut events, playback) = stream(rx, options).await.unwrap();
@@ -258,9 +274,12 @@ fn the_cut_point_is_found_after_the_recorder_loses_a_buffer() {
 async fn barge_in_truncates_at_what_was_heard() {
     let _rig = rig::rig();
     let (_sim, tx, rx) = session(SimulatorOptions::default().reply_text(LONG)).await;
-    let (mut events, playback) = stream(rx, PlaybackOptions::new(tx.clone()).forward_audio(true))
-        .await
-        .unwrap();
+    let (mut events, playback) = stream(
+        rx,
+        steady(PlaybackOptions::new(tx.clone()), 48_000).forward_audio(true),
+    )
+    .await
+    .unwrap();
     live(&playback).await;
     let rec = Recorder::start("speaker", 48_000).await;
     ask(&tx).await;
@@ -296,6 +315,9 @@ async fn barge_in_truncates_at_what_was_heard() {
     let recorded = rec.finish().await;
     let (offset, snr_db) = compare(&recorded, 48_000, &sent);
     let expected = rig::resample(&pcm_to_f32(&sent), 24_000, 48_000);
+    rig::keep("recorded", 48_000, &recorded);
+    rig::keep("expected", 48_000, &expected);
+    eprintln!("barge-in playback: {:?}", playback.metrics());
     let (last, first_missing) = cut_point(&recorded, &expected, offset, 48_000);
     let period = f64::from(playback.metrics().period_frames) * 1000.0 / 48_000.0;
     eprintln!(
@@ -325,7 +347,9 @@ async fn clear_stops_within_one_period_and_the_next_response_plays() {
         .reply_text(LONG)
         .pace(Pace::Fast);
     let (_sim, tx, rx) = session(options).await;
-    let (mut events, playback) = stream(rx, PlaybackOptions::new(tx.clone())).await.unwrap();
+    let (mut events, playback) = stream(rx, steady(PlaybackOptions::new(tx.clone()), 48_000))
+        .await
+        .unwrap();
     live(&playback).await;
     ask(&tx).await;
     collect(&mut events, is_done).await;
@@ -368,7 +392,11 @@ async fn clear_stops_within_one_period_and_the_next_response_plays() {
         "second response: median SNR {median:.1} dB over {} windows",
         windows.len()
     );
-    assert!(median > 30.0, "second response SNR {median:.1} dB");
+    assert!(
+        median > 30.0,
+        "second response SNR {median:.1} dB, {:?}",
+        playback.metrics()
+    );
     assert_eq!(
         playback.metrics().underruns,
         0,
@@ -429,7 +457,7 @@ async fn plays_on_a_named_44_1_khz_device() {
     // in real time may come late on a loaded machine, which the adaptive start allows to
     // cause one underrun; `simulator_audio_plays_in_order_without_gaps` covers pacing.)
     let (_sim, tx, rx) = session(SimulatorOptions::default().pace(Pace::Fast)).await;
-    let options = PlaybackOptions::new(tx.clone())
+    let options = steady(PlaybackOptions::new(tx.clone()), 44_100)
         .target(OutputTarget::Device("speaker44".into()))
         .sample_rate(44_100)
         .forward_audio(true);
@@ -452,7 +480,11 @@ async fn plays_on_a_named_44_1_khz_device() {
         "44.1 kHz: SNR {snr_db:.1} dB whole, median {median:.1} dB over {} windows, {good} above 20 dB",
         windows.len()
     );
-    assert!(median > 30.0, "median SNR {median:.1} dB: {windows:?}");
+    assert!(
+        median > 30.0,
+        "median SNR {median:.1} dB: {windows:?}, {:?}",
+        playback.metrics()
+    );
     assert!(good * 4 >= windows.len() * 3, "{windows:?}");
     assert_eq!(playback.metrics().underruns, 0);
     // Released before the next test opens the device.
@@ -637,7 +669,7 @@ async fn echo_reference_is_what_was_played_with_play_times() {
     let (_sim, tx, rx) = session(SimulatorOptions::default().pace(Pace::Fast)).await;
     let (mut events, playback) = stream(
         rx,
-        PlaybackOptions::new(tx.clone())
+        steady(PlaybackOptions::new(tx.clone()), 48_000)
             .forward_audio(true)
             .volume(0.5),
     )
@@ -666,9 +698,14 @@ async fn echo_reference_is_what_was_played_with_play_times() {
     // Nothing was lost while it was being read (later frames pile up unread, and count).
     assert_eq!(playback.metrics().reference_dropped, 0);
     // Continuous, 10 ms apart (to within a device period of jitter), in order.
+    let period = Duration::from_secs_f64(f64::from(playback.metrics().period_frames) / 48_000.0);
     for w in frames.windows(2) {
         let step = w[1].played_at.duration_since(w[0].played_at);
-        assert!(step < Duration::from_millis(25), "{step:?}");
+        assert!(
+            step < Duration::from_millis(15) + period,
+            "{step:?}, {:?}",
+            playback.metrics()
+        );
     }
     let samples: Vec<f32> = frames.iter().flat_map(|f| f.samples).collect();
     let expected: Vec<f32> = pcm_to_f32(&sent).iter().map(|x| x * 0.5).collect();
