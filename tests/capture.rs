@@ -387,9 +387,21 @@ async fn microphones_at_48_and_44_1_khz_stereo_reach_the_session() {
         let (pcm, info) = capture_from_device(source, rate, feed, &wav).await;
         let got = pcm_to_f32(&pcm);
         let start = rig::onset(&got, 24_000, 0.05).expect("the tone reached the session");
-        let s = tone_snr(&got[start + 2_400..start + 21_600], 24_000, 440.0);
-        eprintln!("{} Hz × {}: SNR {s:.1} dB", info.sample_rate, info.channels);
-        assert!(s > 30.0, "{info:?}: SNR {s:.1} dB");
+        // Per 100 ms, each window fitted with its own phase: on a stalled machine the
+        // audio graph can drop a cycle (see `steady` in tests/playback.rs), a phase jump
+        // that spoils one window. A wrong rate or channel mix spoils them all.
+        let mut windows: Vec<f64> = got[start + 2_400..start + 21_600]
+            .chunks_exact(2_400)
+            .map(|w| tone_snr(w, 24_000, 440.0))
+            .collect();
+        windows.sort_by(f64::total_cmp);
+        let s = windows[windows.len() / 2];
+        eprintln!(
+            "{} Hz × {}: SNR {s:.1} dB (median of 100 ms windows: {windows:.1?})",
+            info.sample_rate, info.channels
+        );
+        assert!(s > 30.0, "{info:?}: SNR {s:.1} dB, windows {windows:.1?}");
+        assert!(windows[1] > 30.0, "{info:?}: windows {windows:.1?}");
         if rate.is_some() {
             assert_eq!((info.sample_rate, info.channels), (44_100, 2));
         }
