@@ -388,7 +388,7 @@ async fn microphones_at_48_and_44_1_khz_stereo_reach_the_session() {
         let got = pcm_to_f32(&pcm);
         let start = rig::onset(&got, 24_000, 0.05).expect("the tone reached the session");
         // Per 100 ms, each window fitted with its own phase: on a stalled machine the
-        // audio graph can drop a cycle (see `steady` in tests/playback.rs), a phase jump
+        // audio graph can drop a cycle (see `rig::steady`), a phase jump
         // that spoils one window. A wrong rate or channel mix spoils them all.
         let mut windows: Vec<f64> = got[start + 2_400..start + 21_600]
             .chunks_exact(2_400)
@@ -426,16 +426,6 @@ struct EchoReply {
     reply: Vec<i16>,
 }
 
-/// Playback for the echo tests, on a 20 ms device period (48 kHz). With the default 5 ms,
-/// this host's stalls (an idle real-time thread held off 4–37 ms) make PipeWire's ALSA
-/// plugin drop whole graph cycles, most of them untold (see `steady` in
-/// `tests/playback.rs`): each moves the echo path under the canceller, which then loses
-/// the echo. In one whole run of this binary that was 5 replies of 5, with 6 device
-/// underruns told. These tests are about the canceller and the gate, not that.
-fn steady_playback(tx: &EventSender) -> PlaybackOptions {
-    PlaybackOptions::new(tx.clone()).buffer_frames(960)
-}
-
 impl EchoReply {
     async fn play() -> EchoReply {
         let text = "Here is a long answer from the assistant, played on the speaker, picked up \
@@ -446,9 +436,12 @@ impl EchoReply {
             .unwrap();
         // Session A: playback, and capture with echo cancellation against the playback.
         let (tx, rx, sent_a) = session(&sim).await;
-        let (mut events, playback) = stream(rx, steady_playback(&tx).forward_audio(true))
-            .await
-            .unwrap();
+        let (mut events, playback) = stream(
+            rx,
+            rig::steady(PlaybackOptions::new(tx.clone()), 48_000).forward_audio(true),
+        )
+        .await
+        .unwrap();
         let options = CaptureOptions::default().reference(playback.echo_reference());
         let capture = capture_audio(tx.clone(), options).await.unwrap();
         // Session B: the same microphone without processing, to measure the echo.
@@ -715,7 +708,9 @@ async fn talk_over_the_first_reply() -> Result<(), String> {
         .await
         .unwrap();
     let (tx, rx, sent) = session(&sim).await;
-    let (mut events, playback) = stream(rx, steady_playback(&tx)).await.unwrap();
+    let (mut events, playback) = stream(rx, rig::steady(PlaybackOptions::new(tx.clone()), 48_000))
+        .await
+        .unwrap();
     let options = CaptureOptions::default().reference(playback.echo_reference());
     let capture = capture_audio(tx.clone(), options).await.unwrap();
     wait_live(&capture).await;

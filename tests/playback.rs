@@ -112,20 +112,6 @@ fn window_snrs(recorded: &[f32], rate: u32, sent: &[i16]) -> (Vec<f64>, f64) {
     (windows, median)
 }
 
-/// `options` with a 20 ms device period (at `rate`), for the tests that compare every
-/// sample heard with what was sent. With the default (the smallest the device takes, 5 ms
-/// here) a machine whose CPU is taken away for longer than the device's buffer loses
-/// audio: on this rig's host, a real-time thread doing nothing else has been seen held
-/// off for 4–11 ms every second and up to 37 ms under load, and playback then lost
-/// 2.7 ms pieces (whole cycles of the audio graph) 14 times in 3 s, only 3 of them told
-/// as device underruns; with 20 ms it lost one piece in 3 of 8 replies, which the
-/// per-window comparisons allow. That is the machine, not the content: these tests check
-/// the content, and the default period's own behaviour is the soak's and the latency
-/// benches' to measure.
-fn steady(options: PlaybackOptions, rate: u32) -> PlaybackOptions {
-    options.buffer_frames(rate / 50)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simulator_audio_plays_in_order_without_gaps() {
     let _rig = rig::rig();
@@ -136,7 +122,7 @@ async fn simulator_audio_plays_in_order_without_gaps() {
     // delta some ms late now and then, which `prebuffer` is for. With it, a gap can only
     // be the playback's own.
     let (_sim, tx, rx) = session(SimulatorOptions::default()).await;
-    let options = steady(PlaybackOptions::new(tx.clone()), 48_000)
+    let options = rig::steady(PlaybackOptions::new(tx.clone()), 48_000)
         .forward_audio(true)
         .prebuffer(Duration::from_millis(60));
     let (mut events, playback) = stream(rx, options).await.unwrap();
@@ -276,7 +262,7 @@ async fn barge_in_truncates_at_what_was_heard() {
     let (_sim, tx, rx) = session(SimulatorOptions::default().reply_text(LONG)).await;
     let (mut events, playback) = stream(
         rx,
-        steady(PlaybackOptions::new(tx.clone()), 48_000).forward_audio(true),
+        rig::steady(PlaybackOptions::new(tx.clone()), 48_000).forward_audio(true),
     )
     .await
     .unwrap();
@@ -347,7 +333,7 @@ async fn clear_stops_within_one_period_and_the_next_response_plays() {
         .reply_text(LONG)
         .pace(Pace::Fast);
     let (_sim, tx, rx) = session(options).await;
-    let (mut events, playback) = stream(rx, steady(PlaybackOptions::new(tx.clone()), 48_000))
+    let (mut events, playback) = stream(rx, rig::steady(PlaybackOptions::new(tx.clone()), 48_000))
         .await
         .unwrap();
     live(&playback).await;
@@ -457,7 +443,7 @@ async fn plays_on_a_named_44_1_khz_device() {
     // in real time may come late on a loaded machine, which the adaptive start allows to
     // cause one underrun; `simulator_audio_plays_in_order_without_gaps` covers pacing.)
     let (_sim, tx, rx) = session(SimulatorOptions::default().pace(Pace::Fast)).await;
-    let options = steady(PlaybackOptions::new(tx.clone()), 44_100)
+    let options = rig::steady(PlaybackOptions::new(tx.clone()), 44_100)
         .target(OutputTarget::Device("speaker44".into()))
         .sample_rate(44_100)
         .forward_audio(true);
@@ -669,7 +655,7 @@ async fn echo_reference_is_what_was_played_with_play_times() {
     let (_sim, tx, rx) = session(SimulatorOptions::default().pace(Pace::Fast)).await;
     let (mut events, playback) = stream(
         rx,
-        steady(PlaybackOptions::new(tx.clone()), 48_000)
+        rig::steady(PlaybackOptions::new(tx.clone()), 48_000)
             .forward_audio(true)
             .volume(0.5),
     )
