@@ -1,6 +1,6 @@
 //! A parser for flat JSON objects (string and unsigned integer values only, strings
 //! without escapes), for the audio deltas that make up most of a session: it finds the
-//! end of the 6 KB base64 string with a vectorised search instead of a byte-by-byte scan.
+//! end of the 6 KB base64 string with one vectorised pass instead of a byte-by-byte scan.
 //! Anything else (an escape, a nested value, a key it was not asked for, a duplicate)
 //! makes it give up, and the caller parses with serde, which also reports what is wrong.
 
@@ -78,30 +78,19 @@ fn string(text: &str, i: usize) -> Option<(&str, usize, usize)> {
         return None;
     }
     let start = i + 1;
-    let len = memchr::memchr2(b'"', b'\\', &b[start..])?;
-    let end = start + len;
-    if b[end] != b'"' || has_control(&b[start..end]) {
-        return None;
-    }
+    let end = start + plain_len(&b[start..])?;
     // Both ends are ASCII quotes, so they are character boundaries.
     Some((&text[start..end], start, end + 1))
 }
 
-/// Whether any byte is below 0x20 (not allowed unescaped in a JSON string). Written to
-/// vectorise: the smallest byte, with no early exit, kept lane by lane over 64-byte
-/// blocks (vector minimums, four bytes per instruction or better, where a plain fold
-/// over the bytes compiled to half that).
-fn has_control(s: &[u8]) -> bool {
-    let mut blocks = s.chunks_exact(64);
-    let mut least = [u8::MAX; 64];
-    for block in &mut blocks {
-        let block: &[u8; 64] = block.try_into().unwrap_or(&[u8::MAX; 64]);
-        for (l, &c) in least.iter_mut().zip(block) {
-            *l = (*l).min(c);
-        }
-    }
-    let tail = blocks.remainder().iter().fold(u8::MAX, |l, &c| l.min(c));
-    least.iter().fold(tail, |l, &c| l.min(c)) < 0x20
+/// How many bytes of `b` come before its first `"`; `None` when a `\\` or a control
+/// character (below 0x20, not allowed unescaped in a JSON string) comes first, or there
+/// is no quote.
+fn plain_len(b: &[u8]) -> Option<usize> {
+    let len = memchr::memchr2(b'"', b'\\', b)?;
+    // The smallest byte, with no early exit: a vector minimum over 16 or 32 bytes a step.
+    let least = b[..len].iter().fold(u8::MAX, |l, &c| l.min(c));
+    (b[len] == b'"' && least >= 0x20).then_some(len)
 }
 
 /// A JSON integer (no sign, fraction or exponent; no leading zero) that fits in `u32`.
@@ -137,14 +126,22 @@ mod tests {
     }
 
     #[test]
-    fn control_characters_are_found_anywhere() {
-        for len in [0usize, 1, 31, 32, 33, 64, 6400, 6401] {
+    fn quotes_escapes_and_control_characters_are_found_anywhere() {
+        for len in [0usize, 1, 31, 32, 33, 63, 64, 65, 127, 128, 6400, 6401] {
             let mut s = vec![b'A'; len];
-            assert!(!has_control(&s), "{len}");
+            assert_eq!(plain_len(&s), None, "{len}: no quote");
+            s.push(b'"');
+            assert_eq!(plain_len(&s), Some(len), "{len}");
             for at in [0, len / 2, len.saturating_sub(1)] {
                 if at < len {
-                    s[at] = 0x1f;
-                    assert!(has_control(&s), "{len} at {at}");
+                    for (c, want) in [(b'"', Some(at)), (b'\\', None), (0x1f, None), (0, None)] {
+                        s[at] = c;
+                        assert_eq!(plain_len(&s), want, "{len}: {c:#04x} at {at}");
+                    }
+                    s[at] = 0x20;
+                    assert_eq!(plain_len(&s), Some(len), "{len}: a space at {at}");
+                    s[at] = 0xc3; // A byte of a multi-byte character is plain.
+                    assert_eq!(plain_len(&s), Some(len), "{len}: 0xc3 at {at}");
                     s[at] = b'A';
                 }
             }
