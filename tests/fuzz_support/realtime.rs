@@ -6,7 +6,8 @@ use vivavoce::Error;
 use vivavoce::realtime::{ClientEvent, ServerEvent};
 use vivavoce::schema::{Side, Validator};
 
-/// Any text decodes to some event (never a panic), keeping the text as sent.
+/// Any text decodes to some event (never a panic), keeping the text as sent; the delta
+/// events read without serde come out as serde reads them.
 pub fn server_event(data: &[u8]) {
     let text = String::from_utf8_lossy(data).into_owned();
     let event = ServerEvent::from_json(text.as_str());
@@ -15,6 +16,19 @@ pub fn server_event(data: &[u8]) {
     if let Some(raw) = event.raw() {
         assert_eq!(raw.as_str(), text, "the raw JSON is the text received");
     }
+    match &event {
+        ServerEvent::ResponseOutputAudioDelta(d) => assert_eq!(**d, plain(&text), "{text}"),
+        ServerEvent::ResponseOutputTextDelta(d) => assert_eq!(**d, plain(&text), "{text}"),
+        ServerEvent::ResponseOutputAudioTranscriptDelta(d) => {
+            assert_eq!(**d, plain(&text), "{text}")
+        }
+        _ => {}
+    }
+}
+
+/// `text` parsed by serde alone, which must take it.
+fn plain<T: serde::de::DeserializeOwned>(text: &str) -> T {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("serde refuses {text}: {e}"))
 }
 
 /// A client event read from JSON encodes to JSON that reads back as the same event, and

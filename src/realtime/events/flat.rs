@@ -63,6 +63,63 @@ pub(crate) fn parse_flat<'a, const N: usize>(
     }
 }
 
+/// The fields of a delta event (audio, text or transcript) in its usual flat shape.
+#[derive(Debug, PartialEq)]
+pub(crate) struct DeltaFields<'a> {
+    pub(crate) event_id: String,
+    pub(crate) response_id: String,
+    pub(crate) item_id: String,
+    pub(crate) output_index: u32,
+    pub(crate) content_index: u32,
+    /// The delta, a slice of the text…
+    pub(crate) delta: &'a str,
+    /// …starting at this byte offset.
+    pub(crate) at: usize,
+}
+
+/// Reads a delta event of the usual shape (`type`, `event_id`, `response_id`, `item_id`,
+/// `output_index`, `content_index` and `delta`, strings without escapes); `None` for
+/// anything else, which serde then parses or reports.
+pub(crate) fn delta_fields(text: &str) -> Option<DeltaFields<'_>> {
+    const KEYS: [&str; 7] = [
+        "type",
+        "event_id",
+        "response_id",
+        "item_id",
+        "output_index",
+        "content_index",
+        "delta",
+    ];
+    let [ty, event_id, response_id, item_id, output_index, content_index, delta] =
+        parse_flat(text, KEYS)?;
+    let string = |v: Option<Flat<'_>>| match v? {
+        Flat::Str(s, _) => Some(s.to_owned()),
+        Flat::U32(_) => None,
+    };
+    let index = |v: Option<Flat<'_>>| match v? {
+        Flat::U32(n) => Some(n),
+        Flat::Str(..) => None,
+    };
+    if let Some(Flat::U32(_)) = ty {
+        return None;
+    }
+    let Some(Flat::Str(delta, at)) = delta else {
+        return None;
+    };
+    Some(DeltaFields {
+        event_id: match event_id {
+            None => String::new(),
+            some => string(some)?,
+        },
+        response_id: string(response_id)?,
+        item_id: string(item_id)?,
+        output_index: index(output_index)?,
+        content_index: index(content_index)?,
+        delta,
+        at,
+    })
+}
+
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(i) {
         i += 1;

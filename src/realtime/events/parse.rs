@@ -10,7 +10,10 @@ use std::sync::LazyLock;
 use serde::Deserialize;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use super::{RawJson, Received, ResponseOutputAudioDelta, ServerEvent};
+use super::{
+    RawJson, Received, ResponseOutputAudioDelta, ResponseOutputAudioTranscriptDelta,
+    ResponseOutputTextDelta, ServerEvent,
+};
 
 /// Parses one text frame. Never fails; see [`ServerEvent::from_json`].
 pub(crate) fn parse_server_event(text: Utf8Bytes) -> ServerEvent {
@@ -30,11 +33,26 @@ pub(crate) fn parse_server_event(text: Utf8Bytes) -> ServerEvent {
         },
     };
     let ga = ga_name(&event_type);
-    // The bulk of a session: parsed with the base64 left in the frame.
-    if ga == "response.output_audio.delta"
-        && let Some(delta) = ResponseOutputAudioDelta::parse_shared(s, &raw)
-    {
-        return ServerEvent::ResponseOutputAudioDelta(Received::with_raw(delta, raw));
+    // The bulk of a session, without serde: audio with the base64 left in the frame, and
+    // the text that comes with it.
+    match ga {
+        "response.output_audio.delta" => {
+            if let Some(d) = ResponseOutputAudioDelta::parse_shared(s, &raw) {
+                return ServerEvent::ResponseOutputAudioDelta(Received::with_raw(d, raw));
+            }
+        }
+        "response.output_audio_transcript.delta" => {
+            if let Some(d) = ResponseOutputAudioTranscriptDelta::parse_flat(s) {
+                let d = Received::with_raw(d, raw);
+                return ServerEvent::ResponseOutputAudioTranscriptDelta(d);
+            }
+        }
+        "response.output_text.delta" => {
+            if let Some(d) = ResponseOutputTextDelta::parse_flat(s) {
+                return ServerEvent::ResponseOutputTextDelta(Received::with_raw(d, raw));
+            }
+        }
+        _ => {}
     }
     match ServerEvent::parse_known(ga, s, raw.clone()) {
         Some(event) => event,
@@ -154,6 +172,43 @@ mod tests {
             panic!("{ev:?}")
         };
         assert!(error.contains("item_id"), "{error}");
+    }
+
+    /// Text and transcript deltas parsed without serde come out as serde parses them,
+    /// and the shapes the flat parse does not take still parse.
+    #[test]
+    fn text_deltas_match_the_plain_parse() {
+        let bodies = [
+            r#""event_id":"e","response_id":"r","item_id":"i","output_index":1,"content_index":2,"delta":"Hello, how""#,
+            r#""response_id":"r","item_id":"i","output_index":0,"content_index":0,"delta":"""#,
+            r#""event_id":"e","response_id":"r","item_id":"i","output_index":0,"content_index":0,"delta":"I\u2019m \"here\"\n""#,
+            r#""event_id":"e","response_id":"r","item_id":"i","output_index":0,"content_index":0,"delta":"é 😀","obfuscation":"x""#,
+        ];
+        for body in bodies {
+            let text = format!(r#"{{"type":"response.output_text.delta",{body}}}"#);
+            let ServerEvent::ResponseOutputTextDelta(d) = ServerEvent::from_json(text.clone()) else {
+                panic!("{text}")
+            };
+            let plain: ResponseOutputTextDelta = serde_json::from_str(&text).unwrap();
+            assert_eq!(*d, plain, "{text}");
+            let text = format!(r#"{{"type":"response.output_audio_transcript.delta",{body}}}"#);
+            let ev = ServerEvent::from_json(text.clone());
+            let ServerEvent::ResponseOutputAudioTranscriptDelta(d) = ev else {
+                panic!("{text}")
+            };
+            let plain: ResponseOutputAudioTranscriptDelta = serde_json::from_str(&text).unwrap();
+            assert_eq!(*d, plain, "{text}");
+        }
+        // The flat parse takes the usual shape itself.
+        let text = format!(r#"{{"type":"response.output_text.delta",{}}}"#, bodies[0]);
+        assert!(ResponseOutputTextDelta::parse_flat(&text).is_some());
+        assert!(ResponseOutputTextDelta::parse_flat(&text.replace("\"r\"", "5")).is_none());
+        // A field of the wrong type is still reported.
+        let ev = ServerEvent::from_json(text.replace(r#""output_index":1"#, r#""output_index":"1""#));
+        let ServerEvent::Malformed { error, .. } = ev else {
+            panic!("{ev:?}")
+        };
+        assert!(error.contains("output_index"), "{error}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde_with::skip_serializing_none;
 
 use super::common::{MaxOutputTokens, Modality, string_enum};
 use super::conversation::{ContentPart, Item};
-use super::flat::{Flat, parse_flat};
+use super::flat::delta_fields;
 use super::session::{AudioOutput, Tool, ToolChoice};
 use super::{RawJson, SharedStr};
 use crate::Error;
@@ -312,6 +312,28 @@ super::server_event! {
     }
 }
 
+/// Text and transcript deltas of the usual shape, parsed without serde (see
+/// [`delta_fields`]): a reply's transcript comes as many small events. `None` when the
+/// shape is any other (an escape in the text, another field); serde then parses it.
+macro_rules! flat_text_delta {
+    ($($name:ident),+) => {$(
+        impl $name {
+            pub(crate) fn parse_flat(text: &str) -> Option<$name> {
+                let d = delta_fields(text)?;
+                Some($name {
+                    event_id: d.event_id,
+                    response_id: d.response_id,
+                    item_id: d.item_id,
+                    output_index: d.output_index,
+                    content_index: d.content_index,
+                    delta: d.delta.to_owned(),
+                })
+            }
+        }
+    )+};
+}
+flat_text_delta!(ResponseOutputTextDelta, ResponseOutputAudioTranscriptDelta);
+
 impl ResponseOutputAudioDelta {
     /// Parses the payload from `text`, the JSON of `raw`, with `delta` a slice of `raw`
     /// rather than a copy. `None` when it does not parse (the caller then reports why).
@@ -319,50 +341,16 @@ impl ResponseOutputAudioDelta {
         Self::parse_flat(text, raw).or_else(|| Self::parse_borrowed(text, raw))
     }
 
-    /// The usual shape, without serde (see [`parse_flat`]).
+    /// The usual shape, without serde (see [`delta_fields`]).
     fn parse_flat(text: &str, raw: &RawJson) -> Option<ResponseOutputAudioDelta> {
-        const KEYS: [&str; 7] = [
-            "type",
-            "event_id",
-            "response_id",
-            "item_id",
-            "output_index",
-            "content_index",
-            "delta",
-        ];
-        let [
-            ty,
-            event_id,
-            response_id,
-            item_id,
-            output_index,
-            content_index,
-            delta,
-        ] = parse_flat(text, KEYS)?;
-        let string = |v: Option<Flat<'_>>| match v? {
-            Flat::Str(s, _) => Some(s.to_owned()),
-            Flat::U32(_) => None,
-        };
-        let index = |v: Option<Flat<'_>>| match v? {
-            Flat::U32(n) => Some(n),
-            Flat::Str(..) => None,
-        };
-        if let Some(Flat::U32(_)) = ty {
-            return None;
-        }
-        let Some(Flat::Str(delta, at)) = delta else {
-            return None;
-        };
+        let d = delta_fields(text)?;
         Some(ResponseOutputAudioDelta {
-            event_id: match event_id {
-                None => String::new(),
-                some => string(some)?,
-            },
-            response_id: string(response_id)?,
-            item_id: string(item_id)?,
-            output_index: index(output_index)?,
-            content_index: index(content_index)?,
-            delta: SharedStr::slice(raw, at, at + delta.len())?,
+            event_id: d.event_id,
+            response_id: d.response_id,
+            item_id: d.item_id,
+            output_index: d.output_index,
+            content_index: d.content_index,
+            delta: SharedStr::slice(raw, d.at, d.at + d.delta.len())?,
         })
     }
 
