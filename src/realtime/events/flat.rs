@@ -90,8 +90,15 @@ pub(crate) fn delta_fields(text: &str) -> Option<DeltaFields<'_>> {
         "content_index",
         "delta",
     ];
-    let [ty, event_id, response_id, item_id, output_index, content_index, delta] =
-        parse_flat(text, KEYS)?;
+    let [
+        ty,
+        event_id,
+        response_id,
+        item_id,
+        output_index,
+        content_index,
+        delta,
+    ] = parse_flat(text, KEYS)?;
     let string = |v: Option<Flat<'_>>| match v? {
         Flat::Str(s, _) => Some(s.to_owned()),
         Flat::U32(_) => None,

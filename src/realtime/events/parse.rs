@@ -186,7 +186,8 @@ mod tests {
         ];
         for body in bodies {
             let text = format!(r#"{{"type":"response.output_text.delta",{body}}}"#);
-            let ServerEvent::ResponseOutputTextDelta(d) = ServerEvent::from_json(text.clone()) else {
+            let ServerEvent::ResponseOutputTextDelta(d) = ServerEvent::from_json(text.clone())
+            else {
                 panic!("{text}")
             };
             let plain: ResponseOutputTextDelta = serde_json::from_str(&text).unwrap();
@@ -204,7 +205,8 @@ mod tests {
         assert!(ResponseOutputTextDelta::parse_flat(&text).is_some());
         assert!(ResponseOutputTextDelta::parse_flat(&text.replace("\"r\"", "5")).is_none());
         // A field of the wrong type is still reported.
-        let ev = ServerEvent::from_json(text.replace(r#""output_index":1"#, r#""output_index":"1""#));
+        let ev =
+            ServerEvent::from_json(text.replace(r#""output_index":1"#, r#""output_index":"1""#));
         let ServerEvent::Malformed { error, .. } = ev else {
             panic!("{ev:?}")
         };

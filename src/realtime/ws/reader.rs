@@ -144,7 +144,7 @@ mod tests {
             b"\xed\xa0\x80",     // a surrogate
             b"\xf4\x90\x80\x80", // past U+10FFFF
             b"\xff",
-            b"\x80",             // a lone continuation byte
+            b"\x80", // a lone continuation byte
             b"\x00",
         ];
         for piece in pieces {
