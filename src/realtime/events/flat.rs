@@ -1,6 +1,6 @@
 //! A parser for flat JSON objects (string and unsigned integer values only, strings
 //! without escapes), for the audio deltas that make up most of a session: it finds the
-//! end of the 6 KB base64 string with one vectorised pass instead of a byte-by-byte scan.
+//! end of the 6 KB base64 string with vectorised passes instead of a byte-by-byte scan.
 //! Anything else (an escape, a nested value, a key it was not asked for, a duplicate)
 //! makes it give up, and the caller parses with serde, which also reports what is wrong.
 
