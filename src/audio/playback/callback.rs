@@ -58,6 +58,10 @@ pub(crate) struct Shared {
     pub device_lost: AtomicBool,
     /// Underruns the device itself reported (its buffer ran dry: the callback came late).
     pub xruns: AtomicU64,
+    /// Gaps in the device's play times that no underrun reported ([`super::gaps`]), and
+    /// their total length in ns.
+    pub device_gaps: AtomicU64,
+    pub device_gap_ns: AtomicU64,
     pub stop: AtomicBool,
     /// The time base of the `_ns` instants below.
     pub base: Instant,
@@ -97,6 +101,8 @@ impl Shared {
             tap_overflows: AtomicU64::new(0),
             device_lost: AtomicBool::new(false),
             xruns: AtomicU64::new(0),
+            device_gaps: AtomicU64::new(0),
+            device_gap_ns: AtomicU64::new(0),
             stop: AtomicBool::new(false),
             base: Instant::now(),
             watch_pos: AtomicU64::new(u64::MAX),
@@ -104,6 +110,15 @@ impl Shared {
             watch_hit_pos: AtomicU64::new(u64::MAX),
             watch_arrival_ns: AtomicU64::new(0),
         }
+    }
+
+    /// Times the device lost audio, as far as can be told: an underrun it reports also
+    /// shows as a gap in its play times, and either may be missing (a sound server that
+    /// drops a cycle says nothing; a backend's play times may not show its xruns), so
+    /// the larger count.
+    pub(crate) fn dry_spells(&self) -> u64 {
+        let xruns = self.xruns.load(Ordering::Relaxed);
+        xruns.max(self.device_gaps.load(Ordering::Relaxed))
     }
 
     pub(crate) fn volume(&self) -> f32 {

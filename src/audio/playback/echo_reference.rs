@@ -53,12 +53,13 @@ impl EchoReference {
         self.rx.slots()
     }
 
-    /// How many times the output device has run dry so far (the same count as
-    /// [`PlaybackMetrics::device_underruns`](crate::audio::PlaybackMetrics::device_underruns)).
+    /// How many times the output device has lost audio so far: the larger of
+    /// [`PlaybackMetrics::device_underruns`](crate::audio::PlaybackMetrics::device_underruns)
+    /// and [`PlaybackMetrics::device_gaps`](crate::audio::PlaybackMetrics::device_gaps).
     /// Each one is a gap in what was played, which can move the echo path against these
     /// frames: an echo canceller should expect to find it again.
     pub fn device_underruns(&self) -> u64 {
-        self.shared.xruns.load(Ordering::Relaxed)
+        self.shared.dry_spells()
     }
 
     /// Whether playback is still running (frames may still come).

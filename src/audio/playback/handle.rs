@@ -32,10 +32,18 @@ pub struct PlaybackMetrics {
     pub underruns: u64,
     /// Underruns the device reported itself: its buffer ran dry because the callback came
     /// late (the callback thread is the audio backend's; a starved machine shows here).
-    /// Unless `buffer_frames` was set, a second one within 30 s makes playback reopen the
-    /// output with a longer period once nothing plays (see
+    /// Unless `buffer_frames` was set, a second one (or gap, below) within 30 s makes
+    /// playback reopen the output with a longer period once nothing plays (see
     /// [`PlaybackOptions`](super::PlaybackOptions)).
     pub device_underruns: u64,
+    /// Times the device's play times jumped ahead with no underrun reported: audio lost
+    /// between this process and the speaker, such as a cycle a sound server dropped
+    /// (PipeWire does so on a busy machine, and tells no one). The listener heard a cut.
+    /// They count with `device_underruns` towards a longer period (the larger of the two
+    /// counts; an underrun shows here too when the play times show it).
+    pub device_gaps: u64,
+    /// The audio those gaps took out, in all.
+    pub device_gap_time: Duration,
     /// Device callbacks so far.
     pub callbacks: u64,
     /// Frames in the last device callback (the period; it grows if the device runs dry).
@@ -353,6 +361,8 @@ impl Playback {
             played: d(s.heard.load(Ordering::Acquire)),
             underruns: s.underruns.load(Ordering::Relaxed),
             device_underruns: s.xruns.load(Ordering::Relaxed),
+            device_gaps: s.device_gaps.load(Ordering::Relaxed),
+            device_gap_time: Duration::from_nanos(s.device_gap_ns.load(Ordering::Relaxed)),
             callbacks: s.callbacks.load(Ordering::Relaxed),
             period_frames: s.period.load(Ordering::Relaxed),
             output_latency: Duration::from_nanos(s.output_latency_ns.load(Ordering::Relaxed)),

@@ -10,6 +10,7 @@ mod callback;
 mod control;
 mod cushion;
 mod echo_reference;
+mod gaps;
 mod handle;
 mod interruption;
 mod options;

@@ -10,6 +10,7 @@ use cpal::traits::DeviceTrait;
 use cpal::{FromSample, SizedSample};
 
 use super::callback::{Renderer, Shared};
+use super::gaps::GapWatch;
 use crate::Error;
 use crate::audio::device::{self, Direction, Running};
 
@@ -266,11 +267,23 @@ fn build<T: SizedSample + FromSample<f32>>(
     shared: Arc<Shared>,
 ) -> Result<cpal::Stream, cpal::Error> {
     let channels = usize::from(config.channels.max(1));
+    let mut gaps = GapWatch::new(config.sample_rate);
+    let mut origin: Option<cpal::StreamInstant> = None;
+    let watched = shared.clone();
     dev.build_output_stream(
         config,
         move |out: &mut [T], info: &cpal::OutputCallbackInfo| {
             let ts = info.timestamp();
             let latency = ts.playback.saturating_duration_since(ts.callback);
+            let origin = *origin.get_or_insert(ts.playback);
+            let played_ns = match ts.playback.checked_duration_since(origin) {
+                Some(d) => d.as_nanos() as i64,
+                None => -(origin.saturating_duration_since(ts.playback).as_nanos() as i64),
+            };
+            if let Some(ns) = gaps.note(played_ns, (out.len() / channels) as u64) {
+                watched.device_gaps.fetch_add(1, Ordering::Relaxed);
+                watched.device_gap_ns.fetch_add(ns, Ordering::Relaxed);
+            }
             match renderer.renderer() {
                 Some(r) => r.render(out, latency),
                 None => {

@@ -3,7 +3,9 @@
 //! Unless a period is asked for, playback opens a device with the shortest period it
 //! accepts of at least [`MIN_PERIOD_MS`]: each reply then starts that much sooner. The
 //! callback thread is cpal's and not real-time, so on a starved machine the device can run
-//! dry at that size (an xrun, counted as a device underrun). After a second one within
+//! dry at that size: an xrun, counted as a device underrun, or a cycle the sound server
+//! dropped, which shows only as a gap in the play times ([`super::gaps`]). After a second
+//! one within
 //! [`WINDOW`] (one alone is a hiccup, not a machine that cannot keep up), the next time
 //! nothing is playing or due, playback reopens the output with twice the period, up to
 //! [`FALLBACK_MAX_PERIOD_MS`]. The new stream starts beside the old one, playing silence,
@@ -27,7 +29,7 @@ pub(crate) struct Period {
     /// The least period asked of the device, in ms; `None` when it does not adapt (a
     /// period or a WAV file was asked for).
     floor_ms: Option<u32>,
-    /// Device underruns seen, and whether they call for a longer period.
+    /// Dry spells seen ([`Shared::dry_spells`]), and whether they call for a longer period.
     dry: Dry,
     /// A stream with a longer period, started and waiting to take over.
     pending: Option<Pending>,
@@ -138,11 +140,7 @@ impl Period {
             }
             return;
         }
-        if !self
-            .dry
-            .note(shared.xruns.load(Ordering::Relaxed), Instant::now())
-            || busy
-        {
+        if !self.dry.note(shared.dry_spells(), Instant::now()) || busy {
             return;
         }
         let next = floor * 2;
@@ -196,9 +194,10 @@ impl Period {
         began: Instant,
         standby: Option<Duration>,
     ) {
-        let xruns = shared.xruns.load(Ordering::Relaxed);
+        let spells = shared.dry_spells();
         tracing::info!(
-            device_underruns = xruns,
+            device_underruns = shared.xruns.load(Ordering::Relaxed),
+            device_gaps = shared.device_gaps.load(Ordering::Relaxed),
             from_ms,
             to_ms,
             took = ?began.elapsed(),
@@ -206,7 +205,7 @@ impl Period {
             "audio output ran dry: now with a longer period"
         );
         self.floor_ms = Some(to_ms);
-        self.dry.acted(xruns);
+        self.dry.acted(spells);
     }
 
     /// Closes `output` and opens it again with `next` ms (or, failing that, `floor`).
