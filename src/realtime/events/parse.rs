@@ -118,6 +118,21 @@ fn probe_type(s: &str) -> Result<Cow<'_, str>, String> {
 mod tests {
     use super::*;
 
+    /// Every event is moved several times between the socket and the caller and takes
+    /// a slot in each queue: an event no larger than its common kinds need (the large,
+    /// rare payloads are boxed) keeps that cheap.
+    #[test]
+    fn a_server_event_is_not_much_larger_than_an_audio_delta() {
+        let event = std::mem::size_of::<ServerEvent>();
+        let delta =
+            std::mem::size_of::<crate::realtime::events::Received<ResponseOutputAudioDelta>>();
+        assert!(event <= 256, "ServerEvent is {event} bytes");
+        assert!(
+            event <= 2 * delta,
+            "ServerEvent is {event} bytes, an audio delta {delta}"
+        );
+    }
+
     #[test]
     fn finds_top_level_type_fast() {
         assert_eq!(

@@ -193,16 +193,16 @@ pub struct OutputTokenDetails {
 super::server_event! {
     /// `response.created` (server): a response started.
     pub struct ResponseCreated {
-        /// The response, status `in_progress`.
-        pub response: Response,
+        /// The response, status `in_progress` (boxed: see [`SessionCreated`](super::SessionCreated)).
+        pub response: Box<Response>,
     }
 }
 
 super::server_event! {
     /// `response.done` (server): a response ended; carries its output and usage.
     pub struct ResponseDone {
-        /// The finished response.
-        pub response: Response,
+        /// The finished response (boxed: see [`SessionCreated`](super::SessionCreated)).
+        pub response: Box<Response>,
     }
 }
 

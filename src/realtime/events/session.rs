@@ -318,16 +318,21 @@ impl SessionUpdate {
 
 super::server_event! {
     /// `session.created` (server): the first event of every connection.
+    ///
+    /// The session is boxed, as is the response in [`ResponseCreated`](super::ResponseCreated)
+    /// and [`ResponseDone`](super::ResponseDone): these few events are rare and large, and
+    /// inline they would make every [`ServerEvent`](super::ServerEvent) three times the
+    /// size of an audio delta, a cost paid on each move and in each queue slot.
     pub struct SessionCreated {
         /// The session's full configuration.
-        pub session: Session,
+        pub session: Box<Session>,
     }
 }
 
 super::server_event! {
     /// `session.updated` (server): the configuration after a `session.update`.
     pub struct SessionUpdated {
-        /// The session's full configuration.
-        pub session: Session,
+        /// The session's full configuration (boxed: see [`SessionCreated`]).
+        pub session: Box<Session>,
     }
 }
