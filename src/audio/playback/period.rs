@@ -5,13 +5,13 @@
 //! callback thread is cpal's and not real-time, so on a starved machine the device can run
 //! dry at that size: an xrun, counted as a device underrun, or a cycle the sound server
 //! dropped, which shows only as a gap in the play times ([`super::gaps`]). After a second
-//! one within
-//! [`WINDOW`] (one alone is a hiccup, not a machine that cannot keep up), the next time
-//! nothing is playing or due, playback reopens the output with twice the period, up to
-//! [`FALLBACK_MAX_PERIOD_MS`]. The new stream starts beside the old one, playing silence,
-//! and takes over once the audio server runs it (which took up to 0.3 s in the busy test
-//! rig), so no reply waits for it. The renderer (the ring, the positions, the echo tap)
-//! moves into the new stream whole, so nothing queued, counted or timed is lost.
+//! one within [`WINDOW`] (one alone is a hiccup, not a machine that cannot keep up), the
+//! next time nothing is playing or due, playback reopens the output with twice the
+//! period, up to [`FALLBACK_MAX_PERIOD_MS`]. The new stream starts beside the old one,
+//! playing silence, and takes over once the audio server runs it (which took up to 0.3 s
+//! in the busy test rig), so no reply waits for it. The renderer (the ring, the
+//! positions, the echo tap) moves into the new stream whole, so nothing queued, counted
+//! or timed is lost.
 
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, SyncSender};
