@@ -105,6 +105,12 @@ async fn a_device_that_runs_dry_is_reopened_with_a_longer_period_once_nothing_pl
         m.device_underruns >= 2,
         "the device did not run dry twice: {m:?}"
     );
+    // Its play times jumped on by the time lost, and the gap watcher saw it: each 300 ms
+    // starving cost about 290 ms (two runs: 2 gaps, 587 and 574 ms in all).
+    assert!(
+        m.device_gaps >= 1 && m.device_gap_time >= Duration::from_millis(200),
+        "the gaps in the device's play times were not seen: {m:?}"
+    );
     // The reply (3.3 s, played as it arrives; the starving took at most 1.5 s of it) is
     // still going.
     assert_eq!(m.period_frames, rate / 200, "not reopened mid-reply: {m:?}");
