@@ -1,8 +1,6 @@
-//! Gaps in the device's play times (audio lost with no underrun reported,
-//! `PlaybackMetrics::device_gaps`) are counted only where the audio heard has them. Real
-//! cpal streams into the headless PipeWire rig,
-//! the simulator's audio over a real WebSocket. Run as `scripts/audio-rig.sh run cargo
-//! test`.
+//! Gaps in the device's play times (`PlaybackMetrics::device_gaps`) are counted only
+//! where the audio heard has them. Real cpal streams into the headless PipeWire rig, the
+//! simulator's audio over a real WebSocket. Run as `scripts/audio-rig.sh run cargo test`.
 #![cfg(all(feature = "audio", feature = "mock"))]
 #![allow(clippy::await_holding_lock)]
 
@@ -10,7 +8,7 @@ mod rig;
 
 use std::time::Duration;
 
-use rig::{Recorder, onset, pcm_to_f32, rms};
+use rig::{Recorder, onset, pcm_to_f32, rms, snr};
 use vivavoce::audio::{PlaybackOptions, stream};
 use vivavoce::mock::{RealtimeSimulator, SimulatorOptions};
 use vivavoce::realtime::events::{ConversationItemCreate, ResponseCreate};
@@ -21,23 +19,16 @@ const RATE: u32 = 48_000;
 const BLOCK: usize = 480;
 /// How far the content may move between two blocks that match: 40 ms either way.
 const REACH: usize = 1_920;
+/// A block matches where its SNR against the expected audio is at least this (a
+/// correlation of 0.99).
+const MATCH_DB: f64 = 17.0;
 
 /// How the content moved through a recording of `expected`: the pieces lost (content
 /// that jumped ahead) and the pauses (content that came late), each of `min` samples
 /// or more, from following it block by block from `offset` (where it starts).
 fn follow(recorded: &[f32], expected: &[f32], offset: usize, min: usize) -> (usize, usize) {
     let loud = 0.1 * rms(expected);
-    let corr = |e: usize, r: usize| -> f64 {
-        let (a, b) = (&recorded[r..r + BLOCK], &expected[e..e + BLOCK]);
-        let (mut ab, mut aa, mut bb) = (0.0f64, 0.0f64, 0.0f64);
-        for (&x, &y) in a.iter().zip(b) {
-            let (x, y) = (f64::from(x), f64::from(y));
-            ab += x * y;
-            aa += x * x;
-            bb += y * y;
-        }
-        ab / (aa * bb).sqrt().max(1e-12)
-    };
+    let score = |e: usize, r: usize| snr(&recorded[r..r + BLOCK], &expected[e..e + BLOCK]);
     // Where block `e` of the expected audio sits in the recording: `r - e`, kept as a
     // signed shift.
     let mut shift = offset as i64;
@@ -52,14 +43,14 @@ fn follow(recorded: &[f32], expected: &[f32], offset: usize, min: usize) -> (usi
                 .filter(|r| r + BLOCK <= recorded.len())
         };
         // Where it was (within a sample or two), else anywhere within reach.
-        let near = (-2..=2).filter_map(|d| Some((shift + d, corr(e, at(shift + d)?))));
+        let near = (-2..=2).filter_map(|d| Some((shift + d, score(e, at(shift + d)?))));
         let mut best = near.fold((shift, f64::MIN), |b, c| if c.1 > b.1 { c } else { b });
-        if best.1 < 0.99 {
+        if best.1 < MATCH_DB {
             let reach = REACH as i64;
-            let far = (-reach..=reach).filter_map(|d| Some((shift + d, corr(e, at(shift + d)?))));
+            let far = (-reach..=reach).filter_map(|d| Some((shift + d, score(e, at(shift + d)?))));
             best = far.fold(best, |b, c| if c.1 > b.1 { c } else { b });
         }
-        if best.1 >= 0.99 {
+        if best.1 >= MATCH_DB {
             shift = best.0;
             shifts.push(shift);
         }

@@ -58,8 +58,8 @@ pub(crate) struct Shared {
     pub device_lost: AtomicBool,
     /// Underruns the device itself reported (its buffer ran dry: the callback came late).
     pub xruns: AtomicU64,
-    /// Gaps in the device's play times that no underrun reported ([`super::gaps`]), and
-    /// their total length in ns.
+    /// Gaps in the device's play times ([`super::gaps`]), reported as underruns or not,
+    /// and their total length in ns.
     pub device_gaps: AtomicU64,
     pub device_gap_ns: AtomicU64,
     pub stop: AtomicBool,

@@ -1,4 +1,5 @@
-//! Time the output device lost without reporting an underrun.
+//! Time the output device lost, as its play times show it: whether or not it also
+//! reported an underrun.
 //!
 //! Each callback says when its first frame will be played. One callback's frames end
 //! exactly where the next callback's start, so the play time moves on by the frames
@@ -71,8 +72,9 @@ impl GapWatch {
         }
         if step >= least {
             self.pending = step;
-        } else if step.abs() < least {
-            // The mean moves a 64th of the way to each small step.
+        } else if step > -least {
+            // A small step (a large one back is a clock restarted, not drift). The mean
+            // moves a 64th of the way to each small step.
             self.bias64 += step;
         }
         gap

@@ -36,11 +36,11 @@ pub struct PlaybackMetrics {
     /// playback reopen the output with a longer period once nothing plays (see
     /// [`PlaybackOptions`](super::PlaybackOptions)).
     pub device_underruns: u64,
-    /// Times the device's play times jumped ahead with no underrun reported: audio lost
-    /// between this process and the speaker, such as a cycle a sound server dropped
-    /// (PipeWire does so on a busy machine, and tells no one). The listener heard a cut.
-    /// They count with `device_underruns` towards a longer period (the larger of the two
-    /// counts; an underrun shows here too when the play times show it).
+    /// Times the device's play times jumped ahead: audio lost between this process and
+    /// the speaker, which the listener heard as a cut. An underrun the device reports
+    /// usually shows here too; a loss it does not report shows only here, where the
+    /// backend's play times show it. The larger of this and `device_underruns` counts
+    /// towards a longer period.
     pub device_gaps: u64,
     /// The audio those gaps took out, in all.
     pub device_gap_time: Duration,
