@@ -157,6 +157,18 @@ pub enum Error {
         message: String,
     },
 
+    /// An event is larger than one message of its transport carries (a WebRTC data
+    /// channel: 64 KiB): it was not sent.
+    #[error("{event_type} is {size} bytes: more than the {max} bytes one message carries")]
+    EventTooLarge {
+        /// The event's type.
+        event_type: Box<str>,
+        /// The event's JSON size.
+        size: usize,
+        /// The most one message carries.
+        max: usize,
+    },
+
     /// The consumer of a chat request fell so far behind that its queue filled up
     /// (backpressure `Queue`): the request was ended to keep memory bounded.
     #[error(
@@ -295,6 +307,7 @@ impl Error {
             Error::InvalidOption { .. }
             | Error::UnknownConfig { .. }
             | Error::InvalidEvent { .. }
+            | Error::EventTooLarge { .. }
             | Error::SendQueueFull { .. } => ErrorKind::InvalidRequest,
             Error::Timeout { .. } | Error::PongTimeout(_) => ErrorKind::Timeout,
             Error::Connect { .. }

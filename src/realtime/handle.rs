@@ -65,6 +65,9 @@ impl SendBudget {
 
 struct SenderShared {
     budget: Arc<SendBudget>,
+    /// The largest event the transport carries, `input_audio_buffer.append` aside (a
+    /// WebRTC data channel's message size); `None`: no limit but the budget.
+    max_event_bytes: Option<usize>,
     outgoing: Option<OutgoingHook>,
     check: Option<Arc<dyn EventCheck>>,
 }
@@ -116,10 +119,21 @@ impl EventSender {
             tx,
             shared: Arc::new(SenderShared {
                 budget,
+                max_event_bytes: None,
                 outgoing,
                 check,
             }),
         }
+    }
+
+    /// Refuses events over `max` bytes ([`Error::EventTooLarge`]), appends aside (they
+    /// go on an audio track).
+    #[cfg(feature = "webrtc")]
+    pub(crate) fn with_max_event_bytes(mut self, max: usize) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.max_event_bytes = Some(max);
+        }
+        self
     }
 
     /// Sends one event. Returns once it is queued for writing, not when it is written;
@@ -129,8 +143,9 @@ impl EventSender {
     /// # Errors
     ///
     /// [`Error::ConnectionClosed`] after the connection ended, [`Error::SendQueueFull`],
-    /// [`Error::Serialize`], and the check's error ([`Error::InvalidEvent`]) when one is
-    /// set.
+    /// [`Error::Serialize`], the check's error ([`Error::InvalidEvent`]) when one is set,
+    /// and over WebRTC [`Error::EventTooLarge`] for an event one data channel message
+    /// cannot carry.
     ///
     /// # Cancel safety
     ///
@@ -230,6 +245,16 @@ impl EventSender {
         })?;
         if let Some(check) = &self.shared.check {
             check.outgoing(event.event_type(), &text)?;
+        }
+        if let Some(max) = self.shared.max_event_bytes
+            && text.len() > max
+            && event.event_type() != "input_audio_buffer.append"
+        {
+            return Err(Error::EventTooLarge {
+                event_type: event.event_type().into(),
+                size: text.len(),
+                max,
+            });
         }
         let session = match &event {
             ClientEvent::SessionUpdate(u) => serde_json::to_value(&u.session).ok(),

@@ -10,6 +10,7 @@
 //! - [`create_client_secret`] makes an ephemeral key for a browser ([`ClientSecretOptions`],
 //!   [`ClientSecret`]).
 //! - [`codec`] converts the G.711 wire formats to and from PCM16.
+//! - `webrtc` (feature `webrtc`) opens the same pair over a WebRTC peer connection.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -33,6 +34,9 @@ mod options;
 mod reconnect_policy;
 pub(crate) mod session_merge;
 mod transport;
+#[cfg(feature = "webrtc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "webrtc")))]
+pub mod webrtc;
 mod ws;
 
 pub use client_secret::{ClientSecret, ClientSecretOptions, create_client_secret};

@@ -1,0 +1,116 @@
+//! One peer connection's engine and socket: a str0m [`Rtc`] (sans-IO) and the UDP socket
+//! it talks through, driven by one task, as the WebSocket task owns its socket.
+//!
+//! str0m asks that every change to the engine (a datagram in, a timeout, a channel
+//! write, a media write) is followed by draining its output until it names its next
+//! deadline. [`PeerIo::drain`] does that: datagrams go out on the socket, events wait in
+//! [`PeerIo::events`] for the task, and the deadline is kept for [`PeerIo::turn`].
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig, RtcError};
+use tokio::net::UdpSocket;
+
+/// The largest datagram read (WebRTC keeps packets under the path MTU).
+const MAX_DATAGRAM: usize = 2048;
+
+/// A peer connection's engine and its socket.
+pub(crate) struct PeerIo {
+    pub(crate) rtc: Rtc,
+    socket: UdpSocket,
+    local: SocketAddr,
+    buf: Vec<u8>,
+    /// When the engine wants to be told the time next.
+    deadline: Instant,
+    /// Events drained from the engine, not yet handled by the task.
+    pub(crate) events: VecDeque<Event>,
+}
+
+/// An engine for one call: Opus (and G.711 as fallback) audio, data channels, crypto
+/// from RustCrypto, no statistics.
+pub(crate) fn new_rtc() -> Rtc {
+    RtcConfig::new()
+        .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
+        .clear_codecs()
+        .enable_opus(true, false)
+        .enable_pcmu(true, false)
+        .enable_pcma(true, false)
+        .set_stats_interval(None)
+        .build(Instant::now())
+}
+
+/// A UDP socket on `ip` (any free port) and its host candidate for the offer or answer.
+pub(crate) async fn bind(ip: std::net::IpAddr) -> std::io::Result<(UdpSocket, Candidate)> {
+    let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
+    let addr = socket.local_addr()?;
+    let candidate = Candidate::host(addr, "udp")
+        .map_err(|e| std::io::Error::other(format!("host candidate {addr}: {e}")))?;
+    Ok((socket, candidate))
+}
+
+impl PeerIo {
+    pub(crate) fn new(rtc: Rtc, socket: UdpSocket) -> std::io::Result<Self> {
+        let local = socket.local_addr()?;
+        Ok(PeerIo {
+            rtc,
+            socket,
+            local,
+            buf: vec![0; MAX_DATAGRAM],
+            deadline: Instant::now(),
+            events: VecDeque::new(),
+        })
+    }
+
+    /// Drains the engine after a change: sends its datagrams (a datagram the socket does
+    /// not take now is lost, as on any network; the engine sends again), queues its
+    /// events, keeps its deadline.
+    pub(crate) fn drain(&mut self) -> Result<(), RtcError> {
+        loop {
+            match self.rtc.poll_output()? {
+                Output::Timeout(at) => {
+                    self.deadline = at;
+                    return Ok(());
+                }
+                Output::Transmit(t) => {
+                    let _ = self.socket.try_send_to(&t.contents, t.destination);
+                }
+                Output::Event(e) => self.events.push_back(e),
+            }
+        }
+    }
+
+    /// Waits for a datagram or the deadline, hands it to the engine and drains it.
+    ///
+    /// Cancel-safe: a datagram is taken from the socket and handed over with no await in
+    /// between; dropped while waiting, nothing has changed.
+    pub(crate) async fn turn(&mut self) -> Result<(), RtcError> {
+        let deadline = tokio::time::Instant::from_std(self.deadline);
+        let input = tokio::select! {
+            received = self.socket.recv_from(&mut self.buf) => match received {
+                Ok((n, source)) => match self.buf[..n].try_into() {
+                    Ok(contents) => Input::Receive(
+                        Instant::now(),
+                        Receive {
+                            proto: Protocol::Udp,
+                            source,
+                            destination: self.local,
+                            contents,
+                        },
+                    ),
+                    // Not STUN, DTLS, RTP or RTCP: not ours.
+                    Err(_) => return Ok(()),
+                },
+                // An ICMP error for an earlier datagram (a port nobody listens on):
+                // the engine's own timers notice the silence.
+                Err(_) => return Ok(()),
+            },
+            () = tokio::time::sleep_until(deadline) => Input::Timeout(Instant::now()),
+        };
+        self.rtc.handle_input(input)?;
+        self.drain()
+    }
+}
