@@ -89,7 +89,7 @@ impl ChatSimulator {
 }
 
 /// Reads one request: head and body.
-async fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+pub(super) async fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     let head_end = loop {
@@ -119,7 +119,7 @@ async fn read_request(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
     Some((head, buf[head_end..head_end + len].to_vec()))
 }
 
-async fn respond_json(stream: &mut TcpStream, status: u16, extra: &str, body: &Value) {
+pub(super) async fn respond_json(stream: &mut TcpStream, status: u16, extra: &str, body: &Value) {
     let body = body.to_string();
     let reason = match status {
         200 => "OK",

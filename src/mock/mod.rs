@@ -21,6 +21,8 @@
 //! answer to their outputs), an MCP call awaiting approval, the user's transcript, and
 //! faults.
 
+#[cfg(feature = "webrtc")]
+mod calls;
 mod chat;
 mod chat_anthropic;
 mod chat_chunks;
@@ -45,6 +47,7 @@ mod turns;
 mod usage;
 mod vad;
 pub mod voice;
+mod wire;
 
 pub use chat::ChatSimulator;
 pub use chat_options::{ChatFault, ChatSimulatorOptions};

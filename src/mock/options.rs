@@ -63,6 +63,9 @@ pub struct SimulatorOptions {
     /// `mcp_call` (output [`MCP_OUTPUT`](super::MCP_OUTPUT)) and says what it returned
     /// if approved, or says in words that the call was not approved.
     pub mcp_approval: Option<(String, String, String)>,
+    /// Answer WebRTC offers (feature `webrtc`) with a candidate nobody listens on, so the
+    /// peer connection never opens; default `false`.
+    pub unreachable_candidate: bool,
 }
 
 impl Default for SimulatorOptions {
@@ -80,6 +83,7 @@ impl Default for SimulatorOptions {
             fail_transcription: false,
             response_delay: Duration::ZERO,
             jitter: Duration::ZERO,
+            unreachable_candidate: false,
         }
     }
 }
@@ -106,6 +110,12 @@ impl SimulatorOptions {
     /// Sets [`close_after_events`](Self::close_after_events).
     pub fn close_after_events(mut self, n: usize, code: u16, reason: impl Into<String>) -> Self {
         self.close_after_events = Some((n, code, reason.into()));
+        self
+    }
+
+    /// Sets [`unreachable_candidate`](Self::unreachable_candidate).
+    pub fn unreachable_candidate(mut self, yes: bool) -> Self {
+        self.unreachable_candidate = yes;
         self
     }
 

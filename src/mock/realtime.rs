@@ -8,10 +8,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 
 use super::options::SimulatorOptions;
@@ -19,6 +17,7 @@ use super::params::unknown_parameter;
 use super::server::{self, Server};
 use super::session::{Session, Stop, api_error};
 use super::voice;
+use super::wire::{Incoming, Wire};
 use crate::Error;
 use crate::realtime::ConnectOptions;
 use crate::realtime::session_merge::merge;
@@ -69,6 +68,21 @@ impl RealtimeSimulator {
     }
 }
 
+#[cfg(feature = "webrtc")]
+impl RealtimeSimulator {
+    /// Options for [`webrtc::connect`](crate::realtime::webrtc::connect) that reach this
+    /// simulator's calls endpoint (`http://127.0.0.1:PORT/v1`).
+    pub fn call_options(&self) -> crate::realtime::webrtc::CallOptions {
+        crate::realtime::webrtc::CallOptions::default()
+            .base_url(format!("http://{}/v1", self.server.addr))
+            .api_key(
+                self.api_key
+                    .clone()
+                    .unwrap_or_else(|| "sk-simulator".into()),
+            )
+    }
+}
+
 fn error_response(status: u16, body: Value) -> ErrorResponse {
     let mut r = ErrorResponse::new(Some(body.to_string()));
     *r.status_mut() = status.try_into().expect("valid status");
@@ -83,6 +97,10 @@ fn error_response(status: u16, body: Value) -> ErrorResponse {
 #[allow(clippy::result_large_err)]
 async fn serve(stream: TcpStream, options: Arc<SimulatorOptions>) {
     let _ = stream.set_nodelay(true);
+    #[cfg(feature = "webrtc")]
+    if super::calls::is_post(&stream).await {
+        return super::calls::serve(stream, options).await;
+    }
     let check = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
         let uri = req.uri();
         let query = uri.query().unwrap_or("");
@@ -127,11 +145,11 @@ async fn serve(stream: TcpStream, options: Arc<SimulatorOptions>) {
     let Ok(ws) = tokio_tungstenite::accept_hdr_async(stream, check).await else {
         return;
     };
-    let _ = Session::new(ws, options).run().await;
+    let _ = Session::new(Wire::Ws(Box::new(ws)), options).run().await;
 }
 
 impl Session {
-    async fn run(mut self) -> Result<(), Stop> {
+    pub(super) async fn run(mut self) -> Result<(), Stop> {
         let id = self.id("sess");
         // The API's sessions last at most an hour.
         let expires_at = std::time::SystemTime::now()
@@ -151,6 +169,9 @@ impl Session {
             },
             "include": null
         });
+        if let Some(initial) = self.initial_session.take() {
+            merge(&mut self.config, initial);
+        }
         let session = self.config.clone();
         self.emit(json!({ "type": "session.created", "session": session }))
             .await?;
@@ -163,10 +184,14 @@ impl Session {
                     self.error("session_expired", msg, None, None).await?;
                     return self.close(1000, "session expired").await;
                 }
-                msg = self.ws.next() => match msg {
-                    Some(Ok(Message::Text(text))) => self.handle(&text).await?,
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return Err(Stop),
-                    Some(Ok(_)) => {}
+                msg = self.wire.next() => match msg {
+                    Incoming::Text(text) => self.handle(&text).await?,
+                    #[cfg(feature = "webrtc")]
+                    Incoming::Audio(pcm) => {
+                        self.buffer_samples += pcm.len();
+                        self.detect_speech(&pcm).await?;
+                    }
+                    Incoming::End => return Err(Stop),
                 },
                 _ = sleep_until(due), if due.is_some() => {
                     if let Some(q) = self.queue.pop_front() {

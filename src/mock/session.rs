@@ -4,13 +4,8 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use futures_util::SinkExt;
 use serde_json::{Value, json};
-use tokio::net::TcpStream;
 use tokio::time::Instant;
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 use super::options::SimulatorOptions;
 use super::response::Event;
@@ -18,6 +13,7 @@ use super::running::Running;
 use super::usage::RateLimits;
 use super::vad::Vad;
 use super::voice::Format;
+use super::wire::Wire;
 
 /// A conversation item the simulator remembers.
 pub(super) struct StoredItem {
@@ -45,7 +41,9 @@ impl Queued {
 
 /// One connection's server session.
 pub(super) struct Session {
-    pub(super) ws: WebSocketStream<TcpStream>,
+    pub(super) wire: Wire,
+    /// A session given with a call's offer, applied before `session.created`.
+    pub(super) initial_session: Option<Value>,
     pub(super) options: Arc<SimulatorOptions>,
     pub(super) config: Value,
     pub(super) items: Vec<StoredItem>,
@@ -67,9 +65,10 @@ pub(super) struct Session {
 pub(super) struct Stop;
 
 impl Session {
-    pub(super) fn new(ws: WebSocketStream<TcpStream>, options: Arc<SimulatorOptions>) -> Self {
+    pub(super) fn new(wire: Wire, options: Arc<SimulatorOptions>) -> Self {
         Session {
-            ws,
+            wire,
+            initial_session: None,
             options,
             config: json!({}),
             items: Vec::new(),
@@ -94,10 +93,8 @@ impl Session {
         drop_nulls(&mut event);
         let id = self.id("event");
         event["event_id"] = Value::String(id);
-        self.ws
-            .send(Message::text(event.to_string()))
-            .await
-            .map_err(|_| Stop)?;
+        let output = self.format("output");
+        self.wire.send(&event, output).await.map_err(|_| Stop)?;
         self.sent += 1;
         if self.options.drop_after_events == Some(self.sent) {
             return Err(Stop); // Dropping the socket without a close frame.
@@ -112,11 +109,7 @@ impl Session {
 
     /// Closes with a close frame, ending the connection.
     pub(super) async fn close(&mut self, code: u16, reason: &str) -> Result<(), Stop> {
-        let frame = CloseFrame {
-            code: code.into(),
-            reason: reason.into(),
-        };
-        let _ = self.ws.close(Some(frame)).await;
+        self.wire.close(code, reason).await;
         Err(Stop)
     }
 
