@@ -29,7 +29,8 @@
 //! there is no reconnect.
 
 mod calls;
-mod opus;
+#[doc(hidden)]
+pub mod opus;
 pub(crate) mod peer;
 pub(crate) mod peer_io;
 pub(crate) mod sdp;

@@ -1,28 +1,37 @@
 //! Opus for a call: 24 kHz mono PCM16 (the Realtime API's own audio) in 20 ms packets.
 //! Opus codes and decodes at 24 kHz natively, so nothing is resampled; RTP counts the
-//! codec's 48 kHz clock whatever the rate (RFC 7587).
+//! codec's 48 kHz clock whatever the rate (RFC 7587). Public only for the benchmarks.
 
 use opus_pure::{Application, MAX_PACKET_BYTES, OpusDecoder, OpusEncoder};
 
 /// The PCM rate on both sides of the codec.
-pub(crate) const RATE: u32 = 24_000;
+pub const RATE: u32 = 24_000;
 /// Samples in one 20 ms packet at [`RATE`].
-pub(crate) const FRAME: usize = (RATE / 50) as usize;
+pub const FRAME: usize = (RATE / 50) as usize;
 /// RTP clock ticks in one packet (48 kHz).
-pub(crate) const FRAME_TICKS: u64 = 960;
+pub const FRAME_TICKS: u64 = 960;
 /// The most samples one packet decodes to: 120 ms at [`RATE`].
 const MAX_DECODED: usize = FRAME * 6;
 
 /// Cuts PCM into 20 ms packets.
-pub(crate) struct Encoder {
+pub struct Encoder {
     codec: OpusEncoder,
     /// Samples waiting for a whole packet.
     pending: Vec<i16>,
     packet: Vec<u8>,
 }
 
+impl std::fmt::Debug for Encoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Encoder")
+            .field("pending", &self.pending.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Encoder {
-    pub(crate) fn new() -> Result<Self, String> {
+    /// An encoder at 24 kHz mono, for speech, 32 kb/s.
+    pub fn new() -> Result<Self, String> {
         let mut codec = OpusEncoder::new(RATE as i32, 1, Application::Voip)
             .map_err(|e| format!("Opus encoder: {e}"))?;
         codec.bitrate_bps = 32_000;
@@ -34,7 +43,7 @@ impl Encoder {
     }
 
     /// Adds `pcm` and calls `out` with each whole packet it completes.
-    pub(crate) fn push(&mut self, pcm: &[i16], mut out: impl FnMut(&[u8])) -> Result<(), String> {
+    pub fn push(&mut self, pcm: &[i16], mut out: impl FnMut(&[u8])) -> Result<(), String> {
         self.pending.extend_from_slice(pcm);
         let mut start = 0;
         while self.pending.len() - start >= FRAME {
@@ -51,19 +60,26 @@ impl Encoder {
     }
 
     /// Drops what waits for a whole packet (the input was cleared).
-    pub(crate) fn clear(&mut self) {
+    pub fn clear(&mut self) {
         self.pending.clear();
     }
 }
 
 /// Turns packets back into PCM.
-pub(crate) struct Decoder {
+pub struct Decoder {
     codec: OpusDecoder,
     pcm: Vec<i16>,
 }
 
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decoder").finish_non_exhaustive()
+    }
+}
+
 impl Decoder {
-    pub(crate) fn new() -> Result<Self, String> {
+    /// A decoder to 24 kHz mono.
+    pub fn new() -> Result<Self, String> {
         Ok(Decoder {
             codec: OpusDecoder::new(RATE as i32, 1).map_err(|e| format!("Opus decoder: {e}"))?,
             pcm: vec![0; MAX_DECODED],
@@ -71,7 +87,7 @@ impl Decoder {
     }
 
     /// The PCM in `packet`; an error names what was wrong with it.
-    pub(crate) fn decode(&mut self, packet: &[u8]) -> Result<&[i16], String> {
+    pub fn decode(&mut self, packet: &[u8]) -> Result<&[i16], String> {
         let n = self
             .codec
             .decode_s16(packet, MAX_DECODED, &mut self.pcm)
