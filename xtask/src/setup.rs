@@ -25,7 +25,19 @@ const TEST: &[(&str, &str)] = &[
     ("dbus", "its message bus"),
     ("chromium", "the browser the chat page test drives"),
     ("chromium-driver", "its WebDriver"),
+    (
+        "python3-venv",
+        "a private Python for aiortc, the outside WebRTC peer",
+    ),
+    (
+        "iproute2",
+        "`ip`, for the interop test's own network namespace",
+    ),
 ];
+
+/// The outside WebRTC stack the interop test (tests/webrtc_interop.rs) calls: aiortc from
+/// PyPI in a private virtual environment, made once and reused.
+const AIORTC: &[&str] = &["aiortc==1.16.0", "aiohttp==3.14.5"];
 
 /// `cargo xtask run [ARGS]`: the voice assistant (the `quickstart` example), offline
 /// against the built-in simulator unless `OPENAI_API_KEY` is set.
@@ -39,8 +51,10 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
 pub fn test(root: &Path, args: &[String]) -> Result<(), String> {
     install(BUILD)?;
     install(TEST)?;
+    let python = aiortc_python()?;
     let mut cmd = Command::new(root.join("scripts/audio-rig.sh"));
     cmd.current_dir(root)
+        .env("VIVAVOCE_AIORTC_PYTHON", python)
         .args(["run", "cargo", "test"])
         .args(args);
     status(cmd, "scripts/audio-rig.sh run cargo test")
@@ -49,7 +63,35 @@ pub fn test(root: &Path, args: &[String]) -> Result<(), String> {
 /// `cargo xtask install`: every package the build and the tests need (for CI).
 pub fn install_all() -> Result<(), String> {
     install(BUILD)?;
-    install(TEST)
+    install(TEST)?;
+    aiortc_python().map(|_| ())
+}
+
+/// The Python of the aiortc environment (`~/.cache/vivavoce/aiortc-venv`), made when
+/// missing.
+fn aiortc_python() -> Result<std::path::PathBuf, String> {
+    let home = std::env::var_os("HOME").ok_or("HOME is not set")?;
+    let venv = Path::new(&home).join(".cache/vivavoce/aiortc-venv");
+    let python = venv.join("bin/python");
+    let ready = Command::new(&python)
+        .args(["-c", "import aiortc, aiohttp"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if ready {
+        return Ok(python);
+    }
+    eprintln!(
+        "xtask: installing aiortc (the interop test's WebRTC peer) into {}",
+        venv.display()
+    );
+    let mut make = Command::new("python3");
+    make.args(["-m", "venv"]).arg(&venv);
+    status(make, "python3 -m venv")?;
+    let mut pip = Command::new(venv.join("bin/pip"));
+    pip.args(["install", "-q", "--disable-pip-version-check"])
+        .args(AIORTC);
+    status(pip, "pip install aiortc aiohttp")?;
+    Ok(python)
 }
 
 fn cargo(root: &Path, first: &[&str], rest: &[String]) -> Result<(), String> {
