@@ -259,7 +259,15 @@ impl SimPeer {
                 turned = self.io.turn() => if turned.is_err() { break },
                 out = self.from_session.recv() => match out {
                     Some(Outgoing::Text(text)) => self.event(text),
-                    Some(Outgoing::Audio(pcm)) if !self.discarding => self.playout.extend(pcm),
+                    Some(Outgoing::Audio(pcm)) if !self.discarding => {
+                        if self.playing.is_none() {
+                            // The playout starts now, before the events that follow.
+                            let id = self.response_id.clone();
+                            self.own_event("output_audio_buffer.started", Some(&id));
+                            self.playing = Some(id);
+                        }
+                        self.playout.extend(pcm);
+                    }
                     Some(Outgoing::Audio(_)) => {}
                     Some(Outgoing::Close) | None => break,
                 },

@@ -33,6 +33,10 @@ pub(crate) enum Msg {
     ResponseDone(String),
     Interrupt(oneshot::Sender<Option<Interruption>>),
     Drain(oneshot::Sender<Result<(), Error>>),
+    /// Over WebRTC: the server's playout started (`output_audio_buffer.started`) or
+    /// ended (`stopped`, `cleared`); while it plays, more audio is on its way and a drain
+    /// waits for it.
+    ServerPlayout(bool),
 }
 
 /// State the handle and the stream task share with the thread (no locks on the audio path).

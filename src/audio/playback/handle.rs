@@ -237,7 +237,10 @@ impl Playback {
 
     /// Resolves when everything handed to playback so far has been heard (or cleared).
     ///
-    /// Call it after `response.done` to wait for the end of the spoken reply.
+    /// Call it after `response.done` to wait for the end of the spoken reply. Over WebRTC
+    /// (`realtime::webrtc`, feature `webrtc`, where the reply keeps arriving on
+    /// the track after `response.done`) it also waits for the server's
+    /// `output_audio_buffer.stopped`, and for what arrived by then to be heard.
     ///
     /// # Errors
     ///

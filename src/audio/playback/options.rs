@@ -11,7 +11,7 @@ use crate::realtime::EventSender;
 /// | option | default | meaning |
 /// |---|---|---|
 /// | `sender` | `None` | the session's sender, for barge-in (truncate and cancel); playback keeps only a [`WeakEventSender`](crate::realtime::WeakEventSender), so it never holds the connection open |
-/// | `barge_in` | `true` | interrupt playback when the server hears the user start speaking |
+/// | `barge_in` | `true` | interrupt playback when the server hears the user start speaking; over WebRTC, ask the server to clear its playout (`output_audio_buffer.clear`, and `response.cancel` when it does not cancel itself) and clear when it says `output_audio_buffer.cleared` |
 /// | `target` | [`OutputTarget::Default`] | the device, or a WAV file |
 /// | `sample_rate` | device default | ask the device for this rate |
 /// | `buffer_frames` | the smallest the device accepts, at least 5 ms; doubled (up to 20 ms) when the device keeps running dry | the device period, in frames: each callback takes a whole one, so the start of an item waits for up to one, and is held back by one (see `prebuffer`); shorter is sooner, but a starved machine makes short ones run dry. Left unset, playback adapts: after the device reports a second underrun within 30 s (`PlaybackMetrics::device_underruns`) it reopens the output with twice the period the next time nothing plays or is due, keeping everything queued and every position. Set, the period stays as asked |

@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use super::control::{Control, Msg};
 use super::interruption::send_interruption;
 use crate::audio::RATE;
-use crate::realtime::events::{AudioFormat, TurnDetection};
+use crate::realtime::events::{AudioFormat, OutputAudioBufferClear, ResponseCancel, TurnDetection};
 use crate::realtime::{EventReceiver, ServerEvent, Session, WeakEventSender, codec};
 
 /// PCM rates a session may ask playback for: anything else (0, 1, 4294967295 …) is not
@@ -30,6 +30,11 @@ pub(crate) struct Split {
     unplayable: Option<u32>,
     /// Whether the server cancels a response itself when the user starts speaking.
     auto_interrupt: bool,
+    /// The session is a WebRTC call (an `output_audio_buffer.*` event was seen): the
+    /// server plays out the audio and clears it, and says so.
+    webrtc: bool,
+    /// A response is in progress (created, not done).
+    responding: bool,
 }
 
 impl Split {
@@ -49,6 +54,8 @@ impl Split {
             format: AudioFormat::Pcm { rate: None },
             unplayable: None,
             auto_interrupt: true,
+            webrtc: false,
+            responding: false,
         }
     }
 
@@ -124,11 +131,13 @@ impl Split {
                 self.to_player(Msg::AudioDone { item_id }).await;
             }
             ServerEvent::ResponseCreated(r) => {
+                self.responding = true;
                 if let Some(id) = &r.response.id {
                     self.to_player(Msg::ResponseStarted(id.clone())).await;
                 }
             }
             ServerEvent::ResponseDone(r) => {
+                self.responding = false;
                 if let Some(id) = &r.response.id {
                     self.to_player(Msg::ResponseDone(id.clone())).await;
                 }
@@ -136,6 +145,22 @@ impl Split {
             ServerEvent::SessionCreated(s) => self.session(&s.session),
             ServerEvent::SessionUpdated(s) => self.session(&s.session),
             ServerEvent::InputAudioBufferSpeechStarted(_) if self.barge_in => self.barge_in().await,
+            ServerEvent::OutputAudioBufferStarted(_) => {
+                self.webrtc = true;
+                self.to_player(Msg::ServerPlayout(true)).await;
+            }
+            ServerEvent::OutputAudioBufferStopped(_) => {
+                self.webrtc = true;
+                self.to_player(Msg::ServerPlayout(false)).await;
+            }
+            ServerEvent::OutputAudioBufferCleared(_) => {
+                // The server dropped what it had not played: so does playback.
+                self.webrtc = true;
+                self.to_player(Msg::ServerPlayout(false)).await;
+                let (reply, rx) = tokio::sync::oneshot::channel();
+                self.to_player(Msg::Interrupt(reply)).await;
+                let _ = rx.await;
+            }
             _ => {}
         }
         true
@@ -169,6 +194,24 @@ impl Split {
     }
 
     async fn barge_in(&mut self) {
+        if self.webrtc {
+            // The server holds the playout (and knows what was heard): it is told to
+            // clear it, and playback clears when it says `output_audio_buffer.cleared`.
+            let Some(sender) = self.sender.as_ref().and_then(WeakEventSender::upgrade) else {
+                return;
+            };
+            let cancel = !self.auto_interrupt && self.responding;
+            let sent = async {
+                if cancel {
+                    sender.send(ResponseCancel::default()).await?;
+                }
+                sender.send(OutputAudioBufferClear::default()).await
+            };
+            if let Err(e) = sent.await {
+                tracing::warn!(error = %e, "barge-in: could not ask the server to clear its playout");
+            }
+            return;
+        }
         let (reply, rx) = tokio::sync::oneshot::channel();
         self.to_player(Msg::Interrupt(reply)).await;
         let Ok(Some(cut)) = rx.await else { return };

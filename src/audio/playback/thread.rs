@@ -93,6 +93,8 @@ pub(crate) struct Feeder {
     cancelled: VecDeque<String>,
     cleared: u64,
     drains: Vec<Drain>,
+    /// The server says its playout goes on (WebRTC): drains wait for its end.
+    server_playing: bool,
     scratch: Vec<f32>,
     converted: Vec<f32>,
     /// The callback count and when it last changed.
@@ -158,6 +160,7 @@ impl Feeder {
             cancelled: VecDeque::new(),
             cleared: 0,
             drains: Vec::new(),
+            server_playing: false,
             scratch: Vec::new(),
             converted: Vec::new(),
             last_callbacks: (0, Instant::now()),
@@ -256,6 +259,7 @@ impl Feeder {
                 self.pump();
                 self.drains.push((self.produced, None, reply));
             }
+            Msg::ServerPlayout(playing) => self.server_playing = playing,
         }
         self.update_expecting();
     }
@@ -578,6 +582,12 @@ impl Feeder {
                     device: self.device_name.clone(),
                     message: "the output device stopped".into(),
                 }));
+                continue;
+            }
+            if deadline.is_none() && self.server_playing {
+                // More is on its way over the track: the end is what arrives by `stopped`.
+                *target = self.produced;
+                i += 1;
                 continue;
             }
             if deadline.is_none() && consumed >= *target && self.queue.is_empty() {
