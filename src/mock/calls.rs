@@ -275,17 +275,10 @@ impl SimPeer {
                 () = end.notified() => break,
             }
         }
-        // The client sees the channel close: its reset is given a moment to go out.
-        if let Some(id) = self.channel {
-            self.io.rtc.direct_api().close_data_channel(id);
-            let _ = self.io.drain();
-            let _ = tokio::time::timeout(std::time::Duration::from_millis(300), async {
-                while self.io.turn().await.is_ok() {}
-            })
+        // The client sees the channel close rather than wait for the call to time out.
+        self.io
+            .hang_up(self.channel, std::time::Duration::from_millis(300))
             .await;
-        }
-        self.io.rtc.disconnect();
-        let _ = self.io.drain();
     }
 
     /// An event for the client, noting where the reply's audio stands.
@@ -379,12 +372,7 @@ impl SimPeer {
     fn flush(&mut self) {
         let Some(id) = self.channel else { return };
         while let Some(text) = self.pending.front() {
-            let written = match self.io.rtc.channel(id) {
-                Some(mut channel) => channel.write(false, text.as_bytes()).unwrap_or(false),
-                None => false,
-            };
-            let _ = self.io.drain();
-            if !written {
+            if !self.io.write_text(id, text).unwrap_or(false) {
                 return;
             }
             self.pending.pop_front();

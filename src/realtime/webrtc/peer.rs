@@ -93,17 +93,10 @@ impl CallTask {
                 }
             }
         }
-        // The server sees the channel close: its reset is given a moment to go out.
-        if let Some(id) = self.channel {
-            self.io.rtc.direct_api().close_data_channel(id);
-            let _ = self.io.drain();
-            let _ = tokio::time::timeout(std::time::Duration::from_millis(200), async {
-                while self.io.turn().await.is_ok() {}
-            })
+        // The server sees the channel close rather than wait for the call to time out.
+        self.io
+            .hang_up(self.channel, std::time::Duration::from_millis(200))
             .await;
-        }
-        self.io.rtc.disconnect();
-        let _ = self.io.drain();
         for done in self.close_waiters.drain(..) {
             let _ = done.send(());
         }
@@ -274,12 +267,7 @@ impl CallTask {
             return Ok(());
         };
         while let Some(text) = self.pending.front() {
-            let Some(mut channel) = self.io.rtc.channel(id) else {
-                return Ok(());
-            };
-            let written = channel.write(false, text.as_bytes()).map_err(rtc_error)?;
-            self.io.drain().map_err(rtc_error)?;
-            if !written {
+            if !self.io.write_text(id, text).map_err(rtc_error)? {
                 // The channel's buffer is full: again after the next turn.
                 return Ok(());
             }

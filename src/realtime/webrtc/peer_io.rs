@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use str0m::channel::ChannelId;
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig, RtcError};
 use tokio::net::UdpSocket;
@@ -112,5 +113,29 @@ impl PeerIo {
         };
         self.rtc.handle_input(input)?;
         self.drain()
+    }
+
+    /// Writes one text message on channel `id` and drains; `Ok(false)` when the channel's
+    /// buffer cannot take it now (or the channel is gone).
+    pub(crate) fn write_text(&mut self, id: ChannelId, text: &str) -> Result<bool, RtcError> {
+        let written = match self.rtc.channel(id) {
+            Some(mut channel) => channel.write(false, text.as_bytes())?,
+            None => false,
+        };
+        self.drain()?;
+        Ok(written)
+    }
+
+    /// Ends the peer connection: closes `channel` first and gives its reset up to
+    /// `grace` to reach the other side (so it sees the channel close rather than wait for
+    /// the connection to time out), then disconnects.
+    pub(crate) async fn hang_up(&mut self, channel: Option<ChannelId>, grace: std::time::Duration) {
+        if let Some(id) = channel {
+            self.rtc.direct_api().close_data_channel(id);
+            let _ = self.drain();
+            let _ = tokio::time::timeout(grace, async { while self.turn().await.is_ok() {} }).await;
+        }
+        self.rtc.disconnect();
+        let _ = self.drain();
     }
 }
