@@ -8,9 +8,12 @@
 //! Uses the live API when `OPENAI_API_KEY` is set, otherwise the offline simulator
 //! (which streams its speech at real-time pace, as the API does).
 //!
-//! Run: `cargo run --example text_and_audio -- ["question"] [--output FILE.wav]`
+//! Run: `cargo run --example text_and_audio -- ["question"] [--output FILE.wav]
+//! [--transport webrtc]`
 //!
 //! - `question`: what to ask (default: something about the sea).
+//! - `--transport webrtc`: the same session over a WebRTC call (`realtime::webrtc`)
+//!   instead of the WebSocket; the one line that differs is the `connect`.
 //! - `--output FILE.wav` (or `VIVAVOCE_OUTPUT`): the audio goes to a WAV file instead of
 //!   the speakers, for machines without a sound device.
 
@@ -23,13 +26,15 @@ use std::time::{Duration, Instant};
 use vivavoce::Error;
 use vivavoce::mock::SimulatorOptions;
 use vivavoce::realtime::events::{ConversationItemCreate, ResponseCreate};
-use vivavoce::realtime::{Item, ServerEvent, connect};
+use vivavoce::realtime::webrtc::{self, CallOptions};
+use vivavoce::realtime::{Item, ServerEvent, Session, connect};
 
-const USAGE: &str = "text_and_audio [\"question\"] [--output FILE.wav]";
+const USAGE: &str =
+    "text_and_audio [\"question\"] [--output FILE.wav] [--transport websocket|webrtc]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match common::Args::parse(&["output"]) {
+    let args = match common::Args::parse(&["output", "transport"]) {
         Ok(args) => args,
         Err(e) => return common::usage_error(&e, USAGE),
     };
@@ -46,8 +51,28 @@ async fn run(args: &common::Args, question: &str) -> Result<(), Error> {
         "The sea covers about seventy per cent of the Earth. \
          It holds most of the planet's water and most of its life.",
     );
-    let (_simulator, options) = common::realtime(offline).await?;
-    let (tx, rx) = connect(options).await?;
+    let (simulator, options) = common::realtime(offline).await?;
+    let (tx, rx, _call) = match args.get("transport").unwrap_or("websocket") {
+        "websocket" => {
+            let (tx, rx) = connect(options).await?;
+            (tx, rx, None)
+        }
+        "webrtc" => {
+            let options = match &simulator {
+                Some(sim) => sim.call_options(),
+                None => CallOptions::default().session(Session::default().model("gpt-realtime")),
+            };
+            let (tx, rx, call) = webrtc::connect(options).await?;
+            println!("call {}", call.id());
+            (tx, rx, Some(call))
+        }
+        other => {
+            return Err(Error::InvalidOption {
+                option: "--transport",
+                message: format!("`{other}`: use websocket or webrtc"),
+            });
+        }
+    };
     let playback = common::playback(&tx, args.output()).await?;
     // The audio deltas go to the output as they come; everything else comes back here.
     let mut events = playback.attach(rx);
@@ -79,7 +104,9 @@ async fn run(args: &common::Args, question: &str) -> Result<(), Error> {
     }
     println!();
     let played_before = playback.metrics().played;
-    playback.drain().await?; // until the last sample has been heard
+    // Until the last sample has been heard (over WebRTC, also until the server says its
+    // playout stopped: the audio keeps coming on the track after response.done).
+    playback.drain().await?;
     let heard = playback.metrics().played.saturating_sub(played_before);
     let total = asked.elapsed();
     if let Some((at, played)) = words_done {

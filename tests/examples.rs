@@ -245,6 +245,31 @@ fn text_and_audio_prints_the_words_and_plays_them_to_the_end() {
 }
 
 #[test]
+fn text_and_audio_over_webrtc_plays_the_reply_to_the_end() {
+    let _one = rig::serial();
+    let dir = Scratch::new("examples");
+    let output = dir.path("sea-webrtc.wav");
+    let args = [
+        "Tell me about the sea.",
+        "--output",
+        output.to_str().unwrap(),
+        "--transport",
+        "webrtc",
+    ];
+    let done = run_ok("text_and_audio", &args, &dir.0, Duration::from_secs(60));
+    let out = &done.stdout;
+    says_offline(out);
+    assert!(out.contains("call rtc_"), "{out}");
+    assert!(
+        out.contains("assistant: The sea covers about seventy per cent"),
+        "{out}"
+    );
+    // The reply came on the track after response.done; drain waited for all of it.
+    let (sound, _) = sound_in(&output);
+    assert!(sound > 5.0, "{sound} s of speech in {}", output.display());
+}
+
+#[test]
 fn chat_stream_prints_the_answer_and_the_usage() {
     let dir = Scratch::new("examples");
     let done = run_ok(
