@@ -357,3 +357,37 @@ async fn the_key_is_in_no_debug_output() {
     assert!(!all.contains("sk-secret-webrtc"), "{all}");
     assert!(all.contains(call.id()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sideband_websocket_joins_the_call_by_its_id() {
+    let sim = RealtimeSimulator::start(SimulatorOptions::default())
+        .await
+        .unwrap();
+    let (_tx, mut rx, call) = connect(options(&sim)).await.unwrap();
+    assert_eq!(next(&mut rx).await.event_type(), "session.created");
+    // A server beside the call (tools, say) opens the same session over a WebSocket.
+    let sideband = sim.connect_options().call_id(call.id());
+    let (side_tx, mut side_rx) = vivavoce::realtime::connect(sideband).await.unwrap();
+    side_tx
+        .send(SessionUpdate::new(
+            Session::default().instructions("from the side"),
+        ))
+        .await
+        .unwrap();
+    // The call's own channel and the sideband both hear the answer.
+    for rx in [&mut rx, &mut side_rx] {
+        match next(rx).await {
+            ServerEvent::SessionUpdated(u) => {
+                assert_eq!(u.session.instructions.as_deref(), Some("from the side"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // An id that names no call is refused on the sideband.
+    let stray = sim.connect_options().call_id("rtc_nosuchcall");
+    let (_stx, mut srx) = vivavoce::realtime::connect(stray).await.unwrap();
+    match next(&mut srx).await {
+        ServerEvent::ErrorEvent(e) => assert_eq!(e.error.code.as_deref(), Some("call_not_found")),
+        other => panic!("{other:?}"),
+    }
+}

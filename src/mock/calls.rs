@@ -8,6 +8,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use str0m::change::SdpOffer;
 use str0m::channel::ChannelId;
@@ -17,6 +18,8 @@ use str0m::{Event, IceConnectionState};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
 
 use super::chat::{read_request, respond_json};
 use super::chat_wire::header;
@@ -27,8 +30,19 @@ use crate::realtime::webrtc::peer::CHANNEL_LABEL;
 use crate::realtime::webrtc::peer_io::{self, PeerIo};
 use crate::realtime::webrtc::{FRAME, FRAME_TICKS, OpusDecoder, OpusEncoder, form_parts};
 
-/// Calls in progress: their ids and what ends each.
-static CALLS: Mutex<Vec<(String, Arc<Notify>)>> = Mutex::new(Vec::new());
+/// A call in progress, as the endpoint and sideband connections reach it.
+struct Entry {
+    id: String,
+    /// Ends the call (hang-up).
+    end: Arc<Notify>,
+    /// Client events into the call's session.
+    to_session: mpsc::Sender<Incoming>,
+    /// Where a sideband connection registers for the session's events.
+    sidebands: mpsc::Sender<mpsc::Sender<String>>,
+}
+
+/// Calls in progress.
+static CALLS: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
 
 /// Whether the connection starts with a `POST` (a calls request, not a WebSocket
 /// upgrade). Waits for its first bytes.
@@ -44,7 +58,7 @@ pub(super) async fn is_post(stream: &TcpStream) -> bool {
     false
 }
 
-fn calls() -> std::sync::MutexGuard<'static, Vec<(String, Arc<Notify>)>> {
+fn calls() -> std::sync::MutexGuard<'static, Vec<Entry>> {
     CALLS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -72,8 +86,8 @@ pub(super) async fn serve(mut stream: TcpStream, options: Arc<SimulatorOptions>)
     {
         let found = {
             let mut calls = calls();
-            let at = calls.iter().position(|(c, _)| c == id);
-            at.map(|at| calls.swap_remove(at).1)
+            let at = calls.iter().position(|c| c.id == id);
+            at.map(|at| calls.swap_remove(at).end)
         };
         return match found {
             Some(end) => {
@@ -165,9 +179,68 @@ pub(super) async fn serve(mut stream: TcpStream, options: Arc<SimulatorOptions>)
         return;
     };
     let end = Arc::new(Notify::new());
-    calls().push((id.clone(), end.clone()));
-    run_call(io, options, session, end).await;
-    calls().retain(|(c, _)| *c != id);
+    let (in_tx, in_rx) = mpsc::channel(256);
+    let (sideband_tx, sidebands) = mpsc::channel(4);
+    calls().push(Entry {
+        id: id.clone(),
+        end: end.clone(),
+        to_session: in_tx.clone(),
+        sidebands: sideband_tx,
+    });
+    run_call(io, options, session, end, (in_tx, in_rx), sidebands).await;
+    calls().retain(|c| c.id != id);
+}
+
+/// A sideband WebSocket to call `id` (`?call_id=`): its client events go to the call's
+/// session, and it gets the session's events as the call's channel does.
+pub(super) async fn sideband(id: &str, mut ws: WebSocketStream<TcpStream>) {
+    let found = calls()
+        .iter()
+        .find(|c| c.id == id)
+        .map(|c| (c.to_session.clone(), c.sidebands.clone()));
+    let Some((to_session, register)) = found else {
+        let msg = format!("Call '{id}' not found.");
+        let error = api_error(
+            "invalid_request_error",
+            "call_not_found",
+            &msg,
+            Some("call_id"),
+        );
+        let event =
+            json!({ "type": "error", "event_id": "event_simsideband", "error": error["error"] });
+        let _ = ws.send(Message::text(event.to_string())).await;
+        let _ = ws.close(None).await;
+        return;
+    };
+    let (tx, mut events) = mpsc::channel(256);
+    if register.send(tx).await.is_err() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            msg = ws.next() => match msg {
+                Some(Ok(Message::Text(text))) => {
+                    if to_session.send(Incoming::Text(text.as_str().into())).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                Some(Ok(_)) => {}
+            },
+            event = events.recv() => match event {
+                Some(text) => {
+                    if ws.send(Message::text(text)).await.is_err() {
+                        break;
+                    }
+                }
+                // The call ended.
+                None => {
+                    let _ = ws.close(None).await;
+                    break;
+                }
+            },
+        }
+    }
 }
 
 /// The session and the peer that carries it, until either ends.
@@ -176,8 +249,9 @@ async fn run_call(
     options: Arc<SimulatorOptions>,
     session: Option<Value>,
     end: Arc<Notify>,
+    (in_tx, in_rx): (mpsc::Sender<Incoming>, mpsc::Receiver<Incoming>),
+    sidebands: mpsc::Receiver<mpsc::Sender<String>>,
 ) {
-    let (in_tx, in_rx) = mpsc::channel(256);
     let (out_tx, out_rx) = mpsc::channel(256);
     let mut server = Session::new(
         Wire::Call(CallLink {
@@ -191,6 +265,8 @@ async fn run_call(
         io,
         to_session: in_tx,
         from_session: out_rx,
+        sideband_joins: sidebands,
+        sidebands: Vec::new(),
         channel: None,
         audio: None,
         pending: VecDeque::new(),
@@ -218,6 +294,9 @@ struct SimPeer {
     io: PeerIo,
     to_session: mpsc::Sender<Incoming>,
     from_session: mpsc::Receiver<Outgoing>,
+    /// Sideband connections joining, and those joined (each gets every event).
+    sideband_joins: mpsc::Receiver<mpsc::Sender<String>>,
+    sidebands: Vec<mpsc::Sender<String>>,
     channel: Option<ChannelId>,
     audio: Option<(Mid, Pt)>,
     /// Events waiting for the channel to open (or take more).
@@ -272,6 +351,7 @@ impl SimPeer {
                     Some(Outgoing::Close) | None => break,
                 },
                 _ = tick.tick(), if playing => self.play_packet(),
+                Some(joined) = self.sideband_joins.recv() => self.sidebands.push(joined),
                 () = end.notified() => break,
             }
         }
@@ -283,6 +363,8 @@ impl SimPeer {
 
     /// An event for the client, noting where the reply's audio stands.
     fn event(&mut self, text: String) {
+        // Sideband connections get it too (one that does not keep up is dropped).
+        self.sidebands.retain(|s| s.try_send(text.clone()).is_ok());
         if text.contains("\"response.output_audio.done\"") {
             self.audio_done = true;
         }

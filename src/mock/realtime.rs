@@ -101,9 +101,14 @@ async fn serve(stream: TcpStream, options: Arc<SimulatorOptions>) {
     if super::calls::is_post(&stream).await {
         return super::calls::serve(stream, options).await;
     }
+    let mut call_id: Option<String> = None;
     let check = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
         let uri = req.uri();
         let query = uri.query().unwrap_or("");
+        call_id = query
+            .split('&')
+            .find_map(|p| p.strip_prefix("call_id="))
+            .map(str::to_owned);
         if uri.path() != "/v1/realtime" {
             return Err(error_response(
                 404,
@@ -145,6 +150,13 @@ async fn serve(stream: TcpStream, options: Arc<SimulatorOptions>) {
     let Ok(ws) = tokio_tungstenite::accept_hdr_async(stream, check).await else {
         return;
     };
+    #[cfg(feature = "webrtc")]
+    if let Some(id) = call_id {
+        // A sideband connection to a call: the call's session, not a new one.
+        return super::calls::sideband(&id, ws).await;
+    }
+    #[cfg(not(feature = "webrtc"))]
+    let _ = call_id;
     let _ = Session::new(Wire::Ws(Box::new(ws)), options).run().await;
 }
 
