@@ -391,3 +391,40 @@ async fn a_sideband_websocket_joins_the_call_by_its_id() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_muted_call_sends_no_audio() {
+    let sim = RealtimeSimulator::start(SimulatorOptions::default().pace(Pace::Fast))
+        .await
+        .unwrap();
+    let (tx, mut rx, call) = connect(options(&sim)).await.unwrap();
+    assert_eq!(next(&mut rx).await.event_type(), "session.created");
+    let tone: Vec<i16> = (0..24_000)
+        .map(|i| ((i as f32 * 0.12).sin() * 8000.0) as i16)
+        .collect();
+    let speak = |tx: vivavoce::realtime::EventSender, tone: Vec<i16>| async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        for chunk in tone
+            .chunks(480)
+            .chain(std::iter::repeat_n(&[0i16; 480][..], 40))
+        {
+            tick.tick().await;
+            tx.send(InputAudioBufferAppend::from_pcm16(chunk))
+                .await
+                .unwrap();
+        }
+    };
+    // Muted: the tone goes nowhere, and the server hears nothing.
+    call.set_muted(true);
+    assert!(call.is_muted());
+    speak(tx.clone(), tone.clone()).await;
+    let quiet = tokio::time::timeout(Duration::from_millis(700), rx.recv()).await;
+    assert!(quiet.is_err(), "the server heard a muted call: {quiet:?}");
+    // Unmuted: the same tone is speech again.
+    call.set_muted(false);
+    speak(tx.clone(), tone).await;
+    assert_eq!(
+        next(&mut rx).await.event_type(),
+        "input_audio_buffer.speech_started"
+    );
+}

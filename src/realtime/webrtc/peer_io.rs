@@ -31,15 +31,14 @@ pub(crate) struct PeerIo {
     pub(crate) events: VecDeque<Event>,
 }
 
-/// An engine for one call: Opus (and G.711 as fallback) audio, data channels, crypto
-/// from RustCrypto, no statistics.
+/// An engine for one call: Opus audio, data channels, crypto from RustCrypto, no
+/// statistics. Only Opus is offered: an answer without it fails to apply (a typed error)
+/// rather than leave a track whose packets nobody can code.
 pub(crate) fn new_rtc() -> Rtc {
     RtcConfig::new()
         .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
         .clear_codecs()
         .enable_opus(true, false)
-        .enable_pcmu(true, false)
-        .enable_pcma(true, false)
         .set_stats_interval(None)
         .build(Instant::now())
 }
