@@ -9,6 +9,7 @@ mod rig;
 
 use std::time::Duration;
 
+use rig::{Recorder, onset, pcm_to_f32};
 use vivavoce::audio::{OutputTarget, PlaybackOptions, stream};
 use vivavoce::mock::{Pace, RealtimeSimulator, SimulatorOptions};
 use vivavoce::realtime::events::{ConversationItemCreate, InputAudioBufferAppend, ResponseCreate};
@@ -138,5 +139,85 @@ async fn barge_in_asks_the_server_to_clear_and_clears_on_cleared() {
         later.played - at.played
     );
     assert!(at.played > Duration::from_millis(1000), "{at:?}");
+    playback.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn speech_up_the_track_gets_a_reply_heard_through_the_speaker() {
+    let _rig = rig::rig();
+    let text = "You said something, and here is the answer.";
+    let (_sim, tx, rx) = call(SimulatorOptions::default().reply_text(text)).await;
+    let (mut events, playback) = stream(
+        rx,
+        rig::steady(PlaybackOptions::new(tx.clone()), 48_000).forward_audio(true),
+    )
+    .await
+    .unwrap();
+    let rec = Recorder::start("speaker", 48_000).await;
+    // The user speaks (1 s of a tone, then silence), in real time, up the track.
+    let speaker = tx.clone();
+    tokio::spawn(async move {
+        let mut pcm: Vec<i16> = (0..24_000)
+            .map(|i| ((i as f32 * 0.12).sin() * 8000.0) as i16)
+            .collect();
+        pcm.extend(std::iter::repeat_n(0, 700 * 24));
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        for chunk in pcm.chunks(480) {
+            tick.tick().await;
+            let _ = speaker
+                .send(InputAudioBufferAppend::from_pcm16(chunk))
+                .await;
+        }
+    });
+    // The server's VAD hears the turn end and answers; its audio comes down the track.
+    let seen = until(&mut events, "output_audio_buffer.stopped").await;
+    let order: Vec<&str> = seen
+        .iter()
+        .map(ServerEvent::event_type)
+        .filter(|t| t.starts_with("input_audio_buffer.") || *t == "response.created")
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "input_audio_buffer.speech_started",
+            "input_audio_buffer.speech_stopped",
+            "input_audio_buffer.committed",
+            "response.created"
+        ]
+    );
+    let sent: Vec<i16> = seen
+        .iter()
+        .filter_map(|e| match e {
+            ServerEvent::ResponseOutputAudioDelta(d) => Some(d.pcm16().unwrap()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    playback.drain().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let recorded = rec.finish().await;
+    // What the speaker played is the reply as it came off the track, window by window.
+    let want = rig::resample(&pcm_to_f32(&sent), 24_000, 48_000);
+    let start = onset(&recorded, 48_000, 0.01).expect("nothing was played");
+    let first = onset(&want, 48_000, 0.01).expect("the reply is silent");
+    let window = 48_000 / 4;
+    let mut snrs = rig::windowed_snr(
+        &recorded,
+        &want,
+        start.saturating_sub(first),
+        window,
+        window / 5,
+    );
+    snrs.sort_by(f64::total_cmp);
+    let median = snrs[snrs.len() / 2];
+    eprintln!("webrtc reply through the speaker: window SNRs {snrs:?}");
+    assert!(median > 17.0, "median window SNR {median:.1} dB");
+    let voice = vivavoce::mock::voice::synthesize(text);
+    assert!(
+        sent.len() + 960 >= voice.len(),
+        "{} of {}",
+        sent.len(),
+        voice.len()
+    );
     playback.stop().await;
 }
