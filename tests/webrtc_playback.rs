@@ -40,6 +40,26 @@ async fn until(events: &mut EventReceiver, ty: &str) -> Vec<ServerEvent> {
     }
 }
 
+/// The user speaks (1 s of a tone, then 700 ms of silence), in real time as capture
+/// would send it, from a task of its own.
+fn speak(tx: &EventSender) {
+    let speaker = tx.clone();
+    tokio::spawn(async move {
+        let mut pcm: Vec<i16> = (0..24_000)
+            .map(|i| ((i as f32 * 0.12).sin() * 8000.0) as i16)
+            .collect();
+        pcm.extend(std::iter::repeat_n(0, 700 * 24));
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        for chunk in pcm.chunks(480) {
+            tick.tick().await;
+            let appended = speaker.send(InputAudioBufferAppend::from_pcm16(chunk));
+            if appended.await.is_err() {
+                return;
+            }
+        }
+    });
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_after_response_done_waits_for_the_servers_playout() {
     let _serial = rig::serial();
@@ -103,24 +123,7 @@ async fn barge_in_asks_the_server_to_clear_and_clears_on_cleared() {
     until(&mut events, "output_audio_buffer.started").await;
     tokio::time::sleep(Duration::from_millis(1200)).await;
     // The user talks over the reply, in real time as capture would send it.
-    let speaker = tx.clone();
-    tokio::spawn(async move {
-        let mut pcm: Vec<i16> = (0..24_000)
-            .map(|i| ((i as f32 * 0.12).sin() * 8000.0) as i16)
-            .collect();
-        pcm.extend(std::iter::repeat_n(0, 700 * 24));
-        let mut tick = tokio::time::interval(Duration::from_millis(20));
-        for chunk in pcm.chunks(480) {
-            tick.tick().await;
-            if speaker
-                .send(InputAudioBufferAppend::from_pcm16(chunk))
-                .await
-                .is_err()
-            {
-                return;
-            }
-        }
-    });
+    speak(&tx);
     let seen = until(&mut events, "output_audio_buffer.cleared").await;
     assert!(
         seen.iter()
@@ -155,20 +158,7 @@ async fn speech_up_the_track_gets_a_reply_heard_through_the_speaker() {
     .unwrap();
     let rec = Recorder::start("speaker", 48_000).await;
     // The user speaks (1 s of a tone, then silence), in real time, up the track.
-    let speaker = tx.clone();
-    tokio::spawn(async move {
-        let mut pcm: Vec<i16> = (0..24_000)
-            .map(|i| ((i as f32 * 0.12).sin() * 8000.0) as i16)
-            .collect();
-        pcm.extend(std::iter::repeat_n(0, 700 * 24));
-        let mut tick = tokio::time::interval(Duration::from_millis(20));
-        for chunk in pcm.chunks(480) {
-            tick.tick().await;
-            let _ = speaker
-                .send(InputAudioBufferAppend::from_pcm16(chunk))
-                .await;
-        }
-    });
+    speak(&tx);
     // The server's VAD hears the turn end and answers; its audio comes down the track.
     let seen = until(&mut events, "output_audio_buffer.stopped").await;
     let order: Vec<&str> = seen
