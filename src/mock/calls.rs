@@ -6,14 +6,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use str0m::change::SdpOffer;
 use str0m::channel::ChannelId;
 use str0m::format::Codec;
-use str0m::media::{Frequency, MediaTime, Mid, Pt};
+use str0m::media::{Mid, Pt};
 use str0m::{Event, IceConnectionState};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -28,7 +27,7 @@ use super::session::{Session, api_error};
 use super::wire::{CallLink, Incoming, Outgoing, Wire};
 use crate::realtime::webrtc::peer::CHANNEL_LABEL;
 use crate::realtime::webrtc::peer_io::{self, PeerIo};
-use crate::realtime::webrtc::{FRAME, FRAME_TICKS, OpusDecoder, OpusEncoder, form_parts};
+use crate::realtime::webrtc::{FRAME, OpusDecoder, OpusEncoder, form_parts};
 
 /// A call in progress, as the endpoint and sideband connections reach it.
 struct Entry {
@@ -484,17 +483,8 @@ impl SimPeer {
         let (Some((mid, pt)), Some(encoder)) = (self.audio, self.encoder.as_mut()) else {
             return;
         };
-        let mut packets = Vec::new();
-        if encoder.push(&pcm, |p| packets.push(p.to_vec())).is_err() {
-            return;
-        }
-        for packet in packets {
-            let time = MediaTime::new(self.rtp_time, Frequency::FORTY_EIGHT_KHZ);
-            self.rtp_time += FRAME_TICKS;
-            if let Some(writer) = self.io.rtc.writer(mid) {
-                let _ = writer.write(pt, Instant::now(), time, packet);
-                let _ = self.io.drain();
-            }
-        }
+        let _ = self
+            .io
+            .send_audio(encoder, (mid, pt), &mut self.rtp_time, &pcm);
     }
 }

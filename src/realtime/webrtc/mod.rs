@@ -38,7 +38,7 @@ pub(crate) mod sdp;
 #[cfg(feature = "mock")]
 pub(crate) use calls::form_parts;
 #[cfg(feature = "mock")]
-pub(crate) use opus::{Decoder as OpusDecoder, Encoder as OpusEncoder, FRAME, FRAME_TICKS};
+pub(crate) use opus::{Decoder as OpusDecoder, Encoder as OpusEncoder, FRAME};
 
 use std::collections::VecDeque;
 use std::net::IpAddr;

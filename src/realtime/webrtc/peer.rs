@@ -6,17 +6,16 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
 use str0m::Event;
 use str0m::channel::ChannelId;
 use str0m::format::Codec;
-use str0m::media::{MediaData, MediaTime, Mid, Pt};
+use str0m::media::{MediaData, Mid, Pt};
 use str0m::{IceConnectionState, RtcError};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use super::opus::{Decoder, Encoder, FRAME_TICKS};
+use super::opus::{Decoder, Encoder};
 use super::peer_io::PeerIo;
 use crate::Error;
 use crate::inbox::{Batch, InboxSender};
@@ -305,20 +304,9 @@ impl CallTask {
             tracing::warn!("the answer took no Opus on the audio track: appended audio not sent");
             return Ok(());
         };
-        let mut packets = Vec::new();
-        self.encoder
-            .push(&pcm, |p| packets.push(p.to_vec()))
+        self.io
+            .send_audio(&mut self.encoder, (mid, pt), &mut self.rtp_time, &pcm)
             .map_err(|m| Error::transport(std::io::Error::other(m)))?;
-        for packet in packets {
-            let time = MediaTime::new(self.rtp_time, str0m::media::Frequency::FORTY_EIGHT_KHZ);
-            self.rtp_time += FRAME_TICKS;
-            if let Some(writer) = self.io.rtc.writer(mid) {
-                writer
-                    .write(pt, Instant::now(), time, packet)
-                    .map_err(rtc_error)?;
-                self.io.drain().map_err(rtc_error)?;
-            }
-        }
         Ok(())
     }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use str0m::channel::ChannelId;
+use str0m::media::{Frequency, MediaTime, Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig, RtcError};
 use tokio::net::UdpSocket;
@@ -136,5 +137,32 @@ impl PeerIo {
         }
         self.rtc.disconnect();
         let _ = self.drain();
+    }
+
+    /// Codes `pcm` into 20 ms Opus packets and sends each on the track `mid` as payload
+    /// type `pt`, advancing `rtp_time` (48 kHz ticks) by a packet each.
+    pub(crate) fn send_audio(
+        &mut self,
+        encoder: &mut super::opus::Encoder,
+        (mid, pt): (Mid, Pt),
+        rtp_time: &mut u64,
+        pcm: &[i16],
+    ) -> Result<(), String> {
+        let mut failed = None;
+        encoder.push(pcm, |packet| {
+            if failed.is_some() {
+                return;
+            }
+            let time = MediaTime::new(*rtp_time, Frequency::FORTY_EIGHT_KHZ);
+            *rtp_time += super::opus::FRAME_TICKS;
+            let Some(writer) = self.rtc.writer(mid) else {
+                return;
+            };
+            let sent = writer.write(pt, Instant::now(), time, packet.to_vec());
+            if let Err(e) = sent.and_then(|()| self.drain()) {
+                failed = Some(format!("peer connection: {e}"));
+            }
+        })?;
+        failed.map_or(Ok(()), Err)
     }
 }
