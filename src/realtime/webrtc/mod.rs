@@ -57,6 +57,7 @@ use super::driver::Driver;
 use super::events::{ClientEvent, Disconnected, ServerEvent, Session, SessionUpdate};
 use super::handle::{EventReceiver, EventSender, SendBudget};
 use crate::Error;
+use crate::inbox::InboxSender;
 use peer::{CHANNEL_LABEL, CallTask};
 use peer_io::PeerIo;
 
@@ -237,6 +238,16 @@ async fn local_ip_towards(host: &str, port: u16) -> Result<IpAddr, std::io::Erro
 /// within [`CallOptions::timeout`] (an unreachable candidate, say); [`Error::Connect`]
 /// when the endpoint is not reached.
 ///
+/// Runs a call's task so that a bug in it (a panic) ends the receiver with a
+/// `Disconnected { will_reconnect: false }`, never silently.
+async fn guarded(task: impl Future<Output = ()>, evt_tx: InboxSender<ServerEvent>) {
+    if AssertUnwindSafe(task).catch_unwind().await.is_err() {
+        let error = Error::transport(std::io::Error::other("the call's task failed (a panic)"));
+        let lost = Disconnected::new(error, None, false, 0);
+        evt_tx.send(ServerEvent::Disconnected(lost)).await;
+    }
+}
+
 /// # Cancel safety
 ///
 /// Cancel-safe: dropped before it completes, the peer connection and its socket go with
@@ -340,14 +351,7 @@ pub async fn connect(options: CallOptions) -> Result<(EventSender, EventReceiver
         batch: crate::inbox::Batch::default(),
         close_waiters: Vec::new(),
     };
-    let driver = Driver::spawn(async move {
-        // A bug in the task must not end the receiver silently.
-        if AssertUnwindSafe(task.run()).catch_unwind().await.is_err() {
-            let error = Error::transport(std::io::Error::other("the call's task failed"));
-            let lost = Disconnected::new(error, None, false, 0);
-            evt_tx.send(ServerEvent::Disconnected(lost)).await;
-        }
-    });
+    let driver = Driver::spawn(guarded(task.run(), evt_tx));
     let receiver = EventReceiver::from_connection(evt_rx, driver);
     // The task runs on its own; the receiver is not read until this returns.
     match tokio::time::timeout(options.timeout, opened_rx).await {
@@ -373,4 +377,32 @@ pub async fn connect(options: CallOptions) -> Result<(EventSender, EventReceiver
         muted,
     };
     Ok((sender, receiver, call))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_in_the_task_ends_the_receiver_with_a_disconnect() {
+        let (evt_tx, evt_rx) = crate::inbox::inbox(8, 1 << 20);
+        let sent = evt_tx.clone();
+        let task = async move {
+            let created = r#"{"type":"session.created","event_id":"e1","session":{}}"#;
+            sent.send(crate::realtime::events::parse_server_event(created.into()))
+                .await;
+            panic!("a bug in the call's task");
+        };
+        let mut rx = EventReceiver::from_connection(evt_rx, Driver::spawn(guarded(task, evt_tx)));
+        // What came before the panic is kept; then the end is said.
+        assert_eq!(rx.recv().await.unwrap().event_type(), "session.created");
+        match rx.recv().await {
+            Some(ServerEvent::Disconnected(lost)) => {
+                assert!(!lost.will_reconnect);
+                assert!(lost.error.to_string().contains("panic"), "{}", lost.error);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(rx.recv().await.is_none());
+    }
 }
