@@ -11,7 +11,6 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use str0m::change::SdpOffer;
 use str0m::channel::ChannelId;
-use str0m::format::Codec;
 use str0m::media::{Mid, Pt};
 use str0m::{Event, IceConnectionState};
 use tokio::io::AsyncWriteExt;
@@ -27,7 +26,8 @@ use super::session::{Session, api_error};
 use super::wire::{CallLink, Incoming, Outgoing, Wire};
 use crate::realtime::webrtc::peer::CHANNEL_LABEL;
 use crate::realtime::webrtc::peer_io::{self, PeerIo};
-use crate::realtime::webrtc::{FRAME, OpusDecoder, OpusEncoder, form_parts};
+use crate::realtime::webrtc::track::{self, TrackDecoder, TrackEncoder};
+use crate::realtime::webrtc::{CallCodec, FRAME, form_parts};
 
 /// A call in progress, as the endpoint and sideband connections reach it.
 struct Entry {
@@ -123,17 +123,25 @@ pub(super) async fn serve(mut stream: TcpStream, options: Arc<SimulatorOptions>)
             Some("sdp"),
         )
     };
-    let offer = match SdpOffer::from_sdp_string(&offer) {
-        Ok(offer) => offer,
+    let parsed = match SdpOffer::from_sdp_string(&offer) {
+        Ok(parsed) => parsed,
         Err(e) => {
             let error = refuse(format!("The SDP offer could not be parsed: {e}"));
             return respond_json(&mut stream, 400, "", &error).await;
         }
     };
+    if !names_any_codec(&offer, &options.call_codecs) {
+        let error = refuse(format!(
+            "The SDP offer names no audio codec the server supports ({:?}).",
+            options.call_codecs
+        ));
+        return respond_json(&mut stream, 400, "", &error).await;
+    }
+    let offer = parsed;
     let Ok((socket, candidate)) = peer_io::bind(IpAddr::V4(Ipv4Addr::LOCALHOST)).await else {
         return;
     };
-    let mut rtc = peer_io::new_rtc();
+    let mut rtc = peer_io::new_rtc(&options.call_codecs);
     if options.unreachable_candidate {
         // A port that was free a moment ago: nobody answers there.
         let Ok((closed, candidate)) = peer_io::bind(IpAddr::V4(Ipv4Addr::LOCALHOST)).await else {
@@ -188,6 +196,24 @@ pub(super) async fn serve(mut stream: TcpStream, options: Arc<SimulatorOptions>)
     });
     run_call(io, options, session, end, (in_tx, in_rx), sidebands).await;
     calls().retain(|c| c.id != id);
+}
+
+/// Whether an `a=rtpmap` line of `sdp` names one of `codecs`.
+fn names_any_codec(sdp: &str, codecs: &[CallCodec]) -> bool {
+    sdp.lines()
+        .filter_map(|l| l.strip_prefix("a=rtpmap:"))
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .filter_map(|spec| spec.split('/').next())
+        .any(|name| {
+            codecs.iter().any(|c| {
+                let ours = match c {
+                    CallCodec::Opus => "opus",
+                    CallCodec::Pcmu => "PCMU",
+                    CallCodec::Pcma => "PCMA",
+                };
+                name.eq_ignore_ascii_case(ours)
+            })
+        })
 }
 
 /// A sideband WebSocket to call `id` (`?call_id=`): its client events go to the call's
@@ -252,6 +278,7 @@ async fn run_call(
     sidebands: mpsc::Receiver<mpsc::Sender<String>>,
 ) {
     let (out_tx, out_rx) = mpsc::channel(256);
+    let codecs = options.call_codecs.clone();
     let mut server = Session::new(
         Wire::Call(CallLink {
             tx: out_tx,
@@ -269,8 +296,9 @@ async fn run_call(
         channel: None,
         audio: None,
         pending: VecDeque::new(),
-        encoder: OpusEncoder::new().ok(),
-        decoder: OpusDecoder::new().ok(),
+        codecs,
+        encoder: None,
+        decoder: TrackDecoder::default(),
         rtp_time: 0,
         playout: VecDeque::new(),
         playing: None,
@@ -300,8 +328,11 @@ struct SimPeer {
     audio: Option<(Mid, Pt)>,
     /// Events waiting for the channel to open (or take more).
     pending: VecDeque<String>,
-    encoder: Option<OpusEncoder>,
-    decoder: Option<OpusDecoder>,
+    /// The codecs it accepts, best first.
+    codecs: Vec<track::CallCodec>,
+    /// For the codec the answer took (when the track was added).
+    encoder: Option<TrackEncoder>,
+    decoder: TrackDecoder,
     rtp_time: u64,
     /// Reply audio not yet played out (24 kHz), sent 20 ms a packet in real time as a
     /// media server does, whatever the session's pace.
@@ -419,18 +450,19 @@ impl SimPeer {
                 }
                 Event::ChannelClose(_) => return false,
                 Event::MediaAdded(added) => {
-                    let pt = self.io.rtc.writer(added.mid).and_then(|w| {
-                        w.payload_params()
-                            .find(|p| p.spec().codec == Codec::Opus)
-                            .map(|p| p.pt())
-                    });
-                    self.audio = pt.map(|pt| (added.mid, pt));
+                    let taken = self
+                        .io
+                        .rtc
+                        .writer(added.mid)
+                        .and_then(|w| track::pick(w.payload_params(), &self.codecs));
+                    if let Some((pt, codec)) = taken {
+                        self.audio = Some((added.mid, pt));
+                        self.encoder = TrackEncoder::new(codec).ok();
+                    }
                 }
                 Event::MediaData(media) => {
-                    let Some(decoder) = self.decoder.as_mut() else {
-                        continue;
-                    };
-                    let Ok(pcm) = decoder.decode(&media.data) else {
+                    let codec = media.params.spec().codec;
+                    let Ok(Some(pcm)) = self.decoder.decode(codec, &media.data) else {
                         continue;
                     };
                     if self

@@ -66,6 +66,10 @@ pub struct SimulatorOptions {
     /// Answer WebRTC offers (feature `webrtc`) with a candidate nobody listens on, so the
     /// peer connection never opens; default `false`.
     pub unreachable_candidate: bool,
+    /// The audio codecs the simulator's peer accepts in an offer, best first (feature
+    /// `webrtc`); default all of them. Without Opus here, a call falls back to G.711.
+    #[cfg(feature = "webrtc")]
+    pub call_codecs: Vec<crate::realtime::webrtc::CallCodec>,
 }
 
 impl Default for SimulatorOptions {
@@ -84,6 +88,8 @@ impl Default for SimulatorOptions {
             response_delay: Duration::ZERO,
             jitter: Duration::ZERO,
             unreachable_candidate: false,
+            #[cfg(feature = "webrtc")]
+            call_codecs: crate::realtime::webrtc::CallCodec::ALL.to_vec(),
         }
     }
 }
@@ -116,6 +122,16 @@ impl SimulatorOptions {
     /// Sets [`unreachable_candidate`](Self::unreachable_candidate).
     pub fn unreachable_candidate(mut self, yes: bool) -> Self {
         self.unreachable_candidate = yes;
+        self
+    }
+
+    /// Sets [`call_codecs`](Self::call_codecs).
+    #[cfg(feature = "webrtc")]
+    pub fn call_codecs(
+        mut self,
+        codecs: impl IntoIterator<Item = crate::realtime::webrtc::CallCodec>,
+    ) -> Self {
+        self.call_codecs = codecs.into_iter().collect();
         self
     }
 

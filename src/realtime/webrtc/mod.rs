@@ -1,11 +1,12 @@
 //! The Realtime API over a WebRTC peer connection (feature `webrtc`): the same
 //! [`EventSender`]/[`EventReceiver`] pair as [`connect`](super::connect), with the audio on
-//! an Opus track instead of base64 events.
+//! an audio track instead of base64 events.
 //!
 //! [`connect`] sends an SDP offer to `POST /v1/realtime/calls` and opens the peer
 //! connection from the answer: the events go over the `oai-events` data channel, the
-//! audio over one Opus track each way (24 kHz mono, 20 ms packets). What an app already
-//! does keeps working:
+//! audio over one track each way, Opus when the answer takes it and G.711 (PCMU, PCMA)
+//! when it does not (see [`CallCodec`]; 20 ms packets). What an app already does keeps
+//! working, with the session's 24 kHz PCM16 whatever the codec:
 //!
 //! - an `input_audio_buffer.append` sent through the sender (what capture sends) goes
 //!   out on the track, not the channel (the server's VAD still reports
@@ -29,16 +30,19 @@
 //! there is no reconnect.
 
 mod calls;
+mod g711;
 #[doc(hidden)]
 pub mod opus;
 pub(crate) mod peer;
 pub(crate) mod peer_io;
 pub(crate) mod sdp;
+pub(crate) mod track;
 
 #[cfg(feature = "mock")]
 pub(crate) use calls::form_parts;
 #[cfg(feature = "mock")]
-pub(crate) use opus::{Decoder as OpusDecoder, Encoder as OpusEncoder, FRAME};
+pub(crate) use opus::FRAME;
+pub use track::CallCodec;
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -109,6 +113,9 @@ pub struct CallOptions {
     /// Bytes queued by senders, as
     /// [`ConnectOptions::send_queue_bytes`](super::ConnectOptions::send_queue_bytes).
     pub send_queue_bytes: usize,
+    /// The audio codecs the offer names, best first; default [`CallCodec::ALL`] (Opus,
+    /// then PCMU, then PCMA). Of those the answer takes, audio goes out in the first.
+    pub codecs: Vec<CallCodec>,
 }
 
 impl Default for CallOptions {
@@ -126,6 +133,7 @@ impl Default for CallOptions {
             receive_queue_bytes: ws.receive_queue_bytes,
             send_capacity: ws.send_capacity,
             send_queue_bytes: ws.send_queue_bytes,
+            codecs: CallCodec::ALL.to_vec(),
         }
     }
 }
@@ -154,6 +162,17 @@ impl CallOptions {
         self.timeout = timeout;
         self
     }
+
+    /// Sets [`codecs`](Self::codecs), best first (a codec named twice counts once).
+    pub fn codecs(mut self, codecs: impl IntoIterator<Item = CallCodec>) -> Self {
+        self.codecs.clear();
+        for codec in codecs {
+            if !self.codecs.contains(&codec) {
+                self.codecs.push(codec);
+            }
+        }
+        self
+    }
 }
 
 /// A call's own handle: its id, hang-up and mute. Dropping it changes nothing; the call
@@ -163,6 +182,7 @@ pub struct Call {
     id: String,
     endpoint: Arc<calls::Endpoint>,
     muted: Arc<AtomicBool>,
+    codec: CallCodec,
 }
 
 impl std::fmt::Debug for Call {
@@ -170,6 +190,7 @@ impl std::fmt::Debug for Call {
         f.debug_struct("Call")
             .field("id", &self.id)
             .field("muted", &self.is_muted())
+            .field("codec", &self.codec)
             .finish_non_exhaustive()
     }
 }
@@ -178,6 +199,12 @@ impl Call {
     /// The call id (`rtc_…`), from the answer's `Location`.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The codec the audio goes out in: the first of [`CallOptions::codecs`] that the
+    /// answer takes.
+    pub fn codec(&self) -> CallCodec {
+        self.codec
     }
 
     /// Stops (or restarts) sending appended audio on the track; appends sent while muted
@@ -265,6 +292,12 @@ pub async fn connect(options: CallOptions) -> Result<(EventSender, EventReceiver
         message: format!("`{}` is not a URL: {e}", options.base_url),
     })?;
     let key = super::api_key::resolve_key(options.api_key.as_ref(), options.auth)?;
+    if options.codecs.is_empty() {
+        return Err(Error::InvalidOption {
+            option: "codecs",
+            message: "no audio codec to offer: name at least one".into(),
+        });
+    }
     let host = uri.host().unwrap_or_default().to_owned();
     let port = uri
         .port_u16()
@@ -280,7 +313,7 @@ pub async fn connect(options: CallOptions) -> Result<(EventSender, EventReceiver
     let ip = local_ip_towards(&host, port).await.map_err(connect_error)?;
     let (socket, candidate) = peer_io::bind(ip).await.map_err(connect_error)?;
 
-    let mut rtc = peer_io::new_rtc();
+    let mut rtc = peer_io::new_rtc(&options.codecs);
     rtc.add_local_candidate(candidate);
     let mut change = rtc.sdp_api();
     let audio_mid = change.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
@@ -311,6 +344,16 @@ pub async fn connect(options: CallOptions) -> Result<(EventSender, EventReceiver
     rtc.sdp_api()
         .accept_answer(pending, sdp)
         .map_err(|e| invalid(format!("the SDP answer does not fit the offer: {e}")))?;
+    // The codec audio goes out in: the answer's pick, by our order of preference.
+    let taken = rtc
+        .writer(audio_mid)
+        .and_then(|w| track::pick(w.payload_params(), &options.codecs));
+    let Some((audio_pt, codec)) = taken else {
+        return Err(invalid(format!(
+            "the SDP answer takes none of the audio codecs offered ({:?})",
+            options.codecs
+        )));
+    };
 
     let io = PeerIo::new(rtc, socket).map_err(connect_error)?;
     let session_update = match &options.session {
@@ -340,11 +383,10 @@ pub async fn connect(options: CallOptions) -> Result<(EventSender, EventReceiver
         opened: Some(opened_tx),
         muted: muted.clone(),
         channel: None,
-        audio_mid,
-        audio_pt: None,
+        audio: (audio_mid, audio_pt),
         pending: VecDeque::new(),
-        encoder: opus::Encoder::new().map_err(codec_error)?,
-        decoder: opus::Decoder::new().map_err(codec_error)?,
+        encoder: track::TrackEncoder::new(codec).map_err(codec_error)?,
+        decoder: track::TrackDecoder::default(),
         rtp_time: 0,
         response_id: String::new(),
         item_id: String::new(),
@@ -375,6 +417,7 @@ pub async fn connect(options: CallOptions) -> Result<(EventSender, EventReceiver
         id: answer.call_id,
         endpoint,
         muted,
+        codec,
     };
     Ok((sender, receiver, call))
 }

@@ -1,6 +1,6 @@
 //! The call's task: one per call, owning the peer connection ([`PeerIo`]). It writes
 //! what the senders queue on the `oai-events` data channel, turns appended audio into
-//! Opus packets on the audio track, reads and parses the channel's events, and turns the
+//! packets on the audio track (Opus or G.711, as the answer took), reads and parses the channel's events, and turns the
 //! remote track back into local `response.output_audio.delta` events.
 
 use std::collections::VecDeque;
@@ -9,14 +9,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use str0m::Event;
 use str0m::channel::ChannelId;
-use str0m::format::Codec;
 use str0m::media::{MediaData, Mid, Pt};
 use str0m::{IceConnectionState, RtcError};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use super::opus::{Decoder, Encoder};
 use super::peer_io::PeerIo;
+use super::track::{TrackDecoder, TrackEncoder};
 use crate::Error;
 use crate::inbox::{Batch, InboxSender};
 use crate::realtime::events::{Disconnected, ServerEvent, parse_server_event};
@@ -45,14 +44,13 @@ pub(crate) struct CallTask {
     pub(crate) opened: Option<oneshot::Sender<Result<(), Error>>>,
     pub(crate) muted: Arc<AtomicBool>,
     pub(crate) channel: Option<ChannelId>,
-    /// The audio track's media (from the offer) and its Opus payload type (found at the
-    /// first packet).
-    pub(crate) audio_mid: Mid,
-    pub(crate) audio_pt: Option<Pt>,
+    /// The audio track's media (from the offer) and the payload type audio goes out as
+    /// (the answer's pick), coded by `encoder`.
+    pub(crate) audio: (Mid, Pt),
     /// Events taken from the senders, waiting for the channel.
     pub(crate) pending: VecDeque<Utf8Bytes>,
-    pub(crate) encoder: Encoder,
-    pub(crate) decoder: Decoder,
+    pub(crate) encoder: TrackEncoder,
+    pub(crate) decoder: TrackDecoder,
     pub(crate) rtp_time: u64,
     /// The response and item the remote audio belongs to (from the channel's events).
     pub(crate) response_id: String,
@@ -222,11 +220,9 @@ impl CallTask {
 
     /// The remote track's audio, decoded into a local audio delta.
     fn remote_audio(&mut self, media: &MediaData) {
-        if media.params.spec().codec != Codec::Opus {
-            return;
-        }
-        let pcm = match self.decoder.decode(&media.data) {
-            Ok(pcm) => pcm,
+        let pcm = match self.decoder.decode(media.params.spec().codec, &media.data) {
+            Ok(Some(pcm)) => pcm,
+            Ok(None) => return,
             Err(message) => {
                 tracing::debug!(%message, "remote audio packet dropped");
                 return;
@@ -275,7 +271,7 @@ impl CallTask {
         Ok(())
     }
 
-    /// An `input_audio_buffer.append`: its PCM16 goes out as Opus, 20 ms a packet.
+    /// An `input_audio_buffer.append`: its PCM16 goes out on the track, 20 ms a packet.
     fn append(&mut self, text: &str) -> Result<(), Error> {
         if self.muted.load(Ordering::Relaxed) {
             return Ok(());
@@ -292,20 +288,8 @@ impl CallTask {
             .chunks_exact(2)
             .map(|b| i16::from_le_bytes([b[0], b[1]]))
             .collect();
-        let mid = self.audio_mid;
-        if self.audio_pt.is_none() {
-            self.audio_pt = self.io.rtc.writer(mid).and_then(|w| {
-                w.payload_params()
-                    .find(|p| p.spec().codec == Codec::Opus)
-                    .map(|p| p.pt())
-            });
-        }
-        let Some(pt) = self.audio_pt else {
-            tracing::warn!("the answer took no Opus on the audio track: appended audio not sent");
-            return Ok(());
-        };
         self.io
-            .send_audio(&mut self.encoder, (mid, pt), &mut self.rtp_time, &pcm)
+            .send_audio(&mut self.encoder, self.audio, &mut self.rtp_time, &pcm)
             .map_err(|m| Error::transport(std::io::Error::other(m)))?;
         Ok(())
     }

@@ -12,10 +12,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use str0m::channel::ChannelId;
-use str0m::media::{Frequency, MediaTime, Mid, Pt};
+use str0m::media::{MediaTime, Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Output, Rtc, RtcConfig, RtcError};
 use tokio::net::UdpSocket;
+
+use super::track::{CallCodec, TrackEncoder};
 
 /// The largest datagram read (WebRTC keeps packets under the path MTU).
 const MAX_DATAGRAM: usize = 2048;
@@ -32,16 +34,15 @@ pub(crate) struct PeerIo {
     pub(crate) events: VecDeque<Event>,
 }
 
-/// An engine for one call: Opus audio, data channels, crypto from RustCrypto, no
-/// statistics. Only Opus is offered: an answer without it fails to apply (a typed error)
-/// rather than leave a track whose packets nobody can code.
-pub(crate) fn new_rtc() -> Rtc {
-    RtcConfig::new()
+/// An engine for one call: audio in `codecs` (in that order of preference), data
+/// channels, crypto from RustCrypto, no statistics. Only those codecs are offered or
+/// accepted: an answer with none of them is a typed error rather than a track whose
+/// packets nobody can code.
+pub(crate) fn new_rtc(codecs: &[CallCodec]) -> Rtc {
+    let config = RtcConfig::new()
         .set_crypto_provider(Arc::new(str0m::crypto::from_feature_flags()))
-        .clear_codecs()
-        .enable_opus(true, false)
-        .set_stats_interval(None)
-        .build(Instant::now())
+        .set_stats_interval(None);
+    super::track::enable(config, codecs).build(Instant::now())
 }
 
 /// A UDP socket on `ip` (any free port) and its host candidate for the offer or answer.
@@ -139,22 +140,23 @@ impl PeerIo {
         let _ = self.drain();
     }
 
-    /// Codes `pcm` into 20 ms Opus packets and sends each on the track `mid` as payload
-    /// type `pt`, advancing `rtp_time` (48 kHz ticks) by a packet each.
+    /// Codes `pcm` into 20 ms packets and sends each on the track `mid` as payload type
+    /// `pt`, advancing `rtp_time` (ticks of the codec's clock) by a packet each.
     pub(crate) fn send_audio(
         &mut self,
-        encoder: &mut super::opus::Encoder,
+        encoder: &mut TrackEncoder,
         (mid, pt): (Mid, Pt),
         rtp_time: &mut u64,
         pcm: &[i16],
     ) -> Result<(), String> {
         let mut failed = None;
+        let (clock, ticks) = (encoder.codec().clock(), encoder.packet_ticks());
         encoder.push(pcm, |packet| {
             if failed.is_some() {
                 return;
             }
-            let time = MediaTime::new(*rtp_time, Frequency::FORTY_EIGHT_KHZ);
-            *rtp_time += super::opus::FRAME_TICKS;
+            let time = MediaTime::new(*rtp_time, clock);
+            *rtp_time += ticks;
             let Some(writer) = self.rtc.writer(mid) else {
                 return;
             };
