@@ -1,4 +1,5 @@
-//! The WebRTC transport's costs: Opus per 20 ms packet (criterion), and a voice turn
+//! The WebRTC transport's costs: Opus and G.711 per 20 ms packet (criterion; Opus is
+//! libopus with `--features webrtc-libopus`), and a voice turn
 //! through the simulator over WebRTC against the same turn over the WebSocket.
 //!
 //! Run: `cargo bench --bench webrtc` (`TURNS=N` turns per transport, default 5).
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 use criterion::Criterion;
 use vivavoce::mock::{Pace, RealtimeSimulator, SimulatorOptions};
 use vivavoce::realtime::events::InputAudioBufferAppend;
+use vivavoce::realtime::webrtc::g711::{G711Decoder, G711Encoder, Law};
 use vivavoce::realtime::webrtc::opus::{Decoder, Encoder, FRAME};
 use vivavoce::realtime::{ConnectOptions, EventReceiver, EventSender, ServerEvent, connect};
 
@@ -42,6 +44,23 @@ fn codec(c: &mut Criterion) {
     let mut decoder = Decoder::new().unwrap();
     group.bench_function("decode_20ms_24k_mono", |b| {
         b.iter(|| decoder.decode(std::hint::black_box(&packet)).unwrap().len())
+    });
+    group.finish();
+
+    // G.711 goes through 8 kHz: the filters, not the law, are most of its cost.
+    let mut group = c.benchmark_group("g711");
+    let mut encoder = G711Encoder::new(Law::Mu);
+    group.bench_function("encode_20ms_24k_mono", |b| {
+        b.iter(|| {
+            encoder.push(std::hint::black_box(frame), |p| {
+                packet.clear();
+                packet.extend_from_slice(p);
+            })
+        })
+    });
+    let mut decoder = G711Decoder::new();
+    group.bench_function("decode_20ms_24k_mono", |b| {
+        b.iter(|| decoder.decode(Law::Mu, std::hint::black_box(&packet)).len())
     });
     group.finish();
 }

@@ -23,7 +23,7 @@ mkdir -p "$DEPS"
 exec 9>"$DEPS/.lock" && flock 9 # serialize concurrent runs
 
 # 1. Debian packages, installing only the missing ones. libclang-dev: bindgen; ninja-build: meson
-#    backend (also used for abseil); cmake: abseil. g++ (brings binutils' nm, run by the crate's
+#    backend (also used for abseil); cmake: abseil, and libopus for feature webrtc-libopus. g++ (brings binutils' nm, run by the crate's
 #    build.rs), pkg-config, python3-venv and curl are usually present already.
 PKGS=(g++ pkg-config python3-venv curl ninja-build cmake libclang-dev)
 missing=()

@@ -1,22 +1,24 @@
 //! G.711 on the audio track: PCMU (μ-law) and PCMA (A-law), 8 kHz, 20 ms (160 bytes) a
 //! packet (RFC 3551). The session's audio is 24 kHz, so it goes down by three before
 //! coding and up by three after decoding, through one linear-phase low-pass filter
-//! (3.5 kHz, within the 4 kHz that 8 kHz can carry).
+//! (3.5 kHz, within the 4 kHz that 8 kHz can carry). Public only for the benchmarks.
 
 use crate::realtime::codec::{alaw_decode, alaw_encode, ulaw_decode, ulaw_encode};
 
 /// Bytes (and 8 kHz samples) in one 20 ms packet.
-pub(crate) const PACKET: usize = 160;
+pub const PACKET: usize = 160;
 /// RTP clock ticks in one packet (8 kHz).
-pub(crate) const PACKET_TICKS: u64 = PACKET as u64;
+pub const PACKET_TICKS: u64 = PACKET as u64;
 /// The filter's length at 24 kHz: a multiple of 3, for the three phases going up.
 const TAPS: usize = 96;
 const PHASE_TAPS: usize = TAPS / 3;
 
 /// Which of the two laws.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Law {
+pub enum Law {
+    /// μ-law (PCMU).
     Mu,
+    /// A-law (PCMA).
     A,
 }
 
@@ -92,7 +94,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// 24 kHz PCM in, G.711 packets out.
-pub(crate) struct G711Encoder {
+pub struct G711Encoder {
     law: Law,
     taps: [f32; TAPS],
     history: History<TAPS>,
@@ -102,7 +104,8 @@ pub(crate) struct G711Encoder {
 }
 
 impl G711Encoder {
-    pub(crate) fn new(law: Law) -> Self {
+    /// An encoder for `law`, with silence behind it.
+    pub fn new(law: Law) -> Self {
         G711Encoder {
             law,
             taps: lowpass(),
@@ -113,7 +116,7 @@ impl G711Encoder {
     }
 
     /// Adds 24 kHz `pcm` and calls `out` with each whole 20 ms packet it completes.
-    pub(crate) fn push(&mut self, pcm: &[i16], mut out: impl FnMut(&[u8])) {
+    pub fn push(&mut self, pcm: &[i16], mut out: impl FnMut(&[u8])) {
         for &s in pcm {
             let window = self.history.push(f32::from(s));
             self.phase += 1;
@@ -131,23 +134,45 @@ impl G711Encoder {
     }
 
     /// Drops what waits for a whole packet (the input was cleared).
-    pub(crate) fn clear(&mut self) {
+    pub fn clear(&mut self) {
         self.packet.clear();
         self.history.clear();
         self.phase = 0;
     }
 }
 
+impl std::fmt::Debug for G711Encoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("G711Encoder")
+            .field("law", &self.law)
+            .field("pending", &self.packet.len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// G.711 packets in, 24 kHz PCM out.
-pub(crate) struct G711Decoder {
+pub struct G711Decoder {
     /// The filter split by output phase, each reversed to meet the history oldest first.
     phases: [[f32; PHASE_TAPS]; 3],
     history: History<PHASE_TAPS>,
     pcm: Vec<i16>,
 }
 
+impl std::fmt::Debug for G711Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("G711Decoder").finish_non_exhaustive()
+    }
+}
+
+impl Default for G711Decoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl G711Decoder {
-    pub(crate) fn new() -> Self {
+    /// A decoder with silence behind it.
+    pub fn new() -> Self {
         let taps = lowpass();
         let mut phases = [[0.0; PHASE_TAPS]; 3];
         for (p, phase) in phases.iter_mut().enumerate() {
@@ -164,7 +189,7 @@ impl G711Decoder {
     }
 
     /// The 24 kHz PCM of one packet (any length: a byte is a sample).
-    pub(crate) fn decode(&mut self, law: Law, packet: &[u8]) -> &[i16] {
+    pub fn decode(&mut self, law: Law, packet: &[u8]) -> &[i16] {
         self.pcm.clear();
         for &byte in packet {
             let window = self.history.push(law.decode(byte));

@@ -30,7 +30,8 @@
 //! there is no reconnect.
 
 mod calls;
-mod g711;
+#[doc(hidden)]
+pub mod g711;
 #[doc(hidden)]
 pub mod opus;
 pub(crate) mod peer;
