@@ -2,6 +2,8 @@
 //! offer/answer exchange over HTTP, the `oai-events` data channel, and Opus audio both
 //! ways through real UDP sockets on 127.0.0.1.
 
+mod webrtc_support;
+
 use std::time::Duration;
 
 use vivavoce::Error;
@@ -10,21 +12,9 @@ use vivavoce::realtime::events::{
     ConversationItemCreate, InputAudioBufferAppend, OutputAudioBufferClear, ResponseCancel,
     ResponseCreate, SessionUpdate,
 };
-use vivavoce::realtime::webrtc::{CallOptions, MAX_MESSAGE_BYTES, connect};
+use vivavoce::realtime::webrtc::{MAX_MESSAGE_BYTES, connect};
 use vivavoce::realtime::{EventReceiver, Item, ServerEvent, Session};
-
-const WAIT: Duration = Duration::from_secs(15);
-
-fn options(sim: &RealtimeSimulator) -> CallOptions {
-    sim.call_options().timeout(Duration::from_secs(10))
-}
-
-async fn next(rx: &mut EventReceiver) -> ServerEvent {
-    tokio::time::timeout(WAIT, rx.recv())
-        .await
-        .expect("no event within 15 s")
-        .expect("the call ended")
-}
+use webrtc_support::{WAIT, assert_heard_the_voice, next, options, speak_a_turn};
 
 /// Events up to and including the first of type `ty`.
 async fn until(rx: &mut EventReceiver, ty: &str) -> Vec<ServerEvent> {
@@ -37,10 +27,6 @@ async fn until(rx: &mut EventReceiver, ty: &str) -> Vec<ServerEvent> {
             return seen;
         }
     }
-}
-
-fn rms(pcm: &[i16]) -> f64 {
-    (pcm.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / pcm.len().max(1) as f64).sqrt()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,21 +95,7 @@ async fn a_reply_is_heard_as_audio_deltas_from_the_track() {
         }
     }
     assert_eq!(transcript, text);
-    // The voice as the simulator speaks it, 20 ms a packet, within a packet or two.
-    let voice = vivavoce::mock::voice::synthesize(text);
-    let frames = pcm.len() / 480;
-    assert!(
-        frames + 2 >= voice.len() / 480 && frames <= voice.len() / 480 + 1,
-        "{} samples heard, {} spoken",
-        pcm.len(),
-        voice.len()
-    );
-    assert!(
-        rms(&pcm) > 0.3 * rms(&voice),
-        "{} vs {}",
-        rms(&pcm),
-        rms(&voice)
-    );
+    assert_heard_the_voice(&pcm, text, 0.3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -133,18 +105,7 @@ async fn speech_on_the_track_is_heard_by_the_server_vad() {
         .unwrap();
     let (tx, mut rx, _call) = connect(options(&sim)).await.unwrap();
     assert_eq!(next(&mut rx).await.event_type(), "session.created");
-    // 500 ms of silence, 1 s of a tone, 700 ms of silence: appended as capture does, in
-    // real time, so the track carries it at its pace.
-    let mut pcm = vec![0i16; 12_000];
-    pcm.extend((0..24_000).map(|i| ((i as f32 * 0.12).sin() * 8000.0) as i16));
-    pcm.extend(std::iter::repeat_n(0, 700 * 24));
-    let mut tick = tokio::time::interval(Duration::from_millis(20));
-    for chunk in pcm.chunks(480) {
-        tick.tick().await;
-        tx.send(InputAudioBufferAppend::from_pcm16(chunk))
-            .await
-            .unwrap();
-    }
+    speak_a_turn(&tx).await;
     let events = until(&mut rx, "input_audio_buffer.speech_stopped").await;
     let started = events
         .iter()

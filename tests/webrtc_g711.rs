@@ -3,20 +3,15 @@
 //! hears the uplink; the reply comes back as audio deltas). A call with no codec in common
 //! is a typed error.
 
-use std::time::Duration;
+mod webrtc_support;
 
 use vivavoce::Error;
 use vivavoce::mock::{Pace, RealtimeSimulator, SimulatorOptions};
-use vivavoce::realtime::events::InputAudioBufferAppend;
-use vivavoce::realtime::webrtc::{CallCodec, CallOptions, connect};
+use vivavoce::realtime::webrtc::{CallCodec, connect};
 use vivavoce::realtime::{EventReceiver, ServerEvent};
+use webrtc_support::{assert_heard_the_voice, next, options, speak_a_turn};
 
-const WAIT: Duration = Duration::from_secs(15);
 const REPLY: &str = "Telephone sound, but it gets through.";
-
-fn options(sim: &RealtimeSimulator) -> CallOptions {
-    sim.call_options().timeout(Duration::from_secs(10))
-}
 
 async fn simulator(codecs: &[CallCodec]) -> RealtimeSimulator {
     RealtimeSimulator::start(
@@ -29,33 +24,13 @@ async fn simulator(codecs: &[CallCodec]) -> RealtimeSimulator {
     .unwrap()
 }
 
-async fn next(rx: &mut EventReceiver) -> ServerEvent {
-    tokio::time::timeout(WAIT, rx.recv())
-        .await
-        .expect("no event within 15 s")
-        .expect("the call ended")
-}
-
-fn rms(pcm: &[i16]) -> f64 {
-    (pcm.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / pcm.len().max(1) as f64).sqrt()
-}
-
 /// Speaks a 1 s tone between silences, in real time as capture would, then returns when
 /// the VAD has heard it start, the reply's audio as heard, and its transcript.
 async fn speak_and_hear_the_reply(
     tx: &vivavoce::realtime::EventSender,
     rx: &mut EventReceiver,
 ) -> (u64, Vec<i16>, String) {
-    let mut pcm = vec![0i16; 12_000];
-    pcm.extend((0..24_000).map(|i| ((i as f32 * 0.12).sin() * 8000.0) as i16));
-    pcm.extend(std::iter::repeat_n(0, 700 * 24));
-    let mut tick = tokio::time::interval(Duration::from_millis(20));
-    for chunk in pcm.chunks(480) {
-        tick.tick().await;
-        tx.send(InputAudioBufferAppend::from_pcm16(chunk))
-            .await
-            .unwrap();
-    }
+    speak_a_turn(tx).await;
     let mut started = None;
     let mut heard = Vec::new();
     let mut transcript = String::new();
@@ -84,18 +59,9 @@ async fn call_through(codec: CallCodec) {
     // Speech at 500 ms less 300 ms of padding, within the filters' delay and a packet.
     assert!((180..=240).contains(&started), "{codec:?}: {started}");
     assert_eq!(transcript, REPLY);
-    // The whole voice, 20 ms a packet, at telephone bandwidth: most of its energy is
-    // below 3.5 kHz, so most of its level comes through.
-    let voice = vivavoce::mock::voice::synthesize(REPLY);
-    let frames = heard.len() / 480;
-    assert!(
-        frames + 2 >= voice.len() / 480 && frames <= voice.len() / 480 + 1,
-        "{codec:?}: {} samples heard, {} spoken",
-        heard.len(),
-        voice.len()
-    );
-    let level = rms(&heard) / rms(&voice);
-    assert!(level > 0.5, "{codec:?}: {level:.2} of the voice's level");
+    // The whole voice at telephone bandwidth: most of its energy is below 3.5 kHz, so
+    // most of its level comes through.
+    assert_heard_the_voice(&heard, REPLY, 0.5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
