@@ -11,6 +11,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use str0m::change::SdpOffer;
 use str0m::channel::ChannelId;
+use str0m::format::Codec;
 use str0m::media::{Mid, Pt};
 use str0m::{Event, IceConnectionState};
 use tokio::io::AsyncWriteExt;
@@ -202,18 +203,9 @@ pub(super) async fn serve(mut stream: TcpStream, options: Arc<SimulatorOptions>)
 fn names_any_codec(sdp: &str, codecs: &[CallCodec]) -> bool {
     sdp.lines()
         .filter_map(|l| l.strip_prefix("a=rtpmap:"))
-        .filter_map(|l| l.split_whitespace().nth(1))
-        .filter_map(|spec| spec.split('/').next())
-        .any(|name| {
-            codecs.iter().any(|c| {
-                let ours = match c {
-                    CallCodec::Opus => "opus",
-                    CallCodec::Pcmu => "PCMU",
-                    CallCodec::Pcma => "PCMA",
-                };
-                name.eq_ignore_ascii_case(ours)
-            })
-        })
+        .filter_map(|l| l.split_whitespace().nth(1)?.split('/').next())
+        .filter_map(|name| CallCodec::of(Codec::from(name)))
+        .any(|c| codecs.contains(&c))
 }
 
 /// A sideband WebSocket to call `id` (`?call_id=`): its client events go to the call's

@@ -115,6 +115,11 @@ impl G711Encoder {
         }
     }
 
+    /// The law it codes in.
+    pub fn law(&self) -> Law {
+        self.law
+    }
+
     /// Adds 24 kHz `pcm` and calls `out` with each whole 20 ms packet it completes.
     pub fn push(&mut self, pcm: &[i16], mut out: impl FnMut(&[u8])) {
         for &s in pcm {

@@ -114,8 +114,9 @@ pub struct CallOptions {
     /// Bytes queued by senders, as
     /// [`ConnectOptions::send_queue_bytes`](super::ConnectOptions::send_queue_bytes).
     pub send_queue_bytes: usize,
-    /// The audio codecs the offer names, best first; default [`CallCodec::ALL`] (Opus,
-    /// then PCMU, then PCMA). Of those the answer takes, audio goes out in the first.
+    /// The audio codecs the offer names, best first (a codec named twice counts once);
+    /// default [`CallCodec::ALL`] (Opus, then PCMU, then PCMA). Of those the answer
+    /// takes, audio goes out in the first.
     pub codecs: Vec<CallCodec>,
 }
 
@@ -164,14 +165,9 @@ impl CallOptions {
         self
     }
 
-    /// Sets [`codecs`](Self::codecs), best first (a codec named twice counts once).
+    /// Sets [`codecs`](Self::codecs), best first.
     pub fn codecs(mut self, codecs: impl IntoIterator<Item = CallCodec>) -> Self {
-        self.codecs.clear();
-        for codec in codecs {
-            if !self.codecs.contains(&codec) {
-                self.codecs.push(codec);
-            }
-        }
+        self.codecs = codecs.into_iter().collect();
         self
     }
 }

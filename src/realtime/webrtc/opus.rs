@@ -281,16 +281,15 @@ mod tests {
         fn snr(a: &[i16], b: &[i16]) -> (f64, usize) {
             let from = FRAME * 5;
             let to = a.len() - FRAME;
-            let power = |s: &[f64]| s.iter().map(|x| x * x).sum::<f64>();
+            let signal: f64 = a[from..to].iter().map(|&x| f64::from(x).powi(2)).sum();
             (0..FRAME)
                 .map(|lag| {
-                    let signal: Vec<f64> = a[from..to].iter().map(|&x| f64::from(x)).collect();
-                    let noise: Vec<f64> = a[from..to]
+                    let noise: f64 = a[from..to]
                         .iter()
                         .zip(&b[from + lag..to + lag])
-                        .map(|(&x, &y)| f64::from(x) - f64::from(y))
-                        .collect();
-                    (10.0 * (power(&signal) / power(&noise)).log10(), lag)
+                        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+                        .sum();
+                    (10.0 * (signal / noise).log10(), lag)
                 })
                 .max_by(|x, y| x.0.total_cmp(&y.0))
                 .unwrap()

@@ -150,7 +150,8 @@ impl PeerIo {
         pcm: &[i16],
     ) -> Result<(), String> {
         let mut failed = None;
-        let (clock, ticks) = (encoder.codec().clock(), encoder.packet_ticks());
+        let codec = encoder.codec();
+        let (clock, ticks) = (codec.clock(), codec.packet_ticks());
         encoder.push(pcm, |packet| {
             if failed.is_some() {
                 return;

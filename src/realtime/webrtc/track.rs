@@ -44,12 +44,23 @@ impl CallCodec {
             CallCodec::Pcmu | CallCodec::Pcma => Frequency::EIGHT_KHZ,
         }
     }
+
+    /// Ticks of [`clock`](Self::clock) in one 20 ms packet.
+    pub(crate) fn packet_ticks(self) -> u64 {
+        match self {
+            CallCodec::Opus => opus::FRAME_TICKS,
+            CallCodec::Pcmu | CallCodec::Pcma => g711::PACKET_TICKS,
+        }
+    }
 }
 
 /// An engine that offers (or accepts) `codecs` in that order, each at most once.
 pub(crate) fn enable(mut config: str0m::RtcConfig, codecs: &[CallCodec]) -> str0m::RtcConfig {
     config = config.clear_codecs();
-    for codec in codecs {
+    for (i, codec) in codecs.iter().enumerate() {
+        if codecs[..i].contains(codec) {
+            continue;
+        }
         config = match codec {
             CallCodec::Opus => config.enable_opus(true, false),
             CallCodec::Pcmu => config.enable_pcmu(true, false),
@@ -73,54 +84,37 @@ pub(crate) fn pick<'a>(
 
 /// 24 kHz PCM in, packets of the track's codec out, 20 ms each.
 #[derive(Debug)]
-pub(crate) struct TrackEncoder {
-    codec: CallCodec,
-    inner: Inner,
-}
-
-enum Inner {
+pub(crate) enum TrackEncoder {
     Opus(Box<opus::Encoder>),
-    G711(Box<G711Encoder>, Law),
-}
-
-impl std::fmt::Debug for Inner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Inner::Opus(e) => e.fmt(f),
-            Inner::G711(_, law) => write!(f, "G711({law:?})"),
-        }
-    }
+    G711(Box<G711Encoder>),
 }
 
 impl TrackEncoder {
     /// An encoder for `codec`; an error says why the codec could not start.
     pub(crate) fn new(codec: CallCodec) -> Result<Self, String> {
-        let inner = match codec {
-            CallCodec::Opus => Inner::Opus(Box::new(opus::Encoder::new()?)),
-            CallCodec::Pcmu => Inner::G711(Box::new(G711Encoder::new(Law::Mu)), Law::Mu),
-            CallCodec::Pcma => Inner::G711(Box::new(G711Encoder::new(Law::A)), Law::A),
-        };
-        Ok(TrackEncoder { codec, inner })
+        Ok(match codec {
+            CallCodec::Opus => TrackEncoder::Opus(Box::new(opus::Encoder::new()?)),
+            CallCodec::Pcmu => TrackEncoder::G711(Box::new(G711Encoder::new(Law::Mu))),
+            CallCodec::Pcma => TrackEncoder::G711(Box::new(G711Encoder::new(Law::A))),
+        })
     }
 
     /// The codec it codes.
     pub(crate) fn codec(&self) -> CallCodec {
-        self.codec
-    }
-
-    /// RTP clock ticks in one packet.
-    pub(crate) fn packet_ticks(&self) -> u64 {
-        match self.inner {
-            Inner::Opus(_) => opus::FRAME_TICKS,
-            Inner::G711(..) => g711::PACKET_TICKS,
+        match self {
+            TrackEncoder::Opus(_) => CallCodec::Opus,
+            TrackEncoder::G711(e) => match e.law() {
+                Law::Mu => CallCodec::Pcmu,
+                Law::A => CallCodec::Pcma,
+            },
         }
     }
 
     /// Adds 24 kHz `pcm` and calls `out` with each whole packet it completes.
     pub(crate) fn push(&mut self, pcm: &[i16], out: impl FnMut(&[u8])) -> Result<(), String> {
-        match &mut self.inner {
-            Inner::Opus(e) => e.push(pcm, out),
-            Inner::G711(e, _) => {
+        match self {
+            TrackEncoder::Opus(e) => e.push(pcm, out),
+            TrackEncoder::G711(e) => {
                 e.push(pcm, out);
                 Ok(())
             }
@@ -129,9 +123,9 @@ impl TrackEncoder {
 
     /// Drops what waits for a whole packet (the input was cleared).
     pub(crate) fn clear(&mut self) {
-        match &mut self.inner {
-            Inner::Opus(e) => e.clear(),
-            Inner::G711(e, _) => e.clear(),
+        match self {
+            TrackEncoder::Opus(e) => e.clear(),
+            TrackEncoder::G711(e) => e.clear(),
         }
     }
 }
